@@ -1,0 +1,54 @@
+# Everything a fresh machine needs: `make demo` and `make test` do all the set-up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OPENCODE_VERSION := 1.18.33
+TOOLS := .tools
+PINNED_OPENCODE := $(TOOLS)/opencode-$(OPENCODE_VERSION)/node_modules/.bin/opencode
+
+# The demo uses the user's own `opencode` when there is one; the tests always use the pin.
+DEMO_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(shell command -v opencode 2>/dev/null),$(PINNED_OPENCODE))
+TEST_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(PINNED_OPENCODE))
+
+.PHONY: help venv opencode demo test lint typecheck pytest screenshots bench clean
+
+help:  ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/ensemble-tui: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/ensemble-tui  ## Create .venv and install the package with its dev extras
+
+$(PINNED_OPENCODE):
+	@command -v npm >/dev/null || { echo "npm is needed to install OpenCode: apt-get install nodejs npm"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/opencode-$(OPENCODE_VERSION) opencode-ai@$(OPENCODE_VERSION)
+	@$(PINNED_OPENCODE) --version
+
+opencode:  ## Install the pinned OpenCode into .tools unless one is on PATH or named by ENSEMBLE_OPENCODE_BIN
+	@if [ -n "$(ENSEMBLE_OPENCODE_BIN)" ] || command -v opencode >/dev/null; then \
+		echo "using $(DEMO_OPENCODE)"; else $(MAKE) --no-print-directory $(PINNED_OPENCODE); fi
+
+demo: venv opencode  ## Set everything up and run the demo (no API key needed)
+	ENSEMBLE_OPENCODE_BIN=$(DEMO_OPENCODE) $(BIN)/ensemble-tui demo
+
+lint: venv  ## ruff format --check and ruff check
+	$(BIN)/ruff format --check ensemble_tui tests bench
+	$(BIN)/ruff check ensemble_tui tests bench
+
+typecheck: venv  ## Strict mypy on the package
+	$(BIN)/mypy ensemble_tui
+
+pytest: venv $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## The whole test suite against the pinned OpenCode
+	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest  ## Set everything up, then lint, type check and test
+
+bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
+	@for b in bench/*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done
+
+clean:  ## Remove the virtualenv and the local OpenCode
+	rm -rf $(VENV) $(TOOLS)

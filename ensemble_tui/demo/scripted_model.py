@@ -1,0 +1,372 @@
+"""A scripted, OpenAI-compatible chat-completions server that drives real OpenCode.
+
+OpenCode talks to it as to any `@ai-sdk/openai-compatible` provider; instead of a
+language model it plays a *script* written into the conversation, so tests, the demo
+and the benchmarks run the real OpenCode deterministically and with no API key.
+
+Script format
+-------------
+A script is a fenced block with the info string ``scripted`` inside a user message::
+
+    ```scripted
+    {"tool": "write", "args": {"filePath": "hello.txt", "content": "hi\\n"}}
+    {"text": "I wrote hello.txt."}
+    ```
+
+Each non-empty line is one JSON object: one *step*, that is one model response.
+The model plays step N where N is the number of assistant responses it has already
+given since the user message holding the script (waiting replies excepted, see
+``await``). The newest user message with a script wins, so a new prompt can carry a
+new script. Steps continue across turns: after a step that ends a turn, the next user
+message (a reply from a teammate, say) makes the model play the following step.
+
+Keys of a step (all optional, combinable):
+
+``text``
+    Assistant text, streamed in a few chunks. A step with text and no tool ends the turn.
+``reasoning``
+    Reasoning text, streamed before anything else (OpenCode shows a reasoning part).
+``tool`` and ``args``
+    One tool call: the tool name as OpenCode offers it (``write``, ``bash``,
+    ``ensemble_team_spawn``...) and its JSON arguments.
+``tools``
+    Several tool calls in one response: a list of ``{"tool": ..., "args": ...}``.
+``delay``
+    Seconds to wait before answering (a slow model; used to test aborts and pacing).
+``chunk_delay``
+    Seconds between streamed chunks (default 0).
+``fail``
+    An HTTP status to answer with instead (503 makes OpenCode retry).
+``await``
+    A string that must appear in some user or tool message after the previous step.
+    Until it does, the model answers ``(waiting)`` and ends the turn without
+    consuming the step; such replies do not count as responses.
+
+When the script has run out the model answers ``(script finished)``. A request with no
+tools (OpenCode's title generation) is answered with a short title. Both streaming
+(``"stream": true``) and plain JSON responses are served.
+
+Run standalone with ``python -m ensemble_tui.demo.scripted_model --port 4198``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+PROVIDER_ID = "scripted"
+MODEL_ID = "script"
+WAITING_TEXT = "(waiting)"
+FINISHED_TEXT = "(script finished)"
+TITLE_TEXT = "Scripted session"
+
+_SCRIPT_BLOCK = re.compile(r"```scripted[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL)
+
+
+class ScriptError(ValueError):
+    """A script block that cannot be parsed."""
+
+
+def script_block(*steps: dict[str, Any]) -> str:
+    """Return a fenced script block for the given steps, ready to put in a prompt."""
+    lines = "\n".join(json.dumps(step) for step in steps)
+    return f"```scripted\n{lines}\n```"
+
+
+def parse_script(text: str) -> list[dict[str, Any]] | None:
+    """Return the steps of the last script block in *text*, or None if it has none."""
+    blocks = _SCRIPT_BLOCK.findall(text)
+    if not blocks:
+        return None
+    steps: list[dict[str, Any]] = []
+    for number, line in enumerate(blocks[-1].splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            step = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ScriptError(f"script line {number} is not JSON: {error}") from error
+        if not isinstance(step, dict):
+            raise ScriptError(f"script line {number} is not a JSON object")
+        steps.append(step)
+    return steps
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    """Flatten an OpenAI chat message's content (a string or a list of parts) to text."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(part.get("text", "")) for part in content if isinstance(part, dict)
+        )
+    return ""
+
+
+def choose_step(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Decide what the model says next, given the conversation so far."""
+    script_at = -1
+    steps: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        if message.get("role") != "user":
+            continue
+        try:
+            parsed = parse_script(_message_text(message))
+        except ScriptError as error:
+            return {"text": f"(bad script: {error})"}
+        if parsed is not None:
+            script_at, steps = index, parsed
+    if script_at < 0:
+        return {"text": FINISHED_TEXT}
+    played = 0
+    since_last_step: list[str] = []
+    for message in messages[script_at + 1 :]:
+        role = message.get("role")
+        if role == "assistant":
+            if _message_text(message).strip() == WAITING_TEXT:
+                continue
+            played += 1
+            since_last_step = []
+        elif role in ("user", "tool"):
+            since_last_step.append(_message_text(message))
+    if played >= len(steps):
+        return {"text": FINISHED_TEXT}
+    step = steps[played]
+    awaited = step.get("await")
+    if isinstance(awaited, str) and not any(awaited in text for text in since_last_step):
+        return {"text": WAITING_TEXT}
+    return step
+
+
+def _tool_calls(step: dict[str, Any]) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+    if "tool" in step:
+        calls.append({"tool": step["tool"], "args": step.get("args", {})})
+    calls.extend(step.get("tools", []))
+    return [
+        {
+            "id": f"call_{uuid.uuid4().hex[:12]}",
+            "type": "function",
+            "function": {"name": call["tool"], "arguments": json.dumps(call.get("args", {}))},
+        }
+        for call in calls
+    ]
+
+
+def _chunks(text: str, size: int = 24) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+class _Completion:
+    """One model response, renderable as a JSON body or as a stream of SSE chunks."""
+
+    def __init__(self, step: dict[str, Any], prompt_chars: int) -> None:
+        self.id = f"chatcmpl-{uuid.uuid4().hex[:16]}"
+        self.created = int(time.time())
+        self.text = str(step.get("text", ""))
+        self.reasoning = str(step.get("reasoning", ""))
+        self.calls = _tool_calls(step)
+        self.chunk_delay = float(step.get("chunk_delay", 0))
+        self.finish = "tool_calls" if self.calls else "stop"
+        completion_chars = len(self.text) + len(self.reasoning)
+        completion_chars += sum(len(c["function"]["arguments"]) for c in self.calls)
+        self.usage = {
+            "prompt_tokens": max(1, prompt_chars // 4),
+            "completion_tokens": max(1, completion_chars // 4),
+        }
+        self.usage["total_tokens"] = self.usage["prompt_tokens"] + self.usage["completion_tokens"]
+
+    def body(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if self.reasoning:
+            message["reasoning_content"] = self.reasoning
+        if self.calls:
+            message["tool_calls"] = self.calls
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": MODEL_ID,
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish}],
+            "usage": self.usage,
+        }
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": MODEL_ID,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    def stream(self) -> Iterator[dict[str, Any]]:
+        yield self._chunk({"role": "assistant", "content": ""})
+        for piece in _chunks(self.reasoning) if self.reasoning else []:
+            yield self._chunk({"reasoning_content": piece})
+        for piece in _chunks(self.text) if self.text else []:
+            yield self._chunk({"content": piece})
+        for index, call in enumerate(self.calls):
+            head = {"index": index, "id": call["id"], "type": "function"}
+            head["function"] = {"name": call["function"]["name"], "arguments": ""}
+            yield self._chunk({"tool_calls": [head]})
+            for piece in _chunks(call["function"]["arguments"], 64):
+                args = {"index": index, "function": {"arguments": piece}}
+                yield self._chunk({"tool_calls": [args]})
+        yield self._chunk({}, self.finish)
+        yield {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": MODEL_ID,
+            "choices": [],
+            "usage": self.usage,
+        }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ScriptedModelHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Keep the default stderr access log quiet; requests go to the server's log."""
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            self._send_json(200, {"object": "list", "data": [{"id": MODEL_ID}]})
+        else:
+            self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self) -> None:
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            request = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            self._send_json(400, {"error": {"message": "request body is not JSON"}})
+            return
+        messages = request.get("messages") or []
+        if not request.get("tools"):
+            step: dict[str, Any] = {"text": TITLE_TEXT}
+        else:
+            step = choose_step(messages)
+        self.server.record(request, step)
+        time.sleep(float(step.get("delay", 0)))
+        if "fail" in step:
+            self._send_json(int(step["fail"]), {"error": {"message": "scripted failure"}})
+            return
+        completion = _Completion(step, len(json.dumps(messages)))
+        if request.get("stream"):
+            self._send_stream(completion)
+        else:
+            self._send_json(200, completion.body())
+
+    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_stream(self, completion: _Completion) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        for chunk in completion.stream():
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+            if completion.chunk_delay:
+                time.sleep(completion.chunk_delay)
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+
+class ScriptedModelHTTPServer(ThreadingHTTPServer):
+    """The HTTP server; keeps a record of the requests it answered."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], log_path: Path | None = None) -> None:
+        super().__init__(address, _Handler)
+        self.requests: list[dict[str, Any]] = []
+        self._log_path = log_path
+        self._lock = threading.Lock()
+
+    def record(self, request: dict[str, Any], step: dict[str, Any]) -> None:
+        entry = {"time": time.time(), "messages": len(request.get("messages") or [])}
+        entry["step"] = step
+        with self._lock:
+            self.requests.append(entry)
+            if self._log_path is not None:
+                with self._log_path.open("a") as log:
+                    log.write(json.dumps(entry) + "\n")
+
+
+class ScriptedModel:
+    """The scripted model server running on a background thread, on 127.0.0.1."""
+
+    def __init__(self, port: int = 0, log_path: Path | None = None) -> None:
+        self._server = ScriptedModelHTTPServer(("127.0.0.1", port), log_path)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="scripted-model", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL to give OpenCode's provider config."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every completion request answered so far, with the step that was played."""
+        return list(self._server.requests)
+
+    def start(self) -> ScriptedModel:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> ScriptedModel:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the scripted model until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=4198, help="port on 127.0.0.1")
+    parser.add_argument("--log", type=Path, default=None, help="append each request here")
+    args = parser.parse_args(argv)
+    model = ScriptedModel(args.port, args.log)
+    print(f"scripted model listening on {model.base_url}", flush=True)
+    try:
+        model._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        model._server.server_close()
+
+
+if __name__ == "__main__":
+    main()
