@@ -1,0 +1,1 @@
+"""The coordinator's core: no Textual here, usable headless and from tests."""

@@ -1,0 +1,1 @@
+"""The team tools the agents call, served over MCP."""
