@@ -1,0 +1,220 @@
+"""The coordinator's domain models: teams, members, tasks, messages and log entries."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+MODEL_PATTERN = re.compile(r"^[^/\s]+/\S+$")
+LEAD_NAME = "lead"
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC, as every stored timestamp is."""
+    return datetime.now(UTC)
+
+
+def validate_name(kind: str, value: str) -> str:
+    """Return `value` if it is a valid team or member name, else raise a readable ValueError.
+
+    Names end up in branch names and paths, so only `^[a-z][a-z0-9-]{0,30}$` is accepted.
+    """
+    if not NAME_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{kind.capitalize()} name {value!r} is not allowed: use 1 to 31 characters, lowercase "
+            "letters, digits and '-', starting with a letter (for example 'api-tests')."
+        )
+    return value
+
+
+def validate_model_id(value: str | None) -> str | None:
+    """Return `value` if it is None or a 'provider/model' id, else raise a readable ValueError."""
+    if value is not None and not MODEL_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"Model {value!r} is not allowed: use 'provider/model', "
+            "for example 'anthropic/claude-sonnet-4'."
+        )
+    return value
+
+
+TeamName = Annotated[str, AfterValidator(lambda value: validate_name("team", value))]
+MemberName = Annotated[str, AfterValidator(lambda value: validate_name("member", value))]
+ModelId = Annotated[str | None, AfterValidator(validate_model_id)]
+
+
+class TeamStatus(StrEnum):
+    """Whether a team is still at work; archived names can be used again."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class MemberRole(StrEnum):
+    """The lead plans and merges; teammates do the work in their own worktrees."""
+
+    LEAD = "lead"
+    TEAMMATE = "teammate"
+
+
+class MemberStatus(StrEnum):
+    """What a member is doing, as the event stream reports it."""
+
+    STARTING = "starting"
+    WORKING = "working"
+    NEEDS_PERMISSION = "needs-permission"
+    NEEDS_ANSWER = "needs-answer"
+    IDLE = "idle"
+    STALLED = "stalled"
+    RATE_LIMITED = "rate-limited"
+    ERROR = "error"
+    TIMED_OUT = "timed-out"
+    SHUT_DOWN = "shut-down"
+    MERGED = "merged"
+
+
+# Members in these states take no part any more: no broadcasts, no new work.
+FINISHED_MEMBER_STATUSES = frozenset({MemberStatus.SHUT_DOWN, MemberStatus.MERGED})
+
+
+class TaskStatus(StrEnum):
+    """Where a task is on the board."""
+
+    PENDING = "pending"
+    BLOCKED = "blocked"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class TaskPriority(StrEnum):
+    """How soon a task should be picked up."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Team(BaseModel):
+    """One lead session and its teammates, working in one repository."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: TeamName
+    lead_session_id: str
+    repo_root: Path
+    status: TeamStatus = TeamStatus.ACTIVE
+    created: datetime = Field(default_factory=utc_now)
+    archived_at: datetime | None = None
+
+
+class Member(BaseModel):
+    """A lead or teammate: one OpenCode session, usually with its own worktree and branch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team_id: int
+    name: MemberName
+    role: MemberRole = MemberRole.TEAMMATE
+    session_id: str | None = None
+    agent: str = "build"
+    model: ModelId = None
+    status: MemberStatus = MemberStatus.STARTING
+    worktree_path: Path | None = None
+    branch: str | None = None
+    base_commit: str | None = None
+    read_only: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float = 0.0
+    last_activity: datetime | None = None
+    status_since: datetime = Field(default_factory=utc_now)
+    current_task_id: str | None = None
+    error: str | None = None
+    shutdown_requested: bool = False
+    plan_approval: bool = False
+    created: datetime = Field(default_factory=utc_now)
+
+    @model_validator(mode="after")
+    def _lead_is_named_lead(self) -> Self:
+        # Agents address the lead as `lead`, so that name and that role go together.
+        if (self.name == LEAD_NAME) != (self.role is MemberRole.LEAD):
+            raise ValueError(
+                f"member name {LEAD_NAME!r} is reserved for the lead, and the lead must use it."
+            )
+        return self
+
+
+class MemberUpdate(BaseModel):
+    """The fields of a member that may change; only the fields set are written."""
+
+    session_id: str | None = None
+    agent: str | None = None
+    model: ModelId = None
+    status: MemberStatus | None = None
+    worktree_path: Path | None = None
+    branch: str | None = None
+    base_commit: str | None = None
+    read_only: bool | None = None
+    last_activity: datetime | None = None
+    current_task_id: str | None = None
+    error: str | None = None
+    shutdown_requested: bool | None = None
+    plan_approval: bool | None = None
+
+
+class Task(BaseModel):
+    """One item of a team's task board; `id` is short and per team (`t1`, `t2`, ...)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team_id: int
+    id: str
+    content: str
+    priority: TaskPriority = TaskPriority.MEDIUM
+    status: TaskStatus = TaskStatus.PENDING
+    assignee: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    created_by: str | None = None
+    created: datetime = Field(default_factory=utc_now)
+    updated: datetime = Field(default_factory=utc_now)
+    result: str | None = None
+
+
+class Message(BaseModel):
+    """A message between members; `recipient` is None for a broadcast.
+
+    In a recipient's own view `delivered_at` and `read_at` are that recipient's; in the
+    feed they are set once every recipient has the message.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    team_id: int
+    sender: str
+    recipient: str | None
+    text: str
+    created: datetime
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+
+
+class LogEntry(BaseModel):
+    """One line of a team's event log; `detail` is free-form JSON."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    team_id: int | None
+    time: datetime
+    kind: str
+    member: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)

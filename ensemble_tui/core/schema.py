@@ -1,0 +1,171 @@
+"""The SQLite schema of the coordinator's state, as an ordered list of migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema; migration N takes a database from version N-1 to N."""
+
+    description: str
+    statements: tuple[str, ...]
+
+
+class SchemaError(Exception):
+    """The database cannot be brought to the schema this version of ensemble-tui uses."""
+
+
+_INITIAL_SCHEMA = Migration(
+    description="teams, members, tasks, messages and the event log",
+    statements=(
+        """
+        CREATE TABLE teams (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            lead_session_id TEXT NOT NULL,
+            repo_root TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('active', 'archived')),
+            created TEXT NOT NULL,
+            archived_at TEXT,
+            next_task_number INTEGER NOT NULL DEFAULT 1
+        )
+        """,
+        # A name is taken only while its team is active; archived names can be reused.
+        "CREATE UNIQUE INDEX teams_active_name ON teams (name) WHERE status = 'active'",
+        """
+        CREATE TABLE members (
+            team_id INTEGER NOT NULL REFERENCES teams (id),
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('lead', 'teammate')),
+            session_id TEXT,
+            agent TEXT NOT NULL,
+            model TEXT,
+            status TEXT NOT NULL,
+            worktree_path TEXT,
+            branch TEXT,
+            base_commit TEXT,
+            read_only INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0,
+            last_activity TEXT,
+            status_since TEXT NOT NULL,
+            current_task_id TEXT,
+            error TEXT,
+            shutdown_requested INTEGER NOT NULL DEFAULT 0,
+            plan_approval INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL,
+            PRIMARY KEY (team_id, name)
+        )
+        """,
+        "CREATE INDEX members_session ON members (session_id)",
+        """
+        CREATE TABLE tasks (
+            team_id INTEGER NOT NULL REFERENCES teams (id),
+            id TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            content TEXT NOT NULL,
+            priority TEXT NOT NULL CHECK (priority IN ('high', 'medium', 'low')),
+            status TEXT NOT NULL
+                CHECK (status IN ('pending', 'blocked', 'in_progress', 'completed', 'cancelled')),
+            assignee TEXT,
+            created_by TEXT,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            result TEXT,
+            PRIMARY KEY (team_id, id),
+            FOREIGN KEY (team_id, assignee) REFERENCES members (team_id, name)
+        )
+        """,
+        """
+        CREATE TABLE task_dependencies (
+            team_id INTEGER NOT NULL,
+            task_id TEXT NOT NULL,
+            depends_on TEXT NOT NULL,
+            PRIMARY KEY (team_id, task_id, depends_on),
+            FOREIGN KEY (team_id, task_id) REFERENCES tasks (team_id, id),
+            FOREIGN KEY (team_id, depends_on) REFERENCES tasks (team_id, id)
+        )
+        """,
+        "CREATE INDEX task_dependents ON task_dependencies (team_id, depends_on)",
+        """
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            team_id INTEGER NOT NULL REFERENCES teams (id),
+            sender TEXT NOT NULL,
+            recipient TEXT,
+            text TEXT NOT NULL,
+            created TEXT NOT NULL,
+            FOREIGN KEY (team_id, sender) REFERENCES members (team_id, name)
+        )
+        """,
+        # One row per recipient, so a broadcast is delivered and read by each on its own.
+        """
+        CREATE TABLE message_deliveries (
+            message_id INTEGER NOT NULL REFERENCES messages (id),
+            team_id INTEGER NOT NULL,
+            recipient TEXT NOT NULL,
+            delivered_at TEXT,
+            read_at TEXT,
+            PRIMARY KEY (message_id, recipient),
+            FOREIGN KEY (team_id, recipient) REFERENCES members (team_id, name)
+        )
+        """,
+        "CREATE INDEX message_inbox ON message_deliveries (team_id, recipient, message_id)",
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            team_id INTEGER REFERENCES teams (id),
+            time TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            member TEXT,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )
+        """,
+        "CREATE INDEX events_team ON events (team_id, id)",
+    ),
+)
+
+# Append new migrations at the end; never edit one that has shipped.
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA,)
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    """The schema version a database is at (0 for a new, empty file)."""
+    row = connection.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def apply_migrations(
+    connection: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS
+) -> int:
+    """Bring the database up to `len(migrations)`, one transaction per step; return the version.
+
+    The connection must be in autocommit mode (`isolation_level=None`).
+    """
+    current = schema_version(connection)
+    if current > len(migrations):
+        raise SchemaError(
+            f"The database is at schema version {current}, newer than the {len(migrations)} "
+            "this version of ensemble-tui knows; upgrade ensemble-tui to open it."
+        )
+    for version, migration in enumerate(migrations[current:], start=current + 1):
+        # IMMEDIATE so two processes opening a new file do not both run the same step.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(connection) >= version:
+                connection.execute("ROLLBACK")
+                continue
+            for statement in migration.statements:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {version:d}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return schema_version(connection)

@@ -1,0 +1,334 @@
+"""The SQLite store: schema migrations, durability, teams, members, messages and the log."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from ensemble_tui.core.models import (
+    Member,
+    MemberRole,
+    MemberStatus,
+    MemberUpdate,
+    Team,
+    TeamStatus,
+    validate_name,
+)
+from ensemble_tui.core.paths import repo_data_dir
+from ensemble_tui.core.schema import MIGRATIONS, Migration, SchemaError, apply_migrations
+from ensemble_tui.core.store import Store, StoreError
+
+ADD_TEAM_NOTE = Migration("a note per team", ("ALTER TABLE teams ADD COLUMN note TEXT",))
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    with Store(db_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def team(store: Store, tmp_path: Path) -> Team:
+    team = store.create_team("alpha", tmp_path / "repo", "ses_lead")
+    for name in ("alice", "bob"):
+        store.add_member(Member(team_id=team.id, name=name, session_id=f"ses_{name}"))
+    return team
+
+
+def _pragma(path: Path, name: str) -> object:
+    with sqlite3.connect(path) as connection:
+        return connection.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+# Schema and migrations
+
+
+def test_new_database_is_in_wal_mode_at_the_current_version(store: Store, db_path: Path) -> None:
+    assert _pragma(db_path, "journal_mode") == "wal"
+    assert _pragma(db_path, "user_version") == len(MIGRATIONS) == store.schema_version
+
+
+def test_opening_a_v1_database_applies_only_the_later_migration(db_path: Path) -> None:
+    with Store(db_path, migrations=MIGRATIONS[:1]) as v1:
+        team = v1.create_team("alpha", Path("/repo"), "ses_lead")
+    with Store(db_path, migrations=(*MIGRATIONS[:1], ADD_TEAM_NOTE)) as v2:
+        assert v2.schema_version == 2
+        assert v2.find_active_team("alpha") == team
+    with sqlite3.connect(db_path) as connection:
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(teams)")]
+        assert "note" in columns
+        # Running the list again finds nothing to do (the ALTER would fail if re-run).
+        connection.isolation_level = None
+        assert apply_migrations(connection, (*MIGRATIONS[:1], ADD_TEAM_NOTE)) == 2
+
+
+def test_a_failing_migration_changes_nothing(db_path: Path) -> None:
+    Store(db_path, migrations=MIGRATIONS[:1]).close()
+    broken = Migration("broken", ("CREATE TABLE extra (x)", "ALTER TABLE missing ADD y"))
+    with pytest.raises(sqlite3.OperationalError):
+        Store(db_path, migrations=(*MIGRATIONS[:1], broken))
+    assert _pragma(db_path, "user_version") == 1
+    with sqlite3.connect(db_path) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert "extra" not in tables
+
+
+def test_a_database_from_a_newer_version_is_refused(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("PRAGMA user_version = 99")
+    with pytest.raises(SchemaError, match="schema version 99"):
+        Store(db_path)
+
+
+def test_for_repo_keeps_one_database_per_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    with Store.for_repo(tmp_path / "repo") as store:
+        assert store.path == repo_data_dir(tmp_path / "repo") / "state.db"
+        assert store.path.exists()
+
+
+# Durability
+
+
+def test_a_committed_write_is_seen_by_a_second_store(store: Store, db_path: Path) -> None:
+    team = store.create_team("alpha", Path("/repo"), "ses_lead")
+    with Store(db_path) as other:
+        assert other.find_active_team("alpha") == team
+        assert [member.name for member in other.list_members(team.id)] == ["lead"]
+
+
+def test_a_write_survives_kill_9_of_the_writer(db_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from ensemble_tui.core.store import Store
+        store = Store(Path({str(db_path)!r}))
+        team = store.create_team("alpha", Path("/repo"), "ses_lead")
+        store.add_message(team.id, "lead", None, "saved before the crash")
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == -9, done.stderr.decode()
+    with Store(db_path) as reopened:
+        team = reopened.find_active_team("alpha")
+        assert team is not None
+        assert [m.text for m in reopened.list_messages(team.id)] == ["saved before the crash"]
+
+
+# Teams
+
+
+def test_team_names_are_unique_among_active_teams_and_reusable_after_archive(
+    store: Store,
+) -> None:
+    first = store.create_team("alpha", Path("/repo"), "ses_1")
+    with pytest.raises(StoreError, match="'alpha' is already active"):
+        store.create_team("alpha", Path("/repo"), "ses_2")
+    archived = store.archive_team(first.id)
+    assert archived.status is TeamStatus.ARCHIVED
+    assert archived.archived_at is not None
+    assert store.find_active_team("alpha") is None
+    second = store.create_team("alpha", Path("/repo"), "ses_2")
+    assert second.id != first.id
+    assert store.find_active_team("alpha") == second
+    assert store.list_teams(TeamStatus.ARCHIVED) == [archived]
+    assert store.list_teams() == [archived, second]
+
+
+def test_a_bad_team_name_is_refused_with_the_rule(store: Store) -> None:
+    with pytest.raises(StoreError, match=r"Team name 'Big Team' is not allowed: .*lowercase"):
+        store.create_team("Big Team", Path("/repo"), "ses_1")
+    assert store.list_teams() == []
+
+
+def test_a_new_team_has_its_lead(store: Store) -> None:
+    team = store.create_team("alpha", Path("/repo"), "ses_1", lead_model="anthropic/claude")
+    lead = store.get_member(team.id, "lead")
+    assert lead is not None
+    assert (lead.role, lead.session_id, lead.model) == (
+        MemberRole.LEAD,
+        "ses_1",
+        "anthropic/claude",
+    )
+    assert lead.worktree_path == Path("/repo")
+
+
+# Members
+
+
+@pytest.mark.parametrize("name", ["../x", "Alice", "a b", "", "a" * 32, "1st", "-a", "a_b"])
+def test_bad_member_names_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="is not allowed"):
+        validate_name("member", name)
+    with pytest.raises(ValidationError, match="is not allowed"):
+        Member(team_id=1, name=name)
+
+
+def test_good_member_names_are_accepted() -> None:
+    for name in ("a", "alice", "api-tests-2", "a" * 31):
+        assert Member(team_id=1, name=name).name == name
+
+
+def test_lead_name_and_role_go_together() -> None:
+    with pytest.raises(ValidationError, match="reserved for the lead"):
+        Member(team_id=1, name="lead")
+    with pytest.raises(ValidationError, match="reserved for the lead"):
+        Member(team_id=1, name="boss", role=MemberRole.LEAD)
+
+
+def test_a_model_must_be_provider_slash_model() -> None:
+    assert Member(team_id=1, name="a", model="openrouter/x/y").model == "openrouter/x/y"
+    with pytest.raises(ValidationError, match="provider/model"):
+        Member(team_id=1, name="a", model="gpt")
+
+
+def test_a_member_name_is_taken_once_per_team(store: Store, team: Team) -> None:
+    with pytest.raises(StoreError, match="already has a member named 'alice'"):
+        store.add_member(Member(team_id=team.id, name="alice"))
+    other = store.create_team("beta", Path("/repo"), "ses_other")
+    store.add_member(Member(team_id=other.id, name="alice"))
+    assert [m.name for m in store.list_members(team.id)] == ["lead", "alice", "bob"]
+
+
+def test_members_cannot_join_an_archived_team(store: Store, team: Team) -> None:
+    store.archive_team(team.id)
+    with pytest.raises(StoreError, match="archived"):
+        store.add_member(Member(team_id=team.id, name="carol"))
+
+
+def test_update_member_writes_only_the_fields_set(store: Store, team: Team) -> None:
+    before = store.get_member(team.id, "alice")
+    assert before is not None
+    working = store.update_member(
+        team.id, "alice", MemberUpdate(status=MemberStatus.WORKING, branch="ensemble/alpha/alice")
+    )
+    assert working.status is MemberStatus.WORKING
+    assert working.status_since > before.status_since
+    assert (working.session_id, working.branch) == ("ses_alice", "ensemble/alpha/alice")
+    same = store.update_member(
+        team.id, "alice", MemberUpdate(status=MemberStatus.WORKING, error="transient")
+    )
+    assert same.status_since == working.status_since
+    cleared = store.update_member(team.id, "alice", MemberUpdate(error=None))
+    assert cleared.error is None
+    with pytest.raises(StoreError, match=r"no member named 'zed'.*lead, alice, bob"):
+        store.update_member(team.id, "zed", MemberUpdate(read_only=True))
+
+
+def test_usage_adds_up(store: Store, team: Team) -> None:
+    store.add_member_usage(team.id, "bob", input_tokens=100, output_tokens=20, cost=0.5)
+    bob = store.add_member_usage(team.id, "bob", input_tokens=1, reasoning_tokens=7, cost=0.25)
+    assert (bob.input_tokens, bob.output_tokens, bob.reasoning_tokens) == (101, 20, 7)
+    assert bob.cost == pytest.approx(0.75)
+    assert bob.last_activity is not None
+
+
+def test_find_member_by_session_only_in_active_teams(store: Store, team: Team) -> None:
+    found = store.find_member_by_session("ses_bob")
+    assert found is not None
+    assert (found.team_id, found.name) == (team.id, "bob")
+    store.archive_team(team.id)
+    assert store.find_member_by_session("ses_bob") is None
+
+
+# Messages
+
+
+def test_take_unread_returns_and_marks_only_unread_messages(store: Store, team: Team) -> None:
+    first = store.add_message(team.id, "lead", "alice", "one")
+    store.add_message(team.id, "lead", "bob", "for bob")
+    taken = store.take_unread(team.id, "alice")
+    assert [m.id for m in taken] == [first.id]
+    assert taken[0].read_at is not None
+    assert taken[0].delivered_at is not None
+    second = store.add_message(team.id, "bob", "alice", "two")
+    assert [m.id for m in store.take_unread(team.id, "alice")] == [second.id]
+    assert store.take_unread(team.id, "alice") == []
+    assert [m.text for m in store.take_unread(team.id, "bob")] == ["for bob"]
+
+
+def test_a_broadcast_reaches_every_other_working_member(store: Store, team: Team) -> None:
+    store.add_member(Member(team_id=team.id, name="carol", status=MemberStatus.SHUT_DOWN))
+    message = store.add_message(team.id, "alice", None, "hello all")
+    assert message.recipient is None
+    for name in ("lead", "bob"):
+        assert [m.id for m in store.list_undelivered(team.id, name)] == [message.id]
+    for name in ("alice", "carol"):
+        assert store.list_undelivered(team.id, name) == []
+    assert store.count_undelivered(team.id) == 2
+
+
+def test_delivery_is_tracked_per_recipient(store: Store, team: Team) -> None:
+    message = store.add_message(team.id, "lead", None, "status?")
+    store.mark_delivered(message.id, "alice")
+    assert store.list_undelivered(team.id, "alice") == []
+    assert [m.id for m in store.list_undelivered(team.id, "bob")] == [message.id]
+    assert store.list_messages(team.id)[0].delivered_at is None
+    store.mark_delivered(message.id, "bob")
+    (feed_entry,) = store.list_messages(team.id)
+    assert feed_entry.delivered_at is not None
+    assert feed_entry.read_at is None
+    assert store.count_undelivered(team.id) == 0
+    with pytest.raises(StoreError, match="was not sent to 'lead'"):
+        store.mark_delivered(message.id, "lead")
+
+
+def test_the_feed_lists_messages_oldest_first(store: Store, team: Team) -> None:
+    sent = [store.add_message(team.id, "lead", "alice", f"m{i}") for i in range(4)]
+    assert [m.text for m in store.list_messages(team.id)] == ["m0", "m1", "m2", "m3"]
+    assert [m.text for m in store.list_messages(team.id, limit=2)] == ["m2", "m3"]
+    assert [m.text for m in store.list_messages(team.id, after_id=sent[2].id)] == ["m3"]
+
+
+@pytest.mark.parametrize(
+    ("sender", "recipient", "text", "error"),
+    [
+        ("lead", "zed", "hi", "no member named 'zed'"),
+        ("zed", "lead", "hi", "no member named 'zed'"),
+        ("alice", "alice", "hi", "to yourself"),
+        ("lead", "alice", "  ", "empty"),
+    ],
+)
+def test_bad_messages_are_refused(
+    store: Store, team: Team, sender: str, recipient: str, text: str, error: str
+) -> None:
+    with pytest.raises(StoreError, match=error):
+        store.add_message(team.id, sender, recipient, text)
+    assert store.list_messages(team.id) == []
+
+
+def test_no_messages_to_members_that_have_shut_down(store: Store, team: Team) -> None:
+    store.update_member(team.id, "bob", MemberUpdate(status=MemberStatus.SHUT_DOWN))
+    with pytest.raises(StoreError, match="'bob' has shut-down"):
+        store.add_message(team.id, "lead", "bob", "are you there?")
+
+
+# Event log
+
+
+def test_the_event_log_keeps_order_and_detail(store: Store, team: Team) -> None:
+    first = store.append_event(team.id, "member.spawned", "alice", {"branch": "b", "n": [1, 2]})
+    store.append_event(team.id, "member.status", "alice", {"status": "working"})
+    store.append_event(None, "server.connected")
+    entries = store.list_events(team.id)
+    assert [e.kind for e in entries] == ["member.spawned", "member.status"]
+    assert entries[0] == first
+    assert entries[0].detail == {"branch": "b", "n": [1, 2]}
+    assert [e.kind for e in store.list_events(team.id, after_id=first.id)] == ["member.status"]
+    assert [e.kind for e in store.list_events(None)] == ["server.connected"]
