@@ -35,9 +35,9 @@ def scripted_provider_config(base_url: str) -> dict[str, Any]:
     }
 
 
-def write_scripted_provider_config(path: Path, base_url: str) -> Path:
-    """Write an `opencode.json` for the scripted model to *path* (a file or a folder)."""
-    target = path / "opencode.json" if path.is_dir() else path
-    target.parent.mkdir(parents=True, exist_ok=True)
+def write_scripted_provider_config(folder: Path, base_url: str) -> Path:
+    """Write `opencode.json` for the scripted model into *folder* (created if missing)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "opencode.json"
     target.write_text(json.dumps(scripted_provider_config(base_url), indent=2) + "\n")
     return target

@@ -106,9 +106,7 @@ def _message_text(message: dict[str, Any]) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(
-            str(part.get("text", "")) for part in content if isinstance(part, dict)
-        )
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return ""
 
 
@@ -236,7 +234,7 @@ class _Completion:
 class _Handler(BaseHTTPRequestHandler):
     server: ScriptedModelHTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep the default stderr access log quiet; requests go to the server's log."""
 
     def do_GET(self) -> None:
@@ -305,8 +303,8 @@ class ScriptedModelHTTPServer(ThreadingHTTPServer):
         self._lock = threading.Lock()
 
     def record(self, request: dict[str, Any], step: dict[str, Any]) -> None:
-        entry = {"time": time.time(), "messages": len(request.get("messages") or [])}
-        entry["step"] = step
+        entry: dict[str, Any] = {"time": time.time(), "step": step}
+        entry["messages"] = len(request.get("messages") or [])
         with self._lock:
             self.requests.append(entry)
             if self._log_path is not None:

@@ -1,0 +1,301 @@
+"""The OpenCode HTTP client: one `httpx.AsyncClient`, typed results, one error type.
+
+Every call sends the session's directory (`?directory=`), because OpenCode keeps
+statuses, permissions and questions per directory and answers `{}`, `[]` or 404
+without it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from ensemble_tui.opencode.models import (
+    FileDiff,
+    Health,
+    McpStatus,
+    MessageWithParts,
+    ModelRef,
+    PermissionReply,
+    PermissionRequest,
+    PermissionRule,
+    QuestionRequest,
+    Session,
+    SessionStatus,
+    Todo,
+)
+from ensemble_tui.opencode.version import check_supported_version
+
+T = TypeVar("T")
+
+DEFAULT_USERNAME = "opencode"
+
+
+class OpenCodeError(Exception):
+    """A call to OpenCode failed; says which call, the status code and the server's reason."""
+
+    def __init__(self, call: str, reason: str, status: int | None = None) -> None:
+        self.call = call
+        self.reason = reason
+        self.status = status
+        code = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"OpenCode {call} failed{code}: {reason}")
+
+
+def _server_reason(response: httpx.Response) -> str:
+    """Pull the human-readable message out of one of OpenCode's error shapes."""
+    if response.status_code == 401:
+        return (
+            "the server wants a password and the one given is wrong or missing "
+            "(set OPENCODE_SERVER_PASSWORD or pass --password)"
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        data = body.get("data")
+        if isinstance(data, dict) and data.get("message"):
+            return str(data["message"])
+        for key in ("message", "name", "_tag"):
+            if body.get(key):
+                return str(body[key])
+    return str(body)[:300]
+
+
+class OpenCodeClient:
+    """A typed client for one `opencode serve` (v1 API, OpenCode 1.18.x)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        password: str | None = None,
+        username: str | None = None,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        password = password if password is not None else os.environ.get("OPENCODE_SERVER_PASSWORD")
+        username = username or os.environ.get("OPENCODE_SERVER_USERNAME") or DEFAULT_USERNAME
+        self.auth = httpx.BasicAuth(username, password) if password else None
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=self.auth,
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+        )
+        self.version: str | None = None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> OpenCodeClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        directory: str | None = None,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        time_limit: float | None = None,
+    ) -> httpx.Response:
+        """Send one request; any failure becomes an `OpenCodeError` naming the call."""
+        call = f"{method} {path}"
+        query: dict[str, str | int] = dict(params or {})
+        if directory is not None:
+            query["directory"] = directory
+        extra: dict[str, Any] = {} if time_limit is None else {"timeout": time_limit}
+        try:
+            response = await self.http.request(method, path, params=query, json=json, **extra)
+        except httpx.TimeoutException as error:
+            raise OpenCodeError(call, f"no answer from {self.base_url} in time") from error
+        except httpx.TransportError as error:
+            reason = f"cannot reach OpenCode at {self.base_url} ({type(error).__name__})"
+            raise OpenCodeError(call, reason) from error
+        if response.status_code >= 400:
+            raise OpenCodeError(call, _server_reason(response), response.status_code)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            # The web UI is OpenCode's catch-all route: HTML means no such API here.
+            raise OpenCodeError(call, "this OpenCode server does not have that API", 404)
+        return response
+
+    async def _call(self, adapter: TypeAdapter[T], method: str, path: str, **kwargs: Any) -> T:
+        """Send a request and validate its JSON answer with *adapter*."""
+        response = await self.request(method, path, **kwargs)
+        if not response.content:
+            raise OpenCodeError(f"{method} {path}", "the server sent an empty answer")
+        try:
+            return adapter.validate_json(response.content)
+        except ValidationError as error:
+            reason = f"unexpected answer: {error.errors()[0]['msg']}"
+            raise OpenCodeError(f"{method} {path}", reason) from error
+
+    # Server
+
+    async def health(self) -> Health:
+        """`GET /global/health`: whether the server is up and its version."""
+        return await self._call(_HEALTH, "GET", "/global/health", time_limit=5.0)
+
+    async def connect(self) -> Health:
+        """Check the server answers and that its version is supported; remember it."""
+        health = await self.health()
+        check_supported_version(health.version)
+        self.version = health.version
+        return health
+
+    # Sessions
+
+    async def create_session(
+        self,
+        directory: str,
+        *,
+        title: str | None = None,
+        parent_id: str | None = None,
+        permission: Sequence[PermissionRule] | None = None,
+    ) -> Session:
+        """Create a session whose tools run in *directory*."""
+        body: dict[str, Any] = {}
+        if title is not None:
+            body["title"] = title
+        if parent_id is not None:
+            body["parentID"] = parent_id
+        if permission is not None:
+            body["permission"] = [rule.model_dump(by_alias=True) for rule in permission]
+        return await self._call(_SESSION, "POST", "/session", directory=directory, json=body)
+
+    async def get_session(self, session_id: str, directory: str) -> Session:
+        return await self._call(_SESSION, "GET", f"/session/{session_id}", directory=directory)
+
+    async def list_sessions(self, directory: str) -> list[Session]:
+        return await self._call(_SESSIONS, "GET", "/session", directory=directory)
+
+    async def delete_session(self, session_id: str, directory: str) -> bool:
+        return await self._call(_BOOL, "DELETE", f"/session/{session_id}", directory=directory)
+
+    async def abort(self, session_id: str, directory: str) -> bool:
+        """Stop the session's current turn (true also when it was idle)."""
+        path = f"/session/{session_id}/abort"
+        return await self._call(_BOOL, "POST", path, directory=directory)
+
+    async def prompt_async(
+        self,
+        session_id: str,
+        directory: str,
+        text: str,
+        *,
+        agent: str,
+        model: ModelRef | None,
+        system: str | None = None,
+        no_reply: bool = False,
+    ) -> None:
+        """Queue a user message; the server answers at once and the turn runs on its own.
+
+        Pass the session's agent and model every time: OpenCode makes the last ones
+        sticky, and a prompt without them can switch the session's agent.
+        """
+        body: dict[str, Any] = {"parts": [{"type": "text", "text": text}], "agent": agent}
+        if model is not None:
+            body["model"] = model.model_dump(by_alias=True)
+        if system:
+            body["system"] = system
+        if no_reply:
+            body["noReply"] = True
+        path = f"/session/{session_id}/prompt_async"
+        await self.request("POST", path, directory=directory, json=body)
+
+    async def messages(
+        self, session_id: str, directory: str, *, limit: int | None = None
+    ) -> list[MessageWithParts]:
+        """The session's messages with their parts, oldest first (the newest *limit*)."""
+        params = {"limit": limit} if limit is not None else None
+        path = f"/session/{session_id}/message"
+        return await self._call(_MESSAGES, "GET", path, directory=directory, params=params)
+
+    async def diff(
+        self, session_id: str, directory: str, *, message_id: str | None = None
+    ) -> list[FileDiff]:
+        """Files changed by one turn (*message_id* is that turn's user message)."""
+        params = {"messageID": message_id} if message_id else None
+        path = f"/session/{session_id}/diff"
+        return await self._call(_DIFFS, "GET", path, directory=directory, params=params)
+
+    async def todos(self, session_id: str, directory: str) -> list[Todo]:
+        path = f"/session/{session_id}/todo"
+        return await self._call(_TODOS, "GET", path, directory=directory)
+
+    async def statuses(self, directory: str) -> dict[str, SessionStatus]:
+        """Statuses of the directory's sessions that are not idle (absent means idle)."""
+        return await self._call(_STATUSES, "GET", "/session/status", directory=directory)
+
+    # Permissions and questions
+
+    async def permissions(self, directory: str) -> list[PermissionRequest]:
+        return await self._call(_PERMISSIONS, "GET", "/permission", directory=directory)
+
+    async def reply_permission(
+        self,
+        request_id: str,
+        directory: str,
+        reply: PermissionReply,
+        message: str | None = None,
+    ) -> bool:
+        """Answer a permission request: allow once, allow always, or reject (with why)."""
+        body: dict[str, Any] = {"reply": reply}
+        if message:
+            body["message"] = message
+        path = f"/permission/{request_id}/reply"
+        return await self._call(_BOOL, "POST", path, directory=directory, json=body)
+
+    async def questions(self, directory: str) -> list[QuestionRequest]:
+        return await self._call(_QUESTIONS, "GET", "/question", directory=directory)
+
+    async def reply_question(
+        self, request_id: str, directory: str, answers: Sequence[Sequence[str]]
+    ) -> bool:
+        """Answer a question request: one list of chosen labels per question."""
+        body = {"answers": [list(answer) for answer in answers]}
+        path = f"/question/{request_id}/reply"
+        return await self._call(_BOOL, "POST", path, directory=directory, json=body)
+
+    async def reject_question(self, request_id: str, directory: str) -> bool:
+        path = f"/question/{request_id}/reject"
+        return await self._call(_BOOL, "POST", path, directory=directory)
+
+    # MCP
+
+    async def add_mcp_server(
+        self, directory: str, name: str, url: str, *, token: str | None = None
+    ) -> dict[str, McpStatus]:
+        """Give the sessions of *directory* a remote MCP server (with a bearer token)."""
+        config: dict[str, Any] = {"type": "remote", "url": url, "oauth": False}
+        if token is not None:
+            config["headers"] = {"Authorization": f"Bearer {token}"}
+        body = {"name": name, "config": config}
+        return await self._call(_MCP, "POST", "/mcp", directory=directory, json=body)
+
+    async def mcp_status(self, directory: str) -> dict[str, McpStatus]:
+        return await self._call(_MCP, "GET", "/mcp", directory=directory)
+
+
+_HEALTH = TypeAdapter(Health)
+_SESSION = TypeAdapter(Session)
+_BOOL = TypeAdapter(bool)
+_SESSIONS = TypeAdapter(list[Session])
+_MESSAGES = TypeAdapter(list[MessageWithParts])
+_DIFFS = TypeAdapter(list[FileDiff])
+_TODOS = TypeAdapter(list[Todo])
+_STATUSES: TypeAdapter[dict[str, SessionStatus]] = TypeAdapter(dict[str, SessionStatus])
+_PERMISSIONS = TypeAdapter(list[PermissionRequest])
+_QUESTIONS = TypeAdapter(list[QuestionRequest])
+_MCP = TypeAdapter(dict[str, McpStatus])

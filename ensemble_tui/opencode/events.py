@@ -1,0 +1,240 @@
+"""Typed events of OpenCode's `GET /global/event` stream.
+
+Each frame is `{"directory", "project", "payload": {"id", "type", "properties"}}`.
+`parse_global_event` turns one into a `GlobalEvent` whose `event` is one model per
+type we use; other types become `UnknownEvent` (kept, never fatal), and so does a
+known type whose payload no longer fits its model.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from pydantic import Field, ValidationError
+
+from ensemble_tui.opencode.models import (
+    Message,
+    MessageError,
+    OpenCodeModel,
+    Part,
+    PermissionRequest,
+    QuestionRequest,
+    Session,
+    SessionStatus,
+    Todo,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Event(OpenCodeModel):
+    """Base of every event; `TYPE` is the wire name it is parsed from."""
+
+    TYPE: ClassVar[str] = ""
+    id: str | None = None
+    type: str = ""
+
+
+class UnknownEvent(Event):
+    """An event type we do not use, kept with its raw properties."""
+
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class ServerConnected(Event):
+    TYPE = "server.connected"
+
+
+class ServerHeartbeat(Event):
+    TYPE = "server.heartbeat"
+
+
+class InstanceDisposed(Event):
+    TYPE = "server.instance.disposed"
+    directory: str = ""
+
+
+class SessionEvent(Event):
+    """An event about one session."""
+
+    session_id: str = Field(alias="sessionID")
+
+
+class SessionCreated(SessionEvent):
+    TYPE = "session.created"
+    info: Session
+
+
+class SessionUpdated(SessionEvent):
+    TYPE = "session.updated"
+    info: Session
+
+
+class SessionDeleted(SessionEvent):
+    TYPE = "session.deleted"
+    info: Session
+
+
+class SessionStatusChanged(SessionEvent):
+    TYPE = "session.status"
+    status: SessionStatus
+
+
+class SessionIdle(SessionEvent):
+    TYPE = "session.idle"
+
+
+class SessionErrored(Event):
+    TYPE = "session.error"
+    session_id: str | None = Field(default=None, alias="sessionID")
+    error: MessageError | None = None
+
+
+class SessionDiffChanged(SessionEvent):
+    TYPE = "session.diff"
+    diff: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class MessageUpdated(SessionEvent):
+    TYPE = "message.updated"
+    info: Message
+
+
+class MessageRemoved(SessionEvent):
+    TYPE = "message.removed"
+    message_id: str = Field(alias="messageID")
+
+
+class PartUpdated(SessionEvent):
+    TYPE = "message.part.updated"
+    part: Part
+
+
+class PartDelta(SessionEvent):
+    """A piece of streamed text (or reasoning) for one part."""
+
+    TYPE = "message.part.delta"
+    message_id: str = Field(alias="messageID")
+    part_id: str = Field(alias="partID")
+    field: str = "text"
+    delta: str = ""
+
+
+class PartRemoved(SessionEvent):
+    TYPE = "message.part.removed"
+    message_id: str = Field(alias="messageID")
+    part_id: str = Field(alias="partID")
+
+
+class PermissionAsked(Event):
+    TYPE = "permission.asked"
+    request: PermissionRequest
+
+
+class PermissionReplied(SessionEvent):
+    TYPE = "permission.replied"
+    request_id: str = Field(alias="requestID")
+    reply: str = ""
+
+
+class QuestionAsked(Event):
+    TYPE = "question.asked"
+    request: QuestionRequest
+
+
+class QuestionReplied(SessionEvent):
+    TYPE = "question.replied"
+    request_id: str = Field(alias="requestID")
+    answers: list[list[str]] = Field(default_factory=list)
+
+
+class QuestionRejected(SessionEvent):
+    TYPE = "question.rejected"
+    request_id: str = Field(alias="requestID")
+
+
+class TodoUpdated(SessionEvent):
+    TYPE = "todo.updated"
+    todos: list[Todo] = Field(default_factory=list)
+
+
+class FileEdited(Event):
+    TYPE = "file.edited"
+    file: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.TYPE: cls
+    for cls in (
+        ServerConnected,
+        ServerHeartbeat,
+        InstanceDisposed,
+        SessionCreated,
+        SessionUpdated,
+        SessionDeleted,
+        SessionStatusChanged,
+        SessionIdle,
+        SessionErrored,
+        SessionDiffChanged,
+        MessageUpdated,
+        MessageRemoved,
+        PartUpdated,
+        PartDelta,
+        PartRemoved,
+        PermissionAsked,
+        PermissionReplied,
+        QuestionAsked,
+        QuestionReplied,
+        QuestionRejected,
+        TodoUpdated,
+        FileEdited,
+    )
+}
+
+# Requests arrive as the whole properties object; older servers say `permission.updated`.
+_REQUEST_EVENTS = {"permission.asked", "permission.updated", "question.asked"}
+_ALIASES = {"permission.updated": "permission.asked"}
+
+
+class GlobalEvent(OpenCodeModel):
+    """One frame of `/global/event`: where it happened and what."""
+
+    directory: str | None = None
+    project: str | None = None
+    event: Event
+
+
+def parse_event(payload: dict[str, Any]) -> Event:
+    """Parse one event payload (`{"id", "type", "properties"}`) into its typed model."""
+    wire_type = str(payload.get("type", ""))
+    event_type = _ALIASES.get(wire_type, wire_type)
+    properties = payload.get("properties")
+    if not isinstance(properties, dict):
+        properties = {}
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        return UnknownEvent(id=payload.get("id"), type=wire_type, properties=properties)
+    fields: dict[str, Any] = {"id": payload.get("id"), "type": event_type}
+    if wire_type in _REQUEST_EVENTS:
+        fields["request"] = properties
+    else:
+        fields.update(properties)
+    try:
+        return model.model_validate(fields)
+    except ValidationError as error:
+        log.warning("OpenCode event %s did not match its model: %s", wire_type, error)
+        return UnknownEvent(id=payload.get("id"), type=wire_type, properties=properties)
+
+
+def parse_global_event(frame: dict[str, Any]) -> GlobalEvent | None:
+    """Parse one `/global/event` frame; None for `sync` duplicates and malformed frames."""
+    payload = frame.get("payload")
+    if not isinstance(payload, dict) or payload.get("type") == "sync":
+        return None
+    directory = frame.get("directory")
+    return GlobalEvent(
+        directory=directory if isinstance(directory, str) else None,
+        project=frame.get("project") if isinstance(frame.get("project"), str) else None,
+        event=parse_event(payload),
+    )

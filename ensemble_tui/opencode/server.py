@@ -1,0 +1,192 @@
+"""Starting and stopping `opencode serve` for a directory.
+
+The server's output goes to a log file; a failed start quotes its last lines. The
+process gets its own session (process group) so that a Ctrl-C in the terminal reaches
+us first and we stop it in order: terminate, then kill after a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from ensemble_tui.opencode.version import INSTALL_COMMAND
+
+BIN_VARIABLE = "ENSEMBLE_OPENCODE_BIN"
+
+
+class OpenCodeStartError(Exception):
+    """`opencode serve` could not be found or did not come up."""
+
+
+def find_opencode(explicit: str | None = None) -> str:
+    """Return the `opencode` to run: *explicit*, `$ENSEMBLE_OPENCODE_BIN`, or PATH."""
+    for candidate, origin in (
+        (explicit, "the setting"),
+        (os.environ.get(BIN_VARIABLE), BIN_VARIABLE),
+    ):
+        if candidate:
+            found = shutil.which(candidate)
+            if found is None:
+                raise OpenCodeStartError(
+                    f"{origin} names {candidate!r}, which is not an executable file."
+                )
+            return found
+    found = shutil.which("opencode")
+    if found is None:
+        raise OpenCodeStartError(
+            "OpenCode is not installed: no `opencode` on PATH. Install it with: "
+            f"{INSTALL_COMMAND} (or set {BIN_VARIABLE} to its path)."
+        )
+    return found
+
+
+def free_port() -> int:
+    """Ask the OS for a free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    """The last *lines* lines of a text file ('' if it cannot be read)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+class OpenCodeServer:
+    """One `opencode serve` process on 127.0.0.1, usable as an async context manager."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        log_path: Path,
+        binary: str | None = None,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
+        startup_timeout: float = 60.0,
+        stop_grace: float = 5.0,
+    ) -> None:
+        self.directory = directory
+        self.log_path = log_path
+        self.binary = binary
+        self.port = port
+        self.env = dict(env) if env is not None else None
+        self.startup_timeout = startup_timeout
+        self.stop_grace = stop_grace
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the server has not been started")
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> OpenCodeServer:
+        """Start the server and wait until `/global/health` answers."""
+        binary = find_opencode(self.binary)
+        if not self.directory.is_dir():
+            raise OpenCodeStartError(f"{self.directory} is not a directory.")
+        self.port = self.port or free_port()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            log.write(f"\n--- {time.ctime()}: {binary} serve --port {self.port}\n".encode())
+            log.flush()
+            self.process = await asyncio.create_subprocess_exec(
+                binary,
+                "serve",
+                "--hostname",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                cwd=self.directory,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        # A last resort for an interpreter that exits without awaiting stop().
+        atexit.register(self.kill_now)
+        try:
+            await self._wait_until_healthy()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _wait_until_healthy(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        async with httpx.AsyncClient(base_url=self.url) as http:
+            while True:
+                if self.process.returncode is not None:
+                    raise OpenCodeStartError(
+                        f"opencode serve exited with status {self.process.returncode} while "
+                        f"starting. Its last output ({self.log_path}):\n{tail(self.log_path)}"
+                    )
+                try:
+                    # A short timeout: the port accepts connections before it can answer.
+                    response = await http.get("/global/health", timeout=2.0)
+                    if response.status_code in (200, 401):
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise OpenCodeStartError(
+                        f"opencode serve did not answer within {self.startup_timeout:.0f}s. "
+                        f"Its last output ({self.log_path}):\n{tail(self.log_path)}"
+                    )
+                await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        """Terminate the server, then kill it if it has not exited after the grace period."""
+        process, self.process = self.process, None
+        atexit.unregister(self.kill_now)
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), self.stop_grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+    def kill_now(self) -> None:
+        """Kill the server at once without awaiting (for a loop that is going away)."""
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    async def __aenter__(self) -> OpenCodeServer:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            await self.stop()
+        except asyncio.CancelledError:
+            # Cancelled while stopping (a second Ctrl-C): never leave the server running.
+            self.kill_now()
+            raise
