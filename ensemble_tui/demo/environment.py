@@ -1,0 +1,52 @@
+"""An isolated environment for running the real OpenCode with the scripted model.
+
+Tests, the demo and the benchmarks point HOME and the XDG folders into a throwaway
+folder, so no user state is read or written, and name the scripted model as the only
+provider.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ensemble_tui.demo.provider import write_scripted_provider_config
+
+_XDG_FOLDERS = {
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_STATE_HOME": ".local/state",
+    "XDG_CACHE_HOME": ".cache",
+}
+
+
+def isolated_environment(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return os.environ with HOME and the XDG folders moved under *home* (created)."""
+    env = dict(os.environ)
+    env["HOME"] = str(home)
+    for variable, relative in _XDG_FOLDERS.items():
+        folder = home / relative
+        folder.mkdir(parents=True, exist_ok=True)
+        env[variable] = str(folder)
+    for variable in ("OPENCODE_SERVER_PASSWORD", "OPENCODE_SERVER_USERNAME", "OPENCODE_CONFIG"):
+        env.pop(variable, None)
+    env.update(
+        {
+            # Offline and quiet: no model catalogue download, no self-update.
+            "OPENCODE_DISABLE_MODELS_FETCH": "1",
+            "OPENCODE_DISABLE_AUTOUPDATE": "1",
+            "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def scripted_opencode_environment(
+    home: Path, model_base_url: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """An isolated environment whose OpenCode uses the scripted model at *model_base_url*."""
+    env = isolated_environment(home, extra)
+    write_scripted_provider_config(Path(env["XDG_CONFIG_HOME"]) / "opencode", model_base_url)
+    return env
