@@ -1,0 +1,78 @@
+"""Fixtures shared by every test: real git repositories, the real OpenCode, the scripted model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from ensemble_tui.demo.environment import scripted_opencode_environment
+from ensemble_tui.demo.scripted_model import ScriptedModel
+from ensemble_tui.opencode.client import OpenCodeClient
+from ensemble_tui.opencode.server import BIN_VARIABLE, OpenCodeServer
+
+ROOT = Path(__file__).resolve().parent.parent
+PINNED_OPENCODE = ROOT / ".tools/opencode-1.18.33/node_modules/.bin/opencode"
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in *cwd* with a fixed identity and return its output."""
+    env = dict(os.environ, GIT_AUTHOR_NAME="Test", GIT_AUTHOR_EMAIL="test@example.invalid")
+    env.update(GIT_COMMITTER_NAME="Test", GIT_COMMITTER_EMAIL="test@example.invalid")
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+    return done.stdout.decode()
+
+
+@pytest.fixture(scope="session")
+def opencode_bin() -> str:
+    """The pinned OpenCode binary that `make test` installs (or ENSEMBLE_OPENCODE_BIN)."""
+    binary = os.environ.get(BIN_VARIABLE) or str(PINNED_OPENCODE)
+    if not Path(binary).exists():
+        pytest.fail(f"OpenCode is not installed at {binary}: run the tests with `make test`.")
+    return binary
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """A git repository with one commit, on branch main."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("# a project\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-q", "-m", "initial commit")
+    return repo
+
+
+@pytest.fixture
+def scripted_model(tmp_path: Path) -> Iterator[ScriptedModel]:
+    with ScriptedModel(log_path=tmp_path / "model.log") as model:
+        yield model
+
+
+@pytest.fixture
+def opencode_env(tmp_path: Path, scripted_model: ScriptedModel) -> dict[str, str]:
+    """An environment with a throwaway HOME whose OpenCode talks to the scripted model."""
+    return scripted_opencode_environment(tmp_path / "home", scripted_model.base_url)
+
+
+@pytest.fixture
+async def opencode_server(
+    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+) -> AsyncIterator[OpenCodeServer]:
+    """A real `opencode serve` for the test repository, stopped after the test."""
+    server = OpenCodeServer(
+        git_repo, log_path=tmp_path / "opencode.log", binary=opencode_bin, env=opencode_env
+    )
+    async with server:
+        yield server
+
+
+@pytest.fixture
+async def client(opencode_server: OpenCodeServer) -> AsyncIterator[OpenCodeClient]:
+    async with OpenCodeClient(opencode_server.url, password="") as opencode:
+        await opencode.connect()
+        yield opencode

@@ -1,0 +1,111 @@
+"""The scripted model's choice of step, and its HTTP answers (a real server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from ensemble_tui.demo.scripted_model import (
+    FINISHED_TEXT,
+    TITLE_TEXT,
+    WAITING_TEXT,
+    ScriptedModel,
+    choose_step,
+    parse_script,
+    script_block,
+)
+
+SCRIPT = script_block({"tool": "bash", "args": {"command": "ls"}}, {"text": "listed"})
+TOOLS = [{"type": "function", "function": {"name": "bash", "parameters": {}}}]
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": text}
+
+
+def assistant(text: str = "") -> dict[str, Any]:
+    return {"role": "assistant", "content": text}
+
+
+def test_steps_are_played_in_order_and_then_the_script_is_finished() -> None:
+    conversation = [{"role": "system", "content": "you are an agent"}, user("go\n" + SCRIPT)]
+    assert choose_step(conversation)["tool"] == "bash"
+    conversation += [assistant(), {"role": "tool", "content": "README.md"}]
+    assert choose_step(conversation) == {"text": "listed"}
+    conversation.append(assistant("listed"))
+    assert choose_step(conversation) == {"text": FINISHED_TEXT}
+
+
+def test_steps_continue_across_turns_and_a_newer_script_takes_over() -> None:
+    conversation = [user(SCRIPT), assistant(), {"role": "tool", "content": "x"}]
+    conversation += [assistant("listed"), user("a later message")]
+    assert choose_step(conversation) == {"text": FINISHED_TEXT}
+    conversation.append(user(script_block({"text": "new plan"})))
+    assert choose_step(conversation) == {"text": "new plan"}
+
+
+def test_an_awaited_step_waits_for_its_text_without_being_consumed() -> None:
+    script = script_block({"text": "started"}, {"await": "task t3", "text": "t3 is mine"})
+    conversation = [user(script), assistant("started"), user("hello from bob")]
+    assert choose_step(conversation) == {"text": WAITING_TEXT}
+    conversation += [assistant(WAITING_TEXT), user("task t3 is now claimable")]
+    assert choose_step(conversation)["text"] == "t3 is mine"
+
+
+def test_a_bad_script_is_answered_not_crashed_on() -> None:
+    step = choose_step([user("```scripted\n{not json}\n```")])
+    assert "bad script" in step["text"]
+    assert parse_script("no script here") is None
+    assert choose_step([user("plain prompt")]) == {"text": FINISHED_TEXT}
+
+
+@pytest.fixture
+def model() -> Any:
+    with ScriptedModel() as running:
+        yield running
+
+
+def test_plain_json_answers_carry_tool_calls_and_usage(model: ScriptedModel) -> None:
+    body = {"model": "script", "messages": [user(SCRIPT)], "tools": TOOLS}
+    answer = httpx.post(f"{model.base_url}/chat/completions", json=body).json()
+    choice = answer["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    call = choice["message"]["tool_calls"][0]
+    assert call["function"]["name"] == "bash"
+    assert json.loads(call["function"]["arguments"]) == {"command": "ls"}
+    assert answer["usage"]["total_tokens"] > 0
+    assert model.requests[-1]["step"]["tool"] == "bash"
+
+
+def test_streamed_answers_split_text_into_chunks_and_end_with_done(model: ScriptedModel) -> None:
+    long_text = "word " * 30
+    body = {
+        "model": "script",
+        "stream": True,
+        "messages": [user(script_block({"text": long_text, "reasoning": "hmm"}))],
+        "tools": TOOLS,
+    }
+    with httpx.stream("POST", f"{model.base_url}/chat/completions", json=body) as response:
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    text = "".join(d.get("content") or "" for d in deltas)
+    assert text == long_text
+    assert sum(1 for d in deltas if d.get("content")) > 1
+    assert any(d.get("reasoning_content") == "hmm" for d in deltas)
+    assert chunks[-1]["usage"]["completion_tokens"] > 0
+
+
+def test_a_request_without_tools_gets_a_title_and_a_failing_step_an_error(
+    model: ScriptedModel,
+) -> None:
+    title = httpx.post(
+        f"{model.base_url}/chat/completions", json={"messages": [user(SCRIPT)]}
+    ).json()
+    assert title["choices"][0]["message"]["content"] == TITLE_TEXT
+    failing = {"messages": [user(script_block({"fail": 503}))], "tools": TOOLS}
+    assert httpx.post(f"{model.base_url}/chat/completions", json=failing).status_code == 503

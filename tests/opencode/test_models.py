@@ -1,0 +1,152 @@
+"""Parsing real payloads recorded from OpenCode 1.18.33 (tests/fixtures/opencode-1.18.33)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from ensemble_tui.opencode.events import (
+    EVENT_TYPES,
+    MessageUpdated,
+    PartDelta,
+    PartUpdated,
+    PermissionAsked,
+    QuestionAsked,
+    SessionStatusChanged,
+    UnknownEvent,
+    parse_event,
+    parse_global_event,
+)
+from ensemble_tui.opencode.models import (
+    AssistantMessage,
+    BusyStatus,
+    MessageWithParts,
+    ReasoningPart,
+    RetryStatus,
+    StepFinishPart,
+    TextPart,
+    ToolCompleted,
+    ToolPart,
+    UnknownPart,
+    UnknownStatus,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "opencode-1.18.33"
+
+
+def recorded_frames() -> list[dict[str, Any]]:
+    lines = (FIXTURES / "global-events.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def test_every_recorded_event_of_a_known_type_parses_into_its_model() -> None:
+    frames = recorded_frames()
+    parsed = [parse_global_event(frame) for frame in frames]
+    known = 0
+    for frame, event in zip(frames, parsed, strict=True):
+        wire_type = frame["payload"]["type"]
+        if wire_type == "sync":
+            assert event is None, "sync duplicates are dropped"
+            continue
+        assert event is not None
+        if wire_type in EVENT_TYPES:
+            known += 1
+            assert type(event.event) is EVENT_TYPES[wire_type], wire_type
+        else:
+            assert isinstance(event.event, UnknownEvent)
+            assert event.event.type == wire_type
+    assert known > 60
+
+
+def test_streamed_text_tool_parts_and_requests_carry_their_fields() -> None:
+    events = [e.event for e in map(parse_global_event, recorded_frames()) if e is not None]
+    deltas = [e for e in events if isinstance(e, PartDelta)]
+    assert deltas
+    assert all(d.part_id.startswith("prt_") and d.field == "text" for d in deltas)
+
+    tools = [e.part for e in events if isinstance(e, PartUpdated) and isinstance(e.part, ToolPart)]
+    done = [part for part in tools if isinstance(part.state, ToolCompleted)]
+    assert {part.tool for part in done} >= {"write", "bash"}
+    assert any(part.state.input.get("filePath") for part in done if part.tool == "write")
+
+    statuses = [e.status for e in events if isinstance(e, SessionStatusChanged)]
+    assert any(isinstance(status, BusyStatus) for status in statuses)
+
+    (permission,) = [e.request for e in events if isinstance(e, PermissionAsked)]
+    assert permission.permission == "external_directory"
+    assert permission.id.startswith("per_")
+    assert permission.metadata["filepath"].endswith("x.txt")
+    (question,) = [e.request for e in events if isinstance(e, QuestionAsked)]
+    assert [option.label for option in question.questions[0].options] == ["red", "blue"]
+
+    finished = [
+        e.info
+        for e in events
+        if isinstance(e, MessageUpdated) and isinstance(e.info, AssistantMessage) and e.info.finish
+    ]
+    assert "tool-calls" in {message.finish for message in finished}
+
+
+def test_recorded_session_messages_parse_with_tokens_and_parts() -> None:
+    adapter = TypeAdapter(list[MessageWithParts])
+    messages = adapter.validate_json((FIXTURES / "session-messages.json").read_bytes())
+    roles = [m.info.role for m in messages]
+    assert roles == ["user", "assistant", "assistant", "assistant"]
+    parts = [part for message in messages for part in message.parts]
+    assert any(isinstance(p, ReasoningPart) and p.text == "thinking hard" for p in parts)
+    assert any(isinstance(p, TextPart) and "hello.txt" in p.text for p in parts)
+    finishes = [p for p in parts if isinstance(p, StepFinishPart)]
+    assert len(finishes) == 3
+    assert all(p.tokens.input > 0 and p.tokens.output > 0 for p in finishes)
+
+
+def test_unknown_types_are_kept_not_fatal() -> None:
+    event = parse_event({"type": "brand.new", "properties": {"x": 1}})
+    assert isinstance(event, UnknownEvent)
+    assert event.properties == {"x": 1}
+
+    odd = parse_event({"type": "session.status", "properties": {"sessionID": "ses_1"}})
+    assert isinstance(odd, UnknownEvent), "a known type that no longer fits is kept as unknown"
+
+    status = parse_event(
+        {"type": "session.status", "properties": {"sessionID": "s", "status": {"type": "nap"}}}
+    )
+    assert isinstance(status, SessionStatusChanged)
+    assert isinstance(status.status, UnknownStatus)
+
+    retry = parse_event(
+        {
+            "type": "session.status",
+            "properties": {
+                "sessionID": "s",
+                "status": {"type": "retry", "attempt": 2, "message": "overloaded", "next": 5},
+            },
+        }
+    )
+    assert isinstance(retry, SessionStatusChanged)
+    assert isinstance(retry.status, RetryStatus)
+    assert retry.status.next == 5
+
+    part = parse_event(
+        {
+            "type": "message.part.updated",
+            "properties": {"sessionID": "s", "part": {"type": "hologram", "id": "prt_1"}},
+        }
+    )
+    assert isinstance(part, PartUpdated)
+    assert isinstance(part.part, UnknownPart)
+    assert parse_global_event({"payload": "not an object"}) is None
+
+
+def test_the_older_permission_event_name_is_accepted() -> None:
+    event = parse_event(
+        {
+            "type": "permission.updated",
+            "properties": {"id": "per_1", "sessionID": "ses_1", "permission": "bash"},
+        }
+    )
+    assert isinstance(event, PermissionAsked)
+    assert event.request.permission == "bash"

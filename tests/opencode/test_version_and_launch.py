@@ -1,0 +1,88 @@
+"""Version refusal and the launcher's errors."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ensemble_tui.opencode.client import OpenCodeClient
+from ensemble_tui.opencode.server import OpenCodeServer, OpenCodeStartError, find_opencode
+from ensemble_tui.opencode.version import UnsupportedVersionError, check_supported_version
+
+
+@pytest.mark.parametrize("version", ["1.18.0", "1.18.33", "1.19.2", "1.30.0"])
+def test_supported_versions(version: str) -> None:
+    check_supported_version(version)
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "1.17.9", "0.15.0", "latest"])
+def test_unsupported_versions_are_refused_naming_both_versions(version: str) -> None:
+    with pytest.raises(UnsupportedVersionError) as refused:
+        check_supported_version(version)
+    message = str(refused.value)
+    assert version in message
+    assert "1.18" in message
+    assert "npm install -g opencode-ai@1.18.33" in message
+
+
+async def test_connect_refuses_a_2x_server() -> None:
+    """An OpenCode 2.x server cannot be installed here next to the pinned 1.18.33, so a
+    transport answering /global/health as 2.x stands in for one."""
+
+    def health(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/global/health"
+        return httpx.Response(200, json={"healthy": True, "version": "2.0.1"})
+
+    async with OpenCodeClient("http://opencode.test", transport=httpx.MockTransport(health)) as c:
+        with pytest.raises(UnsupportedVersionError, match=r"OpenCode 2\.0\.1 is not supported"):
+            await c.connect()
+
+
+def test_a_missing_opencode_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ENSEMBLE_OPENCODE_BIN", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(OpenCodeStartError, match=r"npm install -g opencode-ai@1\.18\.33"):
+        find_opencode()
+    with pytest.raises(OpenCodeStartError, match="not an executable"):
+        find_opencode(str(tmp_path / "nope"))
+
+
+async def test_a_server_that_dies_at_start_is_reported_with_its_last_output(
+    tmp_path: Path,
+) -> None:
+    broken = tmp_path / "opencode"
+    broken.write_text("#!/bin/sh\necho 'Error: config is invalid at line 3' >&2\nexit 3\n")
+    broken.chmod(broken.stat().st_mode | stat.S_IXUSR)
+    server = OpenCodeServer(tmp_path, log_path=tmp_path / "oc.log", binary=str(broken))
+    with pytest.raises(OpenCodeStartError) as failed:
+        await server.start()
+    assert "exited with status 3" in str(failed.value)
+    assert "config is invalid at line 3" in str(failed.value)
+    assert server.process is None
+
+
+async def test_a_server_that_never_answers_times_out_and_is_stopped(tmp_path: Path) -> None:
+    sleeper = tmp_path / "opencode"
+    sleeper.write_text("#!/bin/sh\necho starting\nexec sleep 60\n")
+    sleeper.chmod(sleeper.stat().st_mode | stat.S_IXUSR)
+    server = OpenCodeServer(
+        tmp_path, log_path=tmp_path / "oc.log", binary=str(sleeper), startup_timeout=0.5
+    )
+    with pytest.raises(OpenCodeStartError, match="did not answer within"):
+        await server.start()
+    assert server.process is None
+
+
+def test_the_provider_config_is_valid_json(tmp_path: Path) -> None:
+    from ensemble_tui.demo.provider import write_scripted_provider_config
+
+    path = write_scripted_provider_config(tmp_path / "cfg", "http://127.0.0.1:1/v1")
+    config = json.loads(path.read_text())
+    assert config["model"] == "scripted/script"
+    assert config["provider"]["scripted"]["options"]["baseURL"] == "http://127.0.0.1:1/v1"
