@@ -1,0 +1,102 @@
+"""The contract between the MCP tool server and the coordinator.
+
+The MCP server authenticates a call (bearer token -> `Caller`), enforces lead-only
+tools and the rate limit, validates the arguments, and then calls one method of
+`TeamOperations`. Each method returns short, readable text for the agent, or raises
+`ToolError` whose message goes back to the agent as the error text. Nothing else may
+escape: the server turns any other exception into a generic error text and logs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+Priority = Literal["high", "medium", "low"]
+
+LEAD_ONLY_TOOLS = frozenset(
+    {
+        "team_create",
+        "team_spawn",
+        "team_shutdown",
+        "team_merge",
+        "team_cleanup",
+        "team_view",
+    }
+)
+
+MAX_MESSAGE_BYTES = 10 * 1024
+
+
+class ToolError(Exception):
+    """A refused tool call; the message is shown to the agent verbatim."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: resolved from the bearer token the member's MCP config carries."""
+
+    member: str
+    is_lead: bool
+    team_id: int | None
+    session_id: str
+
+
+class NewTask(BaseModel):
+    """One task of a `team_tasks_add` call."""
+
+    content: str = Field(description="What to do, in one or two sentences.")
+    priority: Priority = Field(default="medium", description="high, medium or low.")
+    depends_on: list[str] = Field(
+        default_factory=list,
+        description="Ids of tasks that must be completed first (e.g. ['t1', 't2']).",
+    )
+
+
+class TeamOperations(Protocol):
+    """What the coordinator offers the agents. Every method returns text for the agent."""
+
+    def identify(self, token: str) -> Caller | None:
+        """The caller a bearer token belongs to, or None for an unknown token."""
+        ...
+
+    async def team_create(self, caller: Caller, name: str) -> str: ...
+
+    async def team_spawn(
+        self,
+        caller: Caller,
+        name: str,
+        prompt: str,
+        agent: str,
+        model: str | None,
+        worktree: bool,
+        plan_approval: bool,
+    ) -> str: ...
+
+    async def team_shutdown(self, caller: Caller, member: str, force: bool) -> str: ...
+
+    async def team_merge(self, caller: Caller, member: str) -> str: ...
+
+    async def team_cleanup(self, caller: Caller) -> str: ...
+
+    async def team_view(self, caller: Caller, member: str) -> str: ...
+
+    async def team_status(self, caller: Caller) -> str: ...
+
+    async def team_message(self, caller: Caller, to: str, text: str) -> str: ...
+
+    async def team_broadcast(self, caller: Caller, text: str) -> str: ...
+
+    async def team_results(self, caller: Caller) -> str: ...
+
+    async def team_tasks_list(self, caller: Caller) -> str: ...
+
+    async def team_tasks_add(self, caller: Caller, tasks: list[NewTask]) -> str: ...
+
+    async def team_tasks_complete(
+        self, caller: Caller, task_id: str, result: str | None
+    ) -> str: ...
+
+    async def team_claim(self, caller: Caller, task_id: str) -> str: ...
