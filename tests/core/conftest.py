@@ -1,0 +1,154 @@
+"""Fixtures for the git layer: real repositories in temp dirs, with no git identity configured.
+
+The product must commit with its own identity, so the repositories have none and the global
+config sets `user.useConfigOnly`; the test helper passes a test identity on each command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ensemble_tui.core.worktrees import WorktreeInfo, create_worktree
+
+TEST_IDENTITY = ("-c", "user.name=Test User", "-c", "user.email=test@example.invalid")
+# app.py has 30 numbered lines so tests can change separate hunks of it.
+APP_TEXT = "".join(f"line {number}\n" for number in range(1, 31))
+
+
+def run_git(cwd: Path, *args: str, check: bool = True) -> str:
+    """Run git in `cwd` as the test user and return stdout."""
+    done = subprocess.run(["git", *TEST_IDENTITY, *args], cwd=cwd, capture_output=True, check=False)
+    if check and done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr.decode()}")
+    return done.stdout.decode()
+
+
+@dataclass(frozen=True)
+class RepoSnapshot:
+    """Everything a refused merge must leave as it was."""
+
+    status: str
+    index_sha: str
+    head: str
+    refs: str
+    files: Mapping[str, tuple[bytes, int]]
+
+
+@dataclass(frozen=True)
+class GitRepo:
+    """A repository or worktree under test, with small helpers."""
+
+    path: Path
+
+    def git(self, *args: str, check: bool = True) -> str:
+        return run_git(self.path, *args, check=check)
+
+    def at(self, path: Path) -> GitRepo:
+        """The same helpers for another checkout, such as a teammate's worktree."""
+        return GitRepo(path)
+
+    def write(self, relative: str, content: str | bytes) -> None:
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            content = content.encode()
+        target.write_bytes(content)
+
+    def read(self, relative: str) -> bytes:
+        return (self.path / relative).read_bytes()
+
+    def commit_all(self, message: str) -> str:
+        self.git("add", "--all")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD").strip()
+
+    def index_sha(self) -> str:
+        index = Path(self.git("rev-parse", "--path-format=absolute", "--git-path", "index").strip())
+        return hashlib.sha256(index.read_bytes()).hexdigest()
+
+    def snapshot(self) -> RepoSnapshot:
+        # `git status` may refresh the index, so it runs before the index is hashed.
+        status = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all")
+        files = {}
+        for directory, subdirectories, names in os.walk(self.path):
+            subdirectories[:] = [name for name in subdirectories if name != ".git"]
+            for name in names:
+                path = Path(directory) / name
+                files[str(path.relative_to(self.path))] = (path.read_bytes(), path.stat().st_mode)
+        return RepoSnapshot(
+            status=status,
+            index_sha=self.index_sha(),
+            head=self.git("rev-parse", "HEAD"),
+            refs=self.git("for-each-ref"),
+            files=files,
+        )
+
+
+@pytest.fixture
+def git_without_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Git config isolated from the machine's, with no identity and no guessing of one."""
+    global_config = tmp_path / "gitconfig"
+    global_config.write_text("[user]\n\tuseConfigOnly = true\n[init]\n\tdefaultBranch = main\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(global_config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for variable in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "EMAIL",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+
+
+@pytest.fixture
+def user_repo(tmp_path: Path, git_without_identity: None) -> GitRepo:
+    """The user's repository: one commit with text, binary and ignored-file rules."""
+    repo = GitRepo(tmp_path / "project")
+    repo.path.mkdir()
+    repo.git("init", "-q", "-b", "main")
+    repo.write("README.md", "# project\n\nA readme.\n")
+    repo.write("app.py", APP_TEXT)
+    repo.write("notes.txt", "first note\nsecond note\n")
+    repo.write("logo.bin", bytes(range(256)) * 4)
+    repo.write(".gitignore", "*.log\nbuild/\n")
+    repo.commit_all("initial commit")
+    return repo
+
+
+@pytest.fixture
+def worktree_root(tmp_path: Path) -> Path:
+    """Where the teammates' worktrees go: outside the user's repository."""
+    return tmp_path / "worktrees"
+
+
+TeammateFactory = Callable[..., WorktreeInfo]
+
+
+@pytest.fixture
+def make_teammate(user_repo: GitRepo, worktree_root: Path) -> TeammateFactory:
+    """Create a teammate worktree and commit the given changes (None deletes a file) on it."""
+
+    def make(member: str, changes: Mapping[str, str | bytes | None] | None = None) -> WorktreeInfo:
+        info = create_worktree(user_repo.path, worktree_root, "alpha", member)
+        if changes:
+            checkout = user_repo.at(info.path)
+            for relative, content in changes.items():
+                if content is None:
+                    (info.path / relative).unlink()
+                else:
+                    checkout.write(relative, content)
+            checkout.commit_all(f"work of {member}")
+        return info
+
+    return make
