@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OPENCODE_VERSION := 1.18.33
 TOOLS := .tools
-PINNED_OPENCODE := $(TOOLS)/opencode-$(OPENCODE_VERSION)/node_modules/.bin/opencode
+PINNED_OPENCODE := $(CURDIR)/$(TOOLS)/opencode-$(OPENCODE_VERSION)/node_modules/.bin/opencode
 
 # The demo uses the user's own `opencode` when there is one; the tests always use the pin.
 DEMO_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(shell command -v opencode 2>/dev/null),$(PINNED_OPENCODE))

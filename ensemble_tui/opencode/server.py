@@ -42,14 +42,15 @@ def find_opencode(explicit: str | None = None) -> str:
                 raise OpenCodeStartError(
                     f"{origin} names {candidate!r}, which is not an executable file."
                 )
-            return found
+            # Absolute: the server runs in another directory than ours.
+            return os.path.abspath(found)
     found = shutil.which("opencode")
     if found is None:
         raise OpenCodeStartError(
             "OpenCode is not installed: no `opencode` on PATH. Install it with: "
             f"{INSTALL_COMMAND} (or set {BIN_VARIABLE} to its path)."
         )
-    return found
+    return os.path.abspath(found)
 
 
 def free_port() -> int:

@@ -86,3 +86,14 @@ def test_the_provider_config_is_valid_json(tmp_path: Path) -> None:
     config = json.loads(path.read_text())
     assert config["model"] == "scripted/script"
     assert config["provider"]["scripted"]["options"]["baseURL"] == "http://127.0.0.1:1/v1"
+
+
+def test_a_relative_binary_is_made_absolute(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tool = tmp_path / "bin" / "opencode"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    assert find_opencode("bin/opencode") == str(tool)
