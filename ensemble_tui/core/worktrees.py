@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ensemble_tui.core import models
 from ensemble_tui.core.gitutil import (
     IDENTITY_ENV,
     ChangedFile,
@@ -23,17 +23,15 @@ from ensemble_tui.core.gitutil import (
 from ensemble_tui.core.merge import forget_merge_record, is_branch_merged
 from ensemble_tui.core.paths import repo_data_dir
 
-_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,30}")
-
 
 def validate_name(kind: str, value: str) -> str:
     """Return `value` if it is a valid team or member name, else raise InvalidNameError."""
-    if not isinstance(value, str) or _NAME_PATTERN.fullmatch(value) is None:
-        raise InvalidNameError(
-            f"invalid {kind} name {value!r}: use 1 to 31 lowercase letters, digits or '-', "
-            "starting with a letter"
-        )
-    return value
+    if not isinstance(value, str):
+        raise InvalidNameError(f"a {kind} name must be text, not {type(value).__name__}")
+    try:
+        return models.validate_name(kind, value)
+    except ValueError as error:
+        raise InvalidNameError(str(error)) from None
 
 
 def branch_name(team: str, member: str) -> str:

@@ -90,7 +90,7 @@ def test_bad_names_are_refused_before_touching_disk(
 ) -> None:
     team, member = (bad, "bob") if kind == "team" else ("alpha", bad)
 
-    with pytest.raises(InvalidNameError, match=f"invalid {kind} name"):
+    with pytest.raises(InvalidNameError, match=f"{kind.capitalize()} name .* is not allowed"):
         create_worktree(user_repo.path, worktree_root, team, member)
     # Validation comes first: even a missing repository is not looked at.
     with pytest.raises(InvalidNameError):
@@ -103,7 +103,7 @@ def test_bad_names_are_refused_before_touching_disk(
 def test_validate_name_accepts_the_documented_pattern() -> None:
     for good in ["a", "a" * 31, "api-tests", "x9", "lead"]:
         assert validate_name("member", good) == good
-    with pytest.raises(ValueError, match="invalid team name 'Alice'"):
+    with pytest.raises(ValueError, match="Team name 'Alice' is not allowed"):
         validate_name("team", "Alice")
 
 
