@@ -1,0 +1,286 @@
+"""The fourteen team tools: names, descriptions written for agents, and their arguments.
+
+Each tool is one strict argument model whose `description` tells an
+agent what the tool does, when to use it and what it returns, and whose `call` hands
+the validated arguments to the matching `TeamOperations` method.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import ConfigDict, Field
+
+from ensemble_tui.tools.api import Caller, NewTask, TeamOperations
+from ensemble_tui.tools.arguments import (
+    MAX_TASKS_PER_CALL,
+    LongText,
+    ShortText,
+    ToolArguments,
+)
+
+_MEMBER = "A member's name as team_status shows it (e.g. 'alice')."
+
+
+class TeamCreate(ToolArguments):
+    tool_name: ClassVar[str] = "team_create"
+    description: ClassVar[str] = (
+        "Lead only. Create the team you lead; do this once, before team_spawn. "
+        "Returns the team's name and id, or an error if you already lead an active team."
+    )
+    name: ShortText = Field(
+        description="A short label for the work, unique in this repository (e.g. 'auth-refactor')."
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_create(caller, self.name)
+
+
+class TeamSpawn(ToolArguments):
+    tool_name: ClassVar[str] = "team_spawn"
+    description: ClassVar[str] = (
+        "Lead only. Start a teammate: a new agent with its own session and (by default) its "
+        "own git worktree on branch ensemble/<team>/<name>; it starts on `prompt` at once. "
+        "It sees nothing of your conversation, so make the prompt self-contained: the goal, "
+        "the files involved, the task ids to claim, and to report back with team_message "
+        "to 'lead' or team_tasks_complete. Create the team (team_create) and the tasks "
+        "(team_tasks_add) first. Returns the member's name, branch and session id."
+    )
+    name: ShortText = Field(
+        description=(
+            "The teammate's name: lowercase letters, digits and '-', starting with a letter, "
+            "at most 31 characters (e.g. 'alice', 'api-tests'). It names its branch too."
+        )
+    )
+    prompt: LongText = Field(description="The teammate's first instructions, complete.")
+    agent: ShortText = Field(
+        default="build",
+        description="The OpenCode agent it runs as: 'build' (edits files) or 'plan' (read-only).",
+    )
+    model: ShortText | None = Field(
+        default=None,
+        description="A model written provider/model; omit it to use the team's default model.",
+    )
+    worktree: bool = Field(
+        default=True,
+        description=(
+            "true: work in its own worktree and branch (merge it later with team_merge). "
+            "false: work in the main directory; only for read-only work such as reviews."
+        ),
+    )
+    plan_approval: bool = Field(
+        default=False,
+        description=(
+            "true: it must send you its plan and wait for your go-ahead (team_message) "
+            "before changing any file."
+        ),
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_spawn(
+            caller,
+            self.name,
+            self.prompt,
+            self.agent,
+            self.model,
+            self.worktree,
+            self.plan_approval,
+        )
+
+
+class TeamShutdown(ToolArguments):
+    tool_name: ClassVar[str] = "team_shutdown"
+    description: ClassVar[str] = (
+        "Lead only. Stop a teammate whose work is done or no longer needed. Its uncommitted "
+        "work is committed to its branch first and its unfinished tasks go back to the "
+        "board. Merge its work afterwards with team_merge. Returns what happened."
+    )
+    member: ShortText = Field(description=_MEMBER)
+    force: bool = Field(
+        default=False,
+        description="true: stop it even in the middle of a turn; false: only once it is idle.",
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_shutdown(caller, self.member, self.force)
+
+
+class TeamMerge(ToolArguments):
+    tool_name: ClassVar[str] = "team_merge"
+    description: ClassVar[str] = (
+        "Lead only. Bring a teammate's work into the user's working directory: its branch "
+        "is squash-merged as unstaged changes for the user to review. On a conflict nothing "
+        "is touched: you get an error naming the files, and the branch is kept. Returns "
+        "the files changed."
+    )
+    member: ShortText = Field(description=_MEMBER)
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_merge(caller, self.member)
+
+
+class TeamCleanup(ToolArguments):
+    tool_name: ClassVar[str] = "team_cleanup"
+    description: ClassVar[str] = (
+        "Lead only. End the team once its work is merged: stops the teammates still "
+        "running, removes their worktrees and the branches already merged (unmerged "
+        "branches are kept and named). Use it last. Returns a summary."
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_cleanup(caller)
+
+
+class TeamView(ToolArguments):
+    tool_name: ClassVar[str] = "team_view"
+    description: ClassVar[str] = (
+        "Lead only. Show a member's session to the human on the ensemble-tui screen, e.g. "
+        "when you want them to look at its work or answer its question. Returns a "
+        "confirmation."
+    )
+    member: ShortText = Field(description=f"{_MEMBER} 'lead' shows your own session.")
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_view(caller, self.member)
+
+
+class TeamStatus(ToolArguments):
+    tool_name: ClassVar[str] = "team_status"
+    description: ClassVar[str] = (
+        "The team at a glance: each member with its status (working, idle, "
+        "needs-permission, ...), current task and branch, and the task counts. Use it to "
+        "decide what to do next. Returns a short text table."
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_status(caller)
+
+
+class TeamMessage(ToolArguments):
+    tool_name: ClassVar[str] = "team_message"
+    description: ClassVar[str] = (
+        "Send a message to one member; the lead is 'lead'. It arrives in their session "
+        "as a user message naming you as the sender, and wakes them if they are idle. Use "
+        "it to hand over results, ask or answer a question. Returns the message id."
+    )
+    to: ShortText = Field(description="The member to write to, e.g. 'alice' or 'lead'.")
+    text: LongText = Field(description="The message, at most 10 KiB of UTF-8 text.")
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_message(caller, self.to, self.text)
+
+
+class TeamBroadcast(ToolArguments):
+    tool_name: ClassVar[str] = "team_broadcast"
+    description: ClassVar[str] = (
+        "Send one message to every other member of the team, the lead included. Each of "
+        "them is woken to read it, so use it sparingly. Returns the message id."
+    )
+    text: LongText = Field(description="The message, at most 10 KiB of UTF-8 text.")
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_broadcast(caller, self.text)
+
+
+class TeamResults(ToolArguments):
+    tool_name: ClassVar[str] = "team_results"
+    description: ClassVar[str] = (
+        "Your inbox: the messages sent to you, and broadcasts, with sender, id and time, "
+        "oldest first. Use it to collect teammates' results and replies. Returns the "
+        "messages as text."
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_results(caller)
+
+
+class TeamTasksList(ToolArguments):
+    tool_name: ClassVar[str] = "team_tasks_list"
+    description: ClassVar[str] = (
+        "The team's task board: every task with its id, status (pending, blocked, "
+        "in_progress, completed, cancelled), priority, assignee and dependencies. Use it "
+        "to find a pending task to claim or to follow progress."
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_tasks_list(caller)
+
+
+class TaskItem(NewTask):
+    """One task: what to do, how urgent it is, and the ids of the tasks it waits for."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    content: LongText = Field(description="What to do, in one or two sentences.")
+
+
+class TeamTasksAdd(ToolArguments):
+    tool_name: ClassVar[str] = "team_tasks_add"
+    description: ClassVar[str] = (
+        "Add tasks to the team's board. A task whose dependencies are not all completed "
+        "is blocked until they are; unknown ids and cycles are refused. Returns the new "
+        f"task ids, in order. At most {MAX_TASKS_PER_CALL} tasks per call."
+    )
+    usage: ClassVar[str] = (
+        'team_tasks_add(tasks=[{"content": "...", "priority": "medium", "depends_on": []}])'
+    )
+    tasks: list[TaskItem] = Field(
+        min_length=1,
+        max_length=MAX_TASKS_PER_CALL,
+        description="The tasks: each {content, priority ('medium' if omitted), depends_on}.",
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        tasks = [NewTask.model_validate(task.model_dump()) for task in self.tasks]
+        return await operations.team_tasks_add(caller, tasks)
+
+
+class TeamTasksComplete(ToolArguments):
+    tool_name: ClassVar[str] = "team_tasks_complete"
+    description: ClassVar[str] = (
+        "Mark a task you claimed as completed, with a short result. Tasks that depended "
+        "on it are unblocked. Returns the task and the tasks it unblocked."
+    )
+    task_id: ShortText = Field(description="The task's id, e.g. 't3'.")
+    result: LongText | None = Field(
+        default=None,
+        description="What was done and where (files, commits), for the lead; optional.",
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_tasks_complete(caller, self.task_id, self.result)
+
+
+class TeamClaim(ToolArguments):
+    tool_name: ClassVar[str] = "team_claim"
+    description: ClassVar[str] = (
+        "Claim a pending task to work on it: it becomes in_progress, assigned to you. "
+        "Claims are atomic: if someone got it first, or it is blocked, you get an error "
+        "and should pick another. Returns the task's content."
+    )
+    task_id: ShortText = Field(description="The task's id, e.g. 't3'.")
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_claim(caller, self.task_id)
+
+
+TOOLS: dict[str, type[ToolArguments]] = {
+    model.tool_name: model
+    for model in (
+        TeamCreate,
+        TeamSpawn,
+        TeamShutdown,
+        TeamMerge,
+        TeamCleanup,
+        TeamView,
+        TeamStatus,
+        TeamMessage,
+        TeamBroadcast,
+        TeamResults,
+        TeamTasksList,
+        TeamTasksAdd,
+        TeamTasksComplete,
+        TeamClaim,
+    )
+}
+"""Every team tool by name, in the order they are listed to agents."""
