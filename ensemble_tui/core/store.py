@@ -167,6 +167,23 @@ class Store(MessageQueries):
             _insert(db, "members", member.model_dump())
         return member
 
+    def delete_member(self, team_id: int, name: str) -> None:
+        """Forget a member that never started (a spawn being undone), with its inbox."""
+        with self.transaction() as db:
+            held = db.execute(
+                "SELECT id FROM tasks WHERE team_id = ? AND assignee = ?", (team_id, name)
+            ).fetchone()
+            sent = db.execute(
+                "SELECT id FROM messages WHERE team_id = ? AND sender = ?", (team_id, name)
+            ).fetchone()
+            if held or sent:
+                raise StoreError(f"{name!r} has already held tasks or sent messages; keep it.")
+            db.execute(
+                "DELETE FROM message_deliveries WHERE team_id = ? AND recipient = ?",
+                (team_id, name),
+            )
+            db.execute("DELETE FROM members WHERE team_id = ? AND name = ?", (team_id, name))
+
     def update_member(self, team_id: int, name: str, update: MemberUpdate) -> Member:
         """Write the fields set in `update`; a change of status restarts `status_since`."""
         changes: dict[str, Any] = update.model_dump(exclude_unset=True)

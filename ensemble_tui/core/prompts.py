@@ -1,0 +1,105 @@
+"""The words the coordinator says to agents: first prompts, digests, deliveries.
+
+Kept in one place so they read consistently and tests can check them. Agents see
+the team tools as `ensemble_<tool>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ensemble_tui.core.models import Member, Message, Task, TaskStatus
+
+TOOL_PREFIX = "ensemble_"
+
+LEAD_SYSTEM = f"""\
+You are the lead of a team of coding agents run by ensemble-tui. You plan the work and
+coordinate; teammates do it in parallel, each in its own git worktree and branch.
+Team tools ({TOOL_PREFIX}*): team_create a team, team_tasks_add tasks (with depends_on
+for order), team_spawn teammates (each with a clear prompt naming its task ids),
+team_status, team_message / team_broadcast, team_results for your inbox, team_merge a
+finished teammate's branch into the user's working tree, team_shutdown, team_cleanup
+when everything is done. Teammates report to you with messages; you are woken when one
+arrives. Keep messages short; do not reply to acknowledgements."""
+
+
+def teammate_first_prompt(
+    member: Member, team_name: str, teammates: Sequence[str], task_prompt: str
+) -> str:
+    """The first prompt of a teammate: who it is, its team, its task, tools and protocol."""
+    others = ", ".join(name for name in teammates if name != member.name) or "none yet"
+    if member.read_only:
+        place = (
+            "You are read-only: you cannot edit files or run commands. Read, think, and "
+            "report what you find."
+        )
+        commit = "Report your findings"
+    else:
+        place = (
+            f"You work in your own git worktree ({member.worktree_path}) on branch "
+            f"{member.branch}. Edit and run commands only there; the user's checkout is "
+            "not yours."
+        )
+        commit = "Commit your work on your branch (git add -A && git commit -m ...)"
+    return f"""\
+You are {member.name}, a teammate in team {team_name} (run by ensemble-tui).
+The lead is `lead`; your teammates: {others}.
+{place}
+
+Team tools ({TOOL_PREFIX}*): team_tasks_list, team_claim a task, team_tasks_complete it,
+team_message someone (the lead is `lead`), team_broadcast, team_results to read your
+inbox, team_status.
+
+Protocol:
+1. Claim your task with team_claim (if it is blocked, wait: you will be told when it is free).
+2. Do it.
+3. {commit}.
+4. Complete the task with team_tasks_complete and a one-line result.
+5. Report once to the lead with team_message: a short result. Then stop.
+Do not reply to thanks or acknowledgements.
+
+Your task from the lead:
+{task_prompt}"""
+
+
+def lead_digest(
+    team_name: str | None, members: Sequence[Member], tasks: Sequence[Task], unread: int
+) -> str:
+    """A short state of the team, sent as `system` with every prompt to the lead."""
+    if team_name is None:
+        return "ensemble: no team yet (create one with team_create)."
+    people = ", ".join(f"{m.name} {m.status.value}" for m in members if m.name != "lead")
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.status.value] = counts.get(task.status.value, 0) + 1
+    board = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no tasks"
+    return (
+        f"ensemble team {team_name}: teammates: {people or 'none'}; tasks: {board}; "
+        f"unread messages for you: {unread}."
+    )
+
+
+def delivery_text(messages: Sequence[Message], notices: Sequence[str]) -> str:
+    """One user message carrying every waiting message (full text) and notice."""
+    blocks = [f"[ensemble] {notice}" for notice in notices]
+    for message in messages:
+        audience = "everyone" if message.recipient is None else "you"
+        blocks.append(f"Message from {message.sender} to {audience}:\n{message.text}")
+    return "\n\n".join(blocks)
+
+
+def task_line(task: Task) -> str:
+    """One task as an agent reads it: id, status, priority, who holds it, what it waits on."""
+    holder = f" (held by {task.assignee})" if task.assignee else ""
+    waits = f" after {', '.join(task.depends_on)}" if task.depends_on else ""
+    return f"{task.id} [{task.status.value}, {task.priority.value}]{holder}{waits}: {task.content}"
+
+
+def board_text(tasks: Sequence[Task]) -> str:
+    if not tasks:
+        return "The task board is empty."
+    return "\n".join(task_line(task) for task in tasks)
+
+
+def open_task_count(tasks: Sequence[Task]) -> int:
+    return sum(task.status not in (TaskStatus.COMPLETED, TaskStatus.CANCELLED) for task in tasks)

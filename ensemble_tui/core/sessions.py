@@ -1,0 +1,172 @@
+"""What the coordinator knows of each member's session, kept from `/global/event`.
+
+`SessionState.apply` folds one OpenCode event into the state and says what changed,
+so the coordinator can persist it and react (deliver messages on idle, tell the lead
+about an error). Turn tracking matters: `prompt_async` answers before the session goes
+busy, so a session that was just prompted counts as working until OpenCode has said
+busy and then idle again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.opencode.events import (
+    Event,
+    MessageUpdated,
+    PartDelta,
+    PartUpdated,
+    PermissionAsked,
+    PermissionReplied,
+    QuestionAsked,
+    QuestionRejected,
+    QuestionReplied,
+    SessionErrored,
+    SessionIdle,
+    SessionStatusChanged,
+)
+from ensemble_tui.opencode.models import (
+    BusyStatus,
+    IdleStatus,
+    ModelRef,
+    PermissionRequest,
+    QuestionRequest,
+    RetryStatus,
+    StepFinishPart,
+    Tokens,
+    UserMessage,
+)
+
+# An idle that follows a prompt without any busy in between is stale after this long.
+STALE_IDLE_GRACE = 5.0
+
+
+@dataclass
+class Change:
+    """What one event changed in a session's state."""
+
+    status: MemberStatus | None = None
+    usage: tuple[Tokens, float] | None = None
+    turn_ended: bool = False
+    error: str | None = None
+    permission: PermissionRequest | None = None
+    question: QuestionRequest | None = None
+    activity: bool = False
+
+
+@dataclass
+class SessionState:
+    """One tracked session: whose it is, where it runs, and how its turn is going."""
+
+    member: str
+    session_id: str
+    directory: str
+    agent: str = "build"
+    model: ModelRef | None = None
+    busy: bool = False
+    awaiting_turn: bool = False
+    sent_at: float = 0.0
+    retrying_until: int | None = None
+    error: str | None = None
+    permissions: dict[str, PermissionRequest] = field(default_factory=dict)
+    questions: dict[str, QuestionRequest] = field(default_factory=dict)
+    counted_steps: set[str] = field(default_factory=set)
+    last_activity: float = field(default_factory=time.monotonic)
+
+    @property
+    def idle(self) -> bool:
+        """Idle means OpenCode said so after the last prompt we sent."""
+        return not self.busy and not self.awaiting_turn
+
+    def prompt_sent(self) -> None:
+        self.awaiting_turn = True
+        self.sent_at = time.monotonic()
+        self.error = None
+
+    def status(self) -> MemberStatus:
+        """The member status this session's state stands for."""
+        if self.questions:
+            return MemberStatus.NEEDS_ANSWER
+        if self.permissions:
+            return MemberStatus.NEEDS_PERMISSION
+        if self.retrying_until is not None and self.busy:
+            return MemberStatus.RATE_LIMITED
+        if not self.idle:
+            return MemberStatus.WORKING
+        return MemberStatus.ERROR if self.error else MemberStatus.IDLE
+
+    def apply(self, event: Event) -> Change:
+        """Fold one event of this session into the state."""
+        before = self.status()
+        change = Change()
+        if isinstance(event, SessionStatusChanged):
+            status = event.status
+            if isinstance(status, BusyStatus | RetryStatus):
+                self.busy = True
+                self.awaiting_turn = False
+                self.retrying_until = status.next if isinstance(status, RetryStatus) else None
+            elif isinstance(status, IdleStatus):
+                change.turn_ended = self._end_turn()
+        elif isinstance(event, SessionIdle):
+            change.turn_ended = self._end_turn()
+        elif isinstance(event, SessionErrored):
+            if event.error is not None and event.error.name != "MessageAbortedError":
+                self.error = event.error.message
+                change.error = self.error
+        elif isinstance(event, PermissionAsked):
+            self.permissions[event.request.id] = event.request
+            change.permission = event.request
+        elif isinstance(event, PermissionReplied):
+            self.permissions.pop(event.request_id, None)
+        elif isinstance(event, QuestionAsked):
+            self.questions[event.request.id] = event.request
+            change.question = event.request
+        elif isinstance(event, QuestionReplied | QuestionRejected):
+            self.questions.pop(event.request_id, None)
+        elif isinstance(event, PartUpdated | PartDelta):
+            change.activity = True
+            if isinstance(event, PartUpdated) and isinstance(event.part, StepFinishPart):
+                part = event.part
+                if part.id not in self.counted_steps:
+                    self.counted_steps.add(part.id)
+                    change.usage = (part.tokens, part.cost)
+        elif (
+            isinstance(event, MessageUpdated)
+            and isinstance(event.info, UserMessage)
+            and self.model is None
+        ):
+            # Learn the model OpenCode chose, so later prompts can pin it.
+            self.model = event.info.model
+        if change.activity:
+            self.last_activity = time.monotonic()
+        after = self.status()
+        if after != before or change.turn_ended:
+            change.status = after
+        return change
+
+    def apply_idle(self) -> Change:
+        """Apply an idle status learned from `GET /session/status` rather than the stream."""
+        event = SessionStatusChanged.model_validate(
+            {
+                "type": SessionStatusChanged.TYPE,
+                "sessionID": self.session_id,
+                "status": {"type": "idle"},
+            }
+        )
+        return self.apply(event)
+
+    def _end_turn(self) -> bool:
+        if not self.busy and not self.awaiting_turn:
+            return False
+        if self.awaiting_turn and time.monotonic() - self.sent_at < STALE_IDLE_GRACE:
+            # An idle from before our prompt reached the server: the turn has not run yet.
+            return False
+        self.busy = False
+        self.awaiting_turn = False
+        self.retrying_until = None
+        # Pending requests die with the turn (an abort or an error ends it).
+        self.permissions.clear()
+        self.questions.clear()
+        return True
