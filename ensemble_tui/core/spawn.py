@@ -1,0 +1,193 @@
+"""Spawning a teammate: worktree, session, team tools, first prompt; undone on failure.
+
+Each step registers how to undo itself; if a later step fails, the undo steps run in
+reverse so no half-made teammate (member row, session, worktree, branch) is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.models import (
+    Member,
+    MemberRole,
+    MemberStatus,
+    MemberUpdate,
+    Team,
+    validate_name,
+)
+from ensemble_tui.core.prompts import teammate_first_prompt
+from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.worktrees import WorktreeInfo, create_worktree, remove_worktree
+from ensemble_tui.opencode.models import ModelRef, PermissionRule
+from ensemble_tui.tools.api import ToolError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpawnRequest:
+    """What the lead (or the screen) asked for."""
+
+    name: str
+    prompt: str
+    agent: str = "build"
+    model: str | None = None
+    worktree: bool = True
+    plan_approval: bool = False
+
+
+def permission_rules(directory: Path, repo_root: Path, *, read_only: bool) -> list[PermissionRule]:
+    """Rules that let a teammate work in its own directory without asking."""
+    if read_only:
+        return [
+            PermissionRule(permission="edit", pattern="*", action="deny"),
+            PermissionRule(permission="bash", pattern="*", action="deny"),
+            PermissionRule(
+                permission="external_directory", pattern=f"{repo_root}/**", action="allow"
+            ),
+        ]
+    return [
+        PermissionRule(permission="edit", pattern="*", action="allow"),
+        PermissionRule(permission="bash", pattern="*", action="allow"),
+        PermissionRule(permission="external_directory", pattern=f"{directory}/**", action="allow"),
+    ]
+
+
+class _Undo:
+    """A stack of undo steps run in reverse on failure."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+
+    def push(self, what: str, step: Callable[[], Awaitable[object]]) -> None:
+        self.steps.append((what, step))
+
+    async def run(self) -> None:
+        for what, step in reversed(self.steps):
+            try:
+                await step()
+            except Exception:
+                log.exception("undoing %s failed", what)
+
+
+def _resolve_model(coordinator: Coordinator, request: SpawnRequest) -> ModelRef | None:
+    text = request.model or coordinator.settings.default_model
+    if text:
+        return ModelRef.parse(text)
+    lead = coordinator.lead
+    return lead.model if lead is not None else None
+
+
+async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnRequest) -> Member:
+    """Spawn one teammate; raises ToolError (after undoing everything) on any failure."""
+    store, client = coordinator.store, coordinator.client
+    limit = coordinator.settings.max_spawn_failures
+    if coordinator.spawn_failures >= limit:
+        raise ToolError(
+            f"Spawning is paused after {coordinator.spawn_failures} failed spawns in a row; "
+            "fix the cause named in the last error (or ask the user), then try once more."
+        )
+    try:
+        validate_name("member", request.name)
+    except ValueError as error:
+        raise ToolError(str(error)) from None
+    if store.get_member(team.id, request.name) is not None:
+        raise ToolError(f"A member named {request.name!r} already exists in team {team.name}.")
+    try:
+        model = _resolve_model(coordinator, request)
+    except ValueError as error:
+        raise ToolError(str(error)) from None
+    read_only = not request.worktree
+    undo = _Undo()
+    coordinator.operations_in_flight += 1
+    try:
+        member = store.add_member(
+            Member(
+                team_id=team.id,
+                name=request.name,
+                role=MemberRole.TEAMMATE,
+                agent=request.agent,
+                model=str(model) if model else None,
+                read_only=read_only,
+                plan_approval=request.plan_approval,
+            )
+        )
+        undo.push(
+            "member row", lambda: asyncio.to_thread(store.delete_member, team.id, request.name)
+        )
+        directory = await _make_directory(coordinator, team, request.name, read_only, undo)
+        rules = permission_rules(directory, coordinator.repo_root, read_only=read_only)
+        lead = coordinator.lead
+        session = await client.create_session(
+            str(directory),
+            title=f"{request.name} ({team.name})",
+            parent_id=lead.session_id if lead else None,
+            permission=rules,
+        )
+        undo.push("session", lambda: client.delete_session(session.id, str(directory)))
+        token = coordinator.new_token(request.name, session.id, is_lead=False)
+        undo.push("token", lambda: _forget_token(coordinator, token))
+        await coordinator.register_tools(str(directory), token)
+        member = store.update_member(
+            team.id, request.name, MemberUpdate(session_id=session.id, status=MemberStatus.STARTING)
+        )
+        state = SessionState(request.name, session.id, str(directory), request.agent, model)
+        coordinator.sessions[session.id] = state
+        undo.push("tracking", lambda: _untrack(coordinator, session.id))
+        names = [m.name for m in store.list_members(team.id)]
+        text = teammate_first_prompt(member, team.name, names, request.prompt)
+        await coordinator.prompt(state, text)
+    except Exception as error:
+        await undo.run()
+        coordinator.spawn_failures += 1
+        reason = str(error) or type(error).__name__
+        store.append_event(team.id, "member.spawn_failed", request.name, {"reason": reason})
+        coordinator.feed.publish("member.spawn_failed", member=request.name, text=reason)
+        raise ToolError(
+            f"Could not spawn {request.name}: {reason}. Nothing was left behind."
+        ) from error
+    finally:
+        coordinator.operations_in_flight -= 1
+    coordinator.spawn_failures = 0
+    store.append_event(team.id, "member.spawned", request.name, {"session": session.id})
+    coordinator.feed.publish(
+        "member.spawned",
+        member=request.name,
+        detail={"branch": member.branch, "session": session.id, "read_only": read_only},
+    )
+    return member
+
+
+async def _make_directory(
+    coordinator: Coordinator, team: Team, name: str, read_only: bool, undo: _Undo
+) -> Path:
+    """A worktree on its own branch, or for a read-only teammate a plain folder of its own."""
+    root, repo = coordinator.worktree_root, coordinator.repo_root
+    if read_only:
+        directory = root / team.name / f"{name}-readonly"
+        await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=False)
+        undo.push("folder", lambda: asyncio.to_thread(directory.rmdir))
+        coordinator.store.update_member(team.id, name, MemberUpdate(worktree_path=directory))
+        return directory
+    info: WorktreeInfo = await asyncio.to_thread(create_worktree, repo, root, team.name, name)
+    undo.push("worktree", lambda: asyncio.to_thread(remove_worktree, repo, info, merged=True))
+    coordinator.store.update_member(
+        team.id,
+        name,
+        MemberUpdate(worktree_path=info.path, branch=info.branch, base_commit=info.base_commit),
+    )
+    return info.path
+
+
+async def _forget_token(coordinator: Coordinator, token: str) -> None:
+    coordinator.identities.pop(token, None)
+
+
+async def _untrack(coordinator: Coordinator, session_id: str) -> None:
+    coordinator.sessions.pop(session_id, None)

@@ -1,0 +1,259 @@
+"""The team tools as the coordinator answers them (`TeamOperations` for the MCP server).
+
+Every answer is short text with ids an agent can act on; every refusal is a
+`ToolError` with a sentence that says what was wrong and what is allowed, raised
+before anything changes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.finishing import cleanup_team, merge_member, shutdown_member
+from ensemble_tui.core.models import LEAD_NAME, Member, TaskStatus, Team
+from ensemble_tui.core.prompts import board_text, open_task_count
+from ensemble_tui.core.spawn import SpawnRequest, spawn_teammate
+from ensemble_tui.core.store import StoreError
+from ensemble_tui.core.task_specs import TaskSpec
+from ensemble_tui.tools.api import Caller, NewTask, ToolError
+
+# Short thanks and acknowledgements never wake anyone: two polite agents could loop.
+_ACKNOWLEDGEMENT = re.compile(
+    r"^\W*(thanks?|thank you|thx|ok(ay)?|got it|great( work| job)?|perfect|nice|noted|"
+    r"ack(nowledged)?|cheers|sounds good|will do|roger|understood|received)\b",
+    re.IGNORECASE,
+)
+PAIR_WAKE_LIMIT = 4
+
+
+def is_acknowledgement(text: str) -> bool:
+    """A short message that only acknowledges (it asks for nothing)."""
+    return len(text) <= 120 and "?" not in text and bool(_ACKNOWLEDGEMENT.match(text))
+
+
+class TeamTools:
+    """Answers the agents' team tool calls for one coordinator."""
+
+    def __init__(self, coordinator: Coordinator) -> None:
+        self.coordinator = coordinator
+        self.store = coordinator.store
+        self.board = coordinator.board
+        self._pair_wakes: dict[tuple[str, str], list[float]] = {}
+
+    def identify(self, token: str) -> Caller | None:
+        return self.coordinator.identify(token)
+
+    def _team(self, caller: Caller) -> Team:
+        team = self.coordinator.team
+        if team is None or caller.team_id is None:
+            hint = "create one with team_create" if caller.is_lead else "ask the lead"
+            raise ToolError(f"There is no team yet; {hint}.")
+        return team
+
+    def _member(self, team: Team, name: str) -> Member:
+        member = self.store.get_member(team.id, name)
+        if member is None:
+            names = ", ".join(m.name for m in self.store.list_members(team.id))
+            raise ToolError(f"There is no member {name!r} in team {team.name}; members: {names}.")
+        return member
+
+    # Lead only
+
+    async def team_create(self, caller: Caller, name: str) -> str:
+        if self.coordinator.team is not None:
+            raise ToolError(
+                f"You already lead team {self.coordinator.team.name}; one team at a time."
+            )
+        lead = self.coordinator.lead
+        model = str(lead.model) if lead is not None and lead.model is not None else None
+        try:
+            team = self.store.create_team(
+                name, self.coordinator.repo_root, caller.session_id, lead_model=model
+            )
+        except StoreError as error:
+            raise ToolError(str(error)) from None
+        self.coordinator.team = team
+        self.store.append_event(team.id, "team.created", LEAD_NAME, {"name": name})
+        self.coordinator.feed.publish("team.created", member=LEAD_NAME, text=name)
+        return (
+            f"Team {name} created. Next: add tasks with team_tasks_add, then team_spawn "
+            "teammates (one per independent piece of work)."
+        )
+
+    async def team_spawn(
+        self,
+        caller: Caller,
+        name: str,
+        prompt: str,
+        agent: str,
+        model: str | None,
+        worktree: bool,
+        plan_approval: bool,
+    ) -> str:
+        team = self._team(caller)
+        if not prompt.strip():
+            raise ToolError("team_spawn needs a prompt: tell the teammate what to do.")
+        request = SpawnRequest(name, prompt, agent, model, worktree, plan_approval)
+        try:
+            member = await spawn_teammate(self.coordinator, team, request)
+        except ValueError as error:
+            raise ToolError(str(error)) from None
+        where = f"branch {member.branch}" if member.branch else "read-only"
+        return f"Spawned {name} ({where}). It reports to you with team_message when done."
+
+    async def team_shutdown(self, caller: Caller, member: str, force: bool) -> str:
+        team = self._team(caller)
+        return await shutdown_member(
+            self.coordinator, team, self._member(team, member), force=force
+        )
+
+    async def team_merge(self, caller: Caller, member: str) -> str:
+        team = self._team(caller)
+        return await merge_member(self.coordinator, team, self._member(team, member))
+
+    async def team_cleanup(self, caller: Caller) -> str:
+        return await cleanup_team(self.coordinator, self._team(caller))
+
+    async def team_view(self, caller: Caller, member: str) -> str:
+        team = self._team(caller)
+        self._member(team, member)
+        self.coordinator.feed.publish("member.view", member=member)
+        return f"The ensemble screen now shows {member}'s session."
+
+    # Everyone
+
+    async def team_status(self, caller: Caller) -> str:
+        team = self._team(caller)
+        lines = [f"Team {team.name}:"]
+        for m in self.store.list_members(team.id):
+            task = f", on {m.current_task_id}" if m.current_task_id else ""
+            where = f", branch {m.branch}" if m.branch else ""
+            lines.append(f"- {m.name}: {m.status.value}{task}{where}")
+        tasks = self.board.list_tasks(team.id)
+        done = sum(t.status is TaskStatus.COMPLETED for t in tasks)
+        lines.append(f"Tasks: {done} completed, {open_task_count(tasks)} open.")
+        return "\n".join(lines)
+
+    async def team_message(self, caller: Caller, to: str, text: str) -> str:
+        team = self._team(caller)
+        self._member(team, to)
+        try:
+            message = self.store.add_message(team.id, caller.member, to, text)
+        except StoreError as error:
+            raise ToolError(str(error)) from None
+        self.coordinator.feed.publish(
+            "message.sent",
+            sender=caller.member,
+            recipient=to,
+            text=text,
+            detail={"message": message.id},
+        )
+        if self._should_park(caller.member, to, text):
+            self.store.mark_delivered(message.id, to)
+            self.coordinator.feed.publish(
+                "message.parked",
+                sender=caller.member,
+                recipient=to,
+                detail={"message": message.id},
+            )
+            return f"Message {message.id} saved for {to} (it will not be woken for it)."
+        await self._deliver_to(to)
+        return f"Message {message.id} sent to {to}."
+
+    async def team_broadcast(self, caller: Caller, text: str) -> str:
+        team = self._team(caller)
+        try:
+            message = self.store.add_message(team.id, caller.member, None, text)
+        except StoreError as error:
+            raise ToolError(str(error)) from None
+        self.coordinator.feed.publish(
+            "message.sent", sender=caller.member, text=text, detail={"message": message.id}
+        )
+        for member in self.store.list_members(team.id):
+            if member.name != caller.member:
+                await self._deliver_to(member.name)
+        return f"Message {message.id} broadcast to the team."
+
+    async def team_results(self, caller: Caller) -> str:
+        team = self._team(caller)
+        messages = self.store.take_unread(team.id, caller.member)
+        if not messages:
+            return "No unread messages."
+        return "\n\n".join(f"[{m.id}] from {m.sender}: {m.text}" for m in messages)
+
+    async def team_tasks_list(self, caller: Caller) -> str:
+        return board_text(self.board.list_tasks(self._team(caller).id))
+
+    async def team_tasks_add(self, caller: Caller, tasks: list[NewTask]) -> str:
+        team = self._team(caller)
+        specs = [
+            TaskSpec(content=t.content, priority=t.priority, depends_on=t.depends_on) for t in tasks
+        ]
+        try:
+            added = self.board.add_tasks(team.id, specs, created_by=caller.member)
+        except StoreError as error:
+            raise ToolError(str(error)) from None
+        for task in added:
+            self.coordinator.feed.publish(
+                "task.added",
+                member=caller.member,
+                task=task.id,
+                text=task.content,
+                detail={"depends_on": task.depends_on, "status": task.status.value},
+            )
+        return "Added:\n" + board_text(added)
+
+    async def team_claim(self, caller: Caller, task_id: str) -> str:
+        team = self._team(caller)
+        try:
+            task = self.board.claim(team.id, task_id, caller.member)
+        except StoreError as error:
+            current = self.board.get_task(team.id, task_id.strip().lower())
+            if current is not None and current.status is TaskStatus.BLOCKED:
+                self.coordinator.waiting_for.setdefault(current.id, set()).add(caller.member)
+                raise ToolError(f"{error} You will be told when it can be claimed.") from None
+            raise ToolError(str(error)) from None
+        self.coordinator.feed.publish("task.claimed", member=caller.member, task=task.id)
+        return f"You hold {task.id}: {task.content}"
+
+    async def team_tasks_complete(self, caller: Caller, task_id: str, result: str | None) -> str:
+        team = self._team(caller)
+        try:
+            done = self.board.complete(team.id, task_id, caller.member, result)
+        except StoreError as error:
+            raise ToolError(str(error)) from None
+        self.coordinator.feed.publish(
+            "task.completed", member=caller.member, task=done.task.id, text=result
+        )
+        freed = []
+        for task in done.unblocked:
+            freed.append(task.id)
+            self.coordinator.feed.publish("task.unblocked", task=task.id, text=task.content)
+            for waiter in sorted(self.coordinator.waiting_for.pop(task.id, set())):
+                self.coordinator.notify(
+                    waiter, f"Task {task.id} can now be claimed: {task.content}"
+                )
+                await self._deliver_to(waiter)
+        tail = f" Now claimable: {', '.join(freed)}." if freed else ""
+        return f"Completed {done.task.id}.{tail}"
+
+    # Delivery helpers
+
+    def _should_park(self, sender: str, recipient: str, text: str) -> bool:
+        if is_acknowledgement(text):
+            return True
+        now = time.monotonic()
+        window = self.coordinator.settings.ack_cooldown
+        wakes = [t for t in self._pair_wakes.get((sender, recipient), []) if now - t < window]
+        back = [t for t in self._pair_wakes.get((recipient, sender), []) if now - t < window]
+        wakes.append(now)
+        self._pair_wakes[(sender, recipient)] = wakes
+        # A pair that keeps waking each other within the cooldown is talking in circles.
+        return len(wakes) + len(back) > PAIR_WAKE_LIMIT * 2
+
+    async def _deliver_to(self, name: str) -> None:
+        state = self.coordinator.session_of(name)
+        if state is not None:
+            await self.coordinator.deliver_pending(state)
