@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from ensemble_tui import __version__
+from ensemble_tui.core.repository import RepositoryError, resolve_repository
 from ensemble_tui.opencode.client import OpenCodeError
 from ensemble_tui.opencode.server import OpenCodeStartError
 from ensemble_tui.opencode.version import UnsupportedVersionError
@@ -36,7 +38,60 @@ def build_parser() -> argparse.ArgumentParser:
             "Needs `opencode` on PATH or ENSEMBLE_OPENCODE_BIN (`make demo` installs it)."
         ),
     )
+    run = commands.add_parser(
+        "run",
+        help="run a team with no screen, printing its feed",
+        description=(
+            "Start OpenCode for the repository (or attach with --url), create a lead, send "
+            "PROMPT and print every team event as it happens. Exits 0 when the lead and "
+            "every teammate are idle with nothing waiting for delivery, 1 on error or timeout."
+        ),
+    )
+    run.add_argument("prompt", metavar="PROMPT", help="what the lead should get done")
+    run.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: .)")
+    run.add_argument("--url", help="attach to a running `opencode serve` at this URL")
+    run.add_argument(
+        "--password", help="the server's password (default: $OPENCODE_SERVER_PASSWORD)"
+    )
+    run.add_argument("--json", action="store_true", help="one JSON object per event")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="give up after S seconds (default: 1800)",
+    )
     return parser
+
+
+def _run(args: argparse.Namespace) -> None:
+    # Imported here so that `--help` stays fast and needs no server machinery.
+    from ensemble_tui.core.headless import RunFailed, RunOptions, run_headless
+
+    if not args.prompt.strip():
+        raise UsageError("PROMPT is empty: say what the lead should get done.")
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}.")
+    options = RunOptions(
+        repo_root=resolve_repository(args.repo.resolve()),
+        prompt=args.prompt,
+        url=args.url,
+        password=args.password,
+        json_output=args.json,
+        timeout=args.timeout,
+    )
+    try:
+        asyncio.run(run_headless(options))
+    except RunFailed as error:
+        raise CommandFailed(str(error)) from None
+
+
+class UsageError(Exception):
+    """A bad flag or argument value."""
+
+
+class CommandFailed(Exception):
+    """A command could not do its work; the message says why."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,7 +106,17 @@ def main(argv: list[str] | None = None) -> None:
             from ensemble_tui.demo.first_turn import run_first_turn
 
             asyncio.run(run_first_turn())
-    except (OpenCodeStartError, OpenCodeError, UnsupportedVersionError) as error:
+        elif args.command == "run":
+            _run(args)
+    except UsageError as error:
+        parser.error(str(error))
+    except (
+        OpenCodeStartError,
+        OpenCodeError,
+        UnsupportedVersionError,
+        RepositoryError,
+        CommandFailed,
+    ) as error:
         print(f"ensemble-tui: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:

@@ -1,0 +1,40 @@
+"""Finding the user's repository and refusing clearly when it cannot be used."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+class RepositoryError(Exception):
+    """The folder cannot host a team; the message says why and what to do."""
+
+
+def _git(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-C", str(path), *args], capture_output=True, text=True, check=False
+    )
+
+
+def resolve_repository(path: Path) -> Path:
+    """The top folder of the git repository at *path*, which must have a commit."""
+    if not path.exists():
+        raise RepositoryError(f"{path} does not exist.")
+    if not path.is_dir():
+        raise RepositoryError(f"{path} is not a folder.")
+    try:
+        top = _git(path, "rev-parse", "--show-toplevel")
+    except FileNotFoundError:
+        raise RepositoryError("git is not installed (ensemble-tui needs git on PATH).") from None
+    if top.returncode != 0:
+        raise RepositoryError(
+            f"{path} is not inside a git repository; teammates work on git branches. "
+            "Run `git init` and commit once, or start ensemble-tui in a repository."
+        )
+    root = Path(top.stdout.strip())
+    if _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").returncode != 0:
+        raise RepositoryError(
+            f"{root} has no commit yet; teammates branch from HEAD. Commit once "
+            "(git add -A && git commit -m 'initial commit') and start again."
+        )
+    return root

@@ -1,0 +1,75 @@
+"""Scripted team stories for the scripted model: prompts a lead plays step by step.
+
+`two_teammates` is the reference story: the lead creates a team and three tasks
+(t3 depends on t1 and t2) and spawns alice and bob. Alice does t1, greets bob and
+reports. Bob does t2, finds t3 still blocked, waits to be told it is free, then does
+t3 and reports. Every teammate commits on its own branch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ensemble_tui.demo.scripted_model import script_block
+
+# Teammates commit with an identity of their own: a test HOME has none.
+GIT_COMMIT = (
+    "git add -A && git -c user.name={name} -c user.email={name}@ensemble.invalid commit -qm"
+)
+T3_FREE = "Task t3 can now be claimed"
+
+
+def tool(tool_name: str, /, **args: Any) -> dict[str, Any]:
+    """One script step calling a tool (team tools are named `ensemble_<tool>`)."""
+    return {"tool": tool_name, "args": args}
+
+
+def write_and_commit(name: str, path: str, content: str) -> list[dict[str, Any]]:
+    """Steps that write one file in the teammate's worktree and commit it."""
+    commit = f'{GIT_COMMIT.format(name=name)} "{name}: {path}"'
+    return [
+        tool("write", filePath=path, content=content),
+        tool("bash", command=commit, description=f"Commit {path}"),
+    ]
+
+
+def alice_script() -> str:
+    return script_block(
+        tool("ensemble_team_claim", task_id="t1"),
+        *write_and_commit("alice", "alice.txt", "alice was here\n"),
+        tool("ensemble_team_tasks_complete", task_id="t1", result="alice.txt written"),
+        tool("ensemble_team_message", to="bob", text="Hi bob, alice here: t1 is done."),
+        tool("ensemble_team_message", to="lead", text="alice: t1 done, alice.txt committed."),
+        {"text": "t1 is done and reported."},
+    )
+
+
+def bob_script() -> str:
+    return script_block(
+        tool("ensemble_team_claim", task_id="t2"),
+        *write_and_commit("bob", "bob.txt", "bob was here\n"),
+        tool("ensemble_team_claim", task_id="t3"),
+        tool("ensemble_team_tasks_complete", task_id="t2", result="bob.txt written"),
+        {"await": T3_FREE, **tool("ensemble_team_claim", task_id="t3")},
+        *write_and_commit("bob", "summary.txt", "alice and bob were here\n"),
+        tool("ensemble_team_tasks_complete", task_id="t3", result="summary.txt written"),
+        tool("ensemble_team_message", to="lead", text="bob: t2 and t3 done, files committed."),
+        {"text": "t2 and t3 are done and reported."},
+    )
+
+
+def two_teammates(team: str = "demo") -> str:
+    """The lead's prompt for the reference story."""
+    tasks = [
+        {"content": "Write alice.txt", "priority": "high"},
+        {"content": "Write bob.txt"},
+        {"content": "Write summary.txt once both are done", "depends_on": ["t1", "t2"]},
+    ]
+    lead = script_block(
+        tool("ensemble_team_create", name=team),
+        tool("ensemble_team_tasks_add", tasks=tasks),
+        tool("ensemble_team_spawn", name="alice", prompt="Do t1.\n" + alice_script()),
+        tool("ensemble_team_spawn", name="bob", prompt="Do t2, then t3.\n" + bob_script()),
+        {"text": "The team is at work; I will wait for their reports."},
+    )
+    return "Build the three files with a team of two.\n" + lead
