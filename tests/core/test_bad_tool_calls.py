@@ -1,0 +1,147 @@
+"""Every team tool called with bad arguments by a scripted agent: a clear error, no change.
+
+The agents are real OpenCode sessions driven by the scripted model; the calls go
+through OpenCode's MCP client to our tool server and the coordinator.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.demo.scenarios import tool
+from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.opencode.models import ToolCompleted, ToolFailed, ToolPart
+from ensemble_tui.opencode.server import OpenCodeServer
+
+SETUP = script_block(
+    tool("ensemble_team_create", name="probe"),
+    tool("ensemble_team_tasks_add", tasks=[{"content": "a real task"}]),
+    tool(
+        "ensemble_team_spawn",
+        name="carol",
+        prompt="Wait for go.\n"
+        + script_block(
+            {"await": "GO-CAROL", **tool("ensemble_team_spawn", name="eve", prompt="x")},
+            tool("ensemble_team_cleanup"),
+            tool("ensemble_team_merge", member="carol"),
+            tool("ensemble_team_claim", task_id="t99"),
+            tool("ensemble_team_tasks_complete", task_id="t1"),
+            {"text": "done probing"},
+        ),
+    ),
+    {"text": "set up"},
+)
+
+# (tool, arguments, a phrase the error must contain)
+LEAD_PROBES: list[tuple[str, dict[str, Any], str]] = [
+    ("ensemble_team_create", {"name": "other"}, "already lead team probe"),
+    ("ensemble_team_spawn", {"name": "../evil", "prompt": "x"}, "name '../evil' is not allowed"),
+    ("ensemble_team_spawn", {"name": "carol", "prompt": "x"}, "already"),
+    ("ensemble_team_spawn", {"name": "dave", "prompt": "  "}, "prompt must not be empty"),
+    ("ensemble_team_spawn", {"name": "dave", "prompt": "x", "model": "nonsense"}, "provider/model"),
+    ("ensemble_team_shutdown", {"member": "nobody"}, "no member 'nobody'"),
+    ("ensemble_team_merge", {"member": "nobody"}, "no member 'nobody'"),
+    ("ensemble_team_view", {"member": "nobody"}, "no member 'nobody'"),
+    ("ensemble_team_message", {"to": "nobody", "text": "hi"}, "no member 'nobody'"),
+    ("ensemble_team_message", {"to": "lead", "text": "hi"}, "yourself"),
+    ("ensemble_team_message", {"to": "carol", "text": "x" * 11000}, "10"),
+    ("ensemble_team_broadcast", {"text": ""}, "text"),
+    ("ensemble_team_tasks_add", {"tasks": []}, "task"),
+    ("ensemble_team_tasks_add", {"tasks": [{"content": "a", "depends_on": ["t9"]}]}, "t9"),
+    (
+        "ensemble_team_tasks_add",
+        {"tasks": [{"content": "a", "depends_on": ["t3"]}, {"content": "b", "depends_on": ["t2"]}]},
+        "cycle",
+    ),
+    ("ensemble_team_tasks_add", {"tasks": [{"content": "a", "priority": "urgent"}]}, "priority"),
+    ("ensemble_team_tasks_add", {"tasks": [{"priority": "high"}]}, "content"),
+    ("ensemble_team_tasks_complete", {"task_id": "t1"}, "t1"),
+    ("ensemble_team_claim", {"task_id": "t99"}, "t99"),
+]
+
+CAROL_EXPECTED = ["lead only", "lead only", "lead only", "t99", "t1"]
+
+
+# Activity (status, tokens, times) changes as agents work; identity and holdings must not.
+MEMBER_COLUMNS = "team_id, name, role, session_id, worktree_path, branch, current_task_id"
+
+
+def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of every table (members without activity columns), to compare."""
+    with sqlite3.connect(path) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        rows = {}
+        for table in tables:
+            columns = MEMBER_COLUMNS if table == "members" else "*"
+            query = f"SELECT {columns} FROM {table}"
+            rows[table] = sorted(db.execute(query).fetchall(), key=repr)
+        return rows
+
+
+async def tool_texts(coordinator: Coordinator, member: str) -> list[tuple[str, str, bool]]:
+    """(tool, output or error text, failed?) of every team tool call in a member's session."""
+    state = coordinator.session_of(member)
+    assert state is not None
+    texts = []
+    for message in await coordinator.client.messages(state.session_id, state.directory):
+        for part in message.parts:
+            if isinstance(part, ToolPart) and part.tool.startswith("ensemble_"):
+                if isinstance(part.state, ToolFailed):
+                    texts.append((part.tool, part.state.error, True))
+                elif isinstance(part.state, ToolCompleted):
+                    texts.append((part.tool, part.state.output, False))
+    return texts
+
+
+async def test_bad_calls_get_clear_errors_and_change_nothing(
+    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+) -> None:
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt="",
+        url=opencode_server.url,
+        password="",
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees", tool_burst=100),
+    )
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        lead = await coord.start_lead()
+        await coord.prompt(lead, SETUP)
+        await coord.wait_until_settled(limit=120)
+        before = dump(tmp_path / "state.db")
+
+        probes = [tool(name, **args) for name, args, _ in LEAD_PROBES]
+        await coord.prompt(lead, script_block(*probes, {"text": "probed"}))
+        carol = coord.session_of("carol")
+        assert carol is not None
+        await coord.prompt(carol, "GO-CAROL")
+        await coord.wait_until_settled(limit=180)
+        after = dump(tmp_path / "state.db")
+
+        lead_calls = (await tool_texts(coord, "lead"))[3:]
+        carol_calls = await tool_texts(coord, "carol")
+
+    assert [name for name, _, _ in lead_calls] == [name for name, _, _ in LEAD_PROBES]
+    assert len(carol_calls) == len(CAROL_EXPECTED)
+    expected = [(args, phrase) for _, args, phrase in LEAD_PROBES]
+    expected += [({}, phrase) for phrase in CAROL_EXPECTED]
+    wrong = [
+        f"{name}({args}) -> {'error' if failed else 'ok'}: {text!r} (wanted {phrase!r})"
+        for (name, text, failed), (args, phrase) in zip(
+            lead_calls + carol_calls, expected, strict=True
+        )
+        if not failed or phrase.lower() not in text.lower()
+    ]
+    assert not wrong, "\n".join(wrong)
+    raw_dumps = [text for _, text, _ in lead_calls + carol_calls if "validation error" in text]
+    assert not raw_dumps, "errors must be sentences, not pydantic dumps"
+
+    # The event log may record refusals; nothing else in the store changed.
+    print("NEW EVENTS", [e for e in after["events"] if e not in before["events"]])
+    after.pop("events", None)
+    before.pop("events", None)
+    assert after == before

@@ -1,0 +1,98 @@
+"""`ensemble-tui run --json` as a user runs it: a subprocess that starts its own OpenCode."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ensemble_tui.demo.scenarios import two_teammates
+from tests.conftest import git
+
+
+def test_run_json_prints_the_story_in_order_and_exits_0(
+    git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+) -> None:
+    env = dict(opencode_env, ENSEMBLE_OPENCODE_BIN=opencode_bin)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ensemble_tui",
+            "run",
+            "--json",
+            "--timeout",
+            "240",
+            two_teammates("cli"),
+        ],
+        cwd=git_repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    kinds = [event["type"] for event in events]
+    assert all(isinstance(event["time"], str) for event in events)
+
+    order = [
+        "server.connected",
+        "lead.started",
+        "team.created",
+        "task.added",
+        "member.spawned",
+        "task.claimed",
+        "task.completed",
+        "message.sent",
+        "message.delivered",
+        "run.finished",
+    ]
+    positions = [kinds.index(kind) for kind in order]
+    assert positions == sorted(positions), kinds
+    assert kinds.count("member.spawned") == 2
+    assert kinds.count("task.completed") == 3
+    spawned = [event for event in events if event["type"] == "member.spawned"]
+    assert {event["member"] for event in spawned} == {"alice", "bob"}
+    sent = [event for event in events if event["type"] == "message.sent"]
+    assert {(event["from"], event["to"]) for event in sent} >= {("alice", "bob"), ("bob", "lead")}
+
+    # State and worktrees live in the XDG data folder, not in the repository.
+    data = Path(env["XDG_DATA_HOME"]) / "ensemble-tui" / "repos"
+    assert len(list(data.glob("*/state.db"))) == 1
+    assert len(list(data.glob("*/worktrees/cli/*"))) == 2
+    assert git(git_repo, "status", "--porcelain") == ""
+
+
+def test_run_refuses_a_folder_that_is_not_a_repository(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ensemble_tui", "run", "--repo", str(tmp_path), "do it"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "is not inside a git repository" in done.stderr
+
+
+def test_run_refuses_an_empty_prompt_and_a_bad_timeout(git_repo: Path) -> None:
+    empty = subprocess.run(
+        [sys.executable, "-m", "ensemble_tui", "run", "  "],
+        cwd=git_repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert empty.returncode == 2
+    assert "PROMPT is empty" in empty.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "ensemble_tui", "run", "--timeout", "-3", "go"],
+        cwd=git_repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "--timeout must be a positive number" in bad.stderr

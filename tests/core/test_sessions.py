@@ -1,0 +1,114 @@
+"""Member status from OpenCode events (SessionState), fed recorded and hand-made events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ensemble_tui.core import sessions
+from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.team_tools import is_acknowledgement
+from ensemble_tui.opencode.events import Event, parse_event
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "opencode-1.18.33"
+
+
+def event(kind: str, **properties: Any) -> Event:
+    return parse_event({"type": kind, "properties": {"sessionID": "ses_1", **properties}})
+
+
+def status(kind: str, **extra: Any) -> Event:
+    return event("session.status", status={"type": kind, **extra})
+
+
+@pytest.fixture
+def state() -> SessionState:
+    return SessionState("alice", "ses_1", "/wt/alice")
+
+
+def test_a_prompted_session_works_until_busy_then_idle(state: SessionState) -> None:
+    state.prompt_sent()
+    assert state.status() is MemberStatus.WORKING
+    early_idle = state.apply(status("idle"))
+    assert not early_idle.turn_ended, "an idle from before the prompt is stale"
+    assert state.apply(status("busy")).status is None
+    ended = state.apply(status("idle"))
+    assert ended.turn_ended
+    assert ended.status is MemberStatus.IDLE
+    assert not state.apply(event("session.idle")).turn_ended, "the deprecated idle is a duplicate"
+
+
+def test_an_old_idle_without_busy_ends_the_turn_after_the_grace(
+    state: SessionState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state.prompt_sent()
+    monkeypatch.setattr(sessions, "STALE_IDLE_GRACE", 0.0)
+    assert state.apply(status("idle")).turn_ended
+
+
+def test_permissions_questions_retries_and_errors_show(state: SessionState) -> None:
+    state.apply(status("busy"))
+    asked = event("permission.asked", id="per_1", permission="bash", patterns=["rm x"])
+    assert state.apply(asked).status is MemberStatus.NEEDS_PERMISSION
+    assert state.apply(event("permission.replied", requestID="per_1", reply="once")).status is (
+        MemberStatus.WORKING
+    )
+    question = event("question.asked", id="que_1", questions=[{"question": "Which?"}])
+    assert state.apply(question).status is MemberStatus.NEEDS_ANSWER
+    state.apply(event("question.replied", requestID="que_1", answers=[["a"]]))
+    retry = state.apply(status("retry", attempt=1, message="overloaded", next=123))
+    assert retry.status is MemberStatus.RATE_LIMITED
+    assert state.retrying_until == 123
+    failed = state.apply(
+        event("session.error", error={"name": "APIError", "data": {"message": "boom"}})
+    )
+    assert failed.error == "boom"
+    assert state.apply(status("idle")).status is MemberStatus.ERROR
+    state.prompt_sent()
+    assert state.status() is MemberStatus.WORKING, "a new prompt clears the error"
+
+
+def test_an_abort_is_not_an_error(state: SessionState) -> None:
+    state.apply(status("busy"))
+    aborted = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
+    assert state.apply(event("session.error", error=aborted)).error is None
+    assert state.apply(status("idle")).status is MemberStatus.IDLE
+
+
+def test_recorded_turn_counts_each_step_once() -> None:
+    frames = [
+        json.loads(line) for line in (FIXTURES / "global-events.jsonl").read_text().splitlines()
+    ]
+    first = next(f for f in frames if f["payload"]["type"] == "session.created")
+    session_id = first["payload"]["properties"]["sessionID"]
+    state = SessionState("alice", session_id, first["directory"])
+    usage = 0
+    for frame in frames * 2:  # replayed twice, as after a reconnect
+        payload = frame["payload"]
+        if payload.get("properties", {}).get("sessionID") == session_id:
+            change = state.apply(parse_event(payload))
+            if change.usage is not None:
+                usage += change.usage[0].output
+    assert usage > 0
+    assert len(state.counted_steps) >= 1
+    assert state.model is not None
+    assert str(state.model) == "scripted/script"
+
+
+@pytest.mark.parametrize(
+    ("text", "ack"),
+    [
+        ("Thanks!", True),
+        ("ok, got it", True),
+        ("Great work, bob.", True),
+        ("Thanks, but can you also add tests?", False),
+        ("Please rebase on t2 and run the tests again before reporting.", False),
+        ("OK " + "x" * 200, False),
+    ],
+)
+def test_acknowledgements_are_recognised(text: str, ack: bool) -> None:
+    assert is_acknowledgement(text) is ack
