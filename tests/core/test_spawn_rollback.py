@@ -1,0 +1,86 @@
+"""A spawn that fails part-way leaves nothing behind; three failures in a row pause spawning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.core.spawn import SpawnRequest, spawn_teammate
+from ensemble_tui.core.team_tools import TeamTools
+from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.tools.api import ToolError
+from tests.conftest import git
+
+
+async def lead_with_team(coordinator: Coordinator) -> None:
+    lead = await coordinator.start_lead()
+    caller = coordinator.identify(next(iter(coordinator.identities)))
+    assert caller is not None
+    await TeamTools(coordinator).team_create(caller, "rollback")
+    assert lead.session_id == caller.session_id
+
+
+async def test_a_failed_tool_registration_undoes_worktree_branch_session_and_member(
+    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+) -> None:
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt="",
+        url=opencode_server.url,
+        password="",
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        await lead_with_team(coord)
+        team = coord.team
+        assert team is not None
+        sessions_before = {s.id for s in await client.list_sessions(str(git_repo))}
+        good_url = coord.tool_server_url
+        # Nothing listens there: OpenCode reports the MCP server as failed.
+        coord.tool_server_url = "http://127.0.0.1:9/mcp"
+        for attempt in range(3):
+            with pytest.raises(ToolError, match=r"Could not spawn alice.*Nothing was left behind"):
+                await spawn_teammate(coord, team, SpawnRequest("alice", "do it"))
+            assert coord.spawn_failures == attempt + 1
+
+        assert coord.store.get_member(team.id, "alice") is None
+        assert "ensemble/rollback/alice" not in git(git_repo, "branch", "--list")
+        assert not (tmp_path / "worktrees" / "rollback" / "alice").exists()
+        assert "alice" not in git(git_repo, "worktree", "list")
+        sessions_after = {s.id for s in await client.list_sessions(str(git_repo))}
+        assert sessions_after == sessions_before
+        assert all(s.member != "alice" for s in coord.sessions.values())
+        assert len(coord.identities) == 1, "only the lead's token is left"
+
+        coord.tool_server_url = good_url
+        with pytest.raises(ToolError, match="paused after 3 failed spawns"):
+            await spawn_teammate(coord, team, SpawnRequest("alice", "do it"))
+        coord.spawn_failures = 0
+        member = await spawn_teammate(coord, team, SpawnRequest("alice", "do it"))
+        assert member.branch == "ensemble/rollback/alice"
+        assert coord.spawn_failures == 0
+
+
+async def test_a_worktree_that_cannot_be_made_refuses_before_any_session(
+    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+) -> None:
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt="",
+        url=opencode_server.url,
+        password="",
+        store_path=tmp_path / "state.db",
+        # Inside the repository: the git layer refuses it.
+        settings=CoordinatorSettings(worktree_root=git_repo / "trees"),
+    )
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        await lead_with_team(coord)
+        assert coord.team is not None
+        with pytest.raises(ToolError, match="inside the repository"):
+            await spawn_teammate(coord, coord.team, SpawnRequest("bob", "do it"))
+        assert coord.store.get_member(coord.team.id, "bob") is None
+        assert len(await client.list_sessions(str(git_repo))) == 1
