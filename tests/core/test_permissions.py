@@ -1,0 +1,69 @@
+"""A teammate's permission request reaches the human's control, and the answer lets it go on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ensemble_tui.core.control import TeamControl
+from ensemble_tui.core.coordinator import CoordinatorSettings
+from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.demo.scenarios import tool
+from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.opencode.server import OpenCodeServer
+
+
+def lead_script(outside: Path) -> str:
+    teammate = script_block(
+        tool("write", filePath=str(outside / "shared.txt"), content="from dana\n"),
+        tool("ensemble_team_message", to="lead", text="dana: wrote the shared file"),
+        {"text": "done"},
+    )
+    return script_block(
+        tool("ensemble_team_create", name="perm"),
+        tool("ensemble_team_spawn", name="dana", prompt="Write it.\n" + teammate),
+        {"text": "spawned"},
+    )
+
+
+async def test_an_allowed_permission_lets_the_teammate_continue(
+    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt="",
+        url=opencode_server.url,
+        password="",
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        control = TeamControl(coord)
+        asked = asyncio.Event()
+        coord.feed.subscribe(lambda event: event.type == "permission.asked" and asked.set())
+        lead = await coord.start_lead()
+        await coord.prompt(lead, lead_script(outside))
+        async with asyncio.timeout(60):
+            await asked.wait()
+        (request,) = control.pending()
+        assert request.member == "dana"
+        assert request.permission is not None
+        assert request.permission.permission == "external_directory"
+        assert "dana asks to use external_directory" in request.describe()
+        assert coord.team is not None
+        dana = coord.store.get_member(coord.team.id, "dana")
+        assert dana is not None
+        assert dana.status is MemberStatus.NEEDS_PERMISSION
+        assert not coord.settled(), "a pending permission keeps the team unsettled"
+
+        assert await control.answer_permission(request, "once") == "Allowed once."
+        await coord.wait_until_settled(limit=120)
+        assert (outside / "shared.txt").read_text() == "from dana\n"
+        assert control.pending() == []
+        kinds = [event.type for event in coord.feed.recent]
+        assert kinds.index("permission.asked") < kinds.index("permission.answered")
+        sent = [e for e in coord.feed.recent if e.type == "message.sent"]
+        assert [(e.sender, e.recipient) for e in sent] == [("dana", "lead")]
