@@ -12,6 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ensemble_tui.core.store import Store
 from ensemble_tui.core.taskboard import TaskBoard
 from ensemble_tui.core.worktrees import commit_work_in_progress, default_worktree_root, wip_message
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
+from ensemble_tui.opencode.events import Event
 from ensemble_tui.opencode.models import IdleStatus, ModelRef
 from ensemble_tui.opencode.stream import EventStream, StreamConnected, StreamDisconnected
 from ensemble_tui.tools.api import Caller
@@ -80,6 +82,8 @@ class Coordinator:
         self._stream_task: asyncio.Task[None] | None = None
         self._stream_ready = asyncio.Event()
         self.merge_lock = asyncio.Lock()
+        # The screen follows the shown session's parts and deltas through these.
+        self.session_listeners: list[Callable[[SessionState, Event], None]] = []
 
     @property
     def worktree_root(self) -> Path:
@@ -121,6 +125,8 @@ class Coordinator:
                         state = self.sessions.get(getattr(item.event.request, "session_id", ""))
                     if state is not None:
                         await self._on_change(state, state.apply(item.event))
+                        for listener in list(self.session_listeners):
+                            listener(state, item.event)
             except Exception:
                 log.exception("the coordinator failed on a stream item; carrying on")
             self._changed.set()
