@@ -38,9 +38,10 @@ Keys of a step (all optional, combinable):
 ``fail``
     An HTTP status to answer with instead (503 makes OpenCode retry).
 ``await``
-    A string that must appear in some user or tool message after the previous step.
-    Until it does, the model answers ``(waiting)`` and ends the turn without
-    consuming the step; such replies do not count as responses.
+    A string, or a list of strings, that must all have appeared in user or tool
+    messages since the script's message. Until they have, the model answers
+    ``(waiting)`` and ends the turn without consuming the step; such replies do not
+    count as responses.
 
 When the script has run out the model answers ``(script finished)``. A request with no
 tools (OpenCode's title generation) is answered with a short title. Both streaming
@@ -126,21 +127,20 @@ def choose_step(messages: list[dict[str, Any]]) -> dict[str, Any]:
     if script_at < 0:
         return {"text": FINISHED_TEXT}
     played = 0
-    since_last_step: list[str] = []
+    heard: list[str] = []
     for message in messages[script_at + 1 :]:
         role = message.get("role")
         if role == "assistant":
-            if _message_text(message).strip() == WAITING_TEXT:
-                continue
-            played += 1
-            since_last_step = []
+            if _message_text(message).strip() != WAITING_TEXT:
+                played += 1
         elif role in ("user", "tool"):
-            since_last_step.append(_message_text(message))
+            heard.append(_message_text(message))
     if played >= len(steps):
         return {"text": FINISHED_TEXT}
     step = steps[played]
-    awaited = step.get("await")
-    if isinstance(awaited, str) and not any(awaited in text for text in since_last_step):
+    awaited = step.get("await", [])
+    wanted = [awaited] if isinstance(awaited, str) else list(awaited)
+    if not all(any(text in said for said in heard) for text in wanted):
         return {"text": WAITING_TEXT}
     return step
 

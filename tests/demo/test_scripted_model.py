@@ -55,6 +55,14 @@ def test_an_awaited_step_waits_for_its_text_without_being_consumed() -> None:
     assert choose_step(conversation)["text"] == "t3 is mine"
 
 
+def test_an_await_list_needs_every_text_in_any_order() -> None:
+    script = script_block({"await": ["from alice", "from bob"], "text": "both reported"})
+    conversation = [user(script), user("Message from bob: done")]
+    assert choose_step(conversation) == {"text": WAITING_TEXT}
+    conversation += [assistant(WAITING_TEXT), user("Message from alice: done")]
+    assert choose_step(conversation)["text"] == "both reported"
+
+
 def test_a_bad_script_is_answered_not_crashed_on() -> None:
     step = choose_step([user("```scripted\n{not json}\n```")])
     assert "bad script" in step["text"]
