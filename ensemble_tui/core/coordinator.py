@@ -18,10 +18,11 @@ from pathlib import Path
 
 from ensemble_tui.core.feed import Feed
 from ensemble_tui.core.gitutil import GitError
-from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
+from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Message, Team
 from ensemble_tui.core.prompts import LEAD_SYSTEM, delivery_text, lead_digest
 from ensemble_tui.core.sessions import STALE_IDLE_GRACE, Change, SessionState
 from ensemble_tui.core.store import Store
+from ensemble_tui.core.store_notices import Notice
 from ensemble_tui.core.taskboard import TaskBoard
 from ensemble_tui.core.worktrees import commit_work_in_progress, default_worktree_root, wip_message
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
@@ -72,8 +73,6 @@ class Coordinator:
         self.team: Team | None = None
         self.sessions: dict[str, SessionState] = {}
         self.identities: dict[str, Identity] = {}
-        self.notices: dict[str, list[str]] = {}
-        self.waiting_for: dict[str, set[str]] = {}
         self.spawn_failures = 0
         self.operations_in_flight = 0
         self.tool_server_url: str | None = None
@@ -279,8 +278,9 @@ class Coordinator:
     # Delivery
 
     def notify(self, member: str, notice: str) -> None:
-        """Queue a coordinator notice (not a member's message) for *member*'s next delivery."""
-        self.notices.setdefault(member, []).append(notice)
+        """Save a coordinator notice (not a member's message) for *member*'s next delivery."""
+        if self.team is not None:
+            self.store.add_notice(self.team.id, member, notice)
 
     async def deliver_pending(self, state: SessionState) -> None:
         """Deliver every waiting message and notice to an idle session in one prompt."""
@@ -290,21 +290,26 @@ class Coordinator:
         if member is None or member.status in FINISHED:
             return
         messages = self.store.list_undelivered(self.team.id, state.member)
-        notices = self.notices.pop(state.member, [])
+        notices = self.store.undelivered_notices(self.team.id, state.member)
         if not messages and not notices:
             return
         try:
             await self.prompt(state, delivery_text(messages, notices))
         except OpenCodeError as error:
-            self.notices.setdefault(state.member, [])[:0] = notices
             self.feed.publish("delivery.failed", member=state.member, text=str(error))
             return
+        self._mark_delivered(state.member, messages, notices)
+
+    def _mark_delivered(
+        self, recipient: str, messages: list[Message], notices: list[Notice]
+    ) -> None:
+        self.store.mark_notices_delivered([notice.id for notice in notices])
         for message in messages:
-            self.store.mark_delivered(message.id, state.member)
+            self.store.mark_delivered(message.id, recipient)
             self.feed.publish(
                 "message.delivered",
                 sender=message.sender,
-                recipient=state.member,
+                recipient=recipient,
                 detail={"message": message.id},
             )
 
@@ -312,11 +317,14 @@ class Coordinator:
 
     def settled(self) -> bool:
         """True when every session is idle, nothing is being done, and nothing waits."""
-        if self.operations_in_flight or any(self.notices.values()):
+        if self.operations_in_flight:
             return False
         if not all(state.idle for state in self.sessions.values()):
             return False
-        return self.team is None or self.store.count_undelivered(self.team.id) == 0
+        if self.team is None:
+            return True
+        waiting = self.store.count_undelivered(self.team.id)
+        return waiting == 0 and not self.store.undelivered_notices(self.team.id)
 
     async def resync(self) -> None:
         """Reconcile tracked sessions with `GET /session/status` (after a reconnect, say)."""

@@ -6,9 +6,11 @@ the team tools as `ensemble_<tool>`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ensemble_tui.core.models import Member, Message, Task, TaskStatus
+from ensemble_tui.core.store_notices import Notice
 
 TOOL_PREFIX = "ensemble_"
 
@@ -79,13 +81,27 @@ def lead_digest(
     )
 
 
-def delivery_text(messages: Sequence[Message], notices: Sequence[str]) -> str:
-    """One user message carrying every waiting message (full text) and notice."""
-    blocks = [f"[ensemble] {notice}" for notice in notices]
+_MARKER = re.compile(r"\[ensemble delivery ([mn0-9 ]+)\]")
+
+
+def delivery_text(messages: Sequence[Message], notices: Sequence[Notice]) -> str:
+    """One user message carrying every waiting message (full text) and notice.
+
+    It ends with a marker naming what it carries, so that after a crash the
+    coordinator can tell which deliveries reached the session and not send them twice.
+    """
+    blocks = [f"[ensemble] {notice.text}" for notice in notices]
     for message in messages:
         audience = "everyone" if message.recipient is None else "you"
         blocks.append(f"Message from {message.sender} to {audience}:\n{message.text}")
+    tokens = [f"m{m.id}" for m in messages] + [f"n{n.id}" for n in notices]
+    blocks.append(f"[ensemble delivery {' '.join(tokens)}]")
     return "\n\n".join(blocks)
+
+
+def delivered_tokens(text: str) -> set[str]:
+    """The delivery tokens (`m12`, `n4`) named by markers in a session's message text."""
+    return {token for match in _MARKER.finditer(text) for token in match.group(1).split()}
 
 
 def task_line(task: Task) -> str:

@@ -131,8 +131,37 @@ _INITIAL_SCHEMA = Migration(
     ),
 )
 
+_NOTICES = Migration(
+    description="coordinator notices and task waiters, so they survive a crash",
+    statements=(
+        # Notices are the coordinator's own words to a member ("t3 can now be claimed").
+        """
+        CREATE TABLE notices (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            team_id INTEGER NOT NULL REFERENCES teams (id),
+            recipient TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created TEXT NOT NULL,
+            delivered_at TEXT,
+            FOREIGN KEY (team_id, recipient) REFERENCES members (team_id, name)
+        )
+        """,
+        "CREATE INDEX notices_inbox ON notices (team_id, recipient, delivered_at)",
+        """
+        CREATE TABLE task_waiters (
+            team_id INTEGER NOT NULL,
+            task_id TEXT NOT NULL,
+            member TEXT NOT NULL,
+            PRIMARY KEY (team_id, task_id, member),
+            FOREIGN KEY (team_id, task_id) REFERENCES tasks (team_id, id),
+            FOREIGN KEY (team_id, member) REFERENCES members (team_id, name)
+        )
+        """,
+    ),
+)
+
 # Append new migrations at the end; never edit one that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA,)
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA, _NOTICES)
 
 
 def schema_version(connection: sqlite3.Connection) -> int:

@@ -31,6 +31,7 @@ from ensemble_tui.core.store_base import (
     team_row,
 )
 from ensemble_tui.core.store_messages import MessageQueries
+from ensemble_tui.core.store_notices import NoticeQueries
 
 __all__ = ["Store", "StoreError"]
 
@@ -54,7 +55,7 @@ def _insert(db: sqlite3.Connection, table: str, values: dict[str, Any]) -> sqlit
     )
 
 
-class Store(MessageQueries):
+class Store(MessageQueries, NoticeQueries):
     """Teams, members, messages and the event log of one repository, in SQLite (WAL)."""
 
     @classmethod
@@ -178,10 +179,14 @@ class Store(MessageQueries):
             ).fetchone()
             if held or sent:
                 raise StoreError(f"{name!r} has already held tasks or sent messages; keep it.")
-            db.execute(
-                "DELETE FROM message_deliveries WHERE team_id = ? AND recipient = ?",
-                (team_id, name),
-            )
+            for table, column in (
+                ("message_deliveries", "recipient"),
+                ("notices", "recipient"),
+                ("task_waiters", "member"),
+            ):
+                db.execute(
+                    f"DELETE FROM {table} WHERE team_id = ? AND {column} = ?", (team_id, name)
+                )
             db.execute("DELETE FROM members WHERE team_id = ? AND name = ?", (team_id, name))
 
     def update_member(self, team_id: int, name: str, update: MemberUpdate) -> Member:

@@ -212,7 +212,7 @@ class TeamTools:
         except StoreError as error:
             current = self.board.get_task(team.id, task_id.strip().lower())
             if current is not None and current.status is TaskStatus.BLOCKED:
-                self.coordinator.waiting_for.setdefault(current.id, set()).add(caller.member)
+                self.store.add_waiter(team.id, current.id, caller.member)
                 raise ToolError(f"{error} You will be told when it can be claimed.") from None
             raise ToolError(str(error)) from None
         self.coordinator.feed.publish("task.claimed", member=caller.member, task=task.id)
@@ -231,10 +231,8 @@ class TeamTools:
         for task in done.unblocked:
             freed.append(task.id)
             self.coordinator.feed.publish("task.unblocked", task=task.id, text=task.content)
-            for waiter in sorted(self.coordinator.waiting_for.pop(task.id, set())):
-                self.coordinator.notify(
-                    waiter, f"Task {task.id} can now be claimed: {task.content}"
-                )
+            notice = f"Task {task.id} can now be claimed: {task.content}"
+            for waiter in self.store.notify_waiters(team.id, task.id, notice):
                 await self._deliver_to(waiter)
         tail = f" Now claimable: {', '.join(freed)}." if freed else ""
         return f"Completed {done.task.id}.{tail}"

@@ -24,6 +24,8 @@ from ensemble_tui.core.models import (
 from ensemble_tui.core.paths import repo_data_dir
 from ensemble_tui.core.schema import MIGRATIONS, Migration, SchemaError, apply_migrations
 from ensemble_tui.core.store import Store, StoreError
+from ensemble_tui.core.task_specs import TaskSpec
+from ensemble_tui.core.taskboard import TaskBoard
 
 ADD_TEAM_NOTE = Migration("a note per team", ("ALTER TABLE teams ADD COLUMN note TEXT",))
 
@@ -332,3 +334,19 @@ def test_the_event_log_keeps_order_and_detail(store: Store, team: Team) -> None:
     assert entries[0].detail == {"branch": "b", "n": [1, 2]}
     assert [e.kind for e in store.list_events(team.id, after_id=first.id)] == ["member.status"]
     assert [e.kind for e in store.list_events(None)] == ["server.connected"]
+
+
+def test_notices_and_waiters_survive_reopening(db_path: Path, tmp_path: Path) -> None:
+    with Store(db_path) as store:
+        team = store.create_team("gamma", tmp_path / "repo", "ses_lead")
+        store.add_member(Member(team_id=team.id, name="bob"))
+        TaskBoard(store).add_tasks(team.id, [TaskSpec(content="later")])
+        store.add_waiter(team.id, "t1", "bob")
+        store.add_waiter(team.id, "t1", "bob")
+    with Store(db_path) as store:
+        assert store.notify_waiters(team.id, "t1", "t1 is free") == ["bob"]
+        assert store.notify_waiters(team.id, "t1", "t1 is free") == []
+        (notice,) = store.undelivered_notices(team.id, "bob")
+        assert notice.text == "t1 is free"
+        store.mark_notices_delivered([notice.id])
+        assert store.undelivered_notices(team.id) == []
