@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -24,6 +26,24 @@ import httpx
 from ensemble_tui.opencode.version import INSTALL_COMMAND
 
 BIN_VARIABLE = "ENSEMBLE_OPENCODE_BIN"
+_PR_SET_PDEATHSIG = 1
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """On Linux, a pre-exec hook that has the server terminated when we die (even by
+    `kill -9`), so no agents go on working without a coordinator; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # Looked up here, not in the child: the hook must do nothing but one syscall.
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def die_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return die_with_parent
 
 
 class OpenCodeStartError(Exception):
@@ -121,6 +141,7 @@ class OpenCodeServer:
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_parent_death_signal(),
             )
         # A last resort for an interpreter that exits without awaiting stop().
         atexit.register(self.kill_now)

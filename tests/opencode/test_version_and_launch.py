@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -97,3 +102,42 @@ def test_a_relative_binary_is_made_absolute(
     tool.chmod(0o755)
     monkeypatch.chdir(tmp_path)
     assert find_opencode("bin/opencode") == str(tool)
+
+
+CHILD_STARTING_A_SERVER = """
+import asyncio
+from pathlib import Path
+from ensemble_tui.opencode.server import OpenCodeServer
+
+async def main():
+    folder = Path({folder!r})
+    server = OpenCodeServer(folder, log_path=folder / "oc.log", binary={binary!r})
+    await server.start()
+    print(server.process.pid, flush=True)
+    await asyncio.sleep(120)
+
+asyncio.run(main())
+"""
+
+
+def test_the_server_dies_with_its_parent_even_on_kill_9(tmp_path: Path, opencode_bin: str) -> None:
+    """A process that started `opencode serve` is killed with SIGKILL: the server follows."""
+    code = CHILD_STARTING_A_SERVER.format(folder=str(tmp_path), binary=opencode_bin)
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert parent.stdout is not None
+    server_pid = int(parent.stdout.readline())
+    os.kill(server_pid, 0)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(server_pid, signal.SIGKILL)
+    raise AssertionError("opencode serve outlived the process that started it")
