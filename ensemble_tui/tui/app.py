@@ -1,0 +1,312 @@
+"""The ensemble screen: the session pane, the team, its tasks and messages, one app.
+
+The app owns UI state in its message handlers; workers only talk to `TeamControl`
+(the one way the screen acts on the team) and post what they got back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.worker import Worker
+
+from ensemble_tui.core.control import ActionRefused, PendingRequest, TeamControl
+from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.headless import RunOptions
+from ensemble_tui.core.models import LEAD_NAME
+from ensemble_tui.opencode.client import OpenCodeError
+from ensemble_tui.opencode.events import Event
+from ensemble_tui.opencode.models import MessageWithParts
+from ensemble_tui.opencode.server import OpenCodeStartError
+from ensemble_tui.opencode.version import UnsupportedVersionError
+from ensemble_tui.tui.actions import TeamActions
+from ensemble_tui.tui.attention import AttentionBar
+from ensemble_tui.tui.bridge import Bridge
+from ensemble_tui.tui.commands import TeamCommands
+from ensemble_tui.tui.detail import message_detail, task_detail
+from ensemble_tui.tui.feed import MessageFeed
+from ensemble_tui.tui.notices import notice_for
+from ensemble_tui.tui.runtime import run_team
+from ensemble_tui.tui.session import PromptBox, SessionPane
+from ensemble_tui.tui.statusbar import Connection, StatusBar
+from ensemble_tui.tui.taskboard import TaskBoard
+from ensemble_tui.tui.teammates import TeammateList
+from ensemble_tui.tui.transcript import Transcript
+from ensemble_tui.tui.views import Clock, MemberRow, default_clock, member_rows, totals
+
+STARTUP_ERRORS = (OpenCodeStartError, OpenCodeError, UnsupportedVersionError, OSError)
+
+
+class EnsembleApp(TeamActions):
+    """Mission control for one team: see every member, talk to any, act on their work."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ensemble"
+    COMMANDS = App.COMMANDS | {TeamCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("i", "focus_prompt", "Prompt", id="app.prompt"),
+        Binding("n", "next_attention", "Next waiting", id="app.next"),
+        Binding("a", "allow_once", "Allow once", id="app.allow_once"),
+        Binding("A", "allow_always", "Allow always", id="app.allow_always"),
+        Binding("r", "reject", "Reject", id="app.reject"),
+        Binding("d", "diff", "Diff", id="app.diff"),
+        Binding("m", "merge", "Merge", id="app.merge"),
+        Binding("x", "shutdown", "Shut down", id="app.shutdown"),
+        Binding("S", "abort", "Stop turn", id="app.abort"),
+        Binding("C", "cleanup", "Clean up", id="app.cleanup"),
+        Binding("o", "open_in_opencode", "Open in OpenCode", id="app.open"),
+        Binding("question_mark", "help", "Keys", id="app.help"),
+    ]
+
+    @dataclass
+    class TeamStarted(Message):
+        """OpenCode, the tool server and the coordinator (with its lead) are running."""
+
+        coordinator: Coordinator
+
+    @dataclass
+    class StartFailed(Message):
+        reason: str
+
+    @dataclass
+    class TranscriptLoaded(Message):
+        session_id: str
+        messages: list[MessageWithParts]
+
+    def __init__(
+        self,
+        options: RunOptions,
+        *,
+        coordinator: Coordinator | None = None,
+        clock: Clock = default_clock,
+    ) -> None:
+        super().__init__()
+        self.options = options
+        self.clock = clock
+        self.coordinator: Coordinator | None = None
+        self.control: TeamControl | None = None
+        self.bridge: Bridge | None = None
+        self.given = coordinator
+        self.shown = LEAD_NAME
+        self.selected: str | None = None
+        self.rows: list[MemberRow] = []
+        self.pending: list[PendingRequest] = []
+        self.connection = Connection(options.url, "starting")
+        self.loading: list[Event] | None = None
+        self.stop_team = asyncio.Event()
+        self.team_worker: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TeammateList(id="teammates")
+        with Horizontal(id="main"):
+            yield SessionPane(id="session")
+            with Vertical(id="side"):
+                yield TaskBoard(id="tasks")
+                yield MessageFeed(id="messages")
+        yield AttentionBar(id="attention")
+        yield StatusBar(id="status")
+
+    def on_mount(self) -> None:
+        self.query_one(PromptBox).focus()
+        self.query_one(SessionPane).show(LEAD_NAME, None, "starting OpenCode…")
+        self.query_one(StatusBar).show(self.connection, None)
+        if self.given is not None:
+            self.post_message(self.TeamStarted(self.given))
+        else:
+            self.team_worker = self.run_worker(self._run_team(), group="team", exit_on_error=False)
+        self.set_interval(1.0, self._tick)
+
+    async def _run_team(self) -> None:
+        try:
+            await run_team(self.options, self._team_started, self.stop_team)
+        except STARTUP_ERRORS as error:
+            self.post_message(self.StartFailed(str(error)))
+
+    def _team_started(self, coordinator: Coordinator) -> None:
+        self.post_message(self.TeamStarted(coordinator))
+
+    # Reacting to the team
+
+    def on_ensemble_app_team_started(self, message: TeamStarted) -> None:
+        coordinator = message.coordinator
+        self.coordinator = coordinator
+        self.control = TeamControl(coordinator)
+        self.connection = Connection(coordinator.client.base_url, "connected")
+        self.bridge = Bridge(coordinator, self)
+        self.bridge.attach()
+        self.show_member(LEAD_NAME)
+        if self.options.prompt.strip():
+            self._send(LEAD_NAME, self.options.prompt)
+
+    def on_ensemble_app_start_failed(self, message: StartFailed) -> None:
+        self.exit(return_code=1, message=f"ensemble-tui: {message.reason}")
+
+    def on_bridge_team_changed(self, message: Bridge.TeamChanged) -> None:
+        coordinator = self.coordinator
+        if coordinator is None or self.control is None:
+            return
+        kinds = {event.type for event in message.events}
+        self.refresh_team()
+        team = coordinator.team
+        if message.replayed or any(k.startswith(("task.", "team.", "member.")) for k in kinds):
+            self.query_one(TaskBoard).show(coordinator.board.list_tasks(team.id) if team else [])
+        if team is not None and (
+            message.replayed or any(k.startswith(("message.", "team.")) for k in kinds)
+        ):
+            feed = self.query_one(MessageFeed)
+            feed.add(coordinator.store.list_messages(team.id, after_id=feed.last_id))
+        self.pending = self.control.pending()
+        self.query_one(AttentionBar).show(self.pending)
+        if "server.disconnected" in kinds or "server.connected" in kinds:
+            state = "connected" if coordinator.connected else "reconnecting"
+            self.connection = Connection(coordinator.client.base_url, state)
+        self.query_one(StatusBar).show(self.connection, totals(coordinator, self.rows))
+        for event in message.events:
+            if event.type == "member.view" and event.member:
+                self.show_member(event.member)
+            if not message.replayed and (notice := notice_for(event)) is not None:
+                self.notify(notice.text, title=notice.title, severity=notice.severity)
+        self.refresh_bindings()
+
+    def refresh_team(self) -> None:
+        if self.coordinator is None:
+            return
+        self.rows = member_rows(self.coordinator)
+        self.query_one(TeammateList).show(self.rows, self.clock())
+        row = self._row(self.shown)
+        state = self.coordinator.session_of(self.shown)
+        where = (
+            (row.branch if row and row.branch else "your working tree")
+            if state
+            else "no session yet"
+        )
+        self.query_one(SessionPane).show(self.shown, row.status if row else None, where)
+
+    def _tick(self) -> None:
+        if self.coordinator is not None:
+            self.refresh_team()
+            self.query_one(StatusBar).show(self.connection, totals(self.coordinator, self.rows))
+
+    def member_names(self) -> list[str]:
+        return [row.name for row in self.rows]
+
+    # The session pane
+
+    def show_member(self, name: str) -> None:
+        """Switch the session pane (and the prompt) to *name*'s session."""
+        self.call_later(self._switch, name)
+
+    async def _switch(self, name: str) -> None:
+        coordinator = self.coordinator
+        if coordinator is None or self.bridge is None:
+            return
+        state = coordinator.session_of(name)
+        self.shown = name
+        self.query_one(TeammateList).mark_shown(name)
+        self.bridge.follow(state.session_id if state else None)
+        self.refresh_team()
+        transcript = self.query_one(Transcript)
+        if state is None:
+            self.loading = None
+            await transcript.reset(None, f"{name} has no session yet.")
+            return
+        self.loading = []
+        await transcript.reset(state.directory, f"Loading {name}'s session…")
+        self._load_transcript(name, state.session_id)
+        self.refresh_bindings()
+
+    @work(exclusive=True, group="transcript", exit_on_error=False)
+    async def _load_transcript(self, name: str, session_id: str) -> None:
+        assert self.control is not None
+        try:
+            messages = await self.control.transcript(name)
+        except ActionRefused as refusal:
+            self.post_message(
+                self.ActionFinished(f"Could not load {name}'s session", str(refusal), True)
+            )
+            messages = []
+        self.post_message(self.TranscriptLoaded(session_id, messages))
+
+    async def on_ensemble_app_transcript_loaded(self, message: TranscriptLoaded) -> None:
+        if self.bridge is None or message.session_id != self.bridge.followed:
+            return
+        transcript = self.query_one(Transcript)
+        await transcript.load(message.messages)
+        early, self.loading = self.loading or [], None
+        await transcript.apply(early)
+
+    async def on_bridge_session_events_arrived(self, message: Bridge.SessionEventsArrived) -> None:
+        if self.bridge is None or message.session_id != self.bridge.followed:
+            return
+        if self.loading is not None:
+            self.loading.extend(message.events)
+        else:
+            await self.query_one(Transcript).apply(message.events)
+
+    @on(PromptBox.Submitted)
+    def _prompt_submitted(self, message: PromptBox.Submitted) -> None:
+        self._send(self.shown, message.text)
+
+    def _send(self, member: str, text: str) -> None:
+        self._act("Not sent", lambda control: control.send(member, text), quiet=True)
+
+    def action_focus_prompt(self) -> None:
+        self.query_one(PromptBox).focus()
+
+    def action_leave_prompt(self) -> None:
+        self.query_one(TeammateList).focus()
+
+    def action_show_lead(self) -> None:
+        self.query_one(TeammateList).select(LEAD_NAME)
+        self.show_member(LEAD_NAME)
+
+    def action_show_selected(self) -> None:
+        if self.selected is not None:
+            self.show_member(self.selected)
+
+    @on(TeammateList.MemberHighlighted)
+    def _member_highlighted(self, message: TeammateList.MemberHighlighted) -> None:
+        if message.name != self.selected:
+            self.selected = message.name
+            self.refresh_bindings()
+
+    @on(TeammateList.MemberChosen)
+    def _member_chosen(self, message: TeammateList.MemberChosen) -> None:
+        self.selected = message.name
+        self.show_member(message.name)
+
+    @on(TaskBoard.TaskChosen)
+    def _task_chosen(self, message: TaskBoard.TaskChosen) -> None:
+        self.push_screen(task_detail(message.task))
+
+    @on(MessageFeed.MessageChosen)
+    def _message_chosen(self, message: MessageFeed.MessageChosen) -> None:
+        self.push_screen(message_detail(message.message))
+
+    async def action_quit(self) -> None:
+        """Stop the team's machinery (OpenCode sessions and branches are kept), then exit."""
+        if self.bridge is not None:
+            self.bridge.detach()
+        self.stop_team.set()
+        if self.team_worker is not None:
+            try:
+                async with asyncio.timeout(15):
+                    await self.team_worker.wait()
+            except Exception:
+                pass
+        self.exit()
+
+
+def make_app(
+    options: RunOptions, *, coordinator: Coordinator | None = None, clock: Clock = default_clock
+) -> EnsembleApp:
+    """The app, for the CLI and the tests alike; give *coordinator* to show one already running."""
+    return EnsembleApp(options, coordinator=coordinator, clock=clock)

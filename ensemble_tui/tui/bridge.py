@@ -1,0 +1,132 @@
+"""The one bridge from the coordinator to the screen: events in, batched messages out.
+
+The coordinator calls the bridge for every feed event and every raw event of a tracked
+session. The bridge only collects: a short timer later it posts one `TeamChanged` (what
+the team did) and one `SessionEventsArrived` (the shown session's parts, with the
+streamed deltas of a part joined), so the screen redraws at most ~25 times a second
+however many teammates stream at once. Raw events of sessions that are not shown are
+dropped here, so they cost the screen nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+
+from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.feed import FeedEvent
+from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.opencode.events import (
+    Event,
+    MessageUpdated,
+    PartDelta,
+    PartRemoved,
+    PartUpdated,
+)
+
+FLUSH_INTERVAL = 0.04
+
+# Raw events that only matter to the transcript of the shown session.
+TRANSCRIPT_EVENTS = (PartUpdated, PartDelta, PartRemoved, MessageUpdated)
+
+
+class Bridge:
+    """Subscribes to one coordinator and posts batched messages to *target*."""
+
+    @dataclass
+    class TeamChanged(Message):
+        """The team did something: these feed events (and maybe session statuses) changed."""
+
+        events: tuple[FeedEvent, ...]
+        replayed: bool = False
+
+    @dataclass
+    class SessionEventsArrived(Message):
+        """New raw events of the shown session, oldest first."""
+
+        session_id: str
+        events: tuple[Event, ...]
+
+    def __init__(
+        self, coordinator: Coordinator, target: MessagePump, interval: float = FLUSH_INTERVAL
+    ) -> None:
+        self.coordinator = coordinator
+        self.target = target
+        self.interval = interval
+        self.followed: str | None = None
+        self._feed: list[FeedEvent] = []
+        self._sessions_changed = False
+        self._transcript: list[Event] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def attach(self) -> None:
+        """Start listening; the events the feed still holds are posted at once, as replayed."""
+        replayed = tuple(self.coordinator.feed.recent)
+        self._unsubscribe = self.coordinator.feed.subscribe(self._on_feed_event)
+        self.coordinator.session_listeners.append(self._on_session_event)
+        self.target.post_message(self.TeamChanged(replayed, replayed=True))
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._on_session_event in self.coordinator.session_listeners:
+            self.coordinator.session_listeners.remove(self._on_session_event)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def follow(self, session_id: str | None) -> None:
+        """Pass on the raw events of this session (and no other) from now on."""
+        if session_id != self.followed:
+            self.followed = session_id
+            self._transcript.clear()
+
+    def _on_feed_event(self, event: FeedEvent) -> None:
+        self._feed.append(event)
+        self._schedule()
+
+    def _on_session_event(self, state: SessionState, event: Event) -> None:
+        if not isinstance(event, TRANSCRIPT_EVENTS):
+            self._sessions_changed = True
+        elif state.session_id == self.followed:
+            self._add_transcript_event(event)
+        else:
+            return
+        self._schedule()
+
+    def _add_transcript_event(self, event: Event) -> None:
+        last = self._transcript[-1] if self._transcript else None
+        if (
+            isinstance(event, PartDelta)
+            and isinstance(last, PartDelta)
+            and (last.part_id, last.field) == (event.part_id, event.field)
+        ):
+            self._transcript[-1] = last.model_copy(update={"delta": last.delta + event.delta})
+        else:
+            self._transcript.append(event)
+
+    def _schedule(self) -> None:
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.interval, self.flush)
+
+    def flush(self) -> None:
+        """Post what has been collected since the last flush (tests call this directly)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._feed or self._sessions_changed:
+            self.target.post_message(self.TeamChanged(tuple(self._feed)))
+            self._feed.clear()
+            self._sessions_changed = False
+        if self._transcript and self.followed is not None:
+            self.target.post_message(
+                self.SessionEventsArrived(self.followed, tuple(self._transcript))
+            )
+            self._transcript.clear()

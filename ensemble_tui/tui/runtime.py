@@ -1,0 +1,62 @@
+"""Running the team inside the app's own loop, and handing the terminal to `opencode attach`.
+
+`run_team` enters the same context managers as the headless `run` (OpenCode, the tool
+server, the coordinator's event stream) and holds them open until told to stop, so
+they are entered and left in one task, as their task groups require.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.opencode.server import find_opencode
+
+
+async def run_team(
+    options: RunOptions, started: Callable[[Coordinator], None], stop: asyncio.Event
+) -> None:
+    """Start OpenCode (or attach) and the coordinator with its lead, and keep them until *stop*."""
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        if coord.lead is None:
+            await coord.start_lead()
+        started(coord)
+        await stop.wait()
+
+
+@dataclass(frozen=True)
+class AttachCommand:
+    """`opencode attach URL --session ID --dir DIR`, with the password in the environment."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str]
+
+
+def attach_command(
+    url: str,
+    session_id: str,
+    directory: str,
+    *,
+    password: str | None = None,
+    binary: str | None = None,
+) -> AttachCommand:
+    """The command that opens OpenCode's own TUI on one session of the running server.
+
+    The password goes in `OPENCODE_SERVER_PASSWORD` (which `attach` reads) rather than in
+    `-p`, so it does not show in the process list.
+    """
+    argv = (find_opencode(binary), "attach", url, "--session", session_id, "--dir", directory)
+    env = dict(os.environ)
+    if password:
+        env["OPENCODE_SERVER_PASSWORD"] = password
+    return AttachCommand(argv, env)
+
+
+async def run_attached(command: AttachCommand) -> int:
+    """Run `opencode attach` on the terminal and return its exit status."""
+    process = await asyncio.create_subprocess_exec(*command.argv, env=command.env)
+    return await process.wait()

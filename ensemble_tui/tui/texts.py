@@ -1,0 +1,61 @@
+"""What the confirmations say: before an action, what it will do; after, what it did."""
+
+from __future__ import annotations
+
+from ensemble_tui.core.merge import MergeResult, MergeStatus
+from ensemble_tui.tui.views import MemberRow
+
+
+def _file_lines(result: MergeResult) -> str:
+    lines = []
+    for changed in result.files:
+        counts = "binary" if changed.binary else f"+{changed.additions} -{changed.deletions}"
+        lines.append(f"- `{changed.path}` ({changed.status}, {counts})")
+    return "\n".join(lines)
+
+
+def merge_preview(member: str, result: MergeResult, row: MemberRow | None) -> tuple[str, str, bool]:
+    """Title, body and whether the merge can go ahead."""
+    if result.status is MergeStatus.CONFLICT:
+        conflicts = "\n".join(f"- `{c.path}`: {c.reason}" for c in result.conflicts)
+        body = (
+            f"Merging **{member}** (`{result.branch}`) would conflict, so nothing will be "
+            f"changed and the branch is kept.\n\nConflicting files:\n\n{conflicts}\n\n"
+            "Resolve these in your working directory (or ask the teammate to), then try again."
+        )
+        return f"Cannot merge {member}", body, False
+    if result.status is MergeStatus.NOTHING_TO_MERGE:
+        body = f"**{member}** has nothing to merge. Its worktree and branch will be removed."
+        return f"Merge {member}?", body, True
+    body = (
+        f"Squash **{member}**'s branch `{result.branch}` into your working directory as "
+        f"unstaged changes ({len(result.files)} files):\n\n{_file_lines(result)}\n\n"
+        "Your index, your commits and your own changes are not touched. After the merge "
+        "its worktree and branch are removed."
+    )
+    if row is not None and not row.ended and row.status.value != "idle":
+        body += f"\n\n**{member} is {row.status.value}**: shut it down first, or the merge waits."
+    return f"Merge {member}?", body, True
+
+
+def shutdown_preview(row: MemberRow) -> tuple[str, str]:
+    working = row.status.value not in ("idle", "error", "starting")
+    how = (
+        "It is working, so it is asked to finish its current step, report, and stop."
+        if working
+        else "It is not working, so it stops at once."
+    )
+    body = (
+        f"Shut **{row.name}** down. {how} Its uncommitted work is committed to "
+        f"`{row.branch or 'its branch'}` and its unfinished tasks go back on the board. "
+        "Nothing is merged or deleted: merge it afterwards with `m`."
+    )
+    return f"Shut down {row.name}?", body
+
+
+CLEANUP_BODY = (
+    "End the team: every teammate is shut down (its work committed to its branch), then "
+    "each branch is squash-merged into your working directory as unstaged changes. A "
+    "branch that would conflict is **kept**, and named in the report. Then the team is "
+    "archived; the lead's session stays."
+)

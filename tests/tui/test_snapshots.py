@@ -1,0 +1,95 @@
+"""Snapshots of the screen's main states (pytest-textual-snapshot).
+
+The scenes come from `tests/tui/scenes.py`: the real app over a real store, git
+repository and coordinator, with canned transcripts instead of a live OpenCode, because
+the pixels must not depend on random session ids and wall-clock times. What the screen
+does with a live OpenCode is covered by `test_live_team.py`. Update the snapshots with
+`pytest tests/tui --snapshot-update` and look at every changed SVG before committing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from tests.tui.scenes import build_scene
+
+SMALL = (100, 30)
+LARGE = (160, 45)
+
+Compare = Callable[..., bool]
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let workers finish and the messages they post be handled."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def keys(*pressed: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """Settle, press each key and settle again."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        for key in pressed:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run
+
+
+def test_empty_team(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see the lead alone in the team list (idle, on your tree), an empty
+    session pane with the focused prompt box, no tasks, no messages, and "no team yet"
+    in the status bar."""
+    app = build_scene(tmp_path, "empty").app
+    assert snap_compare(app, terminal_size=SMALL, run_before=keys())
+
+
+def test_team_at_work(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see lead, alice and bob with coloured statuses, tasks grouped In
+    progress / Ready / Blocked (t3 waiting on t2) / Done, three messages (the last a
+    broadcast), and the lead's transcript: Markdown text, one line per tool call (the
+    last one running), its reasoning folded."""
+    app = build_scene(tmp_path, "team").app
+    assert snap_compare(app, terminal_size=SMALL, run_before=keys())
+
+
+def test_team_at_work_on_a_large_terminal(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see the same team using the space: a wider transcript and side panes."""
+    app = build_scene(tmp_path, "team").app
+    assert snap_compare(app, terminal_size=LARGE, run_before=keys())
+
+
+def test_a_teammates_session(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see alice's session in the pane (its title says alice, idle, and its
+    branch), her tool calls with one failed, the prompt saying "Message alice…", and the
+    ▶ marker on alice in the team list."""
+    app = build_scene(tmp_path, "team").app
+    assert snap_compare(app, terminal_size=SMALL, run_before=keys("escape", "j", "enter"))
+
+
+def test_the_diff_screen(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see alice's diff: the files cli.py and greet.py with their line counts,
+    and cli.py's patch, coloured, on the right."""
+    app = build_scene(tmp_path, "team").app
+    assert snap_compare(app, terminal_size=SMALL, run_before=keys("escape", "j", "d"))
+
+
+def test_the_attention_line_with_a_permission(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see bob as needs-permission in the list and, above the status bar, the
+    attention line: bob asks to use external_directory on /home/ada/shared/*, with the
+    keys a, A and r."""
+    app = build_scene(tmp_path, "permission").app
+    assert snap_compare(app, terminal_size=SMALL, run_before=keys())
+
+
+def test_the_help_screen(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see the keys table over the screen: where each key works and what it
+    does."""
+    app = build_scene(tmp_path, "team").app
+    assert snap_compare(app, terminal_size=SMALL, run_before=keys("escape", "question_mark"))
