@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ensemble_tui.core import recovery
 from ensemble_tui.core.feed import Feed
 from ensemble_tui.core.gitutil import GitError
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Message, Team
@@ -27,7 +28,7 @@ from ensemble_tui.core.taskboard import TaskBoard
 from ensemble_tui.core.worktrees import commit_work_in_progress, default_worktree_root, wip_message
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.events import Event
-from ensemble_tui.opencode.models import IdleStatus, ModelRef
+from ensemble_tui.opencode.models import ModelRef
 from ensemble_tui.opencode.stream import EventStream, StreamConnected, StreamDisconnected
 from ensemble_tui.tools.api import Caller
 
@@ -241,6 +242,12 @@ class Coordinator:
             else:
                 await self.deliver_pending(state)
 
+    def record_status(self, state: SessionState) -> None:
+        """Store the status a session's state stands for, if it changed."""
+        if self.team is not None:
+            member = self.store.get_member(self.team.id, state.member)
+            self._record_status(state, state.status(), member)
+
     def _record_status(
         self, state: SessionState, status: MemberStatus, member: Member | None
     ) -> None:
@@ -268,12 +275,30 @@ class Coordinator:
             await self.commit_member_work(member, reason)
         except GitError as error:
             log.warning("could not commit %s's work: %s", member.name, error)
+        self._drop_undeliverable(member.name)
         released = self.board.release_member_tasks(self.team.id, member.name)
         update = MemberUpdate(status=MemberStatus.SHUT_DOWN, shutdown_requested=False)
         self.store.update_member(self.team.id, member.name, update)
         detail = {"reason": reason, "released": [task.id for task in released]}
         self.store.append_event(self.team.id, "member.shut_down", member.name, detail)
         self.feed.publish("member.shut_down", member=member.name, text=reason, detail=detail)
+
+    def _drop_undeliverable(self, name: str) -> None:
+        """Messages that arrived too late for a member that stops: kept in the feed and the
+        store, recorded as never delivered to its session."""
+        assert self.team is not None
+        late = self.store.list_undelivered(self.team.id, name)
+        notices = self.store.undelivered_notices(self.team.id, name)
+        self.store.mark_notices_delivered([notice.id for notice in notices])
+        for message in late:
+            self.store.mark_delivered(message.id, name)
+            self.feed.publish(
+                "message.undeliverable",
+                sender=message.sender,
+                recipient=name,
+                text=f"{name} stopped before reading it",
+                detail={"message": message.id},
+            )
 
     # Delivery
 
@@ -282,9 +307,10 @@ class Coordinator:
         if self.team is not None:
             self.store.add_notice(self.team.id, member, notice)
 
-    async def deliver_pending(self, state: SessionState) -> None:
-        """Deliver every waiting message and notice to an idle session in one prompt."""
-        if not state.idle or self.team is None:
+    async def deliver_pending(self, state: SessionState, *, even_if_busy: bool = False) -> None:
+        """Deliver every waiting message and notice in one prompt, when the session is idle
+        (or at once if *even_if_busy*: OpenCode queues it behind the running turn)."""
+        if (not state.idle and not even_if_busy) or self.team is None:
             return
         member = self.store.get_member(self.team.id, state.member)
         if member is None or member.status in FINISHED:
@@ -298,11 +324,12 @@ class Coordinator:
         except OpenCodeError as error:
             self.feed.publish("delivery.failed", member=state.member, text=str(error))
             return
-        self._mark_delivered(state.member, messages, notices)
+        self.mark_delivered(state.member, messages, notices)
 
-    def _mark_delivered(
+    def mark_delivered(
         self, recipient: str, messages: list[Message], notices: list[Notice]
     ) -> None:
+        """Record deliveries as done (and tell the feed)."""
         self.store.mark_notices_delivered([notice.id for notice in notices])
         for message in messages:
             self.store.mark_delivered(message.id, recipient)
@@ -327,20 +354,32 @@ class Coordinator:
         return waiting == 0 and not self.store.undelivered_notices(self.team.id)
 
     async def resync(self) -> None:
-        """Reconcile tracked sessions with `GET /session/status` (after a reconnect, say)."""
-        for directory in {state.directory for state in self.sessions.values()}:
-            try:
-                statuses = await self.client.statuses(directory)
-            except OpenCodeError as error:
-                log.warning("resync of %s failed: %s", directory, error)
-                continue
-            for state in self.sessions.values():
-                if state.directory != directory:
-                    continue
-                status = statuses.get(state.session_id, IdleStatus())
-                if isinstance(status, IdleStatus) and not state.idle:
-                    state.sent_at = 0.0
-                    await self._on_change(state, state.apply_idle())
+        """After the event stream came back: reconcile with the server, which may have
+        restarted (then our team tools are gone and every running turn was cut short)."""
+        restarted = await self._server_restarted()
+        cut_short: set[str] = set()
+        if restarted:
+            cut_short = {state.member for state in self.sessions.values() if not state.idle}
+            for token, identity in list(self.identities.items()):
+                state = self.sessions.get(identity.session_id)
+                if state is not None:
+                    await self.register_tools(state.directory, token)
+            self.feed.publish("server.restarted", detail={"cut_short": sorted(cut_short)})
+        try:
+            await recovery.reconcile(self, cut_short=cut_short)
+        except OpenCodeError as error:
+            log.warning("resync failed: %s", error)
+
+    async def _server_restarted(self) -> bool:
+        """Whether the server forgot our team tools, as a restarted server does."""
+        state = self.lead or next(iter(self.sessions.values()), None)
+        if state is None or self.tool_server_url is None:
+            return False
+        try:
+            statuses = await self.client.mcp_status(state.directory)
+        except OpenCodeError:
+            return False
+        return MCP_SERVER_NAME not in statuses
 
     async def wait_until_settled(self, *, limit: float) -> None:
         """Wait until `settled()` holds twice across a short pause (raises TimeoutError)."""

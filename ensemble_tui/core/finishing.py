@@ -51,12 +51,14 @@ async def shutdown_member(
         )
     coordinator.store.update_member(team.id, member.name, MemberUpdate(shutdown_requested=True))
     coordinator.feed.publish("member.shutdown_requested", member=member.name)
-    # Queued behind the current turn; the session is ended when that turn goes idle.
-    await coordinator.prompt(
-        state,
-        "[ensemble] The lead asked you to stop: finish the current step, commit your work, "
+    # Queued behind the running turn with whatever waits for it; the session is ended when
+    # that turn goes idle.
+    coordinator.notify(
+        member.name,
+        "The lead asked you to stop: finish the current step, commit your work, "
         "report once to the lead if you have not, and stop.",
     )
+    await coordinator.deliver_pending(state, even_if_busy=True)
     return f"{member.name} will stop after its current turn and report to you."
 
 

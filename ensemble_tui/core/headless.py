@@ -16,7 +16,9 @@ from typing import TextIO
 
 from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
 from ensemble_tui.core.feed import FeedEvent
+from ensemble_tui.core.models import TeamStatus
 from ensemble_tui.core.paths import repo_data_dir
+from ensemble_tui.core.recovery import resume_team
 from ensemble_tui.core.store import Store
 from ensemble_tui.core.team_tools import TeamTools
 from ensemble_tui.opencode.client import OpenCodeClient
@@ -41,6 +43,7 @@ class RunOptions:
     opencode_bin: str | None = None
     server_env: Mapping[str, str] | None = None
     store_path: Path | None = None
+    resume: bool = False
     settings: CoordinatorSettings = field(default_factory=CoordinatorSettings)
 
 
@@ -106,8 +109,25 @@ async def drive_team(coordinator: Coordinator, prompt: str, limit: float) -> Non
     coordinator.feed.publish("run.finished", text="the lead and every teammate are idle")
 
 
+async def resume_and_wait(coordinator: Coordinator, limit: float) -> None:
+    """Pick up the repository's unfinished team and wait until it is idle (no new prompt)."""
+    active = coordinator.store.list_teams(TeamStatus.ACTIVE)
+    if not active:
+        raise RunFailed("there is no unfinished team in this repository to resume")
+    team = max(active, key=lambda found: found.created)
+    await resume_team(coordinator, team)
+    try:
+        await coordinator.wait_until_settled(limit=limit)
+    except TimeoutError:
+        raise RunFailed(f"the resumed team did not finish within {limit:.0f}s") from None
+    coordinator.feed.publish("run.finished", text="the lead and every teammate are idle")
+
+
 async def run_headless(options: RunOptions, out: TextIO = sys.stdout) -> None:
     """Run the team to quiescence, printing its feed; raises RunFailed on timeout."""
     async with opencode_client(options) as client, running_coordinator(options, client) as coord:
         coord.feed.subscribe(feed_printer(out, as_json=options.json_output), replay=True)
-        await drive_team(coord, options.prompt, options.timeout)
+        if options.resume:
+            await resume_and_wait(coord, options.timeout)
+        else:
+            await drive_team(coord, options.prompt, options.timeout)

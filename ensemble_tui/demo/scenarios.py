@@ -24,19 +24,25 @@ def tool(tool_name: str, /, **args: Any) -> dict[str, Any]:
     return {"tool": tool_name, "args": args}
 
 
-def write_and_commit(name: str, path: str, content: str) -> list[dict[str, Any]]:
-    """Steps that write one file in the teammate's worktree and commit it."""
+def write_and_commit(
+    name: str, path: str, content: str, *, slow: float = 0
+) -> list[dict[str, Any]]:
+    """Steps that write one file in the teammate's worktree and commit it (the write
+    answered after *slow* seconds, like a model thinking)."""
     commit = f'{GIT_COMMIT.format(name=name)} "{name}: {path}"'
+    write = tool("write", filePath=path, content=content)
+    if slow:
+        write["delay"] = slow
     return [
-        tool("write", filePath=path, content=content),
+        write,
         tool("bash", command=commit, description=f"Commit {path}"),
     ]
 
 
-def alice_script() -> str:
+def alice_script(slow: float = 0) -> str:
     return script_block(
         tool("ensemble_team_claim", task_id="t1"),
-        *write_and_commit("alice", "alice.txt", "alice was here\n"),
+        *write_and_commit("alice", "alice.txt", "alice was here\n", slow=slow),
         tool("ensemble_team_tasks_complete", task_id="t1", result="alice.txt written"),
         tool("ensemble_team_message", to="bob", text="Hi bob, alice here: t1 is done."),
         tool("ensemble_team_message", to="lead", text="alice: t1 done, alice.txt committed."),

@@ -30,8 +30,11 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _parent_death_signal() -> Callable[[], None] | None:
-    """On Linux, a pre-exec hook that has the server terminated when we die (even by
-    `kill -9`), so no agents go on working without a coordinator; None elsewhere."""
+    """On Linux, a pre-exec hook that has the server killed when we die (even by
+    `kill -9`), so no agents go on working without a coordinator; None elsewhere.
+
+    SIGKILL, not SIGTERM: OpenCode stops gracefully on SIGTERM and lets running turns
+    go on meanwhile; its SQLite database is safe against a kill."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -41,7 +44,7 @@ def _parent_death_signal() -> Callable[[], None] | None:
         return None
 
     def die_with_parent() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
     return die_with_parent
 
