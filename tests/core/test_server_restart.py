@@ -1,0 +1,85 @@
+"""The OpenCode server is killed and restarted on the same port while a team works."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ensemble_tui.core.coordinator import CoordinatorSettings
+from ensemble_tui.core.feed import FeedEvent
+from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.core.models import TaskStatus
+from ensemble_tui.demo.scenarios import alice_script, bob_script, tool
+from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.opencode.server import OpenCodeServer
+from tests.conftest import git
+
+LEAD = script_block(
+    tool("ensemble_team_create", name="restart"),
+    tool(
+        "ensemble_team_tasks_add",
+        tasks=[
+            {"content": "Write alice.txt"},
+            {"content": "Write bob.txt"},
+            {"content": "Write summary.txt", "depends_on": ["t1", "t2"]},
+        ],
+    ),
+    tool("ensemble_team_spawn", name="alice", prompt="Do t1.\n" + alice_script(slow=4)),
+    tool("ensemble_team_spawn", name="bob", prompt="Do t2 and t3.\n" + bob_script()),
+    {"text": "Waiting."},
+)
+
+
+async def test_the_team_resumes_after_the_server_restarts(
+    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+) -> None:
+    def server(port: int | None) -> OpenCodeServer:
+        log = tmp_path / "opencode.log"
+        return OpenCodeServer(
+            git_repo, log_path=log, binary=opencode_bin, env=opencode_env, port=port
+        )
+
+    first = await server(None).start()
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt=LEAD,
+        url=first.url,
+        password="",
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+    second: OpenCodeServer | None = None
+    try:
+        async with (
+            opencode_client(options) as client,
+            running_coordinator(options, client) as coord,
+        ):
+            alice_working = asyncio.Event()
+
+            def watch(event: FeedEvent) -> None:
+                if event.type == "task.claimed" and event.member == "alice":
+                    alice_working.set()
+
+            coord.feed.subscribe(watch)
+            lead = await coord.start_lead()
+            await coord.prompt(lead, LEAD)
+            async with asyncio.timeout(60):
+                await alice_working.wait()
+            first.kill_now()
+            await first.stop()
+            second = await server(first.port).start()
+            await coord.wait_until_settled(limit=180)
+
+            assert coord.team is not None
+            tasks = coord.board.list_tasks(coord.team.id)
+            kinds = [event.type for event in coord.feed.recent]
+    finally:
+        if second is not None:
+            await second.stop()
+        await first.stop()
+
+    assert "server.restarted" in kinds
+    assert kinds.count("server.connected") == 2
+    assert {task.status for task in tasks} == {TaskStatus.COMPLETED}
+    assert "alice.txt" in git(git_repo, "ls-tree", "-r", "--name-only", "ensemble/restart/alice")
+    assert "summary.txt" in git(git_repo, "ls-tree", "-r", "--name-only", "ensemble/restart/bob")
