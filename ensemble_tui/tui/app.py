@@ -102,6 +102,8 @@ class EnsembleApp(TeamActions):
         self.connection = Connection(options.url, "starting")
         self.loading: list[Event] | None = None
         self.stop_team = asyncio.Event()
+        self.ready = asyncio.Event()
+        """Set once the team is running and shown (for scripts and tests to await)."""
         self.team_worker: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
@@ -143,6 +145,7 @@ class EnsembleApp(TeamActions):
         self.bridge = Bridge(coordinator, self)
         self.bridge.attach()
         self.show_member(LEAD_NAME)
+        self.ready.set()
         if self.options.prompt.strip():
             self._send(LEAD_NAME, self.options.prompt)
 

@@ -94,6 +94,11 @@ class MessageFeed(OptionList):
             self.highlighted = self.option_count - 1 if self.has_focus else None
             self.scroll_end(animate=False)
 
+    def on_focus(self) -> None:
+        # Enter should open something at once: start on the newest message.
+        if self.highlighted is None and self.option_count:
+            self.highlighted = self.option_count - 1
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         message = self.messages.get(event.option.id or "")

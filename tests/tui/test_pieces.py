@@ -1,0 +1,236 @@
+"""The screen's parts that need no live OpenCode: the bridge's batching, the attach
+command, the keys that hide when they can do nothing, details, and the CLI entry."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from textual.message import Message
+
+from ensemble_tui.cli import screen_argv
+from ensemble_tui.core.feed import Feed, FeedEvent
+from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.opencode.events import PartDelta, SessionStatusChanged
+from ensemble_tui.tui import actions
+from ensemble_tui.tui.app import EnsembleApp
+from ensemble_tui.tui.bridge import Bridge
+from ensemble_tui.tui.confirm import choose_options
+from ensemble_tui.tui.detail import DetailScreen
+from ensemble_tui.tui.diff import split_patch
+from ensemble_tui.tui.notices import notice_for
+from ensemble_tui.tui.runtime import AttachCommand, attach_command
+from ensemble_tui.tui.taskboard import TaskBoard
+from ensemble_tui.tui.teammates import TeammateList
+from tests.tui.scenes import build_scene
+from tests.tui.test_snapshots import settle
+
+SIZE = (100, 30)
+
+
+class Collector:
+    """Stands in for the app: keeps what the bridge posts."""
+
+    def __init__(self) -> None:
+        self.posted: list[Message] = []
+
+    def post_message(self, message: Message) -> bool:
+        self.posted.append(message)
+        return True
+
+
+def delta(session: str, part: str, text: str) -> PartDelta:
+    return PartDelta.model_validate(
+        {"sessionID": session, "messageID": "m1", "partID": part, "field": "text", "delta": text}
+    )
+
+
+def test_the_bridge_posts_one_batch_with_deltas_joined() -> None:
+    feed = Feed()
+    feed.publish("team.created", text="old")
+    coordinator = SimpleNamespace(feed=feed, session_listeners=[])
+    target = Collector()
+    bridge = Bridge(coordinator, target)  # type: ignore[arg-type]
+    bridge.attach()
+    (replayed,) = target.posted
+    assert isinstance(replayed, Bridge.TeamChanged)
+    assert replayed.replayed
+    assert [e.text for e in replayed.events] == ["old"]
+
+    bridge.follow("shown")
+    shown = SessionState("alice", "shown", "/tmp")
+    hidden = SessionState("bob", "hidden", "/tmp")
+    listener = coordinator.session_listeners[0]
+    bridge._schedule = lambda: None  # type: ignore[method-assign]  # flushed by hand
+    for word in ["Hel", "lo", ", ", "world"]:
+        listener(shown, delta("shown", "p1", word))
+        listener(hidden, delta("hidden", "p9", "not shown"))
+    busy = {"sessionID": "hidden", "status": {"type": "busy"}}
+    listener(hidden, SessionStatusChanged.model_validate(busy))
+    feed.publish("task.added", task="t1")
+    target.posted.clear()
+    bridge.flush()
+
+    changed, arrived = target.posted
+    assert isinstance(changed, Bridge.TeamChanged)
+    assert [event.type for event in changed.events] == ["task.added"]
+    assert isinstance(arrived, Bridge.SessionEventsArrived)
+    assert arrived.session_id == "shown"
+    assert [getattr(e, "delta", None) for e in arrived.events] == ["Hello, world"]
+    bridge.detach()
+    assert coordinator.session_listeners == []
+
+
+def test_attach_command_names_the_session_and_its_folder(opencode_bin: str) -> None:
+    command = attach_command(
+        "http://127.0.0.1:4096", "ses_1", "/work/wt", password="s3cret", binary=opencode_bin
+    )
+    assert command.argv[1:] == (
+        "attach",
+        "http://127.0.0.1:4096",
+        "--session",
+        "ses_1",
+        "--dir",
+        "/work/wt",
+    )
+    assert Path(command.argv[0]).is_absolute()
+    assert command.env["OPENCODE_SERVER_PASSWORD"] == "s3cret"
+    assert "s3cret" not in command.argv
+
+
+async def test_o_hands_the_terminal_to_opencode_for_the_shown_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opencode_bin: str
+) -> None:
+    ran: list[AttachCommand] = []
+
+    async def run(command: AttachCommand) -> int:
+        ran.append(command)
+        return 0
+
+    @contextlib.contextmanager
+    def suspended(self: EnsembleApp) -> Iterator[None]:
+        yield
+
+    monkeypatch.setenv("ENSEMBLE_OPENCODE_BIN", opencode_bin)
+    monkeypatch.setattr(actions, "run_attached", run)
+    monkeypatch.setattr(EnsembleApp, "suspend", suspended)
+    scene = build_scene(tmp_path, "team")
+    async with scene.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "j", "enter")
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot)
+    (command,) = ran
+    alice = scene.coordinator.session_of("alice")
+    assert alice is not None
+    assert command.argv[1:] == (
+        "attach",
+        "http://127.0.0.1:4096",
+        "--session",
+        "ses_alice",
+        "--dir",
+        alice.directory,
+    )
+
+
+async def test_keys_that_can_do_nothing_are_hidden(tmp_path: Path) -> None:
+    app = build_scene(tmp_path, "team").app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("escape")
+        assert app.selected == "lead"
+        assert app.check_action("merge", ()) is False, "the lead has no branch"
+        assert app.check_action("shutdown", ()) is False
+        assert app.check_action("allow_once", ()) is False, "nothing waits for an answer"
+        await pilot.press("j")
+        assert app.selected == "alice"
+        assert app.check_action("merge", ()) is True
+        assert app.check_action("diff", ()) is True
+        assert app.check_action("cleanup", ()) is True
+
+
+async def test_enter_on_a_task_and_on_a_message_shows_it_whole(tmp_path: Path) -> None:
+    app = build_scene(tmp_path, "team").app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        board = app.query_one(TaskBoard)
+        board.focus()
+        board.move_cursor(row=board.get_row_index("t3"))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.title_text == "Task t3"
+        assert "depends on: t2" in app.screen.facts
+        await pilot.press("escape")
+        await pilot.press("tab")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.body == "Keep commits small, and report when you are done."
+        assert "broadcast" in app.screen.facts
+
+
+async def test_escape_in_the_list_goes_back_to_the_lead(tmp_path: Path) -> None:
+    app = build_scene(tmp_path, "team").app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "j", "j", "enter")
+        await settle(pilot)
+        assert app.shown == "bob"
+        assert app.query_one(TeammateList).shown_member == "bob"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.shown == "lead"
+        await pilot.press("i")
+        assert app.focused is not None
+        assert app.focused.id == "prompt"
+
+
+def test_a_patch_is_split_by_file() -> None:
+    patch = (
+        "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y\n"
+        "diff --git a/old.txt b/new.txt\nsimilarity index 90%\n"
+    )
+    parts = split_patch(patch)
+    assert list(parts) == ["a.py", "new.txt"]
+    assert parts["a.py"].endswith("+y\n")
+
+
+def test_answers_by_number_or_in_words() -> None:
+    labels = ["yes", "no", "maybe"]
+    assert choose_options("2", labels) == ["no"]
+    assert choose_options("1, 3", labels) == ["yes", "maybe"]
+    assert choose_options("use postgres", labels) == ["use postgres"]
+    assert choose_options("", labels) == []
+
+
+def test_notices_for_what_the_human_should_hear() -> None:
+    asked = FeedEvent("permission.asked", member="dana", text="bash", detail={"patterns": ["*"]})
+    notice = notice_for(asked)
+    assert notice is not None
+    assert notice.severity == "warning"
+    assert notice_for(FeedEvent("member.idle", member="lead")) is None
+    stalled = notice_for(FeedEvent("member.status", member="bob", text="stalled"))
+    assert stalled is not None
+    assert "bob is stalled" in stalled.text
+    assert notice_for(FeedEvent("task.claimed", member="bob")) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], ["tui"]),
+        (["."], ["tui", "."]),
+        (["--url", "http://x"], ["tui", "--url", "http://x"]),
+        (["run", "do it"], ["run", "do it"]),
+        (["demo"], ["demo"]),
+        (["--help"], ["--help"]),
+        (["fly"], ["fly"]),
+    ],
+)
+def test_no_command_means_the_screen(argv: list[str], expected: list[str]) -> None:
+    assert screen_argv(argv) == expected
