@@ -17,18 +17,39 @@ DESCRIPTION = """\
 Mission control in the terminal for a team of OpenCode agents: a lead plans, teammates
 work in parallel in their own git worktrees, and their branches come back to your
 working directory as unstaged changes.
+
+With no COMMAND, `ensemble-tui [PATH]` opens the screen on the repository at PATH
+(default: .), starting `opencode serve` for it, or attaching to one with --url.
 """
+USAGE = "ensemble-tui [PATH] [--url URL] [--password PW]\n       ensemble-tui COMMAND ..."
+COMMANDS = ("demo", "run", "tui")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for `ensemble-tui` and its subcommands."""
     parser = argparse.ArgumentParser(
         prog="ensemble-tui",
+        usage=USAGE,
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ensemble-tui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    screen = commands.add_parser(
+        "tui",
+        help="open the screen (what `ensemble-tui [PATH]` does)",
+        description=(
+            "Open the ensemble screen on the repository at PATH: start `opencode serve` for "
+            "it (or attach to a running one with --url), start the lead, and steer the team."
+        ),
+    )
+    screen.add_argument(
+        "path", metavar="PATH", nargs="?", type=Path, default=Path("."), help="default: ."
+    )
+    screen.add_argument("--url", help="attach to a running `opencode serve` at this URL")
+    screen.add_argument(
+        "--password", help="the server's password (default: $OPENCODE_SERVER_PASSWORD)"
+    )
     commands.add_parser(
         "demo",
         help="watch the real OpenCode driven by a scripted model (no API key needed)",
@@ -86,6 +107,39 @@ def _run(args: argparse.Namespace) -> None:
         raise CommandFailed(str(error)) from None
 
 
+def _screen(args: argparse.Namespace) -> None:
+    # Imported here so that `--help` stays fast and loads no Textual.
+    from ensemble_tui.core.headless import RunOptions
+    from ensemble_tui.tui.app import make_app
+
+    options = RunOptions(
+        repo_root=resolve_repository(args.path.resolve()),
+        prompt="",
+        url=args.url,
+        password=args.password,
+    )
+    app = make_app(options)
+    app.run()
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
+def screen_argv(argv: list[str]) -> list[str]:
+    """Put `tui` in front of arguments that name no command (`ensemble-tui [PATH] ...`).
+
+    A first word that is neither a command nor an existing path is left alone, so that
+    a mistyped command is refused as one.
+    """
+    first = argv[0] if argv else None
+    if first is None or (first.startswith("-") and first not in ("-h", "--help", "--version")):
+        return ["tui", *argv]
+    if first in COMMANDS or first.startswith("-"):
+        return argv
+    if Path(first).exists() or "/" in first:
+        return ["tui", *argv]
+    return argv
+
+
 class UsageError(Exception):
     """A bad flag or argument value."""
 
@@ -97,12 +151,11 @@ class CommandFailed(Exception):
 def main(argv: list[str] | None = None) -> None:
     """Run the command line and exit with its status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        sys.exit(0)
+    args = parser.parse_args(screen_argv(sys.argv[1:] if argv is None else argv))
     try:
-        if args.command == "demo":
+        if args.command == "tui":
+            _screen(args)
+        elif args.command == "demo":
             from ensemble_tui.demo.first_turn import run_first_turn
 
             asyncio.run(run_first_turn())
