@@ -50,5 +50,8 @@ test: lint typecheck pytest  ## Set everything up, then lint, type check and tes
 bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
 	@for b in bench/*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done
 
+screenshots: venv  ## SVGs of the screen's main states, from the real app, into screenshots/
+	$(BIN)/python scripts/screenshots.py
+
 clean:  ## Remove the virtualenv and the local OpenCode
 	rm -rf $(VENV) $(TOOLS)

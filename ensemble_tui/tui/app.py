@@ -41,6 +41,11 @@ from ensemble_tui.tui.teammates import TeammateList
 from ensemble_tui.tui.transcript import Transcript
 from ensemble_tui.tui.views import Clock, MemberRow, default_clock, member_rows, totals
 
+WELCOME = (
+    "Tell the lead what to build. It plans the work, makes a team and spawns teammates, "
+    "each in its own git worktree; they appear above as they start, their tasks and "
+    "messages on the right. Their work comes back to your tree when you merge it (m)."
+)
 STARTUP_ERRORS = (OpenCodeStartError, OpenCodeError, UnsupportedVersionError, OSError)
 
 
@@ -242,7 +247,9 @@ class EnsembleApp(TeamActions):
         if self.bridge is None or message.session_id != self.bridge.followed:
             return
         transcript = self.query_one(Transcript)
-        await transcript.load(message.messages)
+        await transcript.load(
+            message.messages, WELCOME if self.shown == LEAD_NAME else "Nothing said yet."
+        )
         early, self.loading = self.loading or [], None
         await transcript.apply(early)
 

@@ -1,57 +1,105 @@
-"""`?`: every key of the screen, where it works, and what it does."""
+"""`?`: every key of the screen, by where it works."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Static
 
-KEYS = """\
-| Where | Key | What it does |
-| :- | :- | :- |
-| prompt | `enter` | send to the shown session |
-| prompt | `ctrl+j` | new line |
-| prompt | `esc` | leave the prompt for the team list |
-| anywhere else | `i` | back to the prompt |
-| team list | `j` `k` `↑` `↓` | move |
-| team list | `enter` | show that member's session (the prompt talks to it) |
-| team list | `esc` | back to the lead's session |
-| not typing | `o` | open the shown session in OpenCode's own TUI |
-| not typing | `d` | diff of the selected teammate's work against its base |
-| not typing | `m` | merge the selected teammate into your working directory |
-| not typing | `x` | shut the selected teammate down |
-| not typing | `a` `A` `r` | allow once / always / reject the request (`a` answers a question) |
-| not typing | `n` | next member that needs you |
-| not typing | `S` | stop the shown member's current turn |
-| not typing | `C` | clean up: shut everyone down, merge what merges, end the team |
-| transcript | `e` / `home` | open or fold tool calls / load earlier parts |
-| tasks, messages | `enter` | show the whole task or message |
-| diff | `j` `k` / `esc` | next or previous file / close |
-| anywhere | `tab` | next pane |
-| anywhere | `ctrl+p` | every action, searchable |
-| anywhere | `ctrl+q` | quit (OpenCode sessions and branches are kept) |
-"""
+Section = tuple[str, tuple[tuple[str, str], ...]]
+
+LEFT: tuple[Section, ...] = (
+    (
+        "In the prompt box",
+        (
+            ("enter", "send to the shown session"),
+            ("ctrl+j", "new line"),
+            ("esc", "to the team list"),
+        ),
+    ),
+    (
+        "In the team list",
+        (
+            ("j k ↑ ↓", "move"),
+            ("enter", "show that member's session"),
+            ("esc", "back to the lead's session"),
+        ),
+    ),
+    ("In the transcript", (("e", "open or fold tool calls"), ("home", "load earlier parts"))),
+    ("In tasks, messages", (("enter", "show it whole"),)),
+    ("In the diff", (("j k", "next or previous file"), ("tab", "the patch"), ("esc", "close"))),
+)
+RIGHT: tuple[Section, ...] = (
+    (
+        "Anywhere but the prompt box",
+        (
+            ("i", "back to the prompt box"),
+            ("a", "allow once (or answer)"),
+            ("A  r", "allow always / reject"),
+            ("n", "next member that needs you"),
+            ("d", "diff of the selected teammate"),
+            ("m", "merge it into your tree"),
+            ("x", "shut it down"),
+            ("o", "open the session in OpenCode"),
+            ("S", "stop the shown member's turn"),
+            ("C", "clean up and end the team"),
+        ),
+    ),
+    (
+        "Everywhere",
+        (
+            ("tab", "next pane"),
+            ("ctrl+p", "every action, searchable"),
+            ("?", "these keys"),
+            ("ctrl+q", "quit (sessions are kept)"),
+        ),
+    ),
+)
+
+
+def sections(found: tuple[Section, ...]) -> Group:
+    """Each section's title over a small table of its keys."""
+    parts: list[Text | Table] = []
+    for title, keys in found:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(width=8, style="bold")
+        table.add_column()
+        for key, what in keys:
+            table.add_row(key, what)
+        parts += [Text(title, style="bold underline"), table, Text()]
+    return Group(*parts[:-1])
+
+
+def keys_table() -> Table:
+    """Both columns of sections side by side."""
+    grid = Table.grid(padding=(0, 4))
+    grid.add_row(sections(LEFT), sections(RIGHT))
+    return grid
 
 
 class HelpScreen(ModalScreen[None]):
-    """The keys, as a table."""
+    """The keys, by where they work."""
 
     DEFAULT_CSS = """
     HelpScreen {
         align: center middle;
         & > VerticalScroll {
-            width: 90%;
-            max-width: 110;
+            width: 90;
+            max-width: 100%;
             height: auto;
             max-height: 90%;
             border: round $border;
             border-title-color: $text;
             border-subtitle-color: $text-muted;
             background: $surface;
+            padding: 0 2;
         }
     }
     """
@@ -64,7 +112,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as box:
             box.border_title = "Keys"
             box.border_subtitle = "esc close"
-            yield Markdown(KEYS)
+            yield Static(keys_table())
 
     def action_close(self) -> None:
         self.dismiss(None)

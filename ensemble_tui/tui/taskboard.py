@@ -114,9 +114,8 @@ class TaskBoard(DataTable[Text]):
             self.add_row(*cells, key=key)
         self.order = keys
         self.cells = dict(rows)
-        self.border_title = f"Tasks {sum(t.status is TaskStatus.COMPLETED for t in tasks)}/" + str(
-            len(tasks)
-        )
+        done = sum(task.status is TaskStatus.COMPLETED for task in tasks)
+        self.border_title = f"Tasks {done}/{len(tasks)}" if tasks else "Tasks"
         if selected is not None:
             with contextlib.suppress(RowDoesNotExist):
                 self.move_cursor(row=self.get_row_index(selected))

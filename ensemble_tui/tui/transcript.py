@@ -84,7 +84,9 @@ class Transcript(VerticalScroll):
         await self.remove_children()
         await self.mount(Static(note, classes="empty"))
 
-    async def load(self, messages: Sequence[MessageWithParts]) -> None:
+    async def load(
+        self, messages: Sequence[MessageWithParts], empty: str = "Nothing said yet."
+    ) -> None:
         """Show a whole session: its newest parts mounted, the older ones kept back."""
         await self.remove_children()
         items: list[tuple[str, Any]] = []
@@ -100,7 +102,7 @@ class Transcript(VerticalScroll):
         if self.hidden:
             widgets.insert(0, self._earlier_note())
         if not widgets:
-            widgets.append(Static("Nothing said yet.", classes="empty"))
+            widgets.append(Static(empty, classes="empty"))
         await self.mount_all(widgets)
         self.anchor()
 
