@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ensemble_tui.core import recovery
@@ -48,6 +49,8 @@ class CoordinatorSettings:
     tool_burst: int = 20
     ack_cooldown: float = 60.0
     max_spawn_failures: int = 3
+    stall_threshold: float = 300.0
+    timeout: float = 1800.0
 
 
 @dataclass
@@ -233,6 +236,18 @@ class Coordinator:
             self.feed.publish("question.asked", member=state.member, text=asked)
         if change.error is not None:
             self.feed.publish("member.error", member=state.member, text=change.error)
+        if change.failed_start is not None:
+            state.error = f"the model failed to start: {change.failed_start}"
+            change.status = state.status()
+            self.feed.publish("member.error", member=state.member, text=state.error)
+        if change.status is MemberStatus.RATE_LIMITED and state.retrying_until is not None:
+            at = datetime.fromtimestamp(state.retrying_until / 1000, UTC)
+            self.feed.publish(
+                "member.rate_limited",
+                member=state.member,
+                text=f"the provider is busy; next attempt at {at.astimezone():%H:%M:%S}",
+                detail={"next_attempt": at.isoformat()},
+            )
         if change.status is not None:
             self._record_status(state, change.status, member)
         if change.turn_ended:

@@ -7,6 +7,7 @@ for delivery.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -21,6 +22,7 @@ from ensemble_tui.core.paths import repo_data_dir
 from ensemble_tui.core.recovery import resume_team
 from ensemble_tui.core.store import Store
 from ensemble_tui.core.team_tools import TeamTools
+from ensemble_tui.core.watchdog import Watchdog
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.server import OpenCodeServer
 from ensemble_tui.tools.server import TeamToolServer
@@ -78,9 +80,13 @@ async def running_coordinator(
         async with TeamToolServer(tools, rate=settings.tool_rate, burst=settings.tool_burst) as srv:
             coordinator.tool_server_url = srv.url
             await coordinator.start_events()
+            watchdog = asyncio.create_task(Watchdog(coordinator).run(), name="ensemble-watchdog")
             try:
                 yield coordinator
             finally:
+                watchdog.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watchdog
                 await coordinator.stop_events()
 
 

@@ -31,14 +31,19 @@ from ensemble_tui.opencode.models import (
     BusyStatus,
     IdleStatus,
     ModelRef,
+    PatchPart,
     PermissionRequest,
     QuestionRequest,
+    ReasoningPart,
     RetryStatus,
     StepFinishPart,
+    StepStartPart,
     Tokens,
+    ToolPart,
     UserMessage,
 )
 
+_OUTPUT_PARTS = (ToolPart, ReasoningPart, StepStartPart, StepFinishPart, PatchPart)
 # An idle that follows a prompt without any busy in between is stale after this long.
 STALE_IDLE_GRACE = 5.0
 
@@ -54,6 +59,7 @@ class Change:
     permission: PermissionRequest | None = None
     question: QuestionRequest | None = None
     activity: bool = False
+    failed_start: str | None = None
 
 
 @dataclass
@@ -74,6 +80,9 @@ class SessionState:
     questions: dict[str, QuestionRequest] = field(default_factory=dict)
     counted_steps: set[str] = field(default_factory=set)
     last_activity: float = field(default_factory=time.monotonic)
+    stalled: bool = False
+    prompts_sent: int = 0
+    produced_output: bool = False
 
     @property
     def idle(self) -> bool:
@@ -83,6 +92,8 @@ class SessionState:
     def prompt_sent(self) -> None:
         self.awaiting_turn = True
         self.sent_at = time.monotonic()
+        self.last_activity = self.sent_at
+        self.prompts_sent += 1
         self.error = None
 
     def status(self) -> MemberStatus:
@@ -93,6 +104,8 @@ class SessionState:
             return MemberStatus.NEEDS_PERMISSION
         if self.retrying_until is not None and self.busy:
             return MemberStatus.RATE_LIMITED
+        if self.stalled and not self.idle:
+            return MemberStatus.STALLED
         if not self.idle:
             return MemberStatus.WORKING
         return MemberStatus.ERROR if self.error else MemberStatus.IDLE
@@ -126,7 +139,10 @@ class SessionState:
         elif isinstance(event, QuestionReplied | QuestionRejected):
             self.questions.pop(event.request_id, None)
         elif isinstance(event, PartUpdated | PartDelta):
-            change.activity = True
+            # Only the agent's own output is activity: our prompts' text parts are not.
+            if isinstance(event, PartDelta) or isinstance(event.part, _OUTPUT_PARTS):
+                change.activity = True
+                self.produced_output = True
             if isinstance(event, PartUpdated) and isinstance(event.part, StepFinishPart):
                 part = event.part
                 if part.id not in self.counted_steps:
@@ -141,9 +157,13 @@ class SessionState:
             self.model = event.info.model
         if change.activity:
             self.last_activity = time.monotonic()
+            self.stalled = False
         after = self.status()
         if after != before or change.turn_ended:
             change.status = after
+        if change.turn_ended and self.prompts_sent == 1 and not self.produced_output:
+            # Idle right after the first prompt with nothing said: the model never started.
+            change.failed_start = self.error or "the session ended its first turn with no output"
         return change
 
     def apply_idle(self) -> Change:

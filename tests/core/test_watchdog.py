@@ -1,0 +1,106 @@
+"""The watchdog with thresholds of seconds, against real quiet teammates."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ensemble_tui.core.coordinator import CoordinatorSettings
+from ensemble_tui.core.feed import FeedEvent
+from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.core.models import MemberStatus, TaskStatus
+from ensemble_tui.demo.scenarios import tool
+from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.opencode.server import OpenCodeServer
+from tests.conftest import git
+
+QUIET = script_block(
+    tool("ensemble_team_claim", task_id="t1"),
+    tool("write", filePath="partial.txt", content="half done\n"),
+    # The model then thinks for a minute without a word: the watchdog steps in.
+    {**tool("write", filePath="never.txt", content="x\n"), "delay": 60},
+    {"text": "never reached"},
+)
+LEAD = script_block(
+    tool("ensemble_team_create", name="quiet"),
+    tool("ensemble_team_tasks_add", tasks=[{"content": "something long"}]),
+    tool("ensemble_team_spawn", name="gus", prompt="Work.\n" + QUIET),
+    {"text": "spawned"},
+)
+
+
+async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_kept(
+    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+) -> None:
+    settings = CoordinatorSettings(
+        worktree_root=tmp_path / "worktrees", stall_threshold=1.0, timeout=4.0
+    )
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt=LEAD,
+        url=opencode_server.url,
+        password="",
+        store_path=tmp_path / "state.db",
+        settings=settings,
+    )
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        timed_out = asyncio.Event()
+        kinds: list[FeedEvent] = []
+
+        def watch(event: FeedEvent) -> None:
+            kinds.append(event)
+            if event.type == "member.timed_out":
+                timed_out.set()
+
+        coord.feed.subscribe(watch)
+        lead = await coord.start_lead()
+        await coord.prompt(lead, LEAD)
+        async with asyncio.timeout(90):
+            await timed_out.wait()
+        assert coord.team is not None
+        gus = coord.store.get_member(coord.team.id, "gus")
+        (task,) = coord.board.list_tasks(coord.team.id)
+        lead_heard = [n.text for n in coord.store.undelivered_notices(coord.team.id, "lead")]
+        await coord.wait_until_settled(limit=60)
+        transcript = await client.messages(lead.session_id, lead.directory)
+
+    types = [event.type for event in kinds]
+    assert types.index("member.stalled") < types.index("member.timed_out")
+    assert types.count("member.stalled") == 1, "one nudge only"
+    assert gus is not None
+    assert gus.status is MemberStatus.TIMED_OUT
+    assert task.status is TaskStatus.PENDING
+    assert task.assignee is None
+    shown = git(git_repo, "show", "ensemble/quiet/gus:partial.txt")
+    assert shown == "half done\n"
+    told = " ".join(str(p.model_dump()) for m in transcript for p in m.parts) + " ".join(lead_heard)
+    assert "gus looks stalled" in told
+    assert "gus timed out" in told
+
+
+async def test_a_model_that_fails_to_start_is_reported(
+    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+) -> None:
+    lead_script = script_block(
+        tool("ensemble_team_create", name="broken"),
+        tool("ensemble_team_spawn", name="hal", prompt="Hello", model="scripted/no-such-model"),
+        {"text": "spawned"},
+    )
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt=lead_script,
+        url=opencode_server.url,
+        password="",
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        lead = await coord.start_lead()
+        await coord.prompt(lead, lead_script)
+        await coord.wait_until_settled(limit=90)
+        errors = [e.text or "" for e in coord.feed.recent if e.type == "member.error"]
+        assert coord.team is not None
+        hal = coord.store.get_member(coord.team.id, "hal")
+    assert any("the model failed to start" in text for text in errors), errors
+    assert hal is not None
+    assert hal.status is MemberStatus.ERROR
