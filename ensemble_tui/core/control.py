@@ -14,6 +14,7 @@ from ensemble_tui.core.finishing import cleanup_team, merge_member, shutdown_mem
 from ensemble_tui.core.merge import MergeResult, preview_merge
 from ensemble_tui.core.models import LEAD_NAME, Member
 from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.spawn import approve_plan
 from ensemble_tui.core.worktrees import BranchDiff, branch_diff
 from ensemble_tui.opencode.client import OpenCodeError
 from ensemble_tui.opencode.models import (
@@ -176,6 +177,18 @@ class TeamControl:
         if team is None:
             raise ActionRefused("There is no team to clean up.")
         return await cleanup_team(self.coordinator, team)
+
+    async def approve_plan(self, member: str) -> str:
+        """Approve a plan-approval teammate's plan: it gets write access and goes on."""
+        team = self.coordinator.team
+        if team is None:
+            raise ActionRefused("There is no team yet.")
+        try:
+            said = await approve_plan(self.coordinator, team, self._member(member))
+        except (ToolError, OpenCodeError) as error:
+            raise ActionRefused(str(error)) from None
+        await self.coordinator.deliver_pending(self._state(member))
+        return said
 
     async def abort(self, member: str) -> str:
         """Stop the member's current turn (its session stays; send it something to resume)."""

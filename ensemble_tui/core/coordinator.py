@@ -51,6 +51,7 @@ class CoordinatorSettings:
     max_spawn_failures: int = 3
     stall_threshold: float = 300.0
     timeout: float = 1800.0
+    merge_on_cleanup: bool = True
 
 
 @dataclass

@@ -163,6 +163,12 @@ async def cleanup_team(coordinator: Coordinator, team: Team) -> str:
         if stopped.branch is None:
             lines.append(f"- {member.name}: read-only, nothing to merge")
             continue
+        if not coordinator.settings.merge_on_cleanup:
+            lines.append(
+                f"- {member.name}: kept (merge_on_cleanup is off); inspect it with: git diff "
+                f"{stopped.base_commit}...{stopped.branch}"
+            )
+            continue
         try:
             lines.append(f"- {member.name}: {await merge_member(coordinator, team, stopped)}")
         except ToolError as refusal:

@@ -22,7 +22,9 @@ for order), team_spawn teammates (each with a clear prompt naming its task ids),
 team_status, team_message / team_broadcast, team_results for your inbox, team_merge a
 finished teammate's branch into the user's working tree, team_shutdown, team_cleanup
 when everything is done. Teammates report to you with messages; you are woken when one
-arrives. Keep messages short; do not reply to acknowledgements."""
+arrives. A teammate spawned with plan_approval=true sends you its plan first: reply
+"approved" (with any advice after it) to give it write access, or say what to change.
+Keep messages short; do not reply to acknowledgements."""
 
 
 def teammate_first_prompt(
@@ -30,7 +32,15 @@ def teammate_first_prompt(
 ) -> str:
     """The first prompt of a teammate: who it is, its team, its task, tools and protocol."""
     others = ", ".join(name for name in teammates if name != member.name) or "none yet"
-    if member.read_only:
+    if member.plan_approval and not member.read_only:
+        place = (
+            f"You work in your own git worktree ({member.worktree_path}) on branch "
+            f"{member.branch}, but you start in plan mode: you cannot edit files or run "
+            "commands yet. First send your plan to the lead with team_message, then wait: "
+            "you get write access when the lead approves it."
+        )
+        commit = "Once approved, commit your work on your branch (git add -A && git commit -m ...)"
+    elif member.read_only:
         place = (
             "You are read-only: you cannot edit files or run commands. Read, think, and "
             "report what you find."

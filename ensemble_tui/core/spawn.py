@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,17 @@ class SpawnRequest:
     plan_approval: bool = False
 
 
+def write_rules(directory: Path) -> list[PermissionRule]:
+    """Rules that let a teammate edit and run commands in its own directory without asking."""
+    return [
+        PermissionRule(permission="edit", pattern="*", action="allow"),
+        PermissionRule(permission="bash", pattern="*", action="allow"),
+        PermissionRule(permission="external_directory", pattern=f"{directory}/**", action="allow"),
+    ]
+
+
 def permission_rules(directory: Path, repo_root: Path, *, read_only: bool) -> list[PermissionRule]:
-    """Rules that let a teammate work in its own directory without asking."""
+    """A teammate's rules: its own directory to work in, or reading only."""
     if read_only:
         return [
             PermissionRule(permission="edit", pattern="*", action="deny"),
@@ -52,11 +62,7 @@ def permission_rules(directory: Path, repo_root: Path, *, read_only: bool) -> li
                 permission="external_directory", pattern=f"{repo_root}/**", action="allow"
             ),
         ]
-    return [
-        PermissionRule(permission="edit", pattern="*", action="allow"),
-        PermissionRule(permission="bash", pattern="*", action="allow"),
-        PermissionRule(permission="external_directory", pattern=f"{directory}/**", action="allow"),
-    ]
+    return write_rules(directory)
 
 
 class _Undo:
@@ -122,7 +128,9 @@ async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnReq
             "member row", lambda: asyncio.to_thread(store.delete_member, team.id, request.name)
         )
         directory = await _make_directory(coordinator, team, request.name, read_only, undo)
-        rules = permission_rules(directory, coordinator.repo_root, read_only=read_only)
+        # A plan-approval teammate starts read-only; approval appends the write rules.
+        planning = read_only or request.plan_approval
+        rules = permission_rules(directory, coordinator.repo_root, read_only=planning)
         lead = coordinator.lead
         session = await client.create_session(
             str(directory),
@@ -191,3 +199,30 @@ async def _forget_token(coordinator: Coordinator, token: str) -> None:
 
 async def _untrack(coordinator: Coordinator, session_id: str) -> None:
     coordinator.sessions.pop(session_id, None)
+
+
+_APPROVAL = re.compile(r"^\W*(plan\s+)?(approved?|lgtm|go ahead)\b", re.IGNORECASE)
+
+
+def is_plan_approval(text: str) -> bool:
+    """Whether the lead's message approves a plan ("Approved: ...", "plan approved", "LGTM")."""
+    return bool(_APPROVAL.match(text))
+
+
+async def approve_plan(coordinator: Coordinator, team: Team, member: Member) -> str:
+    """Give a plan-approval teammate write access in its worktree and tell it to go on."""
+    if not member.plan_approval:
+        raise ToolError(f"{member.name} is not waiting for a plan approval.")
+    state = coordinator.session_of(member.name)
+    if state is None or member.worktree_path is None:
+        raise ToolError(f"{member.name} has no session to approve.")
+    await coordinator.client.add_session_permissions(
+        state.session_id, state.directory, write_rules(member.worktree_path)
+    )
+    coordinator.store.update_member(team.id, member.name, MemberUpdate(plan_approval=False))
+    coordinator.store.append_event(team.id, "member.plan_approved", member.name, {})
+    coordinator.feed.publish("member.plan_approved", member=member.name)
+    coordinator.notify(
+        member.name, "Your plan is approved: you now have write access. Carry it out."
+    )
+    return f"{member.name}'s plan is approved; it now has write access."

@@ -14,7 +14,7 @@ from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.finishing import cleanup_team, merge_member, shutdown_member
 from ensemble_tui.core.models import LEAD_NAME, Member, TaskStatus, Team
 from ensemble_tui.core.prompts import board_text, open_task_count
-from ensemble_tui.core.spawn import SpawnRequest, spawn_teammate
+from ensemble_tui.core.spawn import SpawnRequest, approve_plan, is_plan_approval, spawn_teammate
 from ensemble_tui.core.store import StoreError
 from ensemble_tui.core.task_specs import TaskSpec
 from ensemble_tui.tools.api import Caller, NewTask, ToolError
@@ -138,7 +138,10 @@ class TeamTools:
 
     async def team_message(self, caller: Caller, to: str, text: str) -> str:
         team = self._team(caller)
-        self._member(team, to)
+        recipient = self._member(team, to)
+        if caller.is_lead and recipient.plan_approval and is_plan_approval(text):
+            # Write access first, so the approval arrives with the means to act on it.
+            await approve_plan(self.coordinator, team, recipient)
         try:
             message = self.store.add_message(team.id, caller.member, to, text)
         except StoreError as error:

@@ -177,6 +177,14 @@ class OpenCodeClient:
     async def get_session(self, session_id: str, directory: str) -> Session:
         return await self._call(_SESSION, "GET", f"/session/{session_id}", directory=directory)
 
+    async def add_session_permissions(
+        self, session_id: str, directory: str, rules: Sequence[PermissionRule]
+    ) -> Session:
+        """Append permission rules to a session (OpenCode appends; the last match wins)."""
+        body = {"permission": [rule.model_dump(by_alias=True) for rule in rules]}
+        path = f"/session/{session_id}"
+        return await self._call(_SESSION, "PATCH", path, directory=directory, json=body)
+
     async def list_sessions(self, directory: str) -> list[Session]:
         return await self._call(_SESSIONS, "GET", "/session", directory=directory)
 

@@ -11,6 +11,7 @@ import pytest
 from ensemble_tui.core import sessions
 from ensemble_tui.core.models import MemberStatus
 from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.spawn import is_plan_approval
 from ensemble_tui.core.team_tools import is_acknowledgement
 from ensemble_tui.opencode.events import Event, parse_event
 
@@ -112,3 +113,18 @@ def test_recorded_turn_counts_each_step_once() -> None:
 )
 def test_acknowledgements_are_recognised(text: str, ack: bool) -> None:
     assert is_acknowledgement(text) is ack
+
+
+@pytest.mark.parametrize(
+    ("text", "approves"),
+    [
+        ("Approved.", True),
+        ("plan approved, but keep it small", True),
+        ("LGTM", True),
+        ("go ahead", True),
+        ("Not approved: split it in two", False),
+        ("Please change step 2 before I approve", False),
+    ],
+)
+def test_plan_approvals_are_recognised(text: str, approves: bool) -> None:
+    assert is_plan_approval(text) is approves

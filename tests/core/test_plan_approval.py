@@ -1,0 +1,66 @@
+"""A plan-approval teammate cannot write until the lead approves its plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ensemble_tui.core.coordinator import CoordinatorSettings
+from ensemble_tui.core.headless import RunOptions, drive_team, opencode_client, running_coordinator
+from ensemble_tui.demo.scenarios import tool
+from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.opencode.models import ToolCompleted, ToolPart
+from ensemble_tui.opencode.server import OpenCodeServer
+
+PLANNER = script_block(
+    tool("write", filePath="early.txt", content="too soon\n"),
+    tool("ensemble_team_message", to="lead", text="plan: write plan.txt with the design"),
+    {"text": "Waiting for approval."},
+    {"await": "plan is approved", **tool("write", filePath="plan.txt", content="the design\n")},
+    {"text": "Done as planned."},
+)
+LEAD = script_block(
+    tool("ensemble_team_create", name="plans"),
+    tool("ensemble_team_spawn", name="pia", prompt="Plan first.\n" + PLANNER, plan_approval=True),
+    {"text": "Waiting for pia's plan."},
+    {"await": "plan: write plan.txt", **tool("ensemble_team_message", to="pia", text="Approved.")},
+    {"text": "Approved pia."},
+)
+
+
+async def test_write_access_comes_with_the_approval(
+    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+) -> None:
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt=LEAD,
+        url=opencode_server.url,
+        password="",
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        await drive_team(coord, LEAD, 180)
+        pia = coord.session_of("pia")
+        assert pia is not None
+        calls = [
+            part
+            for entry in await client.messages(pia.session_id, pia.directory)
+            for part in entry.parts
+            if isinstance(part, ToolPart) and not part.tool.startswith("ensemble_")
+        ]
+        assert coord.team is not None
+        member = coord.store.get_member(coord.team.id, "pia")
+        kinds = [event.type for event in coord.feed.recent]
+
+    worktree = tmp_path / "worktrees" / "plans" / "pia"
+    # Before the approval OpenCode does not even offer the write tool.
+    early, later = calls
+    assert early.tool == "invalid"
+    assert isinstance(early.state, ToolCompleted)
+    assert "unavailable tool 'write'" in early.state.output
+    assert (later.tool, type(later.state)) == ("write", ToolCompleted)
+    assert not (worktree / "early.txt").exists()
+    assert (worktree / "plan.txt").read_text() == "the design\n"
+    assert member is not None
+    assert not member.plan_approval
+    assert kinds.index("member.plan_approved") > kinds.index("member.spawned")
