@@ -11,6 +11,7 @@ from ensemble_tui.core.headless import RunOptions, opencode_client, running_coor
 from ensemble_tui.core.models import MemberStatus
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.opencode.models import ToolCompleted, ToolPart
 from ensemble_tui.opencode.server import OpenCodeServer
 
 
@@ -67,3 +68,62 @@ async def test_an_allowed_permission_lets_the_teammate_continue(
         assert kinds.index("permission.asked") < kinds.index("permission.answered")
         sent = [e for e in coord.feed.recent if e.type == "message.sent"]
         assert [(e.sender, e.recipient) for e in sent] == [("dana", "lead")]
+
+
+async def test_a_teammates_question_waits_for_the_humans_answer(
+    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+) -> None:
+    ask = tool(
+        "question",
+        questions=[
+            {
+                "question": "Which colour?",
+                "header": "Colour",
+                "options": [
+                    {"label": "red", "description": "warm"},
+                    {"label": "blue", "description": "cool"},
+                ],
+            }
+        ],
+    )
+    teammate = script_block(ask, {"text": "noted"})
+    lead = script_block(
+        tool("ensemble_team_create", name="quiz"),
+        tool("ensemble_team_spawn", name="quinn", prompt="Ask.\n" + teammate),
+        {"text": "spawned"},
+    )
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt="",
+        url=opencode_server.url,
+        password="",
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        control = TeamControl(coord)
+        asked = asyncio.Event()
+        coord.feed.subscribe(lambda event: event.type == "question.asked" and asked.set())
+        lead_state = await coord.start_lead()
+        await coord.prompt(lead_state, lead)
+        async with asyncio.timeout(60):
+            await asked.wait()
+        (request,) = control.pending()
+        assert request.question is not None
+        assert request.describe() == "quinn asks: Which colour?"
+        assert coord.team is not None
+        quinn = coord.store.get_member(coord.team.id, "quinn")
+        assert quinn is not None
+        assert quinn.status is MemberStatus.NEEDS_ANSWER
+
+        assert await control.answer_question(request, [["blue"]]) == "Answered."
+        await coord.wait_until_settled(limit=120)
+        state = coord.session_of("quinn")
+        assert state is not None
+        outputs = [
+            part.state.output
+            for entry in await client.messages(state.session_id, state.directory)
+            for part in entry.parts
+            if isinstance(part, ToolPart) and isinstance(part.state, ToolCompleted)
+        ]
+    assert any('"Which colour?"="blue"' in output for output in outputs), outputs
