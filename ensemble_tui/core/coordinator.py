@@ -45,6 +45,9 @@ class CoordinatorSettings:
 
     worktree_root: Path | None = None
     default_model: str | None = None
+    models_by_agent: dict[str, str] = field(default_factory=dict)
+    model_pool: list[str] = field(default_factory=list)
+    model_assignment: str = "default"
     tool_rate: float = 2.0
     tool_burst: int = 20
     ack_cooldown: float = 60.0

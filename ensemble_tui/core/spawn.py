@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
 from ensemble_tui.core.models import (
     Member,
     MemberRole,
@@ -82,12 +83,23 @@ class _Undo:
                 log.exception("undoing %s failed", what)
 
 
-def _resolve_model(coordinator: Coordinator, request: SpawnRequest) -> ModelRef | None:
-    text = request.model or coordinator.settings.default_model
-    if text:
-        return ModelRef.parse(text)
-    lead = coordinator.lead
-    return lead.model if lead is not None else None
+def choose_model(
+    settings: CoordinatorSettings, agent: str, explicit: str | None, spawned_before: int
+) -> ModelRef | None:
+    """A teammate's model: the spawn's own, then by agent, then the pool, then
+    default_model, then None (OpenCode's default)."""
+    pool = settings.model_pool
+    if explicit:
+        text: str | None = explicit
+    elif agent in settings.models_by_agent:
+        text = settings.models_by_agent[agent]
+    elif pool and settings.model_assignment == "rotate":
+        text = pool[spawned_before % len(pool)]
+    elif pool and settings.model_assignment == "random":
+        text = random.choice(pool)
+    else:
+        text = settings.default_model
+    return ModelRef.parse(text) if text else None
 
 
 async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnRequest) -> Member:
@@ -106,7 +118,8 @@ async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnReq
     if store.get_member(team.id, request.name) is not None:
         raise ToolError(f"A member named {request.name!r} already exists in team {team.name}.")
     try:
-        model = _resolve_model(coordinator, request)
+        spawned_before = sum(m.name != "lead" for m in store.list_members(team.id))
+        model = choose_model(coordinator.settings, request.agent, request.model, spawned_before)
     except ValueError as error:
         raise ToolError(str(error)) from None
     read_only = not request.worktree

@@ -1,0 +1,247 @@
+"""ensemble-tui's settings: one model, read from files, the environment and flags.
+
+Layers, each overriding the one before:
+1. the defaults below;
+2. `ensemble.toml` in the XDG config folder (`~/.config/ensemble-tui/ensemble.toml`);
+3. `.ensemble.toml` in the repository;
+4. `ENSEMBLE_<KEY>` environment variables (lists and tables as JSON);
+5. command-line flags.
+
+`load_settings` remembers where each value came from, and a bad value names the key,
+the file (or variable, or flag) and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from ensemble_tui.core.coordinator import CoordinatorSettings
+from ensemble_tui.core.paths import config_home
+
+ENV_PREFIX = "ENSEMBLE_"
+USER_FILE = "ensemble.toml"
+REPO_FILE = ".ensemble.toml"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
+_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def _seconds(value: object) -> object:
+    """Accept 300, "300", "90s", "5m" or "1h" as a number of seconds."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a duration; write seconds or e.g. '90s', '5m', '1h'"
+            )
+        return float(match.group(1)) * _UNITS[match.group(2)]
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+
+
+def _model_name(value: str) -> str:
+    if not re.fullmatch(r"[^/\s]+/\S+", value):
+        raise ValueError(
+            f"{value!r} is not a model: write provider/model, e.g. 'anthropic/claude-sonnet-4'"
+        )
+    return value
+
+
+ModelName = Annotated[str, AfterValidator(_model_name)]
+
+
+class Settings(BaseSettings):
+    """Everything a user can set. Durations are seconds (or '90s', '5m', '1h')."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", validate_default=True, use_attribute_docstrings=True
+    )
+
+    merge_on_cleanup: bool = True
+    """On team_cleanup, merge every teammate's branch into your working directory
+    (conflicting ones are always kept); false keeps every branch for you to merge."""
+
+    stall_threshold: Duration = 300.0
+    """A working teammate quiet this long is marked stalled, nudged once, and the lead told."""
+
+    timeout: Duration = 1800.0
+    """A teammate quiet this long (from its last activity) is stopped, its work committed."""
+
+    rate_limit: float = Field(default=2.0, gt=0)
+    """Team tool calls per second each member may make on average."""
+
+    rate_burst: int = Field(default=20, ge=1)
+    """Team tool calls a member may make at once before the rate limit applies."""
+
+    worktree_root: Path | None = None
+    """Where teammates' worktrees go (default: the XDG data folder, outside the repository)."""
+
+    opencode_bin: str | None = None
+    """The `opencode` to run (default: ENSEMBLE_OPENCODE_BIN, then the one on PATH)."""
+
+    default_model: ModelName | None = None
+    """The model (provider/model) for the lead and for teammates nothing else decides."""
+
+    models_by_agent: dict[str, ModelName] = Field(default_factory=dict)
+    """A model per agent, e.g. {plan = "anthropic/claude-opus-4"}: used when a spawn names none."""
+
+    model_pool: list[ModelName] = Field(default_factory=list)
+    """Models handed to teammates in turn (with model_assignment rotate or random)."""
+
+    model_assignment: Literal["default", "rotate", "random"] = "default"
+    """How teammates get a model from model_pool: default (do not use the pool), rotate, random."""
+
+    keys: dict[str, str] = Field(default_factory=dict)
+    """Key bindings by id, e.g. {merge = "M"}; `?` in the app lists the ids."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The layers are merged by load_settings, which keeps track of their origins.
+        return (init_settings,)
+
+
+class SettingsError(Exception):
+    """A setting that cannot be used; the message names the key, where it was set, and why."""
+
+
+@dataclass
+class LoadedSettings:
+    """The effective settings and, for each key set somewhere, where it came from."""
+
+    settings: Settings
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def source_of(self, key: str) -> str:
+        return self.sources.get(key, "default")
+
+
+def _field_doc(key: str) -> str:
+    description = Settings.model_fields[key].description or ""
+    return " ".join(description.split())
+
+
+def _check_layer(values: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """Validate one layer's keys and values on their own, so errors can name the origin."""
+    checked: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in Settings.model_fields:
+            known = ", ".join(sorted(Settings.model_fields))
+            raise SettingsError(f"{origin}: unknown setting {key!r}; the settings are: {known}")
+        try:
+            # The field's own validation (type, constraints, duration parsing) on its own.
+            probe = Settings.__pydantic_validator__.validate_assignment(
+                Settings.model_construct(), key, value
+            )
+            checked[key] = getattr(probe, key)
+        except ValidationError as error:
+            reason = "; ".join(e["msg"] for e in error.errors())
+            raise SettingsError(
+                f"{origin}: {key} = {value!r} is not allowed ({reason}). {key}: {_field_doc(key)}"
+            ) from None
+    return checked
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path} is not valid TOML: {error}") from None
+    except OSError as error:
+        raise SettingsError(f"{path} cannot be read: {error}") from None
+
+
+def _environment(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
+    """ENSEMBLE_<KEY> variables as {key: (variable, value)}; JSON for lists and tables."""
+    found: dict[str, tuple[str, Any]] = {}
+    for variable, raw in environ.items():
+        if not variable.startswith(ENV_PREFIX) or variable == "ENSEMBLE_OPENCODE_BIN":
+            continue
+        key = variable[len(ENV_PREFIX) :].lower()
+        value: Any = raw
+        if raw.strip().startswith(("[", "{")):
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as error:
+                raise SettingsError(f"{variable}: not valid JSON ({error})") from None
+        found[key] = (variable, value)
+    return found
+
+
+def load_settings(
+    repo_root: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedSettings:
+    """Merge the layers into one validated Settings, remembering each value's origin."""
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    def apply(values: Mapping[str, Any], origin: str) -> None:
+        for key, value in _check_layer(values, origin).items():
+            merged[key] = value
+            sources[key] = origin
+
+    files = [config_home() / USER_FILE]
+    if repo_root is not None:
+        files.append(repo_root / REPO_FILE)
+    for path in files:
+        if path.is_file():
+            apply(_read_toml(path), str(path))
+    for key, (variable, value) in _environment(os.environ if environ is None else environ).items():
+        apply({key: value}, variable)
+    if flags:
+        for key, value in flags.items():
+            if value is not None:
+                apply({key: value}, f"--{key.replace('_', '-')}")
+    try:
+        settings = Settings(**merged)
+    except ValidationError as error:
+        raise SettingsError(f"the settings do not fit together: {error}") from None
+    return LoadedSettings(settings, sources)
+
+
+def coordinator_settings(settings: Settings) -> CoordinatorSettings:
+    """The part of the settings the coordinator acts on."""
+    return CoordinatorSettings(
+        worktree_root=settings.worktree_root,
+        default_model=settings.default_model,
+        models_by_agent=dict(settings.models_by_agent),
+        model_pool=list(settings.model_pool),
+        model_assignment=settings.model_assignment,
+        tool_rate=settings.rate_limit,
+        tool_burst=settings.rate_burst,
+        stall_threshold=settings.stall_threshold,
+        timeout=settings.timeout,
+        merge_on_cleanup=settings.merge_on_cleanup,
+    )
+
+
+def describe(loaded: LoadedSettings) -> str:
+    """The effective settings as `ensemble-tui config` prints them: value and origin."""
+    rows = []
+    for key in Settings.model_fields:
+        value = getattr(loaded.settings, key)
+        shown = json.dumps(value, default=str) if not isinstance(value, str) else value
+        rows.append((key, shown, loaded.source_of(key)))
+    width = max(len(key) for key, _, _ in rows)
+    value_width = min(40, max(len(value) for _, value, _ in rows))
+    return "\n".join(f"{k:<{width}}  {v:<{value_width}}  ({src})" for k, v, src in rows)
