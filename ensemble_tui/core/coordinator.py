@@ -157,13 +157,26 @@ class Coordinator:
 
     async def start_lead(self, title: str = "ensemble lead") -> SessionState:
         """Create the lead's session in the repository and give it the team tools."""
+        session = await self.client.create_session(str(self.repo_root), title=title)
+        return await self._track_lead(session.id, session.agent or "build")
+
+    async def adopt_lead(self, session_id: str) -> SessionState:
+        """Continue an existing session of this repository as the lead."""
+        session = await self.client.get_session(session_id, str(self.repo_root))
+        if session.directory != str(self.repo_root):
+            raise OpenCodeError(
+                f"GET /session/{session_id}",
+                f"that session works in {session.directory}, not in {self.repo_root}",
+            )
+        return await self._track_lead(session.id, session.agent or "build")
+
+    async def _track_lead(self, session_id: str, agent: str) -> SessionState:
         directory = str(self.repo_root)
-        session = await self.client.create_session(directory, title=title)
         model = ModelRef.parse(self.settings.default_model) if self.settings.default_model else None
-        state = SessionState(LEAD_NAME, session.id, directory, "build", model)
-        self.sessions[session.id] = state
-        await self.register_tools(directory, self.new_token(LEAD_NAME, session.id, is_lead=True))
-        self.feed.publish("lead.started", member=LEAD_NAME, detail={"session": session.id})
+        state = SessionState(LEAD_NAME, session_id, directory, agent, model)
+        self.sessions[session_id] = state
+        await self.register_tools(directory, self.new_token(LEAD_NAME, session_id, is_lead=True))
+        self.feed.publish("lead.started", member=LEAD_NAME, detail={"session": session_id})
         return state
 
     async def register_tools(self, directory: str, token: str) -> None:

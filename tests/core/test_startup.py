@@ -1,0 +1,59 @@
+"""What a start does with an unfinished team, a named team, or an existing session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ensemble_tui.core.coordinator import CoordinatorSettings
+from ensemble_tui.core.headless import RunOptions, drive_team, opencode_client, running_coordinator
+from ensemble_tui.core.startup import StartRefused, start_or_resume
+from ensemble_tui.demo.scenarios import tool
+from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.opencode.server import OpenCodeServer
+
+LEAD = script_block(tool("ensemble_team_create", name="kept"), {"text": "made"})
+
+
+def options_for(tmp_path: Path, repo: Path, server: OpenCodeServer) -> RunOptions:
+    return RunOptions(
+        repo_root=repo,
+        prompt=LEAD,
+        url=server.url,
+        password="",
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+
+
+async def test_a_new_start_picks_up_the_unfinished_team(
+    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+) -> None:
+    options = options_for(tmp_path, git_repo, opencode_server)
+    async with opencode_client(options) as client, running_coordinator(options, client) as first:
+        await drive_team(first, LEAD, 60)
+        lead_session = first.lead.session_id if first.lead else None
+
+    async with opencode_client(options) as client, running_coordinator(options, client) as again:
+        said = await start_or_resume(again)
+        assert said == "Resumed the unfinished team kept."
+        assert again.team is not None
+        assert again.lead is not None
+        assert again.lead.session_id == lead_session
+        with pytest.raises(StartRefused, match=r"no unfinished team 'other'.*kept"):
+            await start_or_resume(again, team_name="other")
+
+
+async def test_an_existing_session_can_be_continued_as_the_lead(
+    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+) -> None:
+    options = options_for(tmp_path, git_repo, opencode_server)
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        session = await client.create_session(str(git_repo), title="mine")
+        said = await start_or_resume(coord, session_id=session.id)
+        assert said == f"Continuing session {session.id} as the lead."
+        assert coord.lead is not None
+        assert coord.lead.session_id == session.id
+        with pytest.raises(StartRefused, match="Cannot continue session ses_nope"):
+            await start_or_resume(coord, session_id="ses_nope")
