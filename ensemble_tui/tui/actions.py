@@ -21,12 +21,11 @@ from ensemble_tui.core.models import MemberStatus
 from ensemble_tui.core.worktrees import BranchDiff
 from ensemble_tui.opencode.models import PermissionReply
 from ensemble_tui.tui import texts
-from ensemble_tui.tui.attention import AttentionBar
 from ensemble_tui.tui.confirm import ConfirmScreen, QuestionScreen, TextScreen
 from ensemble_tui.tui.diff import DiffScreen
 from ensemble_tui.tui.help import HelpScreen
+from ensemble_tui.tui.main import MainScreen
 from ensemble_tui.tui.runtime import attach_command, run_attached
-from ensemble_tui.tui.teammates import TeammateList
 from ensemble_tui.tui.views import MemberRow
 
 NEEDS_A_TEAM = {"diff", "merge", "shutdown", "cleanup"}
@@ -42,6 +41,7 @@ class TeamActions(App[None]):
     selected: str | None
     rows: list[MemberRow]
     pending: list[PendingRequest]
+    main: MainScreen
 
     @dataclass
     class ActionFinished(Message):
@@ -120,7 +120,7 @@ class TeamActions(App[None]):
             return
         after = waiting.index(self.shown) + 1 if self.shown in waiting else 0
         name = waiting[after % len(waiting)]
-        self.query_one(TeammateList).select(name)
+        self.main.teammates.select(name)
         self.show_member(name)
 
     def action_allow_once(self) -> None:
@@ -154,7 +154,7 @@ class TeamActions(App[None]):
         self, request: PendingRequest, reply: PermissionReply, reason: str | None = None
     ) -> None:
         self.pending = [p for p in self.pending if p.id != request.id]
-        self.query_one(AttentionBar).show(self.pending)
+        self.main.attention.show(self.pending)
         self._act(
             f"{request.member}'s request", lambda c: c.answer_permission(request, reply, reason)
         )

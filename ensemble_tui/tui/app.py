@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.worker import Worker
 
@@ -27,18 +26,17 @@ from ensemble_tui.opencode.models import MessageWithParts
 from ensemble_tui.opencode.server import OpenCodeStartError
 from ensemble_tui.opencode.version import UnsupportedVersionError
 from ensemble_tui.tui.actions import TeamActions
-from ensemble_tui.tui.attention import AttentionBar
 from ensemble_tui.tui.bridge import Bridge
 from ensemble_tui.tui.commands import TeamCommands
 from ensemble_tui.tui.detail import message_detail, task_detail
 from ensemble_tui.tui.feed import MessageFeed
+from ensemble_tui.tui.main import MainScreen
 from ensemble_tui.tui.notices import notice_for
 from ensemble_tui.tui.runtime import run_team
-from ensemble_tui.tui.session import PromptBox, SessionPane
-from ensemble_tui.tui.statusbar import Connection, StatusBar
+from ensemble_tui.tui.session import PromptBox
+from ensemble_tui.tui.statusbar import Connection
 from ensemble_tui.tui.taskboard import TaskBoard
 from ensemble_tui.tui.teammates import TeammateList
-from ensemble_tui.tui.transcript import Transcript
 from ensemble_tui.tui.views import Clock, MemberRow, default_clock, member_rows, totals
 
 WELCOME = (
@@ -110,21 +108,15 @@ class EnsembleApp(TeamActions):
         self.ready = asyncio.Event()
         """Set once the team is running and shown (for scripts and tests to await)."""
         self.team_worker: Worker[None] | None = None
+        self.main = MainScreen(id="main-screen")
 
-    def compose(self) -> ComposeResult:
-        yield TeammateList(id="teammates")
-        with Horizontal(id="main"):
-            yield SessionPane(id="session")
-            with Vertical(id="side"):
-                yield TaskBoard(id="tasks")
-                yield MessageFeed(id="messages")
-        yield AttentionBar(id="attention")
-        yield StatusBar(id="status")
+    def get_default_screen(self) -> MainScreen:
+        return self.main
 
-    def on_mount(self) -> None:
-        self.query_one(PromptBox).focus()
-        self.query_one(SessionPane).show(LEAD_NAME, None, "starting OpenCode…")
-        self.query_one(StatusBar).show(self.connection, None)
+    def on_main_screen_ready(self) -> None:
+        self.main.prompt.focus()
+        self.main.session.show(LEAD_NAME, None, "starting OpenCode…")
+        self.main.status.show(self.connection, None)
         if self.given is not None:
             self.post_message(self.TeamStarted(self.given))
         else:
@@ -159,24 +151,24 @@ class EnsembleApp(TeamActions):
 
     def on_bridge_team_changed(self, message: Bridge.TeamChanged) -> None:
         coordinator = self.coordinator
-        if coordinator is None or self.control is None:
+        if coordinator is None or self.control is None or not self.main.is_attached:
             return
         kinds = {event.type for event in message.events}
         self.refresh_team()
         team = coordinator.team
         if message.replayed or any(k.startswith(("task.", "team.", "member.")) for k in kinds):
-            self.query_one(TaskBoard).show(coordinator.board.list_tasks(team.id) if team else [])
+            self.main.tasks.show(coordinator.board.list_tasks(team.id) if team else [])
         if team is not None and (
             message.replayed or any(k.startswith(("message.", "team.")) for k in kinds)
         ):
-            feed = self.query_one(MessageFeed)
+            feed = self.main.messages
             feed.add(coordinator.store.list_messages(team.id, after_id=feed.last_id))
         self.pending = self.control.pending()
-        self.query_one(AttentionBar).show(self.pending)
+        self.main.attention.show(self.pending)
         if "server.disconnected" in kinds or "server.connected" in kinds:
             state = "connected" if coordinator.connected else "reconnecting"
             self.connection = Connection(coordinator.client.base_url, state)
-        self.query_one(StatusBar).show(self.connection, totals(coordinator, self.rows))
+        self.main.status.show(self.connection, totals(coordinator, self.rows))
         for event in message.events:
             if event.type == "member.view" and event.member:
                 self.show_member(event.member)
@@ -188,7 +180,7 @@ class EnsembleApp(TeamActions):
         if self.coordinator is None:
             return
         self.rows = member_rows(self.coordinator)
-        self.query_one(TeammateList).show(self.rows, self.clock())
+        self.main.teammates.show(self.rows, self.clock())
         row = self._row(self.shown)
         state = self.coordinator.session_of(self.shown)
         where = (
@@ -196,12 +188,16 @@ class EnsembleApp(TeamActions):
             if state
             else "no session yet"
         )
-        self.query_one(SessionPane).show(self.shown, row.status if row else None, where)
+        self.main.session.show(self.shown, row.status if row else None, where)
+
+    def on_unmount(self) -> None:
+        if self.bridge is not None:
+            self.bridge.detach()
 
     def _tick(self) -> None:
-        if self.coordinator is not None:
+        if self.coordinator is not None and self.main.is_attached:
             self.refresh_team()
-            self.query_one(StatusBar).show(self.connection, totals(self.coordinator, self.rows))
+            self.main.status.show(self.connection, totals(self.coordinator, self.rows))
 
     def member_names(self) -> list[str]:
         return [row.name for row in self.rows]
@@ -218,10 +214,10 @@ class EnsembleApp(TeamActions):
             return
         state = coordinator.session_of(name)
         self.shown = name
-        self.query_one(TeammateList).mark_shown(name)
+        self.main.teammates.mark_shown(name)
         self.bridge.follow(state.session_id if state else None)
         self.refresh_team()
-        transcript = self.query_one(Transcript)
+        transcript = self.main.transcript
         if state is None:
             self.loading = None
             await transcript.reset(None, f"{name} has no session yet.")
@@ -246,7 +242,7 @@ class EnsembleApp(TeamActions):
     async def on_ensemble_app_transcript_loaded(self, message: TranscriptLoaded) -> None:
         if self.bridge is None or message.session_id != self.bridge.followed:
             return
-        transcript = self.query_one(Transcript)
+        transcript = self.main.transcript
         await transcript.load(
             message.messages, WELCOME if self.shown == LEAD_NAME else "Nothing said yet."
         )
@@ -256,10 +252,12 @@ class EnsembleApp(TeamActions):
     async def on_bridge_session_events_arrived(self, message: Bridge.SessionEventsArrived) -> None:
         if self.bridge is None or message.session_id != self.bridge.followed:
             return
+        if not self.main.is_attached:
+            return
         if self.loading is not None:
             self.loading.extend(message.events)
         else:
-            await self.query_one(Transcript).apply(message.events)
+            await self.main.transcript.apply(message.events)
 
     @on(PromptBox.Submitted)
     def _prompt_submitted(self, message: PromptBox.Submitted) -> None:
@@ -269,13 +267,13 @@ class EnsembleApp(TeamActions):
         self._act("Not sent", lambda control: control.send(member, text), quiet=True)
 
     def action_focus_prompt(self) -> None:
-        self.query_one(PromptBox).focus()
+        self.main.prompt.focus()
 
     def action_leave_prompt(self) -> None:
-        self.query_one(TeammateList).focus()
+        self.main.teammates.focus()
 
     def action_show_lead(self) -> None:
-        self.query_one(TeammateList).select(LEAD_NAME)
+        self.main.teammates.select(LEAD_NAME)
         self.show_member(LEAD_NAME)
 
     def action_show_selected(self) -> None:
@@ -305,6 +303,7 @@ class EnsembleApp(TeamActions):
         """Stop the team's machinery (OpenCode sessions and branches are kept), then exit."""
         if self.bridge is not None:
             self.bridge.detach()
+            self.bridge = None
         self.stop_team.set()
         if self.team_worker is not None:
             try:

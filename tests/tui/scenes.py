@@ -29,7 +29,7 @@ from ensemble_tui.core.store_base import sql_value
 from ensemble_tui.core.taskboard import TaskSpec
 from ensemble_tui.core.worktrees import create_worktree
 from ensemble_tui.opencode.client import OpenCodeClient
-from ensemble_tui.opencode.models import PermissionRequest
+from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
 from ensemble_tui.tui.app import EnsembleApp, make_app
 
 NOW = datetime(2026, 1, 15, 14, 30, tzinfo=UTC)
@@ -173,13 +173,21 @@ def alice_transcript() -> list[dict[str, Any]]:
     )
 
 
-def canned_opencode(transcripts: dict[str, list[dict[str, Any]]]) -> httpx.MockTransport:
-    """An OpenCode that only answers `GET /session/{id}/message`, from *transcripts*."""
+def canned_opencode(
+    transcripts: dict[str, list[dict[str, Any]]], replies: list[httpx.Request]
+) -> httpx.MockTransport:
+    """An OpenCode that answers `GET /session/{id}/message` from *transcripts* and takes
+    permission and question replies (kept in *replies*); anything else is a 404."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         found = re.fullmatch(r"/session/([^/]+)/message", request.url.path)
         if request.method == "GET" and found:
             return httpx.Response(200, json=transcripts.get(found.group(1), []))
+        if request.method == "POST" and re.fullmatch(
+            r"/(permission|question)/[^/]+/reply", request.url.path
+        ):
+            replies.append(request)
+            return httpx.Response(200, json=True)
         return httpx.Response(404, json={"error": "this scene has no live OpenCode"})
 
     return httpx.MockTransport(answer)
@@ -193,6 +201,7 @@ class Scene:
     app: EnsembleApp
     coordinator: Coordinator
     store: Store
+    replies: list[httpx.Request]
 
 
 def make_repository(root: Path) -> Path:
@@ -230,7 +239,7 @@ def add_teammate(
     coordinator.sessions[state.session_id] = state
 
 
-def build_team(coordinator: Coordinator, root: Path, *, permission: bool) -> None:
+def build_team(coordinator: Coordinator, root: Path, kind: str) -> None:
     store = coordinator.store
     team = store.create_team("demo", coordinator.repo_root, "ses_lead")
     coordinator.team = team
@@ -271,7 +280,22 @@ def build_team(coordinator: Coordinator, root: Path, *, permission: bool) -> Non
     }
     coordinator.sessions["ses_lead"].busy = True
     coordinator.sessions["ses_bob"].busy = True
-    if permission:
+    if kind == "question":
+        statuses["bob"] = MemberStatus.NEEDS_ANSWER
+        question = QuestionRequest.model_validate(
+            {
+                "id": "que_1",
+                "sessionID": "ses_bob",
+                "questions": [
+                    {
+                        "question": "Which test runner?",
+                        "options": [{"label": "pytest"}, {"label": "unittest"}],
+                    }
+                ],
+            }
+        )
+        coordinator.sessions["ses_bob"].questions[question.id] = question
+    if kind == "permission":
         statuses["bob"] = MemberStatus.NEEDS_PERMISSION
         request = PermissionRequest.model_validate(
             {
@@ -319,21 +343,22 @@ def fix_times(store: Store, team_id: int) -> None:
 
 
 def build_scene(root: Path, kind: str) -> Scene:
-    """`empty`: a lead and no team yet; `team`: a team at work; `permission`: the same,
-    with bob waiting for the human's permission."""
+    """`empty`: a lead and no team yet; `team`: a team at work; `permission` and
+    `question`: the same, with bob waiting for the human's permission or answer."""
     use_utc()
     repo = make_repository(root)
     store = Store(root / "state.db")
     transcripts = {} if kind == "empty" else {"ses_lead": lead_transcript()}
     transcripts["ses_alice"] = alice_transcript()
-    client = OpenCodeClient(URL, password="", transport=canned_opencode(transcripts))
+    replies: list[httpx.Request] = []
+    client = OpenCodeClient(URL, password="", transport=canned_opencode(transcripts, replies))
     settings = CoordinatorSettings(worktree_root=root / "worktrees")
     coordinator = Coordinator(repo, store, client, settings)
     coordinator.connected = True
     lead = SessionState("lead", "ses_lead", str(repo))
     coordinator.sessions[lead.session_id] = lead
     if kind != "empty":
-        build_team(coordinator, root, permission=kind == "permission")
+        build_team(coordinator, root, kind)
     options = RunOptions(repo_root=repo, prompt="", url=URL, password="")
     app = make_app(options, coordinator=coordinator, clock=fixed_clock)
-    return Scene(app, coordinator, store)
+    return Scene(app, coordinator, store, replies)

@@ -4,6 +4,7 @@ command, the keys that hide when they can do nothing, details, and the CLI entry
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,10 +18,11 @@ from ensemble_tui.core.sessions import SessionState
 from ensemble_tui.opencode.events import PartDelta, SessionStatusChanged
 from ensemble_tui.tui import actions
 from ensemble_tui.tui.app import EnsembleApp
+from ensemble_tui.tui.attention import AttentionBar
 from ensemble_tui.tui.bridge import Bridge
-from ensemble_tui.tui.confirm import choose_options
+from ensemble_tui.tui.confirm import QuestionScreen, choose_options
 from ensemble_tui.tui.detail import DetailScreen
-from ensemble_tui.tui.diff import split_patch
+from ensemble_tui.tui.diff import DiffScreen, split_patch
 from ensemble_tui.tui.notices import notice_for
 from ensemble_tui.tui.runtime import AttachCommand, attach_command
 from ensemble_tui.tui.taskboard import TaskBoard
@@ -234,3 +236,70 @@ def test_notices_for_what_the_human_should_hear() -> None:
 )
 def test_no_command_means_the_screen(argv: list[str], expected: list[str]) -> None:
     assert screen_argv(argv) == expected
+
+
+async def test_a_answers_a_question_by_the_number_of_an_option(tmp_path: Path) -> None:
+    scene = build_scene(tmp_path, "question")
+    app = scene.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "bob asks: Which test runner?" in str(app.query_one(AttentionBar).render())
+        await pilot.press("escape")
+        assert app.check_action("reject", ()) is False, "r rejects permissions only"
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, QuestionScreen)
+        await pilot.press("1", "enter")
+        await settle(pilot)
+    (reply,) = scene.replies
+    assert reply.url.path == "/question/que_1/reply"
+    assert json.loads(reply.content) == {"answers": [["pytest"]]}
+
+
+async def test_r_rejects_a_permission_with_the_reason_given(tmp_path: Path) -> None:
+    scene = build_scene(tmp_path, "permission")
+    app = scene.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "r")
+        await settle(pilot)
+        await pilot.press(*"not there", "enter")
+        await settle(pilot)
+        assert not app.query_one(AttentionBar).has_class("-active")
+    (reply,) = scene.replies
+    assert reply.url.path == "/permission/per_1/reply"
+    assert json.loads(reply.content) == {"reply": "reject", "message": "not there"}
+
+
+async def test_the_command_palette_runs_an_action(tmp_path: Path) -> None:
+    app = build_scene(tmp_path, "team").app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "j")
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"diff of the sel")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DiffScreen)
+        assert app.screen.member == "alice"
+
+
+async def test_the_panes_keep_up_while_another_screen_is_on_top(tmp_path: Path) -> None:
+    scene = build_scene(tmp_path, "team")
+    app = scene.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "j", "d")
+        await settle(pilot)
+        assert isinstance(app.screen, DiffScreen)
+        team = scene.coordinator.team
+        assert team is not None
+        scene.store.add_message(team.id, "bob", "lead", "tests are green")
+        scene.coordinator.feed.publish("message.sent", sender="bob", recipient="lead")
+        assert app.bridge is not None
+        app.bridge.flush()
+        await settle(pilot)
+        assert app.main.messages.option_count == 4
+        assert app.return_code is None, "the app did not fail"
