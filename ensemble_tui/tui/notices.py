@@ -38,6 +38,14 @@ def notice_for(event: FeedEvent) -> Notice | None:
             return Notice(f"{who}: {text}", f"{who} failed", "error")
         case "member.status" if text in ALARMING:
             return Notice(f"{who} is {text}.", "", "warning")
+        case "member.stalled":
+            return Notice(f"{who} looks stalled ({text}); it was nudged.", "Stalled", "warning")
+        case "member.timed_out":
+            return Notice(f"{who} timed out ({text}); its work is on its branch.", "", "error")
+        case "member.lost":
+            return Notice(f"{who}: {text}", f"{who} is lost", "error")
+        case "team.resumed":
+            return Notice(f"Team {text} resumed where it stopped.")
         case "permission.asked":
             patterns = ", ".join(event.detail.get("patterns") or [])
             return Notice(

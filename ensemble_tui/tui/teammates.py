@@ -69,6 +69,7 @@ class TeammateList(DataTable[Text]):
         self.shown_member = "lead"
         self.now: datetime | None = None
         self.with_branch = False
+        self.task_width = 4
         self.border_title = "Team"
         self.border_subtitle = "enter show · d diff · m merge · x stop"
 
@@ -115,6 +116,7 @@ class TeammateList(DataTable[Text]):
     def show(self, rows: list[MemberRow], now: datetime) -> None:
         """Show these members, changing only the cells that differ."""
         self.now = now
+        self.task_width = self._task_width(rows)
         names = {row.name for row in rows}
         for gone in [name for name in self.rows_shown if name not in names]:
             self.remove_row(gone)
@@ -134,6 +136,19 @@ class TeammateList(DataTable[Text]):
         if self.selected is not None:
             self.post_message(self.MemberHighlighted(self.selected))
 
+    def _task_width(self, rows: list[MemberRow]) -> int:
+        """What the other columns leave for the task's id and text (the id at least)."""
+        widths = {
+            "name": max((len(row.name) for row in rows), default=4) + 2,
+            "status": max((len(row.status.value) for row in rows), default=6) + 2,
+            "branch": max([len("(your tree)"), *(len(row.branch) for row in rows)]),
+            "time": 5,
+            "tokens": 6,
+            "cost": 6,
+        }
+        others = sum(widths[c] for c in self._columns() if c in widths)
+        return max(4, self.size.width - others - 2 * len(self._columns()) - 1)
+
     def mark_shown(self, name: str) -> None:
         """Mark the member whose session the session pane shows."""
         previous, self.shown_member = self.shown_member, name
@@ -151,7 +166,7 @@ class TeammateList(DataTable[Text]):
         cells = {
             "name": Text(marker + row.name, style="bold" if row.is_lead else ""),
             "status": Text(f"{STATUS_ICONS.get(row.status, '')} {row.status.value}", status_style),
-            "task": Text(row.task),
+            "task": Text(_clip(row.task, self.task_width)),
             "branch": Text(row.branch or ("(your tree)" if row.is_lead else "—"), style="dim"),
             "time": Text(format_elapsed(row.since, now), justify="right"),
             "tokens": Text(format_tokens(row.tokens), justify="right"),
@@ -168,3 +183,7 @@ class TeammateList(DataTable[Text]):
         event.stop()
         if event.row_key.value is not None:
             self.post_message(self.MemberChosen(event.row_key.value))
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"

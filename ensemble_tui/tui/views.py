@@ -60,6 +60,7 @@ class MemberRow:
     name: str
     status: MemberStatus
     task: str
+    """The id and the text of the task the member holds ('' for none)."""
     branch: str
     since: datetime | None
     tokens: int
@@ -94,11 +95,21 @@ def member_rows(coordinator: Coordinator) -> list[MemberRow]:
     """The lead first (even before there is a team), then the teammates as they joined."""
     team = coordinator.team
     members = coordinator.store.list_members(team.id) if team is not None else []
+    held = {
+        task.id: task.content
+        for task in (coordinator.board.list_tasks(team.id) if team is not None else [])
+        if task.assignee is not None
+    }
+
+    def task_of(member: Member) -> str:
+        found = member.current_task_id
+        return f"{found} {held.get(found, '')}".strip() if found else ""
+
     rows = [
         MemberRow(
             name=member.name,
             status=live_status(member, coordinator.session_of(member.name)),
-            task=member.current_task_id or "",
+            task=task_of(member),
             branch=member.branch or "",
             since=member.status_since,
             tokens=member.input_tokens + member.output_tokens + member.reasoning_tokens,
