@@ -68,7 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
             "every teammate are idle with nothing waiting for delivery, 1 on error or timeout."
         ),
     )
-    run.add_argument("prompt", metavar="PROMPT", help="what the lead should get done")
+    run.add_argument(
+        "prompt", metavar="PROMPT", nargs="?", default="", help="what the lead should get done"
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="pick up the repository's unfinished team (after a crash) and wait for it; "
+        "no PROMPT is sent",
+    )
     run.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: .)")
     run.add_argument("--url", help="attach to a running `opencode serve` at this URL")
     run.add_argument(
@@ -89,7 +97,9 @@ def _run(args: argparse.Namespace) -> None:
     # Imported here so that `--help` stays fast and needs no server machinery.
     from ensemble_tui.core.headless import RunFailed, RunOptions, run_headless
 
-    if not args.prompt.strip():
+    if args.resume and args.prompt.strip():
+        raise UsageError("--resume sends no prompt: leave PROMPT out.")
+    if not args.resume and not args.prompt.strip():
         raise UsageError("PROMPT is empty: say what the lead should get done.")
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}.")
@@ -100,6 +110,7 @@ def _run(args: argparse.Namespace) -> None:
         password=args.password,
         json_output=args.json,
         timeout=args.timeout,
+        resume=args.resume,
     )
     try:
         asyncio.run(run_headless(options))
