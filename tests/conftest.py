@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
+from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.demo.environment import scripted_opencode_environment
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.opencode.client import OpenCodeClient
@@ -76,3 +80,32 @@ async def client(opencode_server: OpenCodeServer) -> AsyncIterator[OpenCodeClien
     async with OpenCodeClient(opencode_server.url, password="") as opencode:
         await opencode.connect()
         yield opencode
+
+
+class TeamOptions(Protocol):
+    def __call__(self, prompt: str = "", **settings: Any) -> RunOptions: ...
+
+
+@pytest.fixture
+def team_options(tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer) -> TeamOptions:
+    """Options for a team against the test server, its store and worktrees under tmp_path."""
+
+    def make(prompt: str = "", **settings: Any) -> RunOptions:
+        settings.setdefault("worktree_root", tmp_path / "worktrees")
+        return RunOptions(
+            repo_root=git_repo,
+            prompt=prompt,
+            url=opencode_server.url,
+            password="",
+            store_path=tmp_path / "state.db",
+            settings=CoordinatorSettings(**settings),
+        )
+
+    return make
+
+
+@contextlib.asynccontextmanager
+async def running_team(options: RunOptions) -> AsyncIterator[Coordinator]:
+    """A running coordinator on a client for *options*; its client is `coord.client`."""
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        yield coord

@@ -10,12 +10,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
-from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.scripted_model import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolFailed, ToolPart
-from ensemble_tui.opencode.server import OpenCodeServer
+from tests.conftest import TeamOptions, running_team
 
 SETUP = script_block(
     tool("ensemble_team_create", name="probe"),
@@ -98,17 +97,9 @@ async def tool_texts(coordinator: Coordinator, member: str) -> list[tuple[str, s
 
 
 async def test_bad_calls_get_clear_errors_and_change_nothing(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+    tmp_path: Path, team_options: TeamOptions
 ) -> None:
-    options = RunOptions(
-        repo_root=git_repo,
-        prompt="",
-        url=opencode_server.url,
-        password="",
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees", tool_burst=100),
-    )
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+    async with running_team(team_options(tool_burst=100)) as coord:
         lead = await coord.start_lead()
         await coord.prompt(lead, SETUP)
         await coord.wait_until_settled(limit=120)

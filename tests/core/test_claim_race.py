@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ensemble_tui.core.coordinator import CoordinatorSettings
-from ensemble_tui.core.headless import RunOptions, drive_team, opencode_client, running_coordinator
+from ensemble_tui.core.headless import drive_team
 from ensemble_tui.core.models import TaskStatus
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.scripted_model import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart
-from ensemble_tui.opencode.server import OpenCodeServer
+from tests.conftest import TeamOptions, running_team
 
 RACER = script_block(
     {"await": "GO-RACE", **tool("ensemble_team_claim", task_id="t1")},
@@ -25,18 +22,8 @@ LEAD = script_block(
 )
 
 
-async def test_exactly_one_of_two_simultaneous_claims_wins(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
-) -> None:
-    options = RunOptions(
-        repo_root=git_repo,
-        prompt=LEAD,
-        url=opencode_server.url,
-        password="",
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
-    )
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+async def test_exactly_one_of_two_simultaneous_claims_wins(team_options: TeamOptions) -> None:
+    async with running_team(team_options(LEAD)) as coord:
         await drive_team(coord, LEAD, 120)
         racers = [coord.session_of(name) for name in ("xavier", "yvonne")]
         assert all(racers)
@@ -49,7 +36,7 @@ async def test_exactly_one_of_two_simultaneous_claims_wins(
         outcomes = {}
         for state in racers:
             assert state is not None
-            for message in await client.messages(state.session_id, state.directory):
+            for message in await coord.client.messages(state.session_id, state.directory):
                 for part in message.parts:
                     if isinstance(part, ToolPart) and part.tool == "ensemble_team_claim":
                         won = isinstance(part.state, ToolCompleted)

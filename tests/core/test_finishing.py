@@ -8,24 +8,12 @@ from pathlib import Path
 import pytest
 
 from ensemble_tui.core.control import TeamControl
-from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
-from ensemble_tui.core.headless import RunOptions, drive_team, opencode_client, running_coordinator
+from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.headless import drive_team
 from ensemble_tui.core.models import MemberStatus, TeamStatus
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.scripted_model import script_block
-from ensemble_tui.opencode.server import OpenCodeServer
-from tests.conftest import git
-
-
-def options_for(tmp_path: Path, repo: Path, server: OpenCodeServer) -> RunOptions:
-    return RunOptions(
-        repo_root=repo,
-        prompt="",
-        url=server.url,
-        password="",
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
-    )
+from tests.conftest import TeamOptions, git, running_team
 
 
 def writer(path: str, content: str, *, slow: float = 0) -> str:
@@ -52,10 +40,9 @@ def branch_file(repo: Path, branch: str, path: str) -> str:
 
 
 async def test_shutdown_commits_uncommitted_work_to_the_branch(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+    git_repo: Path, team_options: TeamOptions
 ) -> None:
-    options = options_for(tmp_path, git_repo, opencode_server)
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+    async with running_team(team_options()) as coord:
         await drive_team(coord, lead("wip", ("erin", writer("notes.md", "draft\n"))), 120)
         control = TeamControl(coord)
         said = await control.shutdown("erin")
@@ -69,15 +56,14 @@ async def test_shutdown_commits_uncommitted_work_to_the_branch(
 
 
 async def test_a_forced_shutdown_of_a_busy_teammate_keeps_what_it_wrote(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+    tmp_path: Path, git_repo: Path, team_options: TeamOptions
 ) -> None:
     slow_then_more = script_block(
         tool("write", filePath="first.txt", content="one\n"),
         {**tool("write", filePath="second.txt", content="two\n"), "delay": 30},
         {"text": "never reached"},
     )
-    options = options_for(tmp_path, git_repo, opencode_server)
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+    async with running_team(team_options()) as coord:
         lead_state = await coord.start_lead()
         await coord.prompt(lead_state, lead("force", ("fred", slow_then_more)))
         await _wait_for_file(coord, tmp_path / "worktrees" / "force" / "fred" / "first.txt")
@@ -95,15 +81,14 @@ async def _wait_for_file(coord: Coordinator, path: Path) -> None:
 
 
 async def test_cleanup_merges_the_clean_teammate_and_keeps_the_conflicting_one(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+    tmp_path: Path, git_repo: Path, team_options: TeamOptions
 ) -> None:
-    options = options_for(tmp_path, git_repo, opencode_server)
     story = lead(
         "mixed",
         ("dina", writer("dina.txt", "from dina\n")),
         ("carl", writer("README.md", "# carl rewrote this\n")),
     )
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+    async with running_team(team_options()) as coord:
         await drive_team(coord, story, 120)
         # The user edits the same file as carl meanwhile, without committing.
         (git_repo / "README.md").write_text("# the user's own edit\n")

@@ -6,13 +6,11 @@ import asyncio
 from pathlib import Path
 
 from ensemble_tui.core.control import TeamControl
-from ensemble_tui.core.coordinator import CoordinatorSettings
-from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.models import MemberStatus
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.scripted_model import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart
-from ensemble_tui.opencode.server import OpenCodeServer
+from tests.conftest import TeamOptions, running_team
 
 
 def lead_script(outside: Path) -> str:
@@ -29,19 +27,11 @@ def lead_script(outside: Path) -> str:
 
 
 async def test_an_allowed_permission_lets_the_teammate_continue(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+    tmp_path: Path, team_options: TeamOptions
 ) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    options = RunOptions(
-        repo_root=git_repo,
-        prompt="",
-        url=opencode_server.url,
-        password="",
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
-    )
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+    async with running_team(team_options()) as coord:
         control = TeamControl(coord)
         asked = asyncio.Event()
         coord.feed.subscribe(lambda event: event.type == "permission.asked" and asked.set())
@@ -71,7 +61,7 @@ async def test_an_allowed_permission_lets_the_teammate_continue(
 
 
 async def test_a_teammates_question_waits_for_the_humans_answer(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+    team_options: TeamOptions,
 ) -> None:
     ask = tool(
         "question",
@@ -92,15 +82,7 @@ async def test_a_teammates_question_waits_for_the_humans_answer(
         tool("ensemble_team_spawn", name="quinn", prompt="Ask.\n" + teammate),
         {"text": "spawned"},
     )
-    options = RunOptions(
-        repo_root=git_repo,
-        prompt="",
-        url=opencode_server.url,
-        password="",
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
-    )
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+    async with running_team(team_options()) as coord:
         control = TeamControl(coord)
         asked = asyncio.Event()
         coord.feed.subscribe(lambda event: event.type == "question.asked" and asked.set())
@@ -122,7 +104,7 @@ async def test_a_teammates_question_waits_for_the_humans_answer(
         assert state is not None
         outputs = [
             part.state.output
-            for entry in await client.messages(state.session_id, state.directory)
+            for entry in await coord.client.messages(state.session_id, state.directory)
             for part in entry.parts
             if isinstance(part, ToolPart) and isinstance(part.state, ToolCompleted)
         ]

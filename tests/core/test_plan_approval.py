@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ensemble_tui.core.coordinator import CoordinatorSettings
-from ensemble_tui.core.headless import RunOptions, drive_team, opencode_client, running_coordinator
+from ensemble_tui.core.headless import drive_team
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.scripted_model import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart
-from ensemble_tui.opencode.server import OpenCodeServer
+from tests.conftest import TeamOptions, running_team
 
 PLANNER = script_block(
     tool("write", filePath="early.txt", content="too soon\n"),
@@ -28,23 +27,15 @@ LEAD = script_block(
 
 
 async def test_write_access_comes_with_the_approval(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+    tmp_path: Path, team_options: TeamOptions
 ) -> None:
-    options = RunOptions(
-        repo_root=git_repo,
-        prompt=LEAD,
-        url=opencode_server.url,
-        password="",
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
-    )
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+    async with running_team(team_options(LEAD)) as coord:
         await drive_team(coord, LEAD, 180)
         pia = coord.session_of("pia")
         assert pia is not None
         calls = [
             part
-            for entry in await client.messages(pia.session_id, pia.directory)
+            for entry in await coord.client.messages(pia.session_id, pia.directory)
             for part in entry.parts
             if isinstance(part, ToolPart) and not part.tool.startswith("ensemble_")
         ]

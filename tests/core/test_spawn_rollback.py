@@ -6,13 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
-from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.spawn import SpawnRequest, spawn_teammate
 from ensemble_tui.core.team_tools import TeamTools
-from ensemble_tui.opencode.server import OpenCodeServer
 from ensemble_tui.tools.api import ToolError
-from tests.conftest import git
+from tests.conftest import TeamOptions, git, running_team
 
 
 async def lead_with_team(coordinator: Coordinator) -> None:
@@ -24,21 +22,13 @@ async def lead_with_team(coordinator: Coordinator) -> None:
 
 
 async def test_a_failed_tool_registration_undoes_worktree_branch_session_and_member(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+    tmp_path: Path, git_repo: Path, team_options: TeamOptions
 ) -> None:
-    options = RunOptions(
-        repo_root=git_repo,
-        prompt="",
-        url=opencode_server.url,
-        password="",
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
-    )
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+    async with running_team(team_options()) as coord:
         await lead_with_team(coord)
         team = coord.team
         assert team is not None
-        sessions_before = {s.id for s in await client.list_sessions(str(git_repo))}
+        sessions_before = {s.id for s in await coord.client.list_sessions(str(git_repo))}
         good_url = coord.tool_server_url
         # Nothing listens there: OpenCode reports the MCP server as failed.
         coord.tool_server_url = "http://127.0.0.1:9/mcp"
@@ -51,7 +41,7 @@ async def test_a_failed_tool_registration_undoes_worktree_branch_session_and_mem
         assert "ensemble/rollback/alice" not in git(git_repo, "branch", "--list")
         assert not (tmp_path / "worktrees" / "rollback" / "alice").exists()
         assert "alice" not in git(git_repo, "worktree", "list")
-        sessions_after = {s.id for s in await client.list_sessions(str(git_repo))}
+        sessions_after = {s.id for s in await coord.client.list_sessions(str(git_repo))}
         assert sessions_after == sessions_before
         assert all(s.member != "alice" for s in coord.sessions.values())
         assert len(coord.identities) == 1, "only the lead's token is left"
@@ -66,21 +56,13 @@ async def test_a_failed_tool_registration_undoes_worktree_branch_session_and_mem
 
 
 async def test_a_worktree_that_cannot_be_made_refuses_before_any_session(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+    git_repo: Path, team_options: TeamOptions
 ) -> None:
-    options = RunOptions(
-        repo_root=git_repo,
-        prompt="",
-        url=opencode_server.url,
-        password="",
-        store_path=tmp_path / "state.db",
-        # Inside the repository: the git layer refuses it.
-        settings=CoordinatorSettings(worktree_root=git_repo / "trees"),
-    )
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+    # Inside the repository: the git layer refuses it.
+    async with running_team(team_options(worktree_root=git_repo / "trees")) as coord:
         await lead_with_team(coord)
         assert coord.team is not None
         with pytest.raises(ToolError, match="inside the repository"):
             await spawn_teammate(coord, coord.team, SpawnRequest("bob", "do it"))
         assert coord.store.get_member(coord.team.id, "bob") is None
-        assert len(await client.list_sessions(str(git_repo))) == 1
+        assert len(await coord.client.list_sessions(str(git_repo))) == 1

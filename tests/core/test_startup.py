@@ -6,36 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.core.coordinator import CoordinatorSettings
-from ensemble_tui.core.headless import RunOptions, drive_team, opencode_client, running_coordinator
+from ensemble_tui.core.headless import drive_team
 from ensemble_tui.core.startup import StartRefused, start_or_resume
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.scripted_model import script_block
-from ensemble_tui.opencode.server import OpenCodeServer
+from tests.conftest import TeamOptions, running_team
 
 LEAD = script_block(tool("ensemble_team_create", name="kept"), {"text": "made"})
 
 
-def options_for(tmp_path: Path, repo: Path, server: OpenCodeServer) -> RunOptions:
-    return RunOptions(
-        repo_root=repo,
-        prompt=LEAD,
-        url=server.url,
-        password="",
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
-    )
-
-
-async def test_a_new_start_picks_up_the_unfinished_team(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
-) -> None:
-    options = options_for(tmp_path, git_repo, opencode_server)
-    async with opencode_client(options) as client, running_coordinator(options, client) as first:
+async def test_a_new_start_picks_up_the_unfinished_team(team_options: TeamOptions) -> None:
+    options = team_options(LEAD)
+    async with running_team(options) as first:
         await drive_team(first, LEAD, 60)
         lead_session = first.lead.session_id if first.lead else None
 
-    async with opencode_client(options) as client, running_coordinator(options, client) as again:
+    async with running_team(options) as again:
         said = await start_or_resume(again)
         assert said == "Resumed the unfinished team kept."
         assert again.team is not None
@@ -46,11 +32,10 @@ async def test_a_new_start_picks_up_the_unfinished_team(
 
 
 async def test_an_existing_session_can_be_continued_as_the_lead(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+    git_repo: Path, team_options: TeamOptions
 ) -> None:
-    options = options_for(tmp_path, git_repo, opencode_server)
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
-        session = await client.create_session(str(git_repo), title="mine")
+    async with running_team(team_options(LEAD)) as coord:
+        session = await coord.client.create_session(str(git_repo), title="mine")
         said = await start_or_resume(coord, session_id=session.id)
         assert said == f"Continuing session {session.id} as the lead."
         assert coord.lead is not None

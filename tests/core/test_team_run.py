@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -9,20 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.core.coordinator import CoordinatorSettings
-from ensemble_tui.core.headless import (
-    RunOptions,
-    drive_team,
-    feed_printer,
-    opencode_client,
-    running_coordinator,
-)
+from ensemble_tui.core.headless import RunOptions, drive_team, feed_printer
 from ensemble_tui.core.models import MemberStatus, TaskStatus
 from ensemble_tui.core.store import Store
 from ensemble_tui.core.taskboard import TaskBoard
 from ensemble_tui.demo.scenarios import two_teammates
-from ensemble_tui.opencode.server import OpenCodeServer
-from tests.conftest import git
+from tests.conftest import TeamOptions, git, running_team
 
 
 def files_on_branch(repo: Path, branch: str) -> set[str]:
@@ -30,32 +23,20 @@ def files_on_branch(repo: Path, branch: str) -> set[str]:
 
 
 @pytest.fixture
-def options(tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer) -> RunOptions:
-    return RunOptions(
-        repo_root=git_repo,
-        prompt=two_teammates("demo"),
-        url=opencode_server.url,
-        password="",
-        json_output=True,
-        timeout=240,
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
-    )
+def options(team_options: TeamOptions) -> RunOptions:
+    return dataclasses.replace(team_options(two_teammates("demo")), json_output=True, timeout=240)
 
 
 async def test_two_teammates_work_in_their_worktrees_and_report(
     options: RunOptions, git_repo: Path
 ) -> None:
     out = io.StringIO()
-    async with (
-        opencode_client(options) as client,
-        running_coordinator(options, client) as coordinator,
-    ):
+    async with running_team(options) as coordinator:
         coordinator.feed.subscribe(feed_printer(out, as_json=True))
         await drive_team(coordinator, options.prompt, options.timeout)
         bob = coordinator.session_of("bob")
         assert bob is not None
-        transcript = await client.messages(bob.session_id, bob.directory)
+        transcript = await coordinator.client.messages(bob.session_id, bob.directory)
 
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     kinds = [event["type"] for event in events]

@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ensemble_tui.core.coordinator import CoordinatorSettings
 from ensemble_tui.core.feed import FeedEvent
-from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.models import MemberStatus, TaskStatus
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.scripted_model import script_block
-from ensemble_tui.opencode.server import OpenCodeServer
-from tests.conftest import git
+from tests.conftest import TeamOptions, git, running_team
 
 QUIET = script_block(
     tool("ensemble_team_claim", task_id="t1"),
@@ -30,20 +27,9 @@ LEAD = script_block(
 
 
 async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_kept(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+    git_repo: Path, team_options: TeamOptions
 ) -> None:
-    settings = CoordinatorSettings(
-        worktree_root=tmp_path / "worktrees", stall_threshold=1.0, timeout=4.0
-    )
-    options = RunOptions(
-        repo_root=git_repo,
-        prompt=LEAD,
-        url=opencode_server.url,
-        password="",
-        store_path=tmp_path / "state.db",
-        settings=settings,
-    )
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+    async with running_team(team_options(LEAD, stall_threshold=1.0, timeout=4.0)) as coord:
         timed_out = asyncio.Event()
         kinds: list[FeedEvent] = []
 
@@ -62,7 +48,7 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
         (task,) = coord.board.list_tasks(coord.team.id)
         lead_heard = [n.text for n in coord.store.undelivered_notices(coord.team.id, "lead")]
         await coord.wait_until_settled(limit=60)
-        transcript = await client.messages(lead.session_id, lead.directory)
+        transcript = await coord.client.messages(lead.session_id, lead.directory)
 
     types = [event.type for event in kinds]
     assert types.index("member.stalled") < types.index("member.timed_out")
@@ -78,23 +64,13 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
     assert "gus timed out" in told
 
 
-async def test_a_model_that_fails_to_start_is_reported(
-    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
-) -> None:
+async def test_a_model_that_fails_to_start_is_reported(team_options: TeamOptions) -> None:
     lead_script = script_block(
         tool("ensemble_team_create", name="broken"),
         tool("ensemble_team_spawn", name="hal", prompt="Hello", model="scripted/no-such-model"),
         {"text": "spawned"},
     )
-    options = RunOptions(
-        repo_root=git_repo,
-        prompt=lead_script,
-        url=opencode_server.url,
-        password="",
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
-    )
-    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+    async with running_team(team_options(lead_script)) as coord:
         lead = await coord.start_lead()
         await coord.prompt(lead, lead_script)
         await coord.wait_until_settled(limit=90)
