@@ -1,17 +1,25 @@
-"""The `ensemble-tui` command line."""
+"""The `ensemble-tui` command line: its parser and its exit statuses."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
 from ensemble_tui import __version__
-from ensemble_tui.core.repository import RepositoryError, resolve_repository
+from ensemble_tui.commands import (
+    CommandFailed,
+    UsageError,
+    run_demo,
+    run_headless_command,
+    run_screen,
+    show_config,
+)
+from ensemble_tui.core.repository import RepositoryError
 from ensemble_tui.opencode.client import OpenCodeError
 from ensemble_tui.opencode.server import OpenCodeStartError
 from ensemble_tui.opencode.version import UnsupportedVersionError
+from ensemble_tui.settings import SettingsError
 
 DESCRIPTION = """\
 Mission control in the terminal for a team of OpenCode agents: a lead plans, teammates
@@ -21,8 +29,34 @@ working directory as unstaged changes.
 With no COMMAND, `ensemble-tui [PATH]` opens the screen on the repository at PATH
 (default: .), starting `opencode serve` for it, or attaching to one with --url.
 """
-USAGE = "ensemble-tui [PATH] [--url URL] [--password PW]\n       ensemble-tui COMMAND ..."
-COMMANDS = ("demo", "run", "tui")
+USAGE = "ensemble-tui [PATH] [options]\n       ensemble-tui COMMAND ..."
+COMMANDS = ("tui", "run", "demo", "config")
+FAILURES = (
+    OpenCodeStartError,
+    OpenCodeError,
+    UnsupportedVersionError,
+    RepositoryError,
+    SettingsError,
+    CommandFailed,
+)
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="attach to a running `opencode serve` at this URL")
+    parser.add_argument(
+        "--password", help="the server's password (default: $OPENCODE_SERVER_PASSWORD)"
+    )
+    _set_option(parser)
+
+
+def _set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a setting for this run, e.g. --set stall_threshold=2m "
+        "(repeatable; see `ensemble-tui config`)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,32 +69,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ensemble-tui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
     screen = commands.add_parser(
         "tui",
+        prog="ensemble-tui tui",
         help="open the screen (what `ensemble-tui [PATH]` does)",
         description=(
             "Open the ensemble screen on the repository at PATH: start `opencode serve` for "
-            "it (or attach to a running one with --url), start the lead, and steer the team."
+            "it with your own OpenCode configuration (or attach to a running one with --url), "
+            "pick up the repository's unfinished team if there is one, and steer the team."
         ),
     )
     screen.add_argument(
         "path", metavar="PATH", nargs="?", type=Path, default=Path("."), help="default: ."
     )
-    screen.add_argument("--url", help="attach to a running `opencode serve` at this URL")
+    _server_options(screen)
     screen.add_argument(
-        "--password", help="the server's password (default: $OPENCODE_SERVER_PASSWORD)"
+        "--session", metavar="ID", help="continue this OpenCode session as the lead"
     )
-    commands.add_parser(
-        "demo",
-        help="watch the real OpenCode driven by a scripted model (no API key needed)",
-        description=(
-            "Create a throwaway repository, start the real OpenCode with a scripted model "
-            "and run an agent turn in a git worktree, printing its events as they happen. "
-            "Needs `opencode` on PATH or ENSEMBLE_OPENCODE_BIN (`make demo` installs it)."
-        ),
-    )
+    screen.add_argument("--team", metavar="NAME", help="resume this unfinished team")
+
     run = commands.add_parser(
         "run",
+        prog="ensemble-tui run",
         help="run a team with no screen, printing its feed",
         description=(
             "Start OpenCode for the repository (or attach with --url), create a lead, send "
@@ -78,10 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         "no PROMPT is sent",
     )
     run.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: .)")
-    run.add_argument("--url", help="attach to a running `opencode serve` at this URL")
-    run.add_argument(
-        "--password", help="the server's password (default: $OPENCODE_SERVER_PASSWORD)"
-    )
+    _server_options(run)
     run.add_argument("--json", action="store_true", help="one JSON object per event")
     run.add_argument(
         "--timeout",
@@ -90,49 +118,41 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="give up after S seconds (default: 1800)",
     )
+
+    demo = commands.add_parser(
+        "demo",
+        prog="ensemble-tui demo",
+        help="watch a scripted team at work in the real OpenCode (no API key needed)",
+        description=(
+            "Create a throwaway project, start the real OpenCode with a scripted model, and "
+            "watch a lead and three teammates extend it: dependent tasks, messages, a "
+            "permission for you to approve with `a`, and every branch merged at the end. "
+            "Needs `opencode` on PATH or ENSEMBLE_OPENCODE_BIN (`make demo` installs it)."
+        ),
+    )
+    demo.add_argument("--headless", action="store_true", help="print the story, no screen")
+    demo.add_argument("--fast", action="store_true", help="no pauses between steps")
+
+    config = commands.add_parser(
+        "config",
+        prog="ensemble-tui config",
+        help="show the effective settings and where each came from",
+        description=(
+            "Print every setting with its value and its origin: the default, "
+            "~/.config/ensemble-tui/ensemble.toml, the repository's .ensemble.toml, an "
+            "ENSEMBLE_<KEY> variable, or a --set flag (each overrides the one before)."
+        ),
+    )
+    config.add_argument(
+        "path",
+        metavar="PATH",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="the repository whose .ensemble.toml to read (default: the current one, if any)",
+    )
+    _set_option(config)
     return parser
-
-
-def _run(args: argparse.Namespace) -> None:
-    # Imported here so that `--help` stays fast and needs no server machinery.
-    from ensemble_tui.core.headless import RunFailed, RunOptions, run_headless
-
-    if args.resume and args.prompt.strip():
-        raise UsageError("--resume sends no prompt: leave PROMPT out.")
-    if not args.resume and not args.prompt.strip():
-        raise UsageError("PROMPT is empty: say what the lead should get done.")
-    if args.timeout <= 0:
-        raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}.")
-    options = RunOptions(
-        repo_root=resolve_repository(args.repo.resolve()),
-        prompt=args.prompt,
-        url=args.url,
-        password=args.password,
-        json_output=args.json,
-        timeout=args.timeout,
-        resume=args.resume,
-    )
-    try:
-        asyncio.run(run_headless(options))
-    except RunFailed as error:
-        raise CommandFailed(str(error)) from None
-
-
-def _screen(args: argparse.Namespace) -> None:
-    # Imported here so that `--help` stays fast and loads no Textual.
-    from ensemble_tui.core.headless import RunOptions
-    from ensemble_tui.tui.app import make_app
-
-    options = RunOptions(
-        repo_root=resolve_repository(args.path.resolve()),
-        prompt="",
-        url=args.url,
-        password=args.password,
-    )
-    app = make_app(options)
-    app.run()
-    if app.return_code:
-        sys.exit(app.return_code)
 
 
 def screen_argv(argv: list[str]) -> list[str]:
@@ -151,36 +171,21 @@ def screen_argv(argv: list[str]) -> list[str]:
     return argv
 
 
-class UsageError(Exception):
-    """A bad flag or argument value."""
-
-
-class CommandFailed(Exception):
-    """A command could not do its work; the message says why."""
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the command line and exit with its status."""
     parser = build_parser()
     args = parser.parse_args(screen_argv(sys.argv[1:] if argv is None else argv))
+    command = {
+        "tui": run_screen,
+        "run": run_headless_command,
+        "demo": run_demo,
+        "config": show_config,
+    }[args.command]
     try:
-        if args.command == "tui":
-            _screen(args)
-        elif args.command == "demo":
-            from ensemble_tui.demo.first_turn import run_first_turn
-
-            asyncio.run(run_first_turn())
-        elif args.command == "run":
-            _run(args)
+        command(args)
     except UsageError as error:
         parser.error(str(error))
-    except (
-        OpenCodeStartError,
-        OpenCodeError,
-        UnsupportedVersionError,
-        RepositoryError,
-        CommandFailed,
-    ) as error:
+    except FAILURES as error:
         print(f"ensemble-tui: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:

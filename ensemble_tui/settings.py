@@ -47,6 +47,22 @@ def _seconds(value: object) -> object:
     return value
 
 
+def _flatten_keys(value: object, prefix: str = "") -> object:
+    """TOML reads `app.merge = "M"` as a nested table: flatten it back to dotted ids."""
+    if not isinstance(value, dict):
+        return value
+    flat: dict[str, object] = {}
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, dict):
+            nested = _flatten_keys(item, f"{name}.")
+            assert isinstance(nested, dict)
+            flat.update(nested)
+        else:
+            flat[name] = item
+    return flat
+
+
 Duration = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
 
 
@@ -102,8 +118,8 @@ class Settings(BaseSettings):
     model_assignment: Literal["default", "rotate", "random"] = "default"
     """How teammates get a model from model_pool: default (do not use the pool), rotate, random."""
 
-    keys: dict[str, str] = Field(default_factory=dict)
-    """Key bindings by id, e.g. {merge = "M"}; `?` in the app lists the ids."""
+    keys: Annotated[dict[str, str], BeforeValidator(_flatten_keys)] = Field(default_factory=dict)
+    """Key bindings by id, e.g. [keys] app.merge = "M" (the README lists the ids)."""
 
     @classmethod
     def settings_customise_sources(
@@ -211,7 +227,7 @@ def load_settings(
     if flags:
         for key, value in flags.items():
             if value is not None:
-                apply({key: value}, f"--{key.replace('_', '-')}")
+                apply({key: value}, f"--set {key}")
     try:
         settings = Settings(**merged)
     except ValidationError as error:

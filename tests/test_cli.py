@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from ensemble_tui import __version__
-from ensemble_tui.demo.first_turn import run_first_turn
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -56,14 +56,107 @@ def test_demo_without_opencode_says_how_to_install_it(tmp_path: Path) -> None:
     assert "npm install -g opencode-ai@1.18.33" in done.stderr
 
 
-async def test_the_demo_turn_writes_in_the_worktree_only(
-    opencode_bin: str, monkeypatch: pytest.MonkeyPatch
+def isolated(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An environment with its own HOME and XDG folders, no user config, and PATH kept."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
+        "XDG_DATA_HOME": str(tmp_path / "home" / ".local" / "share"),
+    }
+    env.update(extra)
+    return env
+
+
+def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ensemble_tui", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("command", ["tui", "run", "demo", "config"])
+def test_every_command_has_help(command: str) -> None:
+    done = run_cli(command, "--help")
+    assert done.returncode == 0
+    assert f"usage: ensemble-tui {command}" in done.stdout
+
+
+def test_the_screen_refuses_a_folder_that_is_not_a_repository(tmp_path: Path) -> None:
+    done = cli([str(tmp_path)], tmp_path, isolated(tmp_path))
+    assert done.returncode == 1
+    assert "is not inside a git repository" in done.stderr
+
+
+def test_the_screen_refuses_a_repository_without_a_commit(tmp_path: Path) -> None:
+    repo = tmp_path / "fresh"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    done = cli([str(repo)], tmp_path, isolated(tmp_path))
+    assert done.returncode == 1
+    assert "has no commit yet" in done.stderr
+
+
+def test_the_screen_refuses_when_opencode_is_missing(tmp_path: Path, git_repo: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    done = cli([str(git_repo)], tmp_path, isolated(tmp_path, PATH=str(bin_dir)))
+    assert done.returncode == 1
+    assert "OpenCode is not installed" in done.stderr
+    assert "npm install -g opencode-ai@1.18.33" in done.stderr
+
+
+def test_the_screen_refuses_an_opencode_that_is_too_old(tmp_path: Path, git_repo: Path) -> None:
+    """An old OpenCode is 350 MB to install; a script answering `--version` as 1.10.0
+    stands in for one (only `--version` is asked before the refusal)."""
+    old = tmp_path / "old-opencode"
+    old.write_text("#!/bin/sh\necho 1.10.0\n")
+    old.chmod(0o755)
+    env = isolated(tmp_path, ENSEMBLE_OPENCODE_BIN=str(old))
+    done = cli([str(git_repo)], tmp_path, env)
+    assert done.returncode == 1
+    assert "OpenCode 1.10.0 is not supported" in done.stderr
+    assert "npm install -g opencode-ai@1.18.33" in done.stderr
+
+
+def test_a_bad_setting_stops_the_start_naming_key_and_file(tmp_path: Path, git_repo: Path) -> None:
+    (git_repo / ".ensemble.toml").write_text('stall_threshold = "later"\n')
+    done = cli([str(git_repo)], tmp_path, isolated(tmp_path))
+    assert done.returncode == 1
+    assert "stall_threshold" in done.stderr
+    assert ".ensemble.toml" in done.stderr
+    assert "5m" in done.stderr
+
+
+def test_an_unknown_key_binding_id_is_refused_before_the_screen_opens(
+    tmp_path: Path, git_repo: Path, opencode_bin: str
 ) -> None:
-    monkeypatch.setenv("ENSEMBLE_OPENCODE_BIN", opencode_bin)
-    lines: list[str] = []
-    worktree = await run_first_turn(lines.append)
-    assert (worktree / "greet.py").read_text().startswith("def greet(")
-    repo = worktree.parent.parent / "project"
-    assert not (repo / "greet.py").exists()
-    assert "  tool write: greet.py" in lines
-    assert lines.count("  status: idle") == 1
+    env = isolated(tmp_path, ENSEMBLE_OPENCODE_BIN=opencode_bin)
+    done = cli([str(git_repo), "--set", "keys={app.merge = 'M', fly = 'f'}"], tmp_path, env)
+    assert done.returncode == 1
+    assert "no binding has the id 'fly'" in done.stderr
+    assert "app.merge" in done.stderr
+
+
+def test_config_shows_each_layer_overriding_the_one_before(tmp_path: Path, git_repo: Path) -> None:
+    env = isolated(tmp_path, ENSEMBLE_TIMEOUT="45m", ENSEMBLE_RATE_LIMIT="3")
+    user_file = Path(env["XDG_CONFIG_HOME"]) / "ensemble-tui" / "ensemble.toml"
+    user_file.parent.mkdir(parents=True)
+    user_file.write_text('timeout = "10m"\nstall_threshold = "1m"\nrate_limit = 9\n')
+    (git_repo / ".ensemble.toml").write_text("stall_threshold = 120\n")
+    done = cli(["config", "--set", "rate_limit=5"], git_repo, env)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines()}
+    assert "2700.0" in rows["timeout"]
+    assert "(ENSEMBLE_TIMEOUT)" in rows["timeout"]
+    assert "120.0" in rows["stall_threshold"]
+    assert ".ensemble.toml)" in rows["stall_threshold"]
+    assert "5.0" in rows["rate_limit"]
+    assert "(--set rate_limit)" in rows["rate_limit"]
+    assert "(default)" in rows["merge_on_cleanup"]

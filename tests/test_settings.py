@@ -35,11 +35,11 @@ def test_each_layer_overrides_the_one_before_and_is_named(
     assert loaded.source_of("stall_threshold") == str(user_config)
     assert loaded.source_of("timeout") == str(repo / ".ensemble.toml")
     assert loaded.source_of("model_pool") == "ENSEMBLE_MODEL_POOL"
-    assert loaded.source_of("rate_limit") == "--rate-limit"
+    assert loaded.source_of("rate_limit") == "--set rate_limit"
     assert loaded.source_of("merge_on_cleanup") == "default"
     table = describe(loaded)
     assert "rate_limit" in table
-    assert "(--rate-limit)" in table
+    assert "(--set rate_limit)" in table
     assert "(ENSEMBLE_MODEL_POOL)" in table
 
 
@@ -99,3 +99,8 @@ def test_model_resolution_order() -> None:
     settings.model_assignment = "default"
     assert str(choose_model(settings, "build", None, 0)) == "d/default"
     assert choose_model(CoordinatorSettings(), "build", None, 0) is None
+
+
+def test_dotted_key_ids_may_be_written_as_toml_tables(user_config: Path) -> None:
+    user_config.write_text('[keys]\napp.merge = "M"\n"app.diff" = "D"\n')
+    assert load_settings(None, None, {}).settings.keys == {"app.merge": "M", "app.diff": "D"}

@@ -46,6 +46,8 @@ class RunOptions:
     server_env: Mapping[str, str] | None = None
     store_path: Path | None = None
     resume: bool = False
+    team_name: str | None = None
+    session_id: str | None = None
     settings: CoordinatorSettings = field(default_factory=CoordinatorSettings)
 
 

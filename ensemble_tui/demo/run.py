@@ -126,3 +126,15 @@ async def run_demo_headless(pace: float = 0.0, out: TextIO = sys.stdout) -> Demo
         await asyncio.gather(*answers)
     out.write(closing_words(place))
     return place
+
+
+def run_demo_on_screen(pace: float = DEMO_PACE) -> DemoPlace:
+    """Play the story on the screen; the viewer approves cy's permission with `a`."""
+    from ensemble_tui.tui.app import make_app
+
+    place = make_demo_project()
+    with ScriptedModel(log_path=place.root / "model.log") as model:
+        app = make_app(demo_options(place, model.base_url, pace))
+        app.run()
+    print(closing_words(place))
+    return place

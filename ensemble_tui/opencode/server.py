@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ from types import TracebackType
 
 import httpx
 
-from ensemble_tui.opencode.version import INSTALL_COMMAND
+from ensemble_tui.opencode.version import INSTALL_COMMAND, check_supported_version
 
 BIN_VARIABLE = "ENSEMBLE_OPENCODE_BIN"
 _PR_SET_PDEATHSIG = 1
@@ -74,6 +75,23 @@ def find_opencode(explicit: str | None = None) -> str:
             f"{INSTALL_COMMAND} (or set {BIN_VARIABLE} to its path)."
         )
     return os.path.abspath(found)
+
+
+def check_opencode_version(binary: str) -> str:
+    """Run `opencode --version`; return the version, or refuse an unsupported one."""
+    try:
+        done = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise OpenCodeStartError(f"{binary} --version failed: {error}") from None
+    version = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    if done.returncode != 0 or not version:
+        raise OpenCodeStartError(
+            f"{binary} --version failed (status {done.returncode}): {done.stderr.strip()[:300]}"
+        )
+    check_supported_version(version)
+    return version
 
 
 def free_port() -> int:

@@ -7,6 +7,10 @@ The app owns UI state in its message handlers; workers only talk to `TeamControl
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,15 +20,18 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.worker import Worker
 
+import ensemble_tui.tui
 from ensemble_tui.core.control import ActionRefused, PendingRequest, TeamControl
 from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.headless import RunOptions
 from ensemble_tui.core.models import LEAD_NAME
+from ensemble_tui.core.startup import StartRefused
 from ensemble_tui.opencode.client import OpenCodeError
 from ensemble_tui.opencode.events import Event
 from ensemble_tui.opencode.models import MessageWithParts
 from ensemble_tui.opencode.server import OpenCodeStartError
 from ensemble_tui.opencode.version import UnsupportedVersionError
+from ensemble_tui.settings import SettingsError
 from ensemble_tui.tui.actions import TeamActions
 from ensemble_tui.tui.bridge import Bridge
 from ensemble_tui.tui.commands import TeamCommands
@@ -44,7 +51,13 @@ WELCOME = (
     "each in its own git worktree; they appear above as they start, their tasks and "
     "messages on the right. Their work comes back to your tree when you merge it (m)."
 )
-STARTUP_ERRORS = (OpenCodeStartError, OpenCodeError, UnsupportedVersionError, OSError)
+STARTUP_ERRORS = (
+    OpenCodeStartError,
+    OpenCodeError,
+    UnsupportedVersionError,
+    StartRefused,
+    OSError,
+)
 
 
 class EnsembleApp(TeamActions):
@@ -314,8 +327,34 @@ class EnsembleApp(TeamActions):
         self.exit()
 
 
+def binding_ids() -> set[str]:
+    """The id of every key binding of the app's screens and widgets (for the `keys` setting)."""
+    ids: set[str] = set()
+    for info in pkgutil.iter_modules(ensemble_tui.tui.__path__, "ensemble_tui.tui."):
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            for binding in getattr(cls, "BINDINGS", ()):
+                if isinstance(binding, Binding) and binding.id:
+                    ids.add(binding.id)
+    return ids
+
+
 def make_app(
-    options: RunOptions, *, coordinator: Coordinator | None = None, clock: Clock = default_clock
+    options: RunOptions,
+    *,
+    coordinator: Coordinator | None = None,
+    clock: Clock = default_clock,
+    keys: Mapping[str, str] | None = None,
 ) -> EnsembleApp:
-    """The app, for the CLI and the tests alike; give *coordinator* to show one already running."""
-    return EnsembleApp(options, coordinator=coordinator, clock=clock)
+    """The app, for the CLI and the tests alike; give *coordinator* to show one already
+    running, and *keys* (binding id -> key) to rebind keys."""
+    app = EnsembleApp(options, coordinator=coordinator, clock=clock)
+    if keys:
+        unknown = sorted(set(keys) - binding_ids())
+        if unknown:
+            known = ", ".join(sorted(binding_ids()))
+            raise SettingsError(
+                f"keys: no binding has the id {', '.join(map(repr, unknown))}; the ids are: {known}"
+            )
+        app.set_keymap(dict(keys))
+    return app

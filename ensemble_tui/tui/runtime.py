@@ -14,16 +14,23 @@ from dataclasses import dataclass
 
 from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.core.startup import start_or_resume
 from ensemble_tui.opencode.server import find_opencode
 
 
 async def run_team(
     options: RunOptions, started: Callable[[Coordinator], None], stop: asyncio.Event
 ) -> None:
-    """Start OpenCode (or attach) and the coordinator with its lead, and keep them until *stop*."""
+    """Start OpenCode (or attach) and the coordinator; pick up the unfinished team (or the
+    one asked for) or start a lead, send the options' prompt if any, and keep it all
+    running until *stop*."""
     async with opencode_client(options) as client, running_coordinator(options, client) as coord:
-        if coord.lead is None:
-            await coord.start_lead()
+        said = await start_or_resume(
+            coord, team_name=options.team_name, session_id=options.session_id
+        )
+        coord.feed.publish("team.opened", text=said)
+        if options.prompt and coord.lead is not None:
+            await coord.prompt(coord.lead, options.prompt)
         started(coord)
         await stop.wait()
 

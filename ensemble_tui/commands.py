@@ -1,0 +1,136 @@
+"""What each `ensemble-tui` command does, once its arguments are parsed.
+
+Heavy imports (Textual, the coordinator) happen inside the commands, so `--help` and
+`--version` stay quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ensemble_tui.core.repository import RepositoryError, resolve_repository
+from ensemble_tui.opencode.server import check_opencode_version, find_opencode
+from ensemble_tui.settings import LoadedSettings, coordinator_settings, describe, load_settings
+
+
+class UsageError(Exception):
+    """A bad flag or argument value (exit status 2)."""
+
+
+class CommandFailed(Exception):
+    """A command could not do its work; the message says why (exit status 1)."""
+
+
+def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
+    """`--set KEY=VALUE` flags as a settings layer (values as TOML would read them)."""
+    import tomllib
+
+    overrides: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set takes KEY=VALUE, not {pair!r}")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw  # A bare word is taken as text.
+        overrides[key.strip().replace("-", "_")] = value
+    return overrides
+
+
+def _settings(repo: Path | None, args: argparse.Namespace) -> LoadedSettings:
+    return load_settings(repo, parse_overrides(getattr(args, "set", None)))
+
+
+def _opencode_for(args: argparse.Namespace, loaded: LoadedSettings) -> str | None:
+    """The OpenCode to start (checked now, before any screen opens); None with --url."""
+    if args.url:
+        return None
+    binary = find_opencode(loaded.settings.opencode_bin)
+    check_opencode_version(binary)
+    return binary
+
+
+def run_screen(args: argparse.Namespace) -> None:
+    """`ensemble-tui [PATH]`: the screen on a repository."""
+    from ensemble_tui.core.headless import RunOptions
+    from ensemble_tui.tui.app import make_app
+
+    repo = resolve_repository(args.path.resolve())
+    loaded = _settings(repo, args)
+    options = RunOptions(
+        repo_root=repo,
+        prompt="",
+        url=args.url,
+        password=args.password,
+        opencode_bin=_opencode_for(args, loaded),
+        team_name=args.team,
+        session_id=args.session,
+        settings=coordinator_settings(loaded.settings),
+    )
+    app = make_app(options, keys=loaded.settings.keys)
+    app.run()
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
+def run_headless_command(args: argparse.Namespace) -> None:
+    """`ensemble-tui run`: a team with no screen."""
+    from ensemble_tui.core.headless import RunFailed, RunOptions, run_headless
+
+    if args.resume and args.prompt.strip():
+        raise UsageError("--resume sends no prompt: leave PROMPT out.")
+    if not args.resume and not args.prompt.strip():
+        raise UsageError("PROMPT is empty: say what the lead should get done.")
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}.")
+    repo = resolve_repository(args.repo.resolve())
+    loaded = _settings(repo, args)
+    options = RunOptions(
+        repo_root=repo,
+        prompt=args.prompt,
+        url=args.url,
+        password=args.password,
+        json_output=args.json,
+        timeout=args.timeout,
+        resume=args.resume,
+        opencode_bin=_opencode_for(args, loaded),
+        settings=coordinator_settings(loaded.settings),
+    )
+    try:
+        asyncio.run(run_headless(options))
+    except RunFailed as error:
+        raise CommandFailed(str(error)) from None
+
+
+def run_demo(args: argparse.Namespace) -> None:
+    """`ensemble-tui demo`: the scripted team story, on the screen or headless."""
+    from ensemble_tui.demo.run import DEMO_PACE, run_demo_headless, run_demo_on_screen
+
+    binary = find_opencode()
+    check_opencode_version(binary)
+    os.environ.setdefault("ENSEMBLE_OPENCODE_BIN", binary)
+    pace = 0.0 if args.fast else DEMO_PACE
+    if args.headless:
+        asyncio.run(run_demo_headless(pace))
+    else:
+        run_demo_on_screen(pace)
+
+
+def show_config(args: argparse.Namespace) -> None:
+    """`ensemble-tui config`: the effective settings and where each came from."""
+    repo: Path | None
+    if args.path is not None:
+        repo = resolve_repository(args.path.resolve())
+    else:
+        try:
+            repo = resolve_repository(Path(".").resolve())
+        except RepositoryError:
+            repo = None  # Outside a repository only the user's file applies.
+    loaded = _settings(repo, args)
+    print(describe(loaded))
