@@ -43,6 +43,10 @@ Keys of a step (all optional, combinable):
     ``(waiting)`` and ends the turn without consuming the step; such replies do not
     count as responses.
 
+``skip_if``
+    A string, or a list of strings: when all have been heard by the time the step is
+    due, the step is passed over (e.g. waiting for a task that was already claimed).
+
 When the script has run out the model answers ``(script finished)``. A request with no
 tools (OpenCode's title generation) is answered with a short title. Both streaming
 (``"stream": true``) and plain JSON responses are served.
@@ -128,21 +132,36 @@ def choose_step(messages: list[dict[str, Any]]) -> dict[str, Any]:
         return {"text": FINISHED_TEXT}
     played = 0
     heard: list[str] = []
+
+    def skip_done_steps() -> None:
+        # A step whose skip_if has been heard is passed over, as at the time it was due.
+        nonlocal played
+        while played < len(steps) and _heard_all(steps[played].get("skip_if"), heard, empty=False):
+            played += 1
+
     for message in messages[script_at + 1 :]:
         role = message.get("role")
         if role == "assistant":
             if _message_text(message).strip() != WAITING_TEXT:
+                skip_done_steps()
                 played += 1
         elif role in ("user", "tool"):
             heard.append(_message_text(message))
+    skip_done_steps()
     if played >= len(steps):
         return {"text": FINISHED_TEXT}
     step = steps[played]
-    awaited = step.get("await", [])
-    wanted = [awaited] if isinstance(awaited, str) else list(awaited)
-    if not all(any(text in said for said in heard) for text in wanted):
+    if not _heard_all(step.get("await"), heard, empty=True):
         return {"text": WAITING_TEXT}
     return step
+
+
+def _heard_all(texts: object, heard: list[str], *, empty: bool) -> bool:
+    """Whether every text (one string or a list) appears in something heard; *empty* if none."""
+    wanted = [texts] if isinstance(texts, str) else list(texts or [])  # type: ignore[call-overload]
+    if not wanted:
+        return empty
+    return all(any(text in said for said in heard) for text in wanted)
 
 
 def _tool_calls(step: dict[str, Any]) -> list[dict[str, Any]]:

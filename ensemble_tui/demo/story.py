@@ -111,7 +111,12 @@ def ada(pace: float) -> str:
 def ben(pace: float) -> str:
     steps = [
         tool("ensemble_team_claim", task_id="t2"),
-        {"await": "Task t2 can now be claimed", **tool("ensemble_team_claim", task_id="t2")},
+        # Wait for t1 unless the first claim already got t2 (ada was quick).
+        {
+            "skip_if": "You hold t2",
+            "await": "Task t2 can now be claimed",
+            **tool("ensemble_team_claim", task_id="t2"),
+        },
         tool("write", filePath="textstats/readability.py", content=READABILITY),
         _commit("ben", "Add words_per_sentence"),
         tool("ensemble_team_tasks_complete", task_id="t2", result="textstats/readability.py"),
@@ -128,7 +133,11 @@ def cy(pace: float, style_guide: Path) -> str:
             **tool("read", filePath=str(style_guide)),
         },
         tool("ensemble_team_claim", task_id="t3"),
-        {"await": "Task t3 can now be claimed", **tool("ensemble_team_claim", task_id="t3")},
+        {
+            "skip_if": "You hold t3",
+            "await": "Task t3 can now be claimed",
+            **tool("ensemble_team_claim", task_id="t3"),
+        },
         tool("write", filePath="tests/test_sentences.py", content=TESTS),
         tool(
             "bash",

@@ -9,7 +9,10 @@ import sys
 
 import pytest
 
-from ensemble_tui.demo.run import run_demo_headless
+from ensemble_tui.core.control import TeamControl
+from ensemble_tui.core.feed import FeedEvent
+from ensemble_tui.core.models import TaskStatus
+from ensemble_tui.demo.run import demo_team, make_demo_project, run_demo_headless
 
 
 def test_the_demo_ends_with_every_teammates_work_merged(
@@ -50,3 +53,41 @@ def test_the_demo_ends_with_every_teammates_work_merged(
     assert "permission.answered" in said
     assert said.index("team.cleaned_up") < said.index("run.finished")
     assert f"The team's work is in {repo}" in said
+
+
+def test_the_story_finishes_when_the_viewer_approves_late(
+    opencode_bin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person may approve cy's permission only after t1 and t2 are done: cy's first
+    claim of t3 then succeeds and it must not wait for a notice that never comes."""
+    monkeypatch.setenv("ENSEMBLE_OPENCODE_BIN", opencode_bin)
+
+    async def play() -> tuple[list[str], TaskStatus]:
+        place = make_demo_project()
+        async with demo_team(place, pace=0.0) as (options, coord):
+            control = TeamControl(coord)
+            asked, t2_done = asyncio.Event(), asyncio.Event()
+
+            def watch(event: FeedEvent) -> None:
+                if event.type == "permission.asked":
+                    asked.set()
+                if event.type == "task.completed" and event.task == "t2":
+                    t2_done.set()
+
+            coord.feed.subscribe(watch)
+            lead = await coord.start_lead()
+            await coord.prompt(lead, options.prompt)
+            async with asyncio.timeout(120):
+                await asked.wait()
+                await t2_done.wait()
+            (request,) = control.pending()
+            await control.answer_permission(request, "once")
+            await coord.wait_until_settled(limit=180)
+            (team,) = coord.store.list_teams()
+            t3 = coord.board.get_task(team.id, "t3")
+            assert t3 is not None
+            return [e.type for e in coord.feed.recent], t3.status
+
+    kinds, t3_status = asyncio.run(play())
+    assert t3_status is TaskStatus.COMPLETED
+    assert "team.cleaned_up" in kinds

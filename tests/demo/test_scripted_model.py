@@ -63,6 +63,25 @@ def test_an_await_list_needs_every_text_in_any_order() -> None:
     assert choose_step(conversation)["text"] == "both reported"
 
 
+def test_a_step_is_skipped_when_its_skip_if_was_heard_in_time() -> None:
+    script = script_block(
+        {"tool": "claim"},
+        {"skip_if": "You hold t3", "await": "t3 is free", "tool": "claim"},
+        {"text": "working on t3"},
+    )
+    won = [user(script), assistant(), {"role": "tool", "content": "You hold t3"}]
+    assert choose_step(won) == {"text": "working on t3"}
+    won += [assistant("working on t3")]
+    assert choose_step(won) == {"text": FINISHED_TEXT}
+
+    refused = [user(script), assistant(), {"role": "tool", "content": "t3 is blocked"}]
+    assert choose_step(refused) == {"text": WAITING_TEXT}
+    refused += [assistant(WAITING_TEXT), user("t3 is free")]
+    assert choose_step(refused)["tool"] == "claim"
+    refused += [assistant(), {"role": "tool", "content": "You hold t3"}]
+    assert choose_step(refused) == {"text": "working on t3"}, "a played step is never skipped"
+
+
 def test_a_bad_script_is_answered_not_crashed_on() -> None:
     step = choose_step([user("```scripted\n{not json}\n```")])
     assert "bad script" in step["text"]
