@@ -109,6 +109,11 @@ def delivery_text(messages: Sequence[Message], notices: Sequence[Notice]) -> str
     return "\n\n".join(blocks)
 
 
+def without_delivery_marker(text: str) -> str:
+    """The text as a person reads it: the delivery marker is for the coordinator."""
+    return _MARKER.sub("", text).rstrip()
+
+
 def delivered_tokens(text: str) -> set[str]:
     """The delivery tokens (`m12`, `n4`) named by markers in a session's message text."""
     return {token for match in _MARKER.finditer(text) for token in match.group(1).split()}

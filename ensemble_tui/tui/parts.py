@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from ensemble_tui.core.prompts import without_delivery_marker
 from ensemble_tui.opencode.models import (
     ReasoningPart,
     ToolCompleted,
@@ -62,8 +64,28 @@ class StreamedMarkdown(Markdown):
             await stream.stop()
 
 
+_SCRIPT_BLOCK = re.compile(r"```scripted[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL)
+
+
+def readable_prompt(text: str) -> str:
+    """A prompt as a person reads it: a scripted model's script folded to one line (the
+    demo's prompts carry one), the coordinator's delivery marker left out."""
+
+    def fold(match: re.Match[str]) -> str:
+        steps = sum(1 for line in match.group(1).splitlines() if line.strip())
+        return f"*(the scripted model's script: {steps} steps)*"
+
+    return without_delivery_marker(_SCRIPT_BLOCK.sub(fold, text))
+
+
 class UserText(StreamedMarkdown):
     """What the human (or the coordinator, delivering a message) said to the session."""
+
+    def __init__(self, text: str, *, classes: str | None = None) -> None:
+        super().__init__(readable_prompt(text), classes=classes)
+
+    async def set_text(self, text: str) -> None:
+        await super().set_text(readable_prompt(text))
 
     DEFAULT_CSS = """
     UserText {
