@@ -49,6 +49,8 @@ class Terminal:
             screen = self.screen()
             if seen(screen):
                 return screen
+            if "EXITED" in screen:
+                raise AssertionError(f"ensemble-tui ended before {what}; the screen was:\n{screen}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"never saw {what}; the screen was:\n{screen}")
             time.sleep(0.25)
@@ -89,7 +91,7 @@ def test_the_command_shows_the_team_and_switches_to_a_teammate(
     }
     launcher = tmp_path / "launch.sh"
     exports = "".join(f"export {key}={_quote(value)}\n" for key, value in env.items())
-    launcher.write_text(f"{exports}{command} {git_repo}\necho EXITED $?\nsleep 30\n")
+    launcher.write_text(f"{exports}{command} {git_repo}\necho EXITED $?\nsleep 600\n")
     terminal.tmux(
         "new-session", "-d", "-s", terminal.name, "-x", "100", "-y", "30", f"sh {launcher}"
     )
