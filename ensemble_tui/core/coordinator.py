@@ -18,15 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ensemble_tui.core import recovery
+from ensemble_tui.core.delivery import FINISHED, DeliveryMixin
 from ensemble_tui.core.feed import Feed
-from ensemble_tui.core.gitutil import GitError
-from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Message, Team
-from ensemble_tui.core.prompts import LEAD_SYSTEM, delivery_text, lead_digest
+from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
+from ensemble_tui.core.prompts import LEAD_SYSTEM, lead_digest
+from ensemble_tui.core.recovery import MCP_SERVER_NAME
 from ensemble_tui.core.sessions import STALE_IDLE_GRACE, Change, SessionState
 from ensemble_tui.core.store import Store
-from ensemble_tui.core.store_notices import Notice
 from ensemble_tui.core.taskboard import TaskBoard
-from ensemble_tui.core.worktrees import commit_work_in_progress, default_worktree_root, wip_message
+from ensemble_tui.core.worktrees import default_worktree_root
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.events import Event
 from ensemble_tui.opencode.models import ModelRef
@@ -34,9 +34,6 @@ from ensemble_tui.opencode.stream import EventStream, StreamConnected, StreamDis
 from ensemble_tui.tools.api import Caller
 
 log = logging.getLogger(__name__)
-
-MCP_SERVER_NAME = "ensemble"
-FINISHED = frozenset({MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT})
 
 
 @dataclass
@@ -67,7 +64,7 @@ class Identity:
 
 
 @dataclass
-class Coordinator:
+class Coordinator(DeliveryMixin):
     """Runs one repository's team on one OpenCode server."""
 
     repo_root: Path
@@ -290,88 +287,6 @@ class Coordinator:
             self.store.update_member(self.team.id, state.member, update)
             self.feed.publish("member.status", member=state.member, text=status.value)
 
-    # Ending
-
-    async def commit_member_work(self, member: Member, reason: str) -> str | None:
-        """Commit a teammate's uncommitted changes to its branch (None if there were none)."""
-        path = member.worktree_path
-        if path is None or member.branch is None or not path.exists():
-            return None
-        message = wip_message(member.name, reason)
-        return await asyncio.to_thread(commit_work_in_progress, path, message)
-
-    async def finish_shutdown(self, member: Member, reason: str) -> None:
-        """Mark a stopped teammate shut down: commit its work, release its tasks."""
-        assert self.team is not None
-        try:
-            await self.commit_member_work(member, reason)
-        except GitError as error:
-            log.warning("could not commit %s's work: %s", member.name, error)
-        self._drop_undeliverable(member.name)
-        released = self.board.release_member_tasks(self.team.id, member.name)
-        update = MemberUpdate(status=MemberStatus.SHUT_DOWN, shutdown_requested=False)
-        self.store.update_member(self.team.id, member.name, update)
-        detail = {"reason": reason, "released": [task.id for task in released]}
-        self.store.append_event(self.team.id, "member.shut_down", member.name, detail)
-        self.feed.publish("member.shut_down", member=member.name, text=reason, detail=detail)
-
-    def _drop_undeliverable(self, name: str) -> None:
-        """Messages that arrived too late for a member that stops: kept in the feed and the
-        store, recorded as never delivered to its session."""
-        assert self.team is not None
-        late = self.store.list_undelivered(self.team.id, name)
-        notices = self.store.undelivered_notices(self.team.id, name)
-        self.store.mark_notices_delivered([notice.id for notice in notices])
-        for message in late:
-            self.store.mark_delivered(message.id, name)
-            self.feed.publish(
-                "message.undeliverable",
-                sender=message.sender,
-                recipient=name,
-                text=f"{name} stopped before reading it",
-                detail={"message": message.id},
-            )
-
-    # Delivery
-
-    def notify(self, member: str, notice: str) -> None:
-        """Save a coordinator notice (not a member's message) for *member*'s next delivery."""
-        if self.team is not None:
-            self.store.add_notice(self.team.id, member, notice)
-
-    async def deliver_pending(self, state: SessionState, *, even_if_busy: bool = False) -> None:
-        """Deliver every waiting message and notice in one prompt, when the session is idle
-        (or at once if *even_if_busy*: OpenCode queues it behind the running turn)."""
-        if (not state.idle and not even_if_busy) or self.team is None:
-            return
-        member = self.store.get_member(self.team.id, state.member)
-        if member is None or member.status in FINISHED:
-            return
-        messages = self.store.list_undelivered(self.team.id, state.member)
-        notices = self.store.undelivered_notices(self.team.id, state.member)
-        if not messages and not notices:
-            return
-        try:
-            await self.prompt(state, delivery_text(messages, notices))
-        except OpenCodeError as error:
-            self.feed.publish("delivery.failed", member=state.member, text=str(error))
-            return
-        self.mark_delivered(state.member, messages, notices)
-
-    def mark_delivered(
-        self, recipient: str, messages: list[Message], notices: list[Notice]
-    ) -> None:
-        """Record deliveries as done (and tell the feed)."""
-        self.store.mark_notices_delivered([notice.id for notice in notices])
-        for message in messages:
-            self.store.mark_delivered(message.id, recipient)
-            self.feed.publish(
-                "message.delivered",
-                sender=message.sender,
-                recipient=recipient,
-                detail={"message": message.id},
-            )
-
     # Settling
 
     def settled(self) -> bool:
@@ -386,32 +301,8 @@ class Coordinator:
         return waiting == 0 and not self.store.undelivered_notices(self.team.id)
 
     async def resync(self) -> None:
-        """After the event stream came back: reconcile with the server, which may have
-        restarted (then our team tools are gone and every running turn was cut short)."""
-        restarted = await self._server_restarted()
-        cut_short: set[str] = set()
-        if restarted:
-            cut_short = {state.member for state in self.sessions.values() if not state.idle}
-            for token, identity in list(self.identities.items()):
-                state = self.sessions.get(identity.session_id)
-                if state is not None:
-                    await self.register_tools(state.directory, token)
-            self.feed.publish("server.restarted", detail={"cut_short": sorted(cut_short)})
-        try:
-            await recovery.reconcile(self, cut_short=cut_short)
-        except OpenCodeError as error:
-            log.warning("resync failed: %s", error)
-
-    async def _server_restarted(self) -> bool:
-        """Whether the server forgot our team tools, as a restarted server does."""
-        state = self.lead or next(iter(self.sessions.values()), None)
-        if state is None or self.tool_server_url is None:
-            return False
-        try:
-            statuses = await self.client.mcp_status(state.directory)
-        except OpenCodeError:
-            return False
-        return MCP_SERVER_NAME not in statuses
+        """After the event stream came back: reconcile with the server (see recovery)."""
+        await recovery.after_reconnect(self)
 
     async def wait_until_settled(self, *, limit: float) -> None:
         """Wait until `settled()` holds twice across a short pause (raises TimeoutError)."""

@@ -28,6 +28,9 @@ from ensemble_tui.opencode.models import BusyStatus, ModelRef, RetryStatus, Text
 if TYPE_CHECKING:
     from ensemble_tui.core.coordinator import Coordinator
 
+# The name the team tools are registered under, in every directory.
+MCP_SERVER_NAME = "ensemble"
+
 log = logging.getLogger(__name__)
 
 ENDED = (MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT)
@@ -167,3 +170,33 @@ async def _confirm_deliveries(coordinator: Coordinator, state: SessionState) -> 
     arrived = [m for m in messages if f"m{m.id}" in seen]
     arrived_notices = [n for n in notices if f"n{n.id}" in seen]
     coordinator.mark_delivered(state.member, arrived, arrived_notices)
+
+
+async def after_reconnect(coordinator: Coordinator) -> None:
+    """After the event stream came back: reconcile with the server, which may have
+    restarted (then our team tools are gone and every running turn was cut short)."""
+    restarted = await _server_restarted(coordinator)
+    cut_short: set[str] = set()
+    if restarted:
+        cut_short = {state.member for state in coordinator.sessions.values() if not state.idle}
+        for token, identity in list(coordinator.identities.items()):
+            state = coordinator.sessions.get(identity.session_id)
+            if state is not None:
+                await coordinator.register_tools(state.directory, token)
+        coordinator.feed.publish("server.restarted", detail={"cut_short": sorted(cut_short)})
+    try:
+        await reconcile(coordinator, cut_short=cut_short)
+    except OpenCodeError as error:
+        log.warning("resync failed: %s", error)
+
+
+async def _server_restarted(coordinator: Coordinator) -> bool:
+    """Whether the server forgot our team tools, as a restarted server does."""
+    state = coordinator.lead or next(iter(coordinator.sessions.values()), None)
+    if state is None or coordinator.tool_server_url is None:
+        return False
+    try:
+        statuses = await coordinator.client.mcp_status(state.directory)
+    except OpenCodeError:
+        return False
+    return MCP_SERVER_NAME not in statuses
