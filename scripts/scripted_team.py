@@ -20,7 +20,8 @@ from ensemble_tui.core.coordinator import CoordinatorSettings
 from ensemble_tui.core.headless import RunOptions
 from ensemble_tui.demo.environment import scripted_opencode_environment
 from ensemble_tui.demo.scenarios import tool, two_teammates
-from ensemble_tui.demo.scripted_model import ScriptedModel, script_block
+from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.tui.app import make_app
 
 

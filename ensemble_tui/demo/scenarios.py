@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.demo.script import script_block
 
 # Teammates commit with an identity of their own: a test HOME has none.
 GIT_COMMIT = (

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ensemble_tui.demo.scenarios import GIT_COMMIT, tool
-from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.demo.script import script_block
 
 TEAM = "textstats"
 

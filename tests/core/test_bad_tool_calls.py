@@ -12,7 +12,7 @@ from typing import Any
 
 from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.demo.scenarios import tool
-from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolFailed, ToolPart
 from tests.conftest import TeamOptions, running_team
 

@@ -20,7 +20,7 @@ import pytest
 from ensemble_tui.core.prompts import delivered_tokens
 from ensemble_tui.core.store import Store
 from ensemble_tui.demo.scenarios import alice_script, bob_script, tool
-from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import TextPart
 from ensemble_tui.opencode.server import OpenCodeServer

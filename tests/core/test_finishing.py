@@ -12,7 +12,7 @@ from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.headless import drive_team
 from ensemble_tui.core.models import MemberStatus, TeamStatus
 from ensemble_tui.demo.scenarios import tool
-from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.demo.script import script_block
 from tests.conftest import TeamOptions, git, running_team
 
 

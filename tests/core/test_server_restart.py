@@ -10,7 +10,7 @@ from ensemble_tui.core.feed import FeedEvent
 from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.models import TaskStatus
 from ensemble_tui.demo.scenarios import alice_script, bob_script, tool
-from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.server import OpenCodeServer
 from tests.conftest import git
 

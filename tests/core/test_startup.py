@@ -9,7 +9,7 @@ import pytest
 from ensemble_tui.core.headless import drive_team
 from ensemble_tui.core.startup import StartRefused, start_or_resume
 from ensemble_tui.demo.scenarios import tool
-from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.demo.script import script_block
 from tests.conftest import TeamOptions, running_team
 
 LEAD = script_block(tool("ensemble_team_create", name="kept"), {"text": "made"})

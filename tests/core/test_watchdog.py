@@ -8,7 +8,7 @@ from pathlib import Path
 from ensemble_tui.core.feed import FeedEvent
 from ensemble_tui.core.models import MemberStatus, TaskStatus
 from ensemble_tui.demo.scenarios import tool
-from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.demo.script import script_block
 from tests.conftest import TeamOptions, git, running_team
 
 QUIET = script_block(

@@ -8,15 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from ensemble_tui.demo.scripted_model import (
+from ensemble_tui.demo.script import (
     FINISHED_TEXT,
-    TITLE_TEXT,
     WAITING_TEXT,
-    ScriptedModel,
     choose_step,
     parse_script,
     script_block,
 )
+from ensemble_tui.demo.scripted_model import TITLE_TEXT, ScriptedModel
 
 SCRIPT = script_block({"tool": "bash", "args": {"command": "ls"}}, {"text": "listed"})
 TOOLS = [{"type": "function", "function": {"name": "bash", "parameters": {}}}]

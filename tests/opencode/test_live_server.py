@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID, script_block
+from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.events import (
     Event,

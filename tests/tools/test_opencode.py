@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID, script_block
+from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import (
     AssistantMessage,

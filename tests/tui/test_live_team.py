@@ -21,7 +21,7 @@ from ensemble_tui.core.feed import FeedEvent
 from ensemble_tui.core.headless import RunOptions
 from ensemble_tui.core.sessions import SessionState
 from ensemble_tui.demo.scenarios import tool, write_and_commit
-from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.events import Event, PartUpdated
 from ensemble_tui.opencode.models import TextPart
 from ensemble_tui.opencode.server import OpenCodeServer

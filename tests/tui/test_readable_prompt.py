@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ensemble_tui.core.models import Message, utc_now
 from ensemble_tui.core.prompts import delivered_tokens, delivery_text
-from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.demo.script import script_block
 from ensemble_tui.tui.parts import readable_prompt
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ensemble_tui.demo.scenarios import tool
-from ensemble_tui.demo.scripted_model import script_block
+from ensemble_tui.demo.script import script_block
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
