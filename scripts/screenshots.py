@@ -45,6 +45,7 @@ async def shoot(name: str, folder: Path, out: Path) -> None:
     app = build_scene(folder, scene).app
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
+        app.main.prompt.cursor_blink = False
         for key in keys:
             await pilot.press(key)
             await settle(pilot)

@@ -51,6 +51,8 @@ class TeamActions(App[None]):
         text: str
         refused: bool = False
         show: bool = False
+        unsent: str | None = None
+        """Text the human typed that did not reach its session (put back in the prompt)."""
 
     # Running actions
 
@@ -61,6 +63,7 @@ class TeamActions(App[None]):
         *,
         show: bool = False,
         quiet: bool = False,
+        unsent: str | None = None,
     ) -> None:
         """Run one TeamControl action in a worker and report what it said."""
         control = self.control
@@ -71,7 +74,8 @@ class TeamActions(App[None]):
             try:
                 text = await action(control)
             except ActionRefused as refusal:
-                self.post_message(self.ActionFinished(title, str(refusal), refused=True, show=show))
+                refused = self.ActionFinished(title, str(refusal), True, show, unsent)
+                self.post_message(refused)
                 return
             if not quiet:
                 self.post_message(self.ActionFinished(title, text, show=show))
@@ -79,6 +83,8 @@ class TeamActions(App[None]):
         self.run_worker(act(), group="actions", exit_on_error=False)
 
     def on_team_actions_action_finished(self, message: ActionFinished) -> None:
+        if message.unsent and not self.main.prompt.text.strip():
+            self.main.prompt.text = message.unsent
         if message.show:
             self.push_screen(ConfirmScreen(message.title, message.text))
         elif message.refused:

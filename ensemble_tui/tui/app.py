@@ -277,7 +277,10 @@ class EnsembleApp(TeamActions):
         self._send(self.shown, message.text)
 
     def _send(self, member: str, text: str) -> None:
-        self._act("Not sent", lambda control: control.send(member, text), quiet=True)
+        async def send(control: TeamControl) -> str:
+            return await control.send(member, text)
+
+        self._act(f"Not sent to {member}", send, quiet=True, unsent=text)
 
     def action_focus_prompt(self) -> None:
         self.main.prompt.focus()

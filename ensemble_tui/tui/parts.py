@@ -7,10 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from textual.app import ComposeResult
 from textual.content import Content
 from textual.events import Click
-from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
@@ -26,7 +24,8 @@ from ensemble_tui.opencode.models import (
 
 # The input field that best says what a tool works on, in order of preference.
 TARGET_KEYS = ("filePath", "path", "file", "command", "pattern", "url", "query", "description")
-BODY_LIMIT = 4000
+BODY_CHARS = 4000
+BODY_LINES = 40
 
 
 class StreamedMarkdown(Markdown):
@@ -108,30 +107,29 @@ class AgentText(StreamedMarkdown):
     """
 
 
-class FoldLine(Widget):
-    """One compact line that opens (click, or `e` in the transcript) to show more."""
+class FoldLine(Static):
+    """One compact line that opens (click, or `e` in the transcript) to show more.
+
+    One widget, not a title and a body: a long transcript has many of these, and every
+    widget costs layout time.
+    """
 
     DEFAULT_CSS = """
     FoldLine {
         height: auto;
         padding: 0 1 0 2;
-        & > .fold-title { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
-        & > .fold-body {
-            display: none;
-            height: auto;
-            max-height: 24;
-            overflow-y: auto;
-            padding: 0 0 0 2;
-            color: $text-muted;
-        }
-        &.-open > .fold-body { display: block; }
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        &.-open { text-wrap: wrap; }
         &:hover { background: $boost; }
     }
     """
 
-    def compose(self) -> ComposeResult:
-        yield Static(self.title(), classes="fold-title")
-        yield Static(Content(self.body()), classes="fold-body")
+    def __init__(self) -> None:
+        super().__init__(markup=False)
+
+    def on_mount(self) -> None:
+        self.redraw()
 
     def title(self) -> Content:
         return Content("")
@@ -140,13 +138,16 @@ class FoldLine(Widget):
         return ""
 
     def redraw(self) -> None:
-        if self.is_mounted:
-            self.query_one(".fold-title", Static).update(self.title())
-            self.query_one(".fold-body", Static).update(Content(self.body()))
+        if not self.has_class("-open"):
+            self.update(self.title())
+            return
+        body = "\n".join(f"  {line}" for line in self.body().splitlines())
+        self.update(Content.assemble(self.title(), "\n", (body, "$text-muted")))
 
     def on_click(self, event: Click) -> None:
         event.stop()
         self.toggle_class("-open")
+        self.redraw()
 
 
 def short_path(value: str, directory: str | None) -> str:
@@ -206,14 +207,14 @@ class ToolCall(FoldLine):
             text += "\n── output ──\n" + state.output
         elif isinstance(state, ToolFailed):
             text += "\n── error ──\n" + state.error
-        return text if len(text) <= BODY_LIMIT else text[:BODY_LIMIT] + "\n…"
+        return _limit(text)
 
 
 class Reasoning(FoldLine):
     """The model's reasoning, folded to one line."""
 
     DEFAULT_CSS = """
-    Reasoning > .fold-title { color: $text-muted; text-style: italic; }
+    Reasoning { color: $text-muted; text-style: italic; }
     """
 
     def __init__(self, part: ReasoningPart) -> None:
@@ -234,7 +235,16 @@ class Reasoning(FoldLine):
         return Content(f"∴ thinking ({words} words)")
 
     def body(self) -> str:
-        return self.text
+        return _limit(self.text)
+
+
+def _limit(text: str) -> str:
+    """At most BODY_LINES lines and BODY_CHARS characters, saying how much was left out."""
+    lines = text[:BODY_CHARS].splitlines()
+    kept = "\n".join(lines[:BODY_LINES])
+    if len(kept) < len(text):
+        kept += f"\n… ({len(text) - len(kept)} more characters)"
+    return kept
 
 
 class ErrorLine(Static):

@@ -33,8 +33,8 @@ from ensemble_tui.tui.parts import (
     UserText,
 )
 
-FIRST_PARTS = 60
-MORE_PARTS = 60
+FIRST_PARTS = 50
+MORE_PARTS = 50
 
 PartWidget = StreamedMarkdown | ToolCall | Reasoning
 
@@ -143,6 +143,7 @@ class Transcript(VerticalScroll):
         opening = not any(fold.has_class("-open") for fold in folds)
         for fold in folds:
             fold.set_class(opening, "-open")
+            fold.redraw()
 
     async def apply(self, events: Iterable[Event]) -> None:
         """Fold new events of this session into what is shown."""

@@ -303,3 +303,13 @@ async def test_the_panes_keep_up_while_another_screen_is_on_top(tmp_path: Path) 
         await settle(pilot)
         assert app.main.messages.option_count == 4
         assert app.return_code is None, "the app did not fail"
+
+
+async def test_text_that_could_not_be_sent_goes_back_in_the_prompt(tmp_path: Path) -> None:
+    app = build_scene(tmp_path, "team").app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press(*"hello", "enter")
+        await settle(pilot)
+        assert app.main.prompt.text == "hello", "the scene's OpenCode refuses every prompt"
+        assert any("Not sent to lead" in n.title for n in app._notifications)

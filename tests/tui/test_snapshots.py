@@ -15,6 +15,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from ensemble_tui.tui.app import EnsembleApp
 from tests.tui.scenes import build_scene
 
 SMALL = (100, 30)
@@ -34,7 +35,11 @@ def keys(*pressed: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
     """Settle, press each key and settle again."""
 
     async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, EnsembleApp)
         await settle(pilot)
+        # A blinking cursor would be drawn or not depending on when the picture is taken.
+        app.main.prompt.cursor_blink = False
         for key in pressed:
             await pilot.press(key)
             await settle(pilot)
