@@ -250,7 +250,7 @@ class Coordinator(DeliveryMixin):
             self.feed.publish("question.asked", member=state.member, text=asked)
         if change.error is not None:
             self.feed.publish("member.error", member=state.member, text=change.error)
-        if change.failed_start is not None:
+        if change.failed_start is not None and not (member and member.status in FINISHED):
             state.error = f"the model failed to start: {change.failed_start}"
             change.status = state.status()
             self.feed.publish("member.error", member=state.member, text=state.error)

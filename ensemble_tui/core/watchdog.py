@@ -40,7 +40,7 @@ class Watchdog:
     @property
     def interval(self) -> float:
         settings = self.coordinator.settings
-        return max(0.2, min(10.0, settings.stall_threshold / 4))
+        return max(0.2, min(1.0, settings.stall_threshold / 4))
 
     async def run(self) -> None:
         """Check forever (cancel to stop)."""

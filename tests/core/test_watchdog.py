@@ -7,8 +7,11 @@ from pathlib import Path
 
 from ensemble_tui.core.feed import FeedEvent
 from ensemble_tui.core.models import MemberStatus, TaskStatus
+from ensemble_tui.core.sessions import SessionState
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
+from ensemble_tui.opencode.events import Event, PartUpdated
+from ensemble_tui.opencode.models import ToolCompleted, ToolPart
 from tests.conftest import TeamOptions, git, running_team
 
 QUIET = script_block(
@@ -29,7 +32,7 @@ LEAD = script_block(
 async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_kept(
     git_repo: Path, team_options: TeamOptions
 ) -> None:
-    async with running_team(team_options(LEAD, stall_threshold=1.0, timeout=4.0)) as coord:
+    async with running_team(team_options(LEAD)) as coord:
         timed_out = asyncio.Event()
         kinds: list[FeedEvent] = []
 
@@ -38,6 +41,20 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
             if event.type == "member.timed_out":
                 timed_out.set()
 
+        def silent_step_begins(state: SessionState, event: Event) -> None:
+            # Thresholds of seconds once gus starts its long silent step: its start-up
+            # and the gaps between its quick steps (slow on a busy machine) are not
+            # what this test watches.
+            if (
+                isinstance(event, PartUpdated)
+                and isinstance(event.part, ToolPart)
+                and event.part.tool == "write"
+                and isinstance(event.part.state, ToolCompleted)
+            ):
+                coord.settings.stall_threshold = 1.0
+                coord.settings.timeout = 4.0
+
+        coord.session_listeners.append(silent_step_begins)
         coord.feed.subscribe(watch)
         lead = await coord.start_lead()
         await coord.prompt(lead, LEAD)
