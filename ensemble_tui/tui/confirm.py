@@ -95,6 +95,9 @@ class TextScreen(ModalScreen[str | None]):
             yield Label(self.prompt)
             yield Input(placeholder=self.placeholder)
 
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
@@ -132,6 +135,9 @@ class QuestionScreen(ModalScreen[list[list[str]] | None]):
                 yield Input(placeholder=f"{hint}, or your own words", id=f"answer-{number}")
             with Horizontal():
                 yield Button("Send answers", id="send", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query(Input).first().focus()
 
     @on(Input.Submitted)
     def _next(self, event: Input.Submitted) -> None:

@@ -105,7 +105,7 @@ class TaskBoard(DataTable[Text]):
             for key, cells in rows:
                 for column, cell, before in zip(COLUMNS, cells, self.cells[key], strict=True):
                     if cell != before:
-                        self.update_cell(key, column, cell)
+                        self.update_cell(key, column, cell, update_width=True)
                 self.cells[key] = cells
             return
         selected = self._selected_key()

@@ -130,7 +130,7 @@ class TeammateList(DataTable[Text]):
             else:
                 for column, cell in cells.items():
                     if cell != before[column]:
-                        self.update_cell(row.name, column, cell)
+                        self.update_cell(row.name, column, cell, update_width=True)
             self.rows_shown[row.name] = row
             self.cells_shown[row.name] = cells
         if self.selected is not None:
@@ -156,7 +156,7 @@ class TeammateList(DataTable[Text]):
             row = self.rows_shown.get(member)
             if row is not None and self.now is not None:
                 cell = self._cells(row, self.now)["name"]
-                self.update_cell(member, "name", cell)
+                self.update_cell(member, "name", cell, update_width=True)
                 self.cells_shown[member]["name"] = cell
 
     def _cells(self, row: MemberRow, now: datetime) -> dict[str, Text]:

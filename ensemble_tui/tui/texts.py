@@ -6,6 +6,10 @@ from ensemble_tui.core.merge import MergeResult, MergeStatus
 from ensemble_tui.tui.views import MemberRow
 
 
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}" if number == 1 else f"{number} {thing}s"
+
+
 def _file_lines(result: MergeResult) -> str:
     lines = []
     for changed in result.files:
@@ -29,7 +33,7 @@ def merge_preview(member: str, result: MergeResult, row: MemberRow | None) -> tu
         return f"Merge {member}?", body, True
     body = (
         f"Squash **{member}**'s branch `{result.branch}` into your working directory as "
-        f"unstaged changes ({len(result.files)} files):\n\n{_file_lines(result)}\n\n"
+        f"unstaged changes ({_count(len(result.files), 'file')}):\n\n{_file_lines(result)}\n\n"
         "Your index, your commits and your own changes are not touched. After the merge "
         "its worktree and branch are removed."
     )

@@ -11,9 +11,11 @@ from types import SimpleNamespace
 
 import pytest
 from textual.message import Message
+from textual.widgets.data_table import ColumnKey
 
 from ensemble_tui.cli import screen_argv
 from ensemble_tui.core.feed import Feed, FeedEvent
+from ensemble_tui.core.models import MemberStatus, MemberUpdate
 from ensemble_tui.core.sessions import SessionState
 from ensemble_tui.opencode.events import PartDelta, SessionStatusChanged
 from ensemble_tui.tui import actions
@@ -313,3 +315,20 @@ async def test_text_that_could_not_be_sent_goes_back_in_the_prompt(tmp_path: Pat
         await settle(pilot)
         assert app.main.prompt.text == "hello", "the scene's OpenCode refuses every prompt"
         assert any("Not sent to lead" in n.title for n in app._notifications)
+
+
+async def test_a_longer_status_widens_its_column(tmp_path: Path) -> None:
+    scene = build_scene(tmp_path, "team")
+    app = scene.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        team = scene.coordinator.team
+        assert team is not None
+        update = MemberUpdate(status=MemberStatus.SHUT_DOWN)
+        scene.store.update_member(team.id, "alice", update)
+        app.refresh_team()
+        await settle(pilot)
+        table = app.main.teammates
+        status = table.get_cell("alice", "status")
+        assert status.plain == "■ shut-down"
+        assert table.columns[ColumnKey("status")].content_width >= len(status.plain)
