@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from textual.message import Message
+from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
 from ensemble_tui.cli import screen_argv
@@ -332,3 +333,29 @@ async def test_a_longer_status_widens_its_column(tmp_path: Path) -> None:
         status = table.get_cell("alice", "status")
         assert status.plain == "■ shut-down"
         assert table.columns[ColumnKey("status")].content_width >= len(status.plain)
+
+
+async def test_n_jumps_to_the_member_that_needs_the_human(tmp_path: Path) -> None:
+    app = build_scene(tmp_path, "permission").app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "n")
+        await settle(pilot)
+        assert app.shown == "bob"
+        assert app.selected == "bob"
+
+
+async def test_the_status_bar_says_when_opencode_is_lost(tmp_path: Path) -> None:
+    scene = build_scene(tmp_path, "team")
+    app = scene.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        figures = app.main.status.query_one(".status-figures", Static)
+        assert "● connected 127.0.0.1:4096" in str(figures.render())
+        scene.coordinator.connected = False
+        scene.coordinator.feed.publish("server.disconnected", text="connection reset")
+        assert app.bridge is not None
+        app.bridge.flush()
+        await settle(pilot)
+        assert "● reconnecting" in str(figures.render())
+        assert "team demo" in str(figures.render())
