@@ -155,9 +155,8 @@ class EnsembleApp(TeamActions):
         self.bridge = Bridge(coordinator, self)
         self.bridge.attach()
         self.show_member(LEAD_NAME)
+        # run_team has sent the options' prompt (if any) to the lead already.
         self.ready.set()
-        if self.options.prompt.strip():
-            self._send(LEAD_NAME, self.options.prompt)
 
     def on_ensemble_app_start_failed(self, message: StartFailed) -> None:
         self.exit(return_code=1, message=f"ensemble-tui: {message.reason}")
