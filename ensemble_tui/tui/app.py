@@ -319,6 +319,9 @@ class EnsembleApp(TeamActions):
         if self.bridge is not None:
             self.bridge.detach()
             self.bridge = None
+        # Nothing may read the store once the team's machinery is closing.
+        self.coordinator = None
+        self.control = None
         self.stop_team.set()
         if self.team_worker is not None:
             try:
