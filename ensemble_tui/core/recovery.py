@@ -119,6 +119,11 @@ async def _undo_interrupted_spawn(coordinator: Coordinator, team: Team, member: 
     coordinator.feed.publish(
         "member.spawn_failed", member=member.name, text="interrupted by a crash"
     )
+    coordinator.notify(
+        LEAD_NAME,
+        f"The spawn of {member.name} was interrupted by a restart and has been undone; "
+        "spawn it again if it is still needed.",
+    )
     return f"{member.name}: its spawn was interrupted and has been undone"
 
 

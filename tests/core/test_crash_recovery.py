@@ -55,13 +55,23 @@ def start_run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Pop
 
 
 def read_until(run: subprocess.Popen[str], kind: str, member: str) -> list[dict[str, object]]:
-    """Feed events up to the first *kind* event by *member*."""
+    """Feed events up to the first *kind* event by *member*, once both teammates exist.
+
+    A crash during a spawn is undone and the lead told to spawn again; the scripted lead
+    cannot improvise that, so the kill waits until both spawns are done.
+    """
     assert run.stdout is not None
     seen = []
+    spawned: set[object] = set()
+    happened = False
     for line in run.stdout:
         event = json.loads(line)
         seen.append(event)
+        if event["type"] == "member.spawned":
+            spawned.add(event.get("member"))
         if event["type"] == kind and member in (event.get("member"), event.get("from")):
+            happened = True
+        if happened and spawned >= {"alice", "bob"}:
             return seen
     raise AssertionError(f"the run ended before {member}'s {kind}: {run.wait()} {seen}")
 
