@@ -19,8 +19,7 @@ from pathlib import Path
 from ensemble_tui.core.coordinator import CoordinatorSettings
 from ensemble_tui.core.headless import RunOptions
 from ensemble_tui.demo.environment import scripted_opencode_environment
-from ensemble_tui.demo.scenarios import tool, two_teammates
-from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scenarios import permission_story, two_teammates
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.tui.app import make_app
 
@@ -33,19 +32,6 @@ def make_repository(root: Path) -> Path:
     for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "initial commit"]):
         subprocess.run(["git", *identity, *args], cwd=repo, check=True)
     return repo
-
-
-def permission_story(outside: Path) -> str:
-    teammate = script_block(
-        tool("write", filePath=str(outside / "shared.txt"), content="from dana\n"),
-        tool("ensemble_team_message", to="lead", text="dana: wrote the shared file"),
-        {"text": "done"},
-    )
-    return script_block(
-        tool("ensemble_team_create", name="perm"),
-        tool("ensemble_team_spawn", name="dana", prompt="Write it.\n" + teammate),
-        {"text": "spawned"},
-    )
 
 
 def main() -> None:

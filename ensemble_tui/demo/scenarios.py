@@ -8,6 +8,7 @@ t3 and reports. Every teammate commits on its own branch.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ensemble_tui.demo.script import script_block
@@ -64,16 +65,44 @@ def bob_script() -> str:
     )
 
 
+DEPENDENT_TASKS = [
+    {"content": "Write alice.txt", "priority": "high"},
+    {"content": "Write bob.txt"},
+    {"content": "Write summary.txt once both are done", "depends_on": ["t1", "t2"]},
+]
+
+
+def slow_alice_team(team: str, *then: dict[str, Any]) -> str:
+    """The reference story with alice slow to write (so a crash lands mid-turn), then *then*."""
+    return "Team of two.\n" + script_block(
+        tool("ensemble_team_create", name=team),
+        tool("ensemble_team_tasks_add", tasks=DEPENDENT_TASKS),
+        tool("ensemble_team_spawn", name="alice", prompt="Do t1.\n" + alice_script(slow=4)),
+        tool("ensemble_team_spawn", name="bob", prompt="Do t2 and t3.\n" + bob_script()),
+        {"text": "Waiting for both reports."},
+        *then,
+    )
+
+
+def permission_story(outside: Path) -> str:
+    """A lead and dana, who writes into *outside* (a folder that needs her permission)."""
+    teammate = script_block(
+        tool("write", filePath=str(outside / "shared.txt"), content="from dana\n"),
+        tool("ensemble_team_message", to="lead", text="dana: wrote the shared file"),
+        {"text": "done"},
+    )
+    return script_block(
+        tool("ensemble_team_create", name="perm"),
+        tool("ensemble_team_spawn", name="dana", prompt="Write it.\n" + teammate),
+        {"text": "spawned"},
+    )
+
+
 def two_teammates(team: str = "demo") -> str:
     """The lead's prompt for the reference story."""
-    tasks = [
-        {"content": "Write alice.txt", "priority": "high"},
-        {"content": "Write bob.txt"},
-        {"content": "Write summary.txt once both are done", "depends_on": ["t1", "t2"]},
-    ]
     lead = script_block(
         tool("ensemble_team_create", name=team),
-        tool("ensemble_team_tasks_add", tasks=tasks),
+        tool("ensemble_team_tasks_add", tasks=DEPENDENT_TASKS),
         tool("ensemble_team_spawn", name="alice", prompt="Do t1.\n" + alice_script()),
         tool("ensemble_team_spawn", name="bob", prompt="Do t2, then t3.\n" + bob_script()),
         {"text": "The team is at work; I will wait for their reports."},

@@ -19,25 +19,13 @@ import pytest
 
 from ensemble_tui.core.prompts import delivered_tokens
 from ensemble_tui.core.store import Store
-from ensemble_tui.demo.scenarios import alice_script, bob_script, tool
-from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scenarios import slow_alice_team, tool
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import TextPart
 from ensemble_tui.opencode.server import OpenCodeServer
 
-LEAD = "Team of two, then merge everything.\n" + script_block(
-    tool("ensemble_team_create", name="crash"),
-    tool(
-        "ensemble_team_tasks_add",
-        tasks=[
-            {"content": "Write alice.txt"},
-            {"content": "Write bob.txt"},
-            {"content": "Write summary.txt", "depends_on": ["t1", "t2"]},
-        ],
-    ),
-    tool("ensemble_team_spawn", name="alice", prompt="Do t1.\n" + alice_script(slow=4)),
-    tool("ensemble_team_spawn", name="bob", prompt="Do t2 and t3.\n" + bob_script()),
-    {"text": "Waiting for both reports."},
+LEAD = slow_alice_team(
+    "crash",
     {"await": ["Message from alice", "Message from bob"], **tool("ensemble_team_cleanup")},
     {"text": "Everything is merged."},
 )

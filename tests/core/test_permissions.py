@@ -7,23 +7,10 @@ from pathlib import Path
 
 from ensemble_tui.core.control import TeamControl
 from ensemble_tui.core.models import MemberStatus
-from ensemble_tui.demo.scenarios import tool
+from ensemble_tui.demo.scenarios import permission_story, tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart
 from tests.conftest import TeamOptions, running_team
-
-
-def lead_script(outside: Path) -> str:
-    teammate = script_block(
-        tool("write", filePath=str(outside / "shared.txt"), content="from dana\n"),
-        tool("ensemble_team_message", to="lead", text="dana: wrote the shared file"),
-        {"text": "done"},
-    )
-    return script_block(
-        tool("ensemble_team_create", name="perm"),
-        tool("ensemble_team_spawn", name="dana", prompt="Write it.\n" + teammate),
-        {"text": "spawned"},
-    )
 
 
 async def test_an_allowed_permission_lets_the_teammate_continue(
@@ -36,7 +23,7 @@ async def test_an_allowed_permission_lets_the_teammate_continue(
         asked = asyncio.Event()
         coord.feed.subscribe(lambda event: event.type == "permission.asked" and asked.set())
         lead = await coord.start_lead()
-        await coord.prompt(lead, lead_script(outside))
+        await coord.prompt(lead, permission_story(outside))
         async with asyncio.timeout(60):
             await asked.wait()
         (request,) = control.pending()

@@ -9,25 +9,11 @@ from ensemble_tui.core.coordinator import CoordinatorSettings
 from ensemble_tui.core.feed import FeedEvent
 from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.models import TaskStatus
-from ensemble_tui.demo.scenarios import alice_script, bob_script, tool
-from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scenarios import slow_alice_team
 from ensemble_tui.opencode.server import OpenCodeServer
 from tests.conftest import git
 
-LEAD = script_block(
-    tool("ensemble_team_create", name="restart"),
-    tool(
-        "ensemble_team_tasks_add",
-        tasks=[
-            {"content": "Write alice.txt"},
-            {"content": "Write bob.txt"},
-            {"content": "Write summary.txt", "depends_on": ["t1", "t2"]},
-        ],
-    ),
-    tool("ensemble_team_spawn", name="alice", prompt="Do t1.\n" + alice_script(slow=4)),
-    tool("ensemble_team_spawn", name="bob", prompt="Do t2 and t3.\n" + bob_script()),
-    {"text": "Waiting."},
-)
+LEAD = slow_alice_team("restart")
 
 
 async def test_the_team_resumes_after_the_server_restarts(
