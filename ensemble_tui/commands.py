@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import os
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,6 @@ class CommandFailed(Exception):
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
     """`--set KEY=VALUE` flags as a settings layer (values as TOML would read them)."""
-    import tomllib
-
     overrides: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")

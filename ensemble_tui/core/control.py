@@ -147,7 +147,8 @@ class TeamControl:
         return await asyncio.to_thread(branch_diff, repo, found.branch, found.base_commit)
 
     async def preview_merge(self, member: str) -> MergeResult:
-        """What merging the teammate would do, without touching anything."""
+        """What merging the teammate would do, without touching your tree (its uncommitted
+        work is first committed to its own branch, so the preview sees all of it)."""
         found = self._member(member)
         if found.branch is None:
             raise ActionRefused(f"{member} has no branch to merge.")
