@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ensemble_tui.core import recovery
-from ensemble_tui.core.delivery import FINISHED, DeliveryMixin
+from ensemble_tui.core.delivery import DeliveryMixin
 from ensemble_tui.core.feed import Feed
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
 from ensemble_tui.core.prompts import LEAD_SYSTEM, lead_digest
@@ -250,7 +250,7 @@ class Coordinator(DeliveryMixin):
             self.feed.publish("question.asked", member=state.member, text=asked)
         if change.error is not None:
             self.feed.publish("member.error", member=state.member, text=change.error)
-        if change.failed_start is not None and not (member and member.status in FINISHED):
+        if change.failed_start is not None and not (member and member.status.ended):
             state.error = f"the model failed to start: {change.failed_start}"
             change.status = state.status()
             self.feed.publish("member.error", member=state.member, text=state.error)
@@ -266,7 +266,7 @@ class Coordinator(DeliveryMixin):
             self._record_status(state, change.status, member)
         if change.turn_ended:
             self.feed.publish("member.idle", member=state.member)
-            if member is not None and member.shutdown_requested and member.status not in FINISHED:
+            if member is not None and member.shutdown_requested and not member.status.ended:
                 await self.finish_shutdown(member, "shutdown")
             else:
                 await self.deliver_pending(state)
@@ -280,7 +280,7 @@ class Coordinator(DeliveryMixin):
     def _record_status(
         self, state: SessionState, status: MemberStatus, member: Member | None
     ) -> None:
-        if member is None or self.team is None or member.status in FINISHED:
+        if member is None or self.team is None or member.status.ended:
             return
         if member.status != status:
             update = MemberUpdate(status=status, error=state.error if state.error else None)

@@ -21,8 +21,6 @@ from ensemble_tui.opencode.client import OpenCodeError
 
 log = logging.getLogger(__name__)
 
-FINISHED = frozenset({MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT})
-
 
 class DeliveryMixin:
     """Notices, deliveries and the end of a member, for a class that has a team."""
@@ -88,7 +86,7 @@ class DeliveryMixin:
         if (not state.idle and not even_if_busy) or self.team is None:
             return
         member = self.store.get_member(self.team.id, state.member)
-        if member is None or member.status in FINISHED:
+        if member is None or member.status.ended:
             return
         messages = self.store.list_undelivered(self.team.id, state.member)
         notices = self.store.undelivered_notices(self.team.id, state.member)

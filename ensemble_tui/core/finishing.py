@@ -20,7 +20,6 @@ from ensemble_tui.tools.api import ToolError
 
 log = logging.getLogger(__name__)
 
-ENDED = (MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT)
 SHUTDOWN_WAIT = 120.0
 
 
@@ -36,7 +35,7 @@ async def shutdown_member(
     """Stop a teammate: at once when idle or forced, else after it finishes and reports."""
     if member.name == "lead":
         raise ToolError("The lead cannot shut itself down; use team_cleanup to end the team.")
-    if member.status in ENDED:
+    if member.status.ended:
         return f"{member.name} has already {member.status.value}."
     state = coordinator.session_of(member.name)
     if state is None or state.idle or force:
@@ -68,7 +67,7 @@ async def wait_for_stop(coordinator: Coordinator, team: Team, name: str, limit: 
         while True:
             member = coordinator.store.get_member(team.id, name)
             state = coordinator.session_of(name)
-            if member is None or member.status in ENDED:
+            if member is None or member.status.ended:
                 break
             if state is None or state.idle:
                 await coordinator.finish_shutdown(member, "shutdown")
@@ -87,7 +86,7 @@ async def merge_member(coordinator: Coordinator, team: Team, member: Member) -> 
     if worktree is None:
         raise ToolError(f"{member.name} has no branch (a read-only teammate): nothing to merge.")
     state = coordinator.session_of(member.name)
-    if member.status not in ENDED and state is not None and not state.idle:
+    if not member.status.ended and state is not None and not state.idle:
         if not member.shutdown_requested:
             raise ToolError(
                 f"{member.name} is still working; shut it down first (team_shutdown), then merge."
@@ -149,7 +148,7 @@ async def cleanup_team(coordinator: Coordinator, team: Team) -> str:
     lines: list[str] = []
     teammates = [m for m in coordinator.store.list_members(team.id) if m.name != "lead"]
     for member in teammates:
-        if member.status not in ENDED:
+        if not member.status.ended:
             await shutdown_member(coordinator, team, member, force=False)
     for member in teammates:
         try:

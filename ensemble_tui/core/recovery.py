@@ -33,7 +33,6 @@ MCP_SERVER_NAME = "ensemble"
 
 log = logging.getLogger(__name__)
 
-ENDED = (MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT)
 # Statuses that mean a turn was running when we stopped watching.
 WAS_WORKING = (
     MemberStatus.STARTING,
@@ -55,7 +54,7 @@ async def resume_team(coordinator: Coordinator, team: Team) -> list[str]:
     notes: list[str] = []
     was_working: set[str] = set()
     for member in coordinator.store.list_members(team.id):
-        if member.status in ENDED:
+        if member.status.ended:
             continue
         note = await _track_member(coordinator, team, member)
         if note is not None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ensemble_tui.core.models import FINISHED_MEMBER_STATUSES, Task, TaskStatus, utc_now
+from ensemble_tui.core.models import MemberStatus, Task, TaskStatus, utc_now
 from ensemble_tui.core.store import Store
 from ensemble_tui.core.store_base import StoreError, active_team_row, require_member, sql_value
 from ensemble_tui.core.task_specs import TaskBoardError, TaskSpec, plan_tasks
@@ -102,7 +102,7 @@ class TaskBoard:
         with self._transaction() as db:
             active_team_row(db, team_id)
             claimer = require_member(db, team_id, member)
-            if claimer["status"] in {status.value for status in FINISHED_MEMBER_STATUSES}:
+            if MemberStatus(claimer["status"]).ended:
                 raise TaskBoardError(f"{member!r} has {claimer['status']} and cannot claim tasks.")
             # The WHERE clause is the lock: only one UPDATE can find the task still pending.
             claimed = db.execute(

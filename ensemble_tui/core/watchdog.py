@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ENDED = (MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT)
-
 
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
@@ -62,7 +60,7 @@ class Watchdog:
             if state.member == LEAD_NAME or state.idle or state.permissions or state.questions:
                 continue
             member = self.coordinator.store.get_member(team.id, state.member)
-            if member is None or member.status in ENDED:
+            if member is None or member.status.ended:
                 continue
             quiet = now - state.last_activity
             if quiet >= settings.timeout:

@@ -20,8 +20,6 @@ Clock = Callable[[], datetime]
 STORE_OWNED = frozenset(
     {MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT, MemberStatus.STALLED}
 )
-ENDED = frozenset({MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT})
-NEEDS_HUMAN = frozenset({MemberStatus.NEEDS_PERMISSION, MemberStatus.NEEDS_ANSWER})
 
 # The theme variable each status is drawn in (None: the muted default).
 STATUS_COLOURS: dict[MemberStatus, str | None] = {
@@ -74,11 +72,11 @@ class MemberRow:
 
     @property
     def ended(self) -> bool:
-        return self.status in ENDED
+        return self.status.ended
 
     @property
     def needs_human(self) -> bool:
-        return self.status in NEEDS_HUMAN
+        return self.status.needs_human
 
 
 def live_status(member: Member, state: SessionState | None) -> MemberStatus:
