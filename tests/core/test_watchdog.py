@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ensemble_tui.core.feed import FeedEvent
 from ensemble_tui.core.models import MemberStatus, TaskStatus
 from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.team_events import TeamEvent
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.events import Event, PartUpdated
@@ -34,9 +34,9 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
 ) -> None:
     async with running_team(team_options(LEAD)) as coord:
         timed_out = asyncio.Event()
-        kinds: list[FeedEvent] = []
+        kinds: list[TeamEvent] = []
 
-        def watch(event: FeedEvent) -> None:
+        def watch(event: TeamEvent) -> None:
             kinds.append(event)
             if event.type == "member.timed_out":
                 timed_out.set()
@@ -54,7 +54,7 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
                 coord.settings.stall_threshold = 1.0
                 coord.settings.timeout = 4.0
 
-        coord.session_listeners.append(silent_step_begins)
+        coord.add_session_listener(silent_step_begins)
         coord.feed.subscribe(watch)
         lead = await coord.start_lead()
         await coord.prompt(lead, LEAD)
@@ -119,7 +119,7 @@ async def test_messages_to_a_timed_out_member_are_refused_and_the_team_still_set
     )
     async with running_team(team_options(lead_script)) as coord:
 
-        def short_timeout_once_ada_is_idle(event: FeedEvent) -> None:
+        def short_timeout_once_ada_is_idle(event: TeamEvent) -> None:
             # Not before: a slow start of ada on a busy machine must not time it out too.
             if event.type == "member.idle" and event.member == "ada":
                 coord.settings.timeout = 2.0
