@@ -22,6 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PINNED_OPENCODE = ROOT / ".tools/opencode-1.18.33/node_modules/.bin/opencode"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs the real OpenCode, so `make test-fast` can leave them out."""
+    for item in items:
+        if "opencode_bin" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.opencode)
+
+
 def git(cwd: Path, *args: str) -> str:
     """Run git in *cwd* with a fixed identity and return its output."""
     env = dict(os.environ, GIT_AUTHOR_NAME="Test", GIT_AUTHOR_EMAIL="test@example.invalid")

@@ -234,7 +234,7 @@ class MemberStalled(TeamEvent):
 @dataclass(frozen=True, kw_only=True)
 class MemberTimedOut(TeamEvent):
     type: ClassVar[str] = "member.timed_out"
-    summary: ClassVar[str] = "a teammate was stopped after `text` of quiet; its work is on `branch`"
+    summary: ClassVar[str] = "stopped after `text` of quiet; work on `branch`, tasks `released`"
     branch: str | None = None
     released: list[str] = field(default_factory=list)
 
@@ -254,7 +254,7 @@ class MemberShutdownRequested(TeamEvent):
 @dataclass(frozen=True, kw_only=True)
 class MemberShutDown(TeamEvent):
     type: ClassVar[str] = "member.shut_down"
-    summary: ClassVar[str] = "a teammate stopped (`text`: why); its work is committed"
+    summary: ClassVar[str] = "a teammate stopped (`text`: why); work committed, tasks `released`"
     released: list[str] = field(default_factory=list)
 
 
@@ -299,7 +299,9 @@ class PermissionAsked(TeamEvent):
 @dataclass(frozen=True, kw_only=True)
 class PermissionAnswered(TeamEvent):
     type: ClassVar[str] = "permission.answered"
-    summary: ClassVar[str] = "the human answered `text` (once, always or reject)"
+    summary: ClassVar[str] = (
+        "the human answered request `request` with `text` (once, always, reject)"
+    )
     request: str = ""
 
 
@@ -328,7 +330,7 @@ class MessageSent(TeamEvent):
 @dataclass(frozen=True, kw_only=True)
 class MessageParked(TeamEvent):
     type: ClassVar[str] = "message.parked"
-    summary: ClassVar[str] = "a bare acknowledgement was saved without waking `to`"
+    summary: ClassVar[str] = "a bare acknowledgement (`message`) was saved without waking `to`"
     message: int
 
 

@@ -40,7 +40,7 @@ async def test_exactly_one_of_two_simultaneous_claims_wins(team_options: TeamOpt
                 for part in message.parts:
                     if isinstance(part, ToolPart) and part.tool == "ensemble_team_claim":
                         won = isinstance(part.state, ToolCompleted)
-                        text = part.state.output if won else getattr(part.state, "error", "")
+                        text = getattr(part.state, "output" if won else "error", "")
                         outcomes[state.member] = (won, text)
         assert coord.team is not None
         (task,) = coord.board.list_tasks(coord.team.id)

@@ -75,7 +75,7 @@ async def test_a_forced_shutdown_of_a_busy_teammate_keeps_what_it_wrote(
 async def _wait_for_file(coord: Coordinator, path: Path) -> None:
     """Wait until a teammate's write shows on disk (it follows the tool part's completion)."""
     done = asyncio.Event()
-    coord.add_session_listener(lambda state, event: path.exists() and done.set())
+    coord.add_session_listener(lambda state, event: done.set() if path.exists() else None)
     async with asyncio.timeout(60):
         await done.wait()
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from textual.pilot import Pilot
 
 from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
@@ -368,3 +369,10 @@ def _session(coordinator: Coordinator, session_id: str) -> SessionState:
     state = coordinator.session(session_id)
     assert state is not None, session_id
     return state
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let workers finish and the messages they post be handled."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()

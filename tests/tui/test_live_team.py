@@ -90,8 +90,8 @@ async def start(pilot: Pilot[Any]) -> Coordinator:
     async with asyncio.timeout(LIMIT):
         await app.ready.wait()
     await settle(pilot)
-    assert app.coordinator is not None
-    return app.coordinator
+    assert app.bridge is not None
+    return app.bridge.coordinator
 
 
 async def send_from_prompt(pilot: Pilot[Any], text: str) -> None:

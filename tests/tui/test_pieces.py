@@ -43,8 +43,7 @@ from ensemble_tui.tui.notices import notice_for
 from ensemble_tui.tui.runtime import AttachCommand, attach_command
 from ensemble_tui.tui.taskboard import TaskBoard
 from ensemble_tui.tui.teammates import TeammateList
-from tests.tui.scenes import build_scene
-from tests.tui.test_snapshots import settle
+from tests.tui.scenes import build_scene, settle
 
 SIZE = (100, 30)
 
@@ -81,7 +80,7 @@ def test_the_bridge_posts_one_batch_with_deltas_joined(tmp_path: Path) -> None:
 
     coordinator.add_session_listener = add_session_listener  # type: ignore[method-assign]
     target = Collector()
-    bridge = Bridge(coordinator, target)
+    bridge = Bridge(coordinator, target)  # type: ignore[arg-type]  # a stand-in for the app
     bridge.attach()
     (replayed,) = target.posted
     assert isinstance(replayed, Bridge.TeamChanged)
