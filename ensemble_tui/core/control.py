@@ -194,6 +194,7 @@ class TeamControl:
     async def abort(self, member: str) -> str:
         """Stop the member's current turn (its session stays; send it something to resume)."""
         state = self._state(member)
+        state.stop_requested = not state.idle
         try:
             await self.coordinator.client.abort(state.session_id, state.directory)
         except OpenCodeError as error:

@@ -265,7 +265,10 @@ class Coordinator(DeliveryMixin):
         if change.status is not None:
             self._record_status(state, change.status, member)
         if change.turn_ended:
-            self.feed.publish("member.idle", member=state.member)
+            stopped = {"text": "stopped by you", "detail": {"stopped_by": "human"}}
+            self.feed.publish(
+                "member.idle", member=state.member, **(stopped if change.stopped_by_human else {})
+            )
             if member is not None and member.shutdown_requested and member.status not in FINISHED:
                 await self.finish_shutdown(member, "shutdown")
             else:

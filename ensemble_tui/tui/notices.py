@@ -32,6 +32,8 @@ def notice_for(event: FeedEvent) -> Notice | None:
             return Notice(f"{who} joined the team ({event.detail.get('branch') or 'read-only'}).")
         case "member.spawn_failed":
             return Notice(f"Could not spawn {who}: {text}", "Spawn failed", "error")
+        case "member.idle" if event.detail.get("stopped_by") == "human":
+            return Notice(f"{who}'s turn was stopped by you.")
         case "member.idle" if who != LEAD_NAME:
             return Notice(f"{who} finished its turn.")
         case "member.error":

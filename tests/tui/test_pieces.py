@@ -219,6 +219,11 @@ def test_notices_for_what_the_human_should_hear() -> None:
     assert notice is not None
     assert notice.severity == "warning"
     assert notice_for(FeedEvent("member.idle", member="lead")) is None
+    for who in ("lead", "ada"):
+        stopped = FeedEvent("member.idle", member=who, detail={"stopped_by": "human"})
+        notice = notice_for(stopped)
+        assert notice is not None
+        assert notice.text == f"{who}'s turn was stopped by you."
     stalled = notice_for(FeedEvent("member.status", member="bob", text="stalled"))
     assert stalled is not None
     assert "bob is stalled" in stalled.text
