@@ -50,11 +50,9 @@ def notice_for(event: FeedEvent) -> Notice | None:
             return Notice(f"Team {text} resumed where it stopped.")
         case "permission.asked":
             patterns = ", ".join(event.detail.get("patterns") or [])
-            return Notice(
-                f"{who} asks to use {text}: {patterns}  (a / A / r)", "Needs you", "warning"
-            )
+            return Notice(f"{who} asks to use {text}: {patterns}", "Needs you", "warning")
         case "question.asked":
-            return Notice(f"{who} asks: {text}  (a to answer)", "Needs you", "warning")
+            return Notice(f"{who} asks: {text}", "Needs you", "warning")
         case "member.shut_down":
             return Notice(f"{who} is shut down; its work is on its branch.")
         case "member.merged":

@@ -87,8 +87,9 @@ def test_the_diff_screen(snap_compare: Compare, tmp_path: Path) -> None:
 
 def test_the_attention_line_with_a_permission(snap_compare: Compare, tmp_path: Path) -> None:
     """You should see bob as needs-permission in the list and, above the status bar, the
-    attention line: bob asks to use external_directory on /home/ada/shared/*, with the
-    keys a, A and r."""
+    attention line: first the keys that answer from the prompt box, where the focus is
+    (^o allow once, ^l always, ^r reject), then bob asks to use external_directory on
+    /home/ada/shared/*."""
     app = build_scene(tmp_path, "permission").app
     assert snap_compare(app, terminal_size=SMALL, run_before=keys())
 
