@@ -48,7 +48,7 @@ pytest: venv $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## The whole te
 test: lint typecheck pytest  ## Set everything up, then lint, type check and test
 
 bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
-	@for b in bench/*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done
+	@for b in bench/bench_*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done
 
 screenshots: venv  ## SVGs of the screen's main states, from the real app, into screenshots/
 	$(BIN)/python scripts/screenshots.py
