@@ -40,6 +40,11 @@ def team_scene(folder: Path) -> Scene:
         session = f"ses_{name}"
         coordinator.store.add_member(Member(team_id=team.id, name=name, session_id=session))
         coordinator.sessions[session] = SessionState(name, session, str(coordinator.repo_root))
+    # Delivered already: the canned client cannot take prompts, and a failed delivery is
+    # retried at every turn's end, which a live team does not do.
+    for state in coordinator.sessions.values():
+        for message in coordinator.store.list_undelivered(team.id, state.member):
+            coordinator.store.mark_delivered(message.id, state.member)
     return scene
 
 

@@ -226,6 +226,8 @@ class Coordinator(DeliveryMixin):
     # Reacting to events
 
     async def _on_change(self, state: SessionState, change: Change) -> None:
+        if not change.matters:
+            return  # A streamed token: nothing to store or tell (issue 14).
         team = self.team
         member = self.store.get_member(team.id, state.member) if team is not None else None
         if change.usage is not None and member is not None and team is not None:
