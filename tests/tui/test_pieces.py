@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -41,9 +41,14 @@ class Collector:
 
     def __init__(self) -> None:
         self.posted: list[Message] = []
+        self.callbacks: list[Callable[[], object]] = []
 
     def post_message(self, message: Message) -> bool:
         self.posted.append(message)
+        return True
+
+    def call_later(self, callback: Callable[[], object]) -> bool:
+        self.callbacks.append(callback)
         return True
 
 
@@ -87,6 +92,36 @@ def test_the_bridge_posts_one_batch_with_deltas_joined() -> None:
     assert [getattr(e, "delta", None) for e in arrived.events] == ["Hello, world"]
     bridge.detach()
     assert coordinator.session_listeners == []
+
+
+async def test_the_bridge_posts_no_batch_until_the_app_has_handled_the_last() -> None:
+    """Backpressure: while a batch waits, events are collected (deltas joined), never lost."""
+    coordinator = SimpleNamespace(feed=Feed(), session_listeners=[])
+    target = Collector()
+    bridge = Bridge(coordinator, target, interval=0)  # type: ignore[arg-type]
+    bridge.attach()
+    bridge.follow("shown")
+    shown = SessionState("alice", "shown", "/tmp")
+    listener = coordinator.session_listeners[0]
+    target.posted.clear()
+    listener(shown, delta("shown", "p1", "one "))
+    bridge.flush()
+    assert len(target.posted) == 1
+    (handled,) = target.callbacks
+    for word in ["two ", "three ", "four"]:
+        listener(shown, delta("shown", "p1", word))
+        coordinator.feed.publish("task.added", task="t1")
+    assert bridge._timer is None, "nothing is scheduled while the app is busy"
+    target.callbacks.clear()
+    handled()
+    assert bridge._timer is not None, "the next batch goes once the last was handled"
+    bridge.flush()
+    changed, arrived = target.posted[1:]
+    assert isinstance(changed, Bridge.TeamChanged)
+    assert len(changed.events) == 3
+    assert isinstance(arrived, Bridge.SessionEventsArrived)
+    assert [getattr(e, "delta", None) for e in arrived.events] == ["two three four"]
+    bridge.detach()
 
 
 def test_attach_command_names_the_session_and_its_folder(opencode_bin: str) -> None:
