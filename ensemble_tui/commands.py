@@ -15,8 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from ensemble_tui.core.repository import RepositoryError, resolve_repository
-from ensemble_tui.opencode.server import check_opencode_version, find_opencode
-from ensemble_tui.settings import LoadedSettings, coordinator_settings, describe, load_settings
+from ensemble_tui.opencode.client import OpenCodeError
+from ensemble_tui.opencode.server import OpenCodeStartError, check_opencode_version, find_opencode
+from ensemble_tui.opencode.version import UnsupportedVersionError
+from ensemble_tui.settings import (
+    LoadedSettings,
+    SettingsError,
+    coordinator_settings,
+    describe,
+    load_settings,
+)
 
 
 class UsageError(Exception):
@@ -25,6 +33,17 @@ class UsageError(Exception):
 
 class CommandFailed(Exception):
     """A command could not do its work; the message says why (exit status 1)."""
+
+
+# What a command may fail with: told in one line, exit status 1.
+FAILURES = (
+    OpenCodeStartError,
+    OpenCodeError,
+    UnsupportedVersionError,
+    RepositoryError,
+    SettingsError,
+    CommandFailed,
+)
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
@@ -46,12 +65,16 @@ def _settings(repo: Path | None, args: argparse.Namespace) -> LoadedSettings:
     return load_settings(repo, parse_overrides(getattr(args, "set", None)))
 
 
-def _opencode_for(args: argparse.Namespace, loaded: LoadedSettings) -> str | None:
-    """The OpenCode to start (checked now, before any screen opens); None with --url."""
+def _opencode_for(
+    args: argparse.Namespace, loaded: LoadedSettings, *, check: bool = True
+) -> str | None:
+    """The OpenCode to start; None with --url. Its version is checked now unless *check*
+    is False (the screen checks it in its start-up worker, so it opens at once)."""
     if args.url:
         return None
     binary = find_opencode(loaded.settings.opencode_bin)
-    check_opencode_version(binary)
+    if check:
+        check_opencode_version(binary)
     return binary
 
 
@@ -67,7 +90,7 @@ def run_screen(args: argparse.Namespace) -> None:
         prompt="",
         url=args.url,
         password=args.password,
-        opencode_bin=_opencode_for(args, loaded),
+        opencode_bin=_opencode_for(args, loaded, check=False),
         team_name=args.team,
         session_id=args.session,
         settings=coordinator_settings(loaded.settings),
