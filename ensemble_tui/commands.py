@@ -17,7 +17,13 @@ from typing import Any
 from ensemble_tui.core.repository import RepositoryError, resolve_repository
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.server import check_opencode_version, find_opencode
-from ensemble_tui.settings import LoadedSettings, coordinator_settings, describe, load_settings
+from ensemble_tui.settings import (
+    LoadedSettings,
+    SettingsError,
+    coordinator_settings,
+    describe,
+    load_settings,
+)
 
 
 class UsageError(EnsembleError):
@@ -142,4 +148,9 @@ def show_config(args: argparse.Namespace) -> None:
         except RepositoryError:
             repo = None  # Outside a repository only the user's file applies.
     loaded = _settings(repo, args)
+    from ensemble_tui.tui.keys import check_keymap  # the screen's bindings, only when asked
+
+    problems = check_keymap(loaded.settings.keys)
+    if problems:
+        raise SettingsError(f"{'; '.join(problems)} (from {loaded.source_of('keys')})")
     print(describe(loaded))
