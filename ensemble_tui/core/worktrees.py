@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,15 @@ from ensemble_tui.core.gitutil import (
 )
 from ensemble_tui.core.merge import forget_merge_record, is_branch_merged
 from ensemble_tui.core.paths import repo_data_dir
+
+# One lock per worktree: two `git add --all` at once in one checkout fight over index.lock.
+_COMMIT_LOCKS: dict[Path, threading.Lock] = {}
+_COMMIT_LOCKS_GUARD = threading.Lock()
+
+
+def _commit_lock(worktree_path: Path) -> threading.Lock:
+    with _COMMIT_LOCKS_GUARD:
+        return _COMMIT_LOCKS.setdefault(worktree_path.resolve(), threading.Lock())
 
 
 def validate_name(kind: str, value: str) -> str:
@@ -132,12 +142,14 @@ def commit_work_in_progress(worktree_path: Path, message: str) -> str | None:
     if not message.strip():
         raise GitError("a work-in-progress commit needs a message")
     repo = open_repo(worktree_path)
-    run_git(repo, "add", "--all")
-    if git_succeeds(repo, "diff-index", "--cached", "--quiet", "HEAD", "--"):
-        return None
-    commit = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", message]
-    run_git(repo, *commit, env=IDENTITY_ENV)
-    return resolve_commit(repo, "HEAD", "HEAD")
+    # A shutdown can finish from two paths at once; the second finds nothing to commit.
+    with _commit_lock(worktree_path):
+        run_git(repo, "add", "--all")
+        if git_succeeds(repo, "diff-index", "--cached", "--quiet", "HEAD", "--"):
+            return None
+        commit = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", message]
+        run_git(repo, *commit, env=IDENTITY_ENV)
+        return resolve_commit(repo, "HEAD", "HEAD")
 
 
 def list_worktrees(repo_root: Path) -> list[ListedWorktree]:
