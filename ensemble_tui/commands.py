@@ -16,7 +16,16 @@ from typing import Any
 
 from ensemble_tui.core.repository import RepositoryError, resolve_repository
 from ensemble_tui.opencode.server import check_opencode_version, find_opencode
-from ensemble_tui.settings import LoadedSettings, coordinator_settings, describe, load_settings
+from ensemble_tui.settings import (
+    REPO_FILE,
+    LoadedSettings,
+    coordinator_settings,
+    describe,
+    load_settings,
+    needs_trust,
+    read_repository_file,
+)
+from ensemble_tui.trust import trust, untrust
 
 
 class UsageError(Exception):
@@ -133,3 +142,25 @@ def show_config(args: argparse.Namespace) -> None:
             repo = None  # Outside a repository only the user's file applies.
     loaded = _settings(repo, args)
     print(describe(loaded))
+
+
+def trust_settings(args: argparse.Namespace) -> None:
+    """`ensemble-tui trust [PATH]`: trust (or forget) the repository's `.ensemble.toml` as it is."""
+    repo = resolve_repository(args.path.resolve())
+    settings_file = repo / REPO_FILE
+    if args.untrust:
+        if untrust(settings_file):
+            print(f"{settings_file} is no longer trusted.")
+        else:
+            print(f"{settings_file} was not trusted; nothing changed.")
+        return
+    if not settings_file.is_file():
+        raise CommandFailed(f"{settings_file} does not exist, so there is nothing to trust.")
+    values, content = read_repository_file(settings_file)
+    digest = trust(settings_file, content)
+    risky = [f"{key} = {values[key]!s}" for key in values if needs_trust(key)]
+    uses = f" It sets {', '.join(risky)}, which will now be used." if risky else ""
+    print(
+        f"Trusted {settings_file} as it is now (sha256 {digest[:12]}).{uses} "
+        "If the file changes, ensemble-tui will ask you to trust it again."
+    )
