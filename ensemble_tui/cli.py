@@ -17,6 +17,7 @@ from ensemble_tui.commands import (
     trust_settings,
 )
 from ensemble_tui.core.repository import RepositoryError
+from ensemble_tui.core.state_file import StateFileError
 from ensemble_tui.opencode.client import OpenCodeError
 from ensemble_tui.opencode.server import OpenCodeStartError
 from ensemble_tui.opencode.version import UnsupportedVersionError
@@ -40,6 +41,7 @@ FAILURES = (
     RepositoryError,
     SettingsError,
     TrustError,
+    StateFileError,
     CommandFailed,
 )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ensemble_tui.core.repository import RepositoryError, resolve_repository
+from ensemble_tui.core.state_file import check_state_file, state_file
 from ensemble_tui.opencode.server import check_opencode_version, find_opencode
 from ensemble_tui.settings import (
     REPO_FILE,
@@ -55,6 +56,27 @@ def _settings(repo: Path | None, args: argparse.Namespace) -> LoadedSettings:
     return load_settings(repo, parse_overrides(getattr(args, "set", None)))
 
 
+def _check_url(url: str | None) -> None:
+    """Refuse a `--url` that is not an http(s) address before anything starts."""
+    if url is None:
+        return
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as error:
+        raise UsageError(f"--url {url!r} is not a valid URL ({error})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError(f"--url {url!r} is not an http address; write e.g. http://127.0.0.1:4096")
+
+
+def _prepare_state(repo: Path) -> None:
+    """Check the repository's state file before anything starts; say so if it was replaced."""
+    note = check_state_file(state_file(repo))
+    if note is not None:
+        print(f"ensemble-tui: {note}", file=sys.stderr)
+
+
 def _opencode_for(args: argparse.Namespace, loaded: LoadedSettings) -> str | None:
     """The OpenCode to start (checked now, before any screen opens); None with --url."""
     if args.url:
@@ -69,8 +91,10 @@ def run_screen(args: argparse.Namespace) -> None:
     from ensemble_tui.core.headless import RunOptions
     from ensemble_tui.tui.app import make_app
 
+    _check_url(args.url)
     repo = resolve_repository(args.path.resolve())
     loaded = _settings(repo, args)
+    _prepare_state(repo)
     options = RunOptions(
         repo_root=repo,
         prompt="",
@@ -97,8 +121,10 @@ def run_headless_command(args: argparse.Namespace) -> None:
         raise UsageError("PROMPT is empty: say what the lead should get done.")
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}.")
+    _check_url(args.url)
     repo = resolve_repository(args.repo.resolve())
     loaded = _settings(repo, args)
+    _prepare_state(repo)
     options = RunOptions(
         repo_root=repo,
         prompt=args.prompt,

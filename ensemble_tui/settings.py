@@ -15,6 +15,7 @@ the file (or variable, or flag) and what is allowed.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tomllib
@@ -181,6 +182,12 @@ def _check_layer(values: Mapping[str, Any], origin: str) -> dict[str, Any]:
             raise SettingsError(
                 f"{origin}: {key} = {value!r} is not allowed ({reason}). {key}: {_field_doc(key)}"
             ) from None
+        if isinstance(checked[key], float) and not math.isfinite(checked[key]):
+            # TOML, JSON and pydantic accept inf and nan; no setting means either.
+            raise SettingsError(
+                f"{origin}: {key} = {value!r} is not allowed (a finite number is needed). "
+                f"{key}: {_field_doc(key)}"
+            )
     return checked
 
 
