@@ -22,7 +22,7 @@ from ensemble_tui.core.gitutil import (
     snapshot_working_tree,
 )
 from ensemble_tui.core.merge import forget_merge_record, is_branch_merged
-from ensemble_tui.core.paths import repo_data_dir
+from ensemble_tui.core.paths import private_dir, repo_data_dir
 
 # One lock per worktree: two `git add --all` at once in one checkout fight over index.lock.
 _COMMIT_LOCKS: dict[Path, threading.Lock] = {}
@@ -126,7 +126,8 @@ def create_worktree(repo_root: Path, worktree_root: Path, team: str, member: str
         raise GitError(f"branch {branch} already exists; remove it or choose another name")
     if path.exists() or path.is_symlink():
         raise GitError(f"worktree folder {path} already exists; remove it or choose another name")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Private: a teammate's checkout may hold secrets the user's own tree keeps from others.
+    private_dir(path.parent)
     # The identity signs the new branch's reflog entry on machines without one.
     add = ["worktree", "add", "--quiet", "-b", branch, str(path), base_commit]
     run_git(repo, *add, env=IDENTITY_ENV)

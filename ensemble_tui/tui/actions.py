@@ -263,7 +263,7 @@ class TeamActions(App[None]):
             coordinator.client.base_url,
             state.session_id,
             state.directory,
-            password=self.options.password,
+            password=coordinator.client.password,
             binary=self.options.opencode_bin,
         )
         try:
