@@ -99,6 +99,7 @@ async def merge_member(coordinator: Coordinator, team: Team, member: Member) -> 
                 f"{member.name} did not stop within {SHUTDOWN_WAIT:.0f}s; try again later "
                 "or shut it down with force=true."
             ) from None
+    kept_note = ""
     async with coordinator.merge_lock:
         await coordinator.commit_member_work(member, "merge")
         result = await asyncio.to_thread(
@@ -127,9 +128,11 @@ async def merge_member(coordinator: Coordinator, team: Team, member: Member) -> 
             {"branch": worktree.branch, "files": [f.path for f in result.files]},
         )
         try:
-            await asyncio.to_thread(
+            removal = await asyncio.to_thread(
                 remove_worktree, coordinator.repo_root, worktree, merged=True, reason="merged"
             )
+            if removal.kept is not None:
+                kept_note = f" {removal.kept.describe()}."
         except GitError as error:
             log.warning("kept %s's worktree after merging: %s", member.name, error)
     coordinator.feed.publish(
@@ -139,9 +142,11 @@ async def merge_member(coordinator: Coordinator, team: Team, member: Member) -> 
         detail={"files": [f.path for f in result.files]},
     )
     if result.status is MergeStatus.NOTHING_TO_MERGE:
-        return f"{member.name} had nothing to merge; its worktree is removed."
+        return f"{member.name} had nothing to merge; its worktree is removed.{kept_note}"
     names = ", ".join(f.path for f in result.files)
-    return f"Merged {member.name} into the working directory as unstaged changes: {names}."
+    return (
+        f"Merged {member.name} into the working directory as unstaged changes: {names}.{kept_note}"
+    )
 
 
 async def cleanup_team(coordinator: Coordinator, team: Team) -> str:
