@@ -78,14 +78,14 @@ async def test_the_started_server_wants_the_password_only_ensemble_tui_knows(
         repo_root=git_repo, prompt="", opencode_bin=opencode_bin, server_env=opencode_env
     )
     async with opencode_client(options) as client:
-        assert client.password
         async with httpx.AsyncClient(base_url=client.base_url) as http:
             anonymous = await http.get("/global/health")
             guessed = await http.get("/global/health", auth=("opencode", "opencode"))
+            assert anonymous.status_code == 401
+            assert guessed.status_code == 401
+            assert client.password
             known = await http.get("/global/health", auth=("opencode", client.password))
-        assert anonymous.status_code == 401
-        assert guessed.status_code == 401
-        assert known.status_code == 200
+            assert known.status_code == 200
 
         attach = attach_command(client.base_url, "ses_1", str(git_repo), password=client.password)
         assert attach.env["OPENCODE_SERVER_PASSWORD"] == client.password
