@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from ensemble_tui.core.coordinator import CoordinatorSettings
 from ensemble_tui.core.paths import config_home
+from ensemble_tui.errors import EnsembleError
 from ensemble_tui.trust import TrustError, is_trusted, trusted_digest
 
 ENV_PREFIX = "ENSEMBLE_"
@@ -137,7 +138,7 @@ class Settings(BaseSettings):
         return (init_settings,)
 
 
-class SettingsError(Exception):
+class SettingsError(EnsembleError):
     """A setting that cannot be used; the message names the key, where it was set, and why."""
 
 

@@ -18,11 +18,12 @@ import tempfile
 from pathlib import Path
 
 from ensemble_tui.core.paths import data_home, private_dir
+from ensemble_tui.errors import EnsembleError
 
 TRUST_FILE = "trusted-settings.json"
 
 
-class TrustError(Exception):
+class TrustError(EnsembleError):
     """The record of trusted files cannot be read or written; the message says why."""
 
 

@@ -16,13 +16,14 @@ from pathlib import Path
 from ensemble_tui.core.paths import repo_data_dir
 from ensemble_tui.core.schema import SchemaError
 from ensemble_tui.core.store_base import BrokenStateError, StoreConnection
+from ensemble_tui.errors import EnsembleError
 
 STATE_FILE = "state.db"
 # SQLite keeps recent writes of a WAL database in these companions; they move with it.
 _COMPANIONS = ("-wal", "-shm")
 
 
-class StateFileError(Exception):
+class StateFileError(EnsembleError):
     """The state file cannot be used and was left as it is; the message says what to do."""
 
 

@@ -19,6 +19,7 @@ from ensemble_tui.core.schema import (
     apply_migrations,
     refuse_newer_schema,
 )
+from ensemble_tui.errors import EnsembleError
 
 # How long a write waits for another process holding the database before it gives up.
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -26,11 +27,11 @@ BUSY_TIMEOUT_SECONDS = 30.0
 SqlValue = str | int | float | bytes | None
 
 
-class StoreError(Exception):
+class StoreError(EnsembleError):
     """A request the store refuses; the message is a sentence fit to show an agent verbatim."""
 
 
-class BrokenStateError(Exception):
+class BrokenStateError(EnsembleError):
     """The state file is not a usable SQLite database (not one at all, or damaged)."""
 
     def __init__(self, path: Path, problem: str) -> None:

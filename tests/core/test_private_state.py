@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ensemble_tui.core.headless import RunOptions, opencode_client
+from ensemble_tui.composition import RunOptions, opencode_client
 from ensemble_tui.core.paths import data_home, repo_data_dir
 from ensemble_tui.core.store import Store
 from ensemble_tui.core.worktrees import create_worktree, default_worktree_root

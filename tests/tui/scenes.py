@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from textual.pilot import Pilot
 
+from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
-from ensemble_tui.core.headless import RunOptions
 from ensemble_tui.core.models import Member, MemberStatus, MemberUpdate
 from ensemble_tui.core.sessions import SessionState
 from ensemble_tui.core.store import Store
@@ -236,13 +237,13 @@ def add_teammate(
         )
     )
     state = SessionState(name, f"ses_{name}", str(info.path))
-    coordinator.sessions[state.session_id] = state
+    coordinator.track(state)
 
 
 def build_team(coordinator: Coordinator, root: Path, kind: str) -> None:
     store = coordinator.store
     team = store.create_team("demo", coordinator.repo_root, "ses_lead")
-    coordinator.team = team
+    coordinator.set_team(team)
     add_teammate(coordinator, root, "alice", {"greet.py": GREET, "cli.py": CLI}, False)
     add_teammate(coordinator, root, "bob", {"test_greet.py": TESTS}, True)
     board = coordinator.board
@@ -278,8 +279,8 @@ def build_team(coordinator: Coordinator, root: Path, kind: str) -> None:
         "alice": MemberStatus.IDLE,
         "bob": MemberStatus.WORKING,
     }
-    coordinator.sessions["ses_lead"].busy = True
-    coordinator.sessions["ses_bob"].busy = True
+    _session(coordinator, "ses_lead").busy = True
+    _session(coordinator, "ses_bob").busy = True
     if kind == "question":
         statuses["bob"] = MemberStatus.NEEDS_ANSWER
         question = QuestionRequest.model_validate(
@@ -294,7 +295,7 @@ def build_team(coordinator: Coordinator, root: Path, kind: str) -> None:
                 ],
             }
         )
-        coordinator.sessions["ses_bob"].questions[question.id] = question
+        _session(coordinator, "ses_bob").questions[question.id] = question
     if kind == "permission":
         statuses["bob"] = MemberStatus.NEEDS_PERMISSION
         request = PermissionRequest.model_validate(
@@ -305,7 +306,7 @@ def build_team(coordinator: Coordinator, root: Path, kind: str) -> None:
                 "patterns": ["/home/ada/shared/*"],
             }
         )
-        coordinator.sessions["ses_bob"].permissions[request.id] = request
+        _session(coordinator, "ses_bob").permissions[request.id] = request
     for name, status in statuses.items():
         store.update_member(team.id, name, MemberUpdate(status=status))
     fix_times(store, team.id)
@@ -356,9 +357,22 @@ def build_scene(root: Path, kind: str) -> Scene:
     coordinator = Coordinator(repo, store, client, settings)
     coordinator.connected = True
     lead = SessionState("lead", "ses_lead", str(repo))
-    coordinator.sessions[lead.session_id] = lead
+    coordinator.track(lead)
     if kind != "empty":
         build_team(coordinator, root, kind)
     options = RunOptions(repo_root=repo, prompt="", url=URL, password="")
     app = make_app(options, coordinator=coordinator, clock=fixed_clock)
     return Scene(app, coordinator, store, replies)
+
+
+def _session(coordinator: Coordinator, session_id: str) -> SessionState:
+    state = coordinator.session(session_id)
+    assert state is not None, session_id
+    return state
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let workers finish and the messages they post be handled."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
