@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ensemble_tui.settings import Settings, needs_trust
 from tests.test_cli import cli, isolated
 
 TRUST_HINT = "ensemble-tui trust"
@@ -110,3 +111,12 @@ def test_a_worktree_root_from_the_repository_needs_trust_too(
     done = cli(["run", "x"], git_repo, isolated(tmp_path))
     assert done.returncode == 1
     assert "sets worktree_root" in done.stderr
+
+
+def test_every_setting_that_names_a_path_or_a_program_needs_trust() -> None:
+    """A new setting of that kind must be marked, or a cloned repository could set it."""
+    for key, info in Settings.model_fields.items():
+        names_path_or_program = "Path" in str(info.annotation) or key.endswith(
+            ("_bin", "_command", "_cmd", "_path", "_dir", "_root")
+        )
+        assert needs_trust(key) is names_path_or_program, key
