@@ -46,21 +46,44 @@ FAILURES = (
 )
 
 
-def _server_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help="attach to a running `opencode serve` at this URL")
+# What parsers and argument groups share: add_argument.
+Adder = argparse._ActionsContainer
+
+
+def _server_options(parser: Adder, default: str | None = None) -> None:
     parser.add_argument(
-        "--password", help="the server's password (default: $OPENCODE_SERVER_PASSWORD)"
+        "--url", help="attach to a running `opencode serve` at this URL", default=default
     )
-    _set_option(parser)
+    parser.add_argument(
+        "--password",
+        help="the server's password (default: $OPENCODE_SERVER_PASSWORD)",
+        default=default,
+    )
+    _set_option(parser, default)
 
 
-def _set_option(parser: argparse.ArgumentParser) -> None:
+def _screen_options(parser: Adder, default: str | None = None) -> None:
+    """The screen's own options; `ensemble-tui --help` lists them too, since they work there."""
+    _server_options(parser, default)
+    parser.add_argument(
+        "--session",
+        metavar="ID",
+        help="continue this OpenCode session as the lead",
+        default=default,
+    )
+    parser.add_argument(
+        "--team", metavar="NAME", help="resume this unfinished team", default=default
+    )
+
+
+def _set_option(parser: Adder, default: str | None = None) -> None:
     parser.add_argument(
         "--set",
         action="append",
         metavar="KEY=VALUE",
         help="override a setting for this run, e.g. --set stall_threshold=2m "
         "(repeatable; see `ensemble-tui config`)",
+        default=default,
     )
 
 
@@ -73,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ensemble-tui {__version__}")
+    # Shown for `ensemble-tui [PATH] ...`; screen_argv hands them to `tui`, which parses them.
+    _screen_options(
+        parser.add_argument_group("options of the screen (ensemble-tui [PATH] [options])"),
+        default=argparse.SUPPRESS,
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     screen = commands.add_parser(
@@ -88,11 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument(
         "path", metavar="PATH", nargs="?", type=Path, default=Path("."), help="default: ."
     )
-    _server_options(screen)
-    screen.add_argument(
-        "--session", metavar="ID", help="continue this OpenCode session as the lead"
-    )
-    screen.add_argument("--team", metavar="NAME", help="resume this unfinished team")
+    _screen_options(screen)
 
     run = commands.add_parser(
         "run",

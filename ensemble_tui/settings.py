@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ensemble_tui.core.coordinator import CoordinatorSettings
@@ -67,7 +68,25 @@ def _flatten_keys(value: object, prefix: str = "") -> object:
     return flat
 
 
+def _true_or_false(value: object) -> object:
+    """Only true or false: pydantic would also take "yes", "on" or 1, which hide typos."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"{value!r} is not a boolean; write true or false")
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as the README writes them: 300 is '5m', 3600 '1h', 90 '90s'."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 Duration = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+Boolean = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
 def _model_name(value: str) -> str:
@@ -88,7 +107,7 @@ class Settings(BaseSettings):
         extra="forbid", validate_default=True, use_attribute_docstrings=True
     )
 
-    merge_on_cleanup: bool = True
+    merge_on_cleanup: Boolean = True
     """On team_cleanup, merge every teammate's branch into your working directory
     (conflicting ones are always kept); false keeps every branch for you to merge."""
 
@@ -301,12 +320,19 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
     )
 
 
+def _is_duration(info: FieldInfo) -> bool:
+    return any(getattr(item, "func", None) is _seconds for item in info.metadata)
+
+
 def describe(loaded: LoadedSettings) -> str:
     """The effective settings as `ensemble-tui config` prints them: value and origin."""
     rows = []
-    for key in Settings.model_fields:
+    for key, info in Settings.model_fields.items():
         value = getattr(loaded.settings, key)
-        shown = json.dumps(value, default=str) if not isinstance(value, str) else value
+        if _is_duration(info):
+            shown = format_duration(value)
+        else:
+            shown = json.dumps(value, default=str) if not isinstance(value, str) else value
         rows.append((key, shown, loaded.source_of(key)))
     width = max(len(key) for key, _, _ in rows)
     value_width = min(40, max(len(value) for _, value, _ in rows))

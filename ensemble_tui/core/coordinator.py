@@ -428,8 +428,9 @@ class Coordinator:
         if change.status is not None:
             self._record_status(state, change.status, member)
         if change.turn_ended:
-            self.record(MemberIdle(member=state.member, stopped=state.stopped_by_human))
-            state.stopped_by_human = False
+            stopped = change.stopped_by_human
+            said = "stopped by you" if stopped else None
+            self.record(MemberIdle(member=state.member, text=said, stopped=stopped))
             if member is not None and member.shutdown_requested and not member.status.ended:
                 await self.finish_shutdown(member, "shutdown")
             else:

@@ -60,6 +60,7 @@ class Change:
     question: QuestionRequest | None = None
     activity: bool = False
     failed_start: str | None = None
+    stopped_by_human: bool = False
 
 
 @dataclass
@@ -83,8 +84,7 @@ class SessionState:
     stalled: bool = False
     prompts_sent: int = 0
     produced_output: bool = False
-    stopped_by_human: bool = False
-    """The human stopped the running turn (`S`): its end is said as such."""
+    stop_requested: bool = False  # the human stopped this turn (`S`), so its end says so
 
     @property
     def idle(self) -> bool:
@@ -163,6 +163,8 @@ class SessionState:
         after = self.status()
         if after != before or change.turn_ended:
             change.status = after
+        if change.turn_ended:
+            change.stopped_by_human, self.stop_requested = self.stop_requested, False
         if change.turn_ended and self.prompts_sent == 1 and not self.produced_output:
             # Idle right after the first prompt with nothing said: the model never started.
             change.failed_start = self.error or "the session ended its first turn with no output"

@@ -158,7 +158,8 @@ class EnsembleApp(TeamActions):
             return
         snapshot = self.snapshot = message.snapshot
         self.refresh_team()
-        self.main.tasks.show(snapshot.tasks)
+        if snapshot.tasks != self.main.tasks.last or message.replayed:
+            self.main.tasks.show(snapshot.tasks)
         self.main.messages.add(snapshot.messages)
         self.pending = snapshot.pending
         self.main.attention.show(self.pending)

@@ -80,6 +80,17 @@ def test_an_abort_is_not_an_error(state: SessionState) -> None:
     assert state.apply(status("idle")).status is MemberStatus.IDLE
 
 
+def test_a_turn_the_human_stopped_ends_saying_so_once(state: SessionState) -> None:
+    state.apply(status("busy"))
+    state.stop_requested = True
+    aborted = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
+    state.apply(event("session.error", error=aborted))
+    assert state.apply(status("idle")).stopped_by_human
+    state.prompt_sent()
+    state.apply(status("busy"))
+    assert not state.apply(status("idle")).stopped_by_human, "the next turn ends normally"
+
+
 def test_recorded_turn_counts_each_step_once() -> None:
     frames = [
         json.loads(line) for line in (FIXTURES / "global-events.jsonl").read_text().splitlines()

@@ -242,9 +242,10 @@ def test_notices_for_what_the_human_should_hear() -> None:
     assert notice is not None
     assert notice.severity == "warning"
     assert notice_for(MemberIdle(member="lead")) is None
-    stopped = notice_for(MemberIdle(member="bob", stopped=True))
-    assert stopped is not None
-    assert "stopped by you" in stopped.text
+    for who in ("lead", "ada"):
+        notice = notice_for(MemberIdle(member=who, text="stopped by you", stopped=True))
+        assert notice is not None
+        assert notice.text == f"{who}'s turn was stopped by you."
     stalled = notice_for(MemberStatusChanged(member="bob", text="stalled"))
     assert stalled is not None
     assert "bob is stalled" in stalled.text

@@ -16,7 +16,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from ensemble_tui.tui.app import EnsembleApp
-from tests.tui.scenes import build_scene, settle
+from tests.tui.scenes import TINY, build_scene, settle
 
 SMALL = (100, 30)
 LARGE = (160, 45)
@@ -80,8 +80,9 @@ def test_the_diff_screen(snap_compare: Compare, tmp_path: Path) -> None:
 
 def test_the_attention_line_with_a_permission(snap_compare: Compare, tmp_path: Path) -> None:
     """You should see bob as needs-permission in the list and, above the status bar, the
-    attention line: bob asks to use external_directory on /home/ada/shared/*, with the
-    keys a, A and r."""
+    attention line: first the keys that answer from the prompt box, where the focus is
+    (^o allow once, ^l always, ^r reject), then bob asks to use external_directory on
+    /home/ada/shared/*."""
     app = build_scene(tmp_path, "permission").app
     assert snap_compare(app, terminal_size=SMALL, run_before=keys())
 
@@ -91,3 +92,18 @@ def test_the_help_screen(snap_compare: Compare, tmp_path: Path) -> None:
     does."""
     app = build_scene(tmp_path, "team").app
     assert snap_compare(app, terminal_size=SMALL, run_before=keys("escape", "question_mark"))
+
+
+def test_team_at_work_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see the team on an 80x24 terminal: no branch column in the team list,
+    bob's task readable ("t2 Write tests for greet"), the task board without padding
+    (ids, marks and most of each task's title), and no horizontal scroll bar anywhere."""
+    app = build_scene(tmp_path, "team").app
+    assert snap_compare(app, terminal_size=TINY, run_before=keys())
+
+
+def test_a_waiting_permission_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see bob as needs-permission and the attention line over two rows, its
+    keys first (^o allow once, ^l always, ^r reject), then what bob asks for."""
+    app = build_scene(tmp_path, "permission").app
+    assert snap_compare(app, terminal_size=TINY, run_before=keys())
