@@ -7,22 +7,6 @@ import sys
 from pathlib import Path
 
 from ensemble_tui import __version__
-from ensemble_tui.commands import (
-    CommandFailed,
-    UsageError,
-    run_demo,
-    run_headless_command,
-    run_screen,
-    show_config,
-    trust_settings,
-)
-from ensemble_tui.core.repository import RepositoryError
-from ensemble_tui.core.state_file import StateFileError
-from ensemble_tui.opencode.client import OpenCodeError
-from ensemble_tui.opencode.server import OpenCodeStartError
-from ensemble_tui.opencode.version import UnsupportedVersionError
-from ensemble_tui.settings import SettingsError
-from ensemble_tui.trust import TrustError
 
 DESCRIPTION = """\
 Mission control in the terminal for a team of OpenCode agents: a lead plans, teammates
@@ -34,16 +18,6 @@ With no COMMAND, `ensemble-tui [PATH]` opens the screen on the repository at PAT
 """
 USAGE = "ensemble-tui [PATH] [options]\n       ensemble-tui COMMAND ..."
 COMMANDS = ("tui", "run", "demo", "config", "trust")
-FAILURES = (
-    OpenCodeStartError,
-    OpenCodeError,
-    UnsupportedVersionError,
-    RepositoryError,
-    SettingsError,
-    TrustError,
-    StateFileError,
-    CommandFailed,
-)
 
 
 # What parsers and argument groups share: add_argument.
@@ -222,6 +196,17 @@ def main(argv: list[str] | None = None) -> None:
     """Run the command line and exit with its status."""
     parser = build_parser()
     args = parser.parse_args(screen_argv(sys.argv[1:] if argv is None else argv))
+    # Imported once the arguments are parsed, so `--help` and `--version` stay quick.
+    from ensemble_tui.commands import (
+        FAILURES,
+        UsageError,
+        run_demo,
+        run_headless_command,
+        run_screen,
+        show_config,
+        trust_settings,
+    )
+
     command = {
         "tui": run_screen,
         "run": run_headless_command,

@@ -22,16 +22,18 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ensemble_tui.core.coordinator import CoordinatorSettings
 from ensemble_tui.core.paths import config_home
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.trust import TrustError, is_trusted, trusted_digest
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.coordinator import CoordinatorSettings
 
 ENV_PREFIX = "ENSEMBLE_"
 USER_FILE = "ensemble.toml"
@@ -306,6 +308,8 @@ def load_settings(
 
 def coordinator_settings(settings: Settings) -> CoordinatorSettings:
     """The part of the settings the coordinator acts on."""
+    from ensemble_tui.core.coordinator import CoordinatorSettings  # The coordinator is heavy.
+
     return CoordinatorSettings(
         worktree_root=settings.worktree_root,
         default_model=settings.default_model,

@@ -136,8 +136,10 @@ def test_the_screen_refuses_an_opencode_that_is_too_old(tmp_path: Path, git_repo
     env = isolated(tmp_path, ENSEMBLE_OPENCODE_BIN=str(old))
     done = cli([str(git_repo)], tmp_path, env)
     assert done.returncode == 1
-    assert "OpenCode 1.10.0 is not supported" in done.stderr
-    assert "npm install -g opencode-ai@1.18.33" in done.stderr
+    # Checked once the screen is open (so it opens at once), then said as it closes.
+    said = " ".join(done.stderr.split())
+    assert "OpenCode 1.10.0 is not supported" in said
+    assert "npm install -g opencode-ai@1.18.33" in said
 
 
 def test_a_bad_setting_stops_the_start_naming_key_and_file(tmp_path: Path, git_repo: Path) -> None:
@@ -175,3 +177,18 @@ def test_config_shows_each_layer_overriding_the_one_before(tmp_path: Path, git_r
     assert "5.0" in rows["rate_limit"]
     assert "(--set rate_limit)" in rows["rate_limit"]
     assert "(default)" in rows["merge_on_cleanup"]
+
+
+def test_help_imports_neither_the_coordinator_nor_httpx_nor_textual() -> None:
+    """`--help` answers in a blink: the command line and the settings load nothing heavy."""
+    probe = (
+        "import sys, contextlib\n"
+        "from ensemble_tui import cli, settings\n"
+        "with contextlib.suppress(SystemExit): cli.main(['--help'])\n"
+        "heavy = ('ensemble_tui.core.coordinator', 'httpx', 'textual', 'git', 'mcp')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -69,7 +69,8 @@ def test_once_trusted_the_file_is_used_until_it_changes(evil_repo: Path, tmp_pat
 
     started = cli([], evil_repo, env)
     assert (tmp_path / "evil-ran").exists()
-    assert "OpenCode 1.10.0 is not supported" in started.stderr
+    # The screen checks the version once open, and says it as it closes.
+    assert "OpenCode 1.10.0 is not supported" in " ".join(started.stderr.split())
 
     (tmp_path / "evil-ran").unlink()
     (evil_repo / ".ensemble.toml").write_text('opencode_bin = "./evil.sh"\n')
