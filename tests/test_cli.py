@@ -95,7 +95,7 @@ def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
     )
 
 
-@pytest.mark.parametrize("command", ["tui", "run", "demo", "config"])
+@pytest.mark.parametrize("command", ["tui", "run", "demo", "config", "trust"])
 def test_every_command_has_help(command: str) -> None:
     done = run_cli(command, "--help")
     assert done.returncode == 0

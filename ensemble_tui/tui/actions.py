@@ -264,7 +264,7 @@ class TeamActions(App[None]):
             url,
             session_id,
             directory,
-            password=self.options.password,
+            password=self.control.server_password if self.control else None,
             binary=self.options.opencode_bin,
         )
         try:
