@@ -35,9 +35,10 @@ opencode:  ## Install the pinned OpenCode into .tools unless one is on PATH or n
 demo: venv opencode  ## Set everything up and run the demo (no API key needed)
 	ENSEMBLE_OPENCODE_BIN=$(DEMO_OPENCODE) $(BIN)/ensemble-tui demo
 
-lint: venv  ## ruff format --check and ruff check
+lint: venv  ## ruff format --check, ruff check, and the import layers (import-linter)
 	$(BIN)/ruff format --check ensemble_tui tests bench
 	$(BIN)/ruff check ensemble_tui tests bench
+	$(BIN)/lint-imports
 
 typecheck: venv  ## Strict mypy on the package and its tests
 	$(BIN)/mypy ensemble_tui tests bench

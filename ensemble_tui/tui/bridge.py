@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from ensemble_tui.core.control import TeamControl
-from ensemble_tui.core.coordinator import Coordinator
-from ensemble_tui.core.read_model import TeamSnapshot
-from ensemble_tui.core.sessions import SessionState
-from ensemble_tui.core.team_events import TeamEvent
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.core.team.read_model import TeamSnapshot
+from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.events import (
     Event,
     MessageUpdated,

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 from ensemble_tui.core.models import MemberStatus, TaskStatus
-from ensemble_tui.core.sessions import SessionState
-from ensemble_tui.core.team_events import TeamEvent
+from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.events import Event, PartUpdated

@@ -15,11 +15,10 @@ from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
 from ensemble_tui.cli import screen_argv
-from ensemble_tui.core.coordinator import Coordinator, SessionListener
 from ensemble_tui.core.models import MemberStatus, MemberUpdate
-from ensemble_tui.core.sessions import SessionState
-from ensemble_tui.core.store import Store
-from ensemble_tui.core.team_events import (
+from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.coordinator import Coordinator, SessionListener
+from ensemble_tui.core.team.events import (
     MemberIdle,
     MemberStatusChanged,
     MessageSent,
@@ -29,18 +28,19 @@ from ensemble_tui.core.team_events import (
     TaskClaimed,
     TeamCreated,
 )
+from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.events import PartDelta, SessionStatusChanged
 from ensemble_tui.tui import actions
 from ensemble_tui.tui.app import EnsembleApp
-from ensemble_tui.tui.attention import AttentionBar
 from ensemble_tui.tui.bridge import Bridge
-from ensemble_tui.tui.confirm import QuestionScreen, choose_options
-from ensemble_tui.tui.detail import DetailScreen
-from ensemble_tui.tui.diff import DiffScreen, split_patch
 from ensemble_tui.tui.notices import notice_for
 from ensemble_tui.tui.runtime import AttachCommand, attach_command
-from ensemble_tui.tui.taskboard import TaskBoard
-from ensemble_tui.tui.teammates import TeammateList
+from ensemble_tui.tui.screens.confirm import QuestionScreen, choose_options
+from ensemble_tui.tui.screens.detail import DetailScreen
+from ensemble_tui.tui.screens.diff import DiffScreen, split_patch
+from ensemble_tui.tui.widgets.attention import AttentionBar
+from ensemble_tui.tui.widgets.taskboard import TaskBoard
+from ensemble_tui.tui.widgets.teammates import TeammateList
 from tests.tui.scenes import build_scene, settle
 
 SIZE = (100, 30)
