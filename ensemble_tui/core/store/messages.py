@@ -43,15 +43,18 @@ def _message(row: sqlite3.Row) -> Message:
     return Message.model_validate(dict(row))
 
 
-class MessageQueries(StoreConnection):
+class MessageQueries:
     """Add messages, track their delivery and reading, and list them for the feed."""
+
+    def __init__(self, connection: StoreConnection) -> None:
+        self._connection = connection
 
     def add_message(self, team_id: int, sender: str, recipient: str | None, text: str) -> Message:
         """Save a message from `sender` to `recipient` (None: every other working member)."""
         if not text.strip():
             raise StoreError("A message needs some text; this one is empty.")
         now = utc_now()
-        with self.transaction() as db:
+        with self._connection.transaction() as db:
             active_team_row(db, team_id)
             require_member(db, team_id, sender)
             if recipient is None:
@@ -92,7 +95,7 @@ class MessageQueries(StoreConnection):
 
     def mark_delivered(self, message_id: int, recipient: str) -> None:
         """Record that a message reached `recipient`'s session (the first time counts)."""
-        with self.transaction() as db:
+        with self._connection.transaction() as db:
             cursor = db.execute(
                 "UPDATE message_deliveries SET delivered_at = COALESCE(delivered_at, ?) "
                 "WHERE message_id = ? AND recipient = ?",
@@ -104,12 +107,12 @@ class MessageQueries(StoreConnection):
     def list_undelivered(self, team_id: int, recipient: str) -> list[Message]:
         """The messages for `recipient` not yet delivered to its session, oldest first."""
         query = _INBOX_QUERY.format(condition="AND d.delivered_at IS NULL")
-        with self.reading() as db:
+        with self._connection.reading() as db:
             return [_message(row) for row in db.execute(query, (team_id, recipient))]
 
     def count_undelivered(self, team_id: int) -> int:
         """How many (message, recipient) deliveries of a team are still outstanding."""
-        with self.reading() as db:
+        with self._connection.reading() as db:
             row = db.execute(
                 "SELECT COUNT(*) FROM message_deliveries "
                 "WHERE team_id = ? AND delivered_at IS NULL",
@@ -124,7 +127,7 @@ class MessageQueries(StoreConnection):
         """
         now = utc_now()
         query = _INBOX_QUERY.format(condition="AND d.read_at IS NULL")
-        with self.transaction() as db:
+        with self._connection.transaction() as db:
             unread = [_message(row) for row in db.execute(query, (team_id, member))]
             db.executemany(
                 "UPDATE message_deliveries SET read_at = ?, "
@@ -142,6 +145,6 @@ class MessageQueries(StoreConnection):
 
         Only messages after `after_id` count, and of those the last `limit` (-1: all).
         """
-        with self.reading() as db:
+        with self._connection.reading() as db:
             rows = db.execute(_FEED_QUERY, (team_id, after_id, limit)).fetchall()
         return [_message(row) for row in reversed(rows)]

@@ -22,12 +22,15 @@ class Notice:
     text: str
 
 
-class NoticeQueries(StoreConnection):
-    """Notices and waiters; mixed into `Store`."""
+class NoticeQueries:
+    """Notices and waiters; a part of `Store`."""
+
+    def __init__(self, connection: StoreConnection) -> None:
+        self._connection = connection
 
     def add_notice(self, team_id: int, recipient: str, text: str) -> Notice:
         """Save a notice for `recipient`, to be delivered with its next prompt."""
-        with self.transaction() as db:
+        with self._connection.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO notices (team_id, recipient, text, created) VALUES (?, ?, ?, ?)",
                 (team_id, recipient, text, sql_value(utc_now())),
@@ -41,12 +44,12 @@ class NoticeQueries(StoreConnection):
         if recipient is not None:
             query += " AND recipient = ?"
             params += (recipient,)
-        with self.reading() as db:
+        with self._connection.reading() as db:
             rows = db.execute(query + " ORDER BY id", params).fetchall()
         return [Notice(int(row["id"]), str(row["recipient"]), str(row["text"])) for row in rows]
 
     def mark_notices_delivered(self, notice_ids: list[int]) -> None:
-        with self.transaction() as db:
+        with self._connection.transaction() as db:
             db.executemany(
                 "UPDATE notices SET delivered_at = ? WHERE id = ?",
                 [(sql_value(utc_now()), notice_id) for notice_id in notice_ids],
@@ -54,7 +57,7 @@ class NoticeQueries(StoreConnection):
 
     def add_waiter(self, team_id: int, task_id: str, member: str) -> None:
         """Remember that `member` waits for `task_id` to become claimable."""
-        with self.transaction() as db:
+        with self._connection.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO task_waiters (team_id, task_id, member) VALUES (?, ?, ?)",
                 (team_id, task_id, member),
@@ -62,7 +65,7 @@ class NoticeQueries(StoreConnection):
 
     def notify_waiters(self, team_id: int, task_id: str, text: str) -> list[str]:
         """Turn everyone waiting for `task_id` into a notice `text` for them, atomically."""
-        with self.transaction() as db:
+        with self._connection.transaction() as db:
             rows = db.execute(
                 "SELECT member FROM task_waiters WHERE team_id = ? AND task_id = ? ORDER BY member",
                 (team_id, task_id),

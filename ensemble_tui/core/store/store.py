@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from ensemble_tui.core.models import (
     Member,
     MemberRole,
     MemberUpdate,
+    Message,
     Team,
     TeamStatus,
     utc_now,
@@ -23,6 +25,7 @@ from ensemble_tui.core.models import (
     validate_name,
 )
 from ensemble_tui.core.store.connection import (
+    StoreConnection,
     StoreError,
     active_team_row,
     require_member,
@@ -30,7 +33,8 @@ from ensemble_tui.core.store.connection import (
     team_row,
 )
 from ensemble_tui.core.store.messages import MessageQueries
-from ensemble_tui.core.store.notices import NoticeQueries
+from ensemble_tui.core.store.notices import Notice, NoticeQueries
+from ensemble_tui.core.store.schema import MIGRATIONS, Migration
 from ensemble_tui.paths import repo_data_dir
 
 __all__ = ["Store", "StoreError"]
@@ -55,8 +59,54 @@ def _insert(db: sqlite3.Connection, table: str, values: dict[str, Any]) -> sqlit
     )
 
 
-class Store(MessageQueries, NoticeQueries):
-    """Teams, members, messages and the event log of one repository, in SQLite (WAL)."""
+class Store(StoreConnection):
+    """Teams, members, messages and the event log of one repository, in SQLite (WAL).
+
+    Messages and notices are parts of their own (`MessageQueries`, `NoticeQueries`) on the
+    same connection; the store answers for them so callers need one object.
+    """
+
+    def __init__(self, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+        super().__init__(path, migrations)
+        self.messages = MessageQueries(self)
+        self.notices = NoticeQueries(self)
+
+    # Messages (see `MessageQueries`)
+
+    def add_message(self, team_id: int, sender: str, recipient: str | None, text: str) -> Message:
+        return self.messages.add_message(team_id, sender, recipient, text)
+
+    def mark_delivered(self, message_id: int, recipient: str) -> None:
+        self.messages.mark_delivered(message_id, recipient)
+
+    def list_undelivered(self, team_id: int, recipient: str) -> list[Message]:
+        return self.messages.list_undelivered(team_id, recipient)
+
+    def count_undelivered(self, team_id: int) -> int:
+        return self.messages.count_undelivered(team_id)
+
+    def take_unread(self, team_id: int, member: str) -> list[Message]:
+        return self.messages.take_unread(team_id, member)
+
+    def list_messages(self, team_id: int, *, after_id: int = 0, limit: int = -1) -> list[Message]:
+        return self.messages.list_messages(team_id, after_id=after_id, limit=limit)
+
+    # Notices and waiters (see `NoticeQueries`)
+
+    def add_notice(self, team_id: int, recipient: str, text: str) -> Notice:
+        return self.notices.add_notice(team_id, recipient, text)
+
+    def undelivered_notices(self, team_id: int, recipient: str | None = None) -> list[Notice]:
+        return self.notices.undelivered_notices(team_id, recipient)
+
+    def mark_notices_delivered(self, notice_ids: list[int]) -> None:
+        self.notices.mark_notices_delivered(notice_ids)
+
+    def add_waiter(self, team_id: int, task_id: str, member: str) -> None:
+        self.notices.add_waiter(team_id, task_id, member)
+
+    def notify_waiters(self, team_id: int, task_id: str, text: str) -> list[str]:
+        return self.notices.notify_waiters(team_id, task_id, text)
 
     @classmethod
     def for_repo(cls, repo_root: Path) -> Store:
