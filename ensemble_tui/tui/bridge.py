@@ -146,6 +146,11 @@ class Bridge:
                 delta = delta.model_copy(update={"delta": "".join(self._pieces)})
             self._transcript.append(delta)
 
+    @property
+    def scheduled(self) -> bool:
+        """Whether a flush is due (none is while the app handles the last batch)."""
+        return self._timer is not None
+
     def _schedule(self) -> None:
         if self._timer is None and not self._waiting:
             loop = asyncio.get_running_loop()
