@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -88,9 +90,11 @@ def git_repo(tmp_path: Path) -> Path:
     return repo
 
 
-@pytest.fixture
-def scripted_model(tmp_path: Path) -> Iterator[ScriptedModel]:
-    with ScriptedModel(log_path=tmp_path / "model.log") as model:
+@pytest.fixture(scope="session")
+def scripted_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScriptedModel]:
+    """The scripted model of the whole run: a script lives in its conversation, so one
+    model serves every test (and every OpenCode) at once."""
+    with ScriptedModel(log_path=tmp_path_factory.mktemp("model") / "model.log") as model:
         yield model
 
 
@@ -100,16 +104,42 @@ def opencode_env(tmp_path: Path, scripted_model: ScriptedModel) -> dict[str, str
     return scripted_opencode_environment(tmp_path / "home", scripted_model.base_url)
 
 
-@pytest.fixture
-async def opencode_server(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
-) -> AsyncIterator[OpenCodeServer]:
-    """A real `opencode serve` for the test repository, stopped after the test."""
+@pytest.fixture(scope="session")
+def shared_opencode(
+    tmp_path_factory: pytest.TempPathFactory, opencode_bin: str, scripted_model: ScriptedModel
+) -> Iterator[OpenCodeServer]:
+    """One real `opencode serve` for the run's tests that do not stop or restart it.
+
+    One server serves many directories (every call names its own), so each test still
+    works in its own repository, store and worktrees; starting OpenCode once instead of
+    per test saves seconds a test. It runs on a loop of its own in a thread that lives as
+    long as the run (the server dies with the thread that started it).
+    """
+    root = tmp_path_factory.mktemp("opencode")
+    home = root / "home"
     server = OpenCodeServer(
-        git_repo, log_path=tmp_path / "opencode.log", binary=opencode_bin, env=opencode_env
+        root,
+        log_path=root / "opencode.log",
+        binary=opencode_bin,
+        env=scripted_opencode_environment(home, scripted_model.base_url),
     )
-    async with server:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="shared-opencode", daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.__aenter__(), loop).result(timeout=180)
+    try:
         yield server
+    finally:
+        stopping = asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop)
+        stopping.result(timeout=60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def opencode_server(shared_opencode: OpenCodeServer) -> OpenCodeServer:
+    """The run's `opencode serve` (tests that stop or restart one start their own)."""
+    return shared_opencode
 
 
 @pytest.fixture
