@@ -51,7 +51,9 @@ class ActivityCounter:
         self._last: dict[str, datetime] = {}
 
     def record(self, member: str, at: datetime, count: int = 1) -> None:
-        """Count *count* events of *member* at *at*."""
+        """Count *count* events of *member* at *at* (none: nothing happened)."""
+        if count <= 0:
+            return
         index = _bucket(at, self.bucket_seconds)
         counts = self._counts.setdefault(member, {})
         counts[index] = counts.get(index, 0) + count

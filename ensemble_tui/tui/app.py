@@ -193,6 +193,7 @@ class EnsembleApp(TeamActions):
             return
         self.rows = member_rows(self.coordinator)
         self.main.teammates.show(self.rows, self.clock())
+        self.main.show_glance(self.coordinator, self.rows, self.clock())
         row = self._row(self.shown)
         state = self.coordinator.session_of(self.shown)
         where = (

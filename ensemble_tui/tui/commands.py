@@ -38,6 +38,9 @@ COMMANDS = (
     Command("abort", "Stop the shown member's turn  (S)", "Its session stays; send to resume."),
     Command("open_in_opencode", "Open the shown session in OpenCode  (o)", "opencode attach."),
     Command("cleanup", "Clean up the team  (C)", "Shut everyone down, merge, end the team."),
+    Command(
+        "screen.toggle_timeline", "Show or hide the timeline  (t)", "The team's events over time."
+    ),
     Command("help", "Show the keys  (?)", "Every key and where it works."),
 )
 

@@ -34,6 +34,7 @@ LEFT: tuple[Section, ...] = (
     ),
     ("In the transcript", (("e", "open or fold tool calls"), ("home", "load earlier parts"))),
     ("In tasks, messages", (("enter", "show it whole"),)),
+    ("In the timeline", (("← → h l", "earlier or later event"), ("enter", "show it whole"))),
     ("In the diff", (("j k", "next or previous file"), ("tab", "the patch"), ("esc", "close"))),
 )
 RIGHT: tuple[Section, ...] = (
@@ -50,6 +51,7 @@ RIGHT: tuple[Section, ...] = (
             ("o", "open the session in OpenCode"),
             ("S", "stop the shown member's turn"),
             ("C", "clean up and end the team"),
+            ("t", "timeline on or off"),
         ),
     ),
     (

@@ -6,26 +6,45 @@ which searches whichever screen is on top (a diff, a confirmation) and would mis
 
 from __future__ import annotations
 
-from textual import getters
+from datetime import datetime
+from typing import ClassVar
+
+from textual import getters, on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 
+from ensemble_tui.core.activity import QUIET_AFTER_SECONDS, TeamGlance
+from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.tui.activity import ActivityColumn, ActivityLine, SpendChart
 from ensemble_tui.tui.attention import AttentionBar
 from ensemble_tui.tui.feed import MessageFeed
 from ensemble_tui.tui.session import PromptBox, SessionPane
 from ensemble_tui.tui.statusbar import StatusBar
 from ensemble_tui.tui.taskboard import TaskBoard
 from ensemble_tui.tui.teammates import TeammateList
+from ensemble_tui.tui.timeline import Timeline, event_detail
 from ensemble_tui.tui.transcript import Transcript
+from ensemble_tui.tui.views import MemberRow
 
 
 class MainScreen(Screen[None]):
-    """The team list on top; the session pane beside the tasks and messages; the
-    attention line and the status bar at the bottom."""
+    """The team list (with each member's activity) on top, the timeline and the spend
+    chart under it; the
+    session pane beside the tasks and messages; the attention line and the status bar at
+    the bottom."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "toggle_timeline", "Timeline", id="main.timeline"),
+    ]
 
     teammates = getters.query_one(TeammateList)
+    activity = getters.query_one(ActivityColumn)
+    timeline = getters.query_one(Timeline)
+    spend = getters.query_one(SpendChart)
     session = getters.query_one(SessionPane)
     transcript = getters.query_one(Transcript)
     prompt = getters.query_one(PromptBox)
@@ -37,8 +56,19 @@ class MainScreen(Screen[None]):
     class Ready(Message):
         """The panes are mounted: the app can fill them."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.glance: TeamGlance | None = None
+        """What the sparklines draw; made for the first coordinator shown (a test may
+        give one that has counted already)."""
+
     def compose(self) -> ComposeResult:
-        yield TeammateList(id="teammates")
+        with Horizontal(id="team"):
+            yield TeammateList(id="teammates")
+            yield ActivityColumn(id="activity")
+        with Horizontal(id="glance"):
+            yield Timeline(id="timeline")
+            yield SpendChart(id="spend")
         with Horizontal(id="main"):
             yield SessionPane(id="session")
             with Vertical(id="side"):
@@ -49,3 +79,40 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.post_message(self.Ready())
+
+    def on_unmount(self) -> None:
+        if self.glance is not None:
+            self.glance.close()
+
+    def show_glance(self, coordinator: Coordinator, rows: list[MemberRow], now: datetime) -> None:
+        """Refresh the activity sparklines, the timeline and the spend chart."""
+        if self.glance is None or self.glance.coordinator is not coordinator:
+            if self.glance is not None:
+                self.glance.close()
+            self.glance = TeamGlance(coordinator)
+        glance = self.glance
+        tokens, cost = sum(row.tokens for row in rows), sum(row.cost for row in rows)
+        glance.spend.note(tokens, cost, now)
+        lines = []
+        for row in rows:
+            quiet_for = glance.activity.quiet_for(row.name, now)
+            quiet = (
+                row.status is MemberStatus.WORKING
+                and quiet_for is not None
+                and quiet_for >= QUIET_AFTER_SECONDS
+            )
+            lines.append(ActivityLine(row.name, glance.activity.series(row.name, now), quiet))
+        self.activity.show(lines)
+        self.timeline.show(coordinator.feed.recent)
+        self.spend.show(glance.spend.tokens(now), tokens, cost)
+
+    def action_toggle_timeline(self) -> None:
+        """Show or hide the timeline strip (and the spend chart beside it)."""
+        strip = self.query_one("#glance")
+        strip.display = not strip.display
+        if not strip.display and self.timeline.has_focus:
+            self.teammates.focus()
+
+    @on(Timeline.EventChosen)
+    def _event_chosen(self, message: Timeline.EventChosen) -> None:
+        self.app.push_screen(event_detail(message.event))

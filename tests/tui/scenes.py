@@ -20,7 +20,9 @@ from typing import Any
 
 import httpx
 
+from ensemble_tui.core.activity import TeamGlance
 from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.feed import FeedEvent
 from ensemble_tui.core.headless import RunOptions
 from ensemble_tui.core.models import Member, MemberStatus, MemberUpdate
 from ensemble_tui.core.sessions import SessionState
@@ -342,6 +344,47 @@ def fix_times(store: Store, team_id: int) -> None:
         db.execute("UPDATE teams SET created = ? WHERE id = ?", (fixed, team_id))
 
 
+def at(minutes: float) -> datetime:
+    return NOW - timedelta(minutes=minutes)
+
+
+def publish_story(coordinator: Coordinator) -> None:
+    """The feed events a team like `build_team`'s would have emitted, at fixed times."""
+    story = [
+        FeedEvent("team.created", at(20), member="lead", text="demo"),
+        *(FeedEvent("task.added", at(20), member="lead", task=f"t{n}") for n in range(1, 5)),
+        FeedEvent("member.spawned", at(19.5), member="alice", detail={"branch": "ensemble/demo"}),
+        FeedEvent("member.spawned", at(19), member="bob", detail={"branch": "ensemble/demo"}),
+        FeedEvent("task.claimed", at(18), member="alice", task="t1"),
+        FeedEvent("message.sent", at(12), sender="alice", recipient="bob", text="greet(name)"),
+        FeedEvent("task.completed", at(10), member="alice", task="t1", text="greet.py committed"),
+        FeedEvent("message.sent", at(9), sender="alice", recipient="lead", text="greet.py done"),
+        FeedEvent("task.claimed", at(8.5), member="bob", task="t2"),
+        FeedEvent("message.sent", at(6), sender="lead", text="Keep commits small."),
+    ]
+    for event in story:
+        coordinator.feed.emit(event)
+
+
+def recent_glance(coordinator: Coordinator) -> TeamGlance:
+    """The last minutes of a live-looking team: the lead busy in bursts, alice busy then
+    idle, bob working but quiet for the last 45 seconds (drawn as quiet)."""
+    publish_story(coordinator)
+    glance = TeamGlance(coordinator)
+    for step in range(60):
+        seconds = 300 - 5 * step
+        moment = NOW - timedelta(seconds=seconds)
+        glance.activity.record("lead", moment, 4 + (step * 7) % 11 if step % 9 < 6 else 0)
+        if seconds > 150:
+            glance.activity.record("alice", moment, 6 + (step * 5) % 9)
+        if 45 < seconds < 260:
+            glance.activity.record("bob", moment, 2 + (step * 3) % 7)
+    for minute in range(30, 0, -1):
+        tokens = int(52_200 * (1 - minute / 32) ** 2)
+        glance.spend.note(tokens, 0.12 * tokens / 52_200, at(minute))
+    return glance
+
+
 def build_scene(root: Path, kind: str) -> Scene:
     """`empty`: a lead and no team yet; `team`: a team at work; `permission` and
     `question`: the same, with bob waiting for the human's permission or answer."""
@@ -361,4 +404,6 @@ def build_scene(root: Path, kind: str) -> Scene:
         build_team(coordinator, root, kind)
     options = RunOptions(repo_root=repo, prompt="", url=URL, password="")
     app = make_app(options, coordinator=coordinator, clock=fixed_clock)
+    if kind != "empty":
+        app.main.glance = recent_glance(coordinator)
     return Scene(app, coordinator, store, replies)
