@@ -20,6 +20,7 @@ from tests.tui.scenes import build_scene
 
 SMALL = (100, 30)
 LARGE = (160, 45)
+TINY = (80, 24)
 
 Compare = Callable[..., bool]
 
@@ -65,7 +66,8 @@ def test_team_at_work(snap_compare: Compare, tmp_path: Path) -> None:
 
 
 def test_team_at_work_on_a_large_terminal(snap_compare: Compare, tmp_path: Path) -> None:
-    """You should see the same team using the space: a wider transcript and side panes."""
+    """You should see the same team using the space: a wider transcript and side panes,
+    the activity column beside the team, the timeline and the tokens chart under it."""
     app = build_scene(tmp_path, "team").app
     assert snap_compare(app, terminal_size=LARGE, run_before=keys())
 
@@ -98,3 +100,28 @@ def test_the_help_screen(snap_compare: Compare, tmp_path: Path) -> None:
     does."""
     app = build_scene(tmp_path, "team").app
     assert snap_compare(app, terminal_size=SMALL, run_before=keys("escape", "question_mark"))
+
+
+def test_the_team_at_a_glance_on_an_80x24_terminal(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see, beside the team list, a sparkline per member: the lead's busy in
+    bursts, alice's falling flat (idle), bob's orange (working, but silent for the last
+    50 s); under the list the timeline (◎ team, + tasks, ▲ spawns, → messages, ◇ claims,
+    ◆ a completion; dim dots for pauses) naming the newest event, and the Tokens 30m chart
+    rising to 52.2k $0.12."""
+    app = build_scene(tmp_path, "team").app
+    assert snap_compare(app, terminal_size=TINY, run_before=keys())
+
+
+def test_an_event_chosen_on_the_timeline(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see the timeline focused with one event (bob's claim of t2, ◇) drawn
+    reversed, and its border saying "14:21 bob · task claimed t2"."""
+    app = build_scene(tmp_path, "team").app
+
+    async def choose(pilot: Pilot[Any]) -> None:
+        await keys()(pilot)
+        assert isinstance(pilot.app, EnsembleApp)
+        pilot.app.main.timeline.focus()
+        await pilot.press("left")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=LARGE, run_before=choose)
