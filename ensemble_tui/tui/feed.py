@@ -94,6 +94,11 @@ class MessageFeed(OptionList):
             self.highlighted = self.option_count - 1 if self.has_focus else None
             self.scroll_end(animate=False)
 
+    def on_resize(self) -> None:
+        # Following the newest must survive the pane changing size (a layout settling).
+        if self.highlighted is None or self.highlighted == self.option_count - 1:
+            self.scroll_end(animate=False)
+
     def on_focus(self) -> None:
         # Enter should open something at once: start on the newest message.
         if self.highlighted is None and self.option_count:
