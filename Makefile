@@ -10,7 +10,7 @@ PINNED_OPENCODE := $(CURDIR)/$(TOOLS)/opencode-$(OPENCODE_VERSION)/node_modules/
 DEMO_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(shell command -v opencode 2>/dev/null),$(PINNED_OPENCODE))
 TEST_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(PINNED_OPENCODE))
 
-.PHONY: help venv opencode chromium demo test lint typecheck pytest screenshots bench clean
+.PHONY: help venv opencode chromium demo test test-fast lint typecheck pytest screenshots bench clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,13 +46,16 @@ lint: venv  ## ruff format --check and ruff check
 	$(BIN)/ruff format --check ensemble_tui tests bench
 	$(BIN)/ruff check ensemble_tui tests bench
 
-typecheck: venv  ## Strict mypy on the package
-	$(BIN)/mypy ensemble_tui
+typecheck: venv  ## Strict mypy on the package and its tests
+	$(BIN)/mypy ensemble_tui tests
 
 pytest: venv chromium $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## The whole test suite against the pinned OpenCode
 	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest  ## Set everything up, then lint, type check and test
+
+test-fast: venv  ## The tests that need no OpenCode (seconds, not minutes)
+	$(BIN)/pytest -m "not opencode" $(PYTEST_ARGS)
 
 bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
 	@for b in bench/*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done

@@ -25,6 +25,7 @@ from textual.pilot import Pilot  # noqa: E402
 
 from ensemble_tui.core.coordinator import Coordinator  # noqa: E402
 from ensemble_tui.core.sessions import SessionState  # noqa: E402
+from ensemble_tui.core.team_events import TaskClaimed  # noqa: E402
 from ensemble_tui.opencode.events import PartDelta, PartUpdated  # noqa: E402
 from ensemble_tui.tui.app import EnsembleApp  # noqa: E402
 from ensemble_tui.tui.bridge import Bridge  # noqa: E402
@@ -44,7 +45,7 @@ async def settle(pilot: Pilot[None]) -> None:
 
 async def feed(coordinator: Coordinator, stop: asyncio.Event) -> int:
     """Stream deltas into every session until *stop*; return how many were sent."""
-    sessions = [*coordinator.sessions.values()]
+    sessions = coordinator.sessions
     while len(sessions) < STREAMS:
         name = f"extra{len(sessions)}"
         sessions.append(SessionState(name, f"ses_{name}", "/tmp"))
@@ -57,7 +58,7 @@ async def feed(coordinator: Coordinator, stop: asyncio.Event) -> int:
             "text": "",
         }
         event = PartUpdated.model_validate({"sessionID": state.session_id, "part": part})
-        for listener in list(coordinator.session_listeners):
+        for listener in list(coordinator._session_listeners):
             listener(state, event)
     sent = 0
     tick = 1 / RATE
@@ -72,11 +73,11 @@ async def feed(coordinator: Coordinator, stop: asyncio.Event) -> int:
                     "delta": WORDS[sent % len(WORDS)] + (" " if sent % 12 else "\n\n"),
                 }
             )
-            for listener in list(coordinator.session_listeners):
+            for listener in list(coordinator._session_listeners):
                 listener(state, delta)
         sent += len(sessions)
         if sent % (RATE * len(sessions)) == 0:
-            coordinator.feed.publish("task.claimed", member="bob", task="t2")
+            coordinator.record(TaskClaimed(member="bob", task="t2"))
         await asyncio.sleep(tick)
     return sent
 

@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from ensemble_tui.core.repository import RepositoryError, resolve_repository
+from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.server import check_opencode_version, find_opencode
 from ensemble_tui.settings import LoadedSettings, coordinator_settings, describe, load_settings
 
 
-class UsageError(Exception):
+class UsageError(EnsembleError):
     """A bad flag or argument value (exit status 2)."""
 
 
-class CommandFailed(Exception):
+class CommandFailed(EnsembleError):
     """A command could not do its work; the message says why (exit status 1)."""
 
 
@@ -57,7 +58,7 @@ def _opencode_for(args: argparse.Namespace, loaded: LoadedSettings) -> str | Non
 
 def run_screen(args: argparse.Namespace) -> None:
     """`ensemble-tui [PATH]`: the screen on a repository."""
-    from ensemble_tui.core.headless import RunOptions
+    from ensemble_tui.composition import RunOptions
     from ensemble_tui.tui.app import make_app
 
     repo = resolve_repository(args.path.resolve())
@@ -96,7 +97,8 @@ def run_serve(args: argparse.Namespace) -> None:
 
 def run_headless_command(args: argparse.Namespace) -> None:
     """`ensemble-tui run`: a team with no screen."""
-    from ensemble_tui.core.headless import RunFailed, RunOptions, run_headless
+    from ensemble_tui.composition import RunOptions
+    from ensemble_tui.headless import RunFailed, run_headless
 
     if args.resume and args.prompt.strip():
         raise UsageError("--resume sends no prompt: leave PROMPT out.")

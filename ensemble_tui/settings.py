@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from ensemble_tui.core.coordinator import CoordinatorSettings
 from ensemble_tui.core.paths import config_home
+from ensemble_tui.errors import EnsembleError
 
 ENV_PREFIX = "ENSEMBLE_"
 USER_FILE = "ensemble.toml"
@@ -134,7 +135,7 @@ class Settings(BaseSettings):
         return (init_settings,)
 
 
-class SettingsError(Exception):
+class SettingsError(EnsembleError):
     """A setting that cannot be used; the message names the key, where it was set, and why."""
 
 

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 import pytest
 
+from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
-from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.demo.environment import scripted_opencode_environment
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.opencode.client import OpenCodeClient
@@ -20,6 +20,13 @@ from ensemble_tui.opencode.server import BIN_VARIABLE, OpenCodeServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PINNED_OPENCODE = ROOT / ".tools/opencode-1.18.33/node_modules/.bin/opencode"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs the real OpenCode, so `make test-fast` can leave them out."""
+    for item in items:
+        if "opencode_bin" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.opencode)
 
 
 def git(cwd: Path, *args: str) -> str:

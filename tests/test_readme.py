@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
+from ensemble_tui.core.team_events import EVENT_TYPES
 from ensemble_tui.settings import Settings
 from ensemble_tui.tools.definitions import TOOLS
 from ensemble_tui.tui.app import binding_ids
@@ -50,3 +52,15 @@ def test_every_team_tool_is_documented() -> None:
     table = section("The agents' team tools")
     documented = set(re.findall(r"^\| `(team_\w+)\(", table, re.MULTILINE))
     assert documented == set(TOOLS)
+
+
+def test_every_json_event_type_is_documented_with_its_fields() -> None:
+    table = section("Use it on your project")
+    documented = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", table, re.MULTILINE))
+    assert documented == set(EVENT_TYPES)
+    for kind, cls in EVENT_TYPES.items():
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{kind}` |"))
+        common = {"time", "member", "task", "sender", "recipient", "text"}
+        own = {f.name for f in dataclasses.fields(cls)} - common
+        missing = {name for name in own if f"`{name}`" not in row}
+        assert not missing, f"{kind}: the README does not name {missing}"

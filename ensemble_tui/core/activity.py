@@ -1,9 +1,10 @@
-"""How busy each member has been lately, and what the team has spent over time.
+"""How busy each member has been lately, what the team did, and what it spent over time.
 
-The screen draws both as sparklines. Counting raw session events (streamed deltas,
-part updates, status changes) per member in 5-second buckets makes a member that goes
-quiet visible within seconds, long before the watchdog calls it stalled (minutes). The
-counts come from the coordinator's session listener hook, so nothing here polls.
+The screen draws these as sparklines and a timeline. Counting raw session events
+(streamed deltas, part updates, status changes) per member in 5-second buckets makes a
+member that goes quiet visible within seconds, long before the watchdog calls it
+stalled (minutes). The counts come from the coordinator's session listener hook and
+the events from its feed, so nothing here polls or reads the store.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from ensemble_tui.core.feed import Feed
 from ensemble_tui.core.models import utc_now
 from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.team_events import TeamEvent
 from ensemble_tui.opencode.events import Event
 
 BUCKET_SECONDS = 5.0
@@ -22,14 +25,21 @@ SPEND_BUCKET_SECONDS = 30.0
 SPEND_WINDOW_SECONDS = 1800.0
 QUIET_AFTER_SECONDS = 30.0
 """A working member with no event for this long is drawn as quiet."""
+EVENTS_KEPT = 500
 
 SessionListener = Callable[[SessionState, Event], None]
 
 
 class HasSessionListeners(Protocol):
-    """What the counter needs of a coordinator (so core modules need not import it)."""
+    """What the counter needs of a coordinator."""
 
-    session_listeners: list[SessionListener]
+    def add_session_listener(self, listener: SessionListener) -> Callable[[], None]: ...
+
+
+class GlanceSource(HasSessionListeners, Protocol):
+    """What the glance needs of a coordinator: its session events and its feed."""
+
+    feed: Feed
 
 
 def _bucket(at: datetime, seconds: float) -> int:
@@ -84,11 +94,14 @@ class ActivityCounter:
         def on_event(state: SessionState, event: Event) -> None:
             self.record(state.member, clock())
 
-        coordinator.session_listeners.append(on_event)
+        remove = coordinator.add_session_listener(on_event)
+        stopped = False
 
         def stop() -> None:
-            if on_event in coordinator.session_listeners:
-                coordinator.session_listeners.remove(on_event)
+            nonlocal stopped
+            if not stopped:
+                stopped = True
+                remove()
 
         return stop
 
@@ -138,17 +151,27 @@ class SpendHistory:
 
 
 class TeamGlance:
-    """The activity counter and the spend history of one coordinator, counting from its
-    creation until `close`."""
+    """One coordinator's activity counter, recent team events (those its feed still held
+    at the start, then every new one) and spend history, from creation until `close`."""
 
-    def __init__(
-        self, coordinator: HasSessionListeners, clock: Callable[[], datetime] = utc_now
-    ) -> None:
+    def __init__(self, coordinator: GlanceSource, clock: Callable[[], datetime] = utc_now) -> None:
         self.coordinator = coordinator
         self.activity = ActivityCounter()
         self.spend = SpendHistory()
-        self._stop = self.activity.listen(coordinator, clock)
+        self.events: list[TeamEvent] = []
+        self._stop_counting = self.activity.listen(coordinator, clock)
+        self._unsubscribe: Callable[[], None] | None = coordinator.feed.subscribe(
+            self._on_event, replay=True
+        )
+
+    def _on_event(self, event: TeamEvent) -> None:
+        self.events.append(event)
+        if len(self.events) > EVENTS_KEPT:
+            del self.events[: len(self.events) - EVENTS_KEPT]
 
     def close(self) -> None:
-        """Stop counting (the screen is going away)."""
-        self._stop()
+        """Stop counting and following the feed (the screen is going away)."""
+        self._stop_counting()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None

@@ -1,57 +1,33 @@
 """What the human can do to the team: the screen's (and the palette's) one entry point.
 
 Each method does one action through the coordinator and returns a short sentence of
-what happened, or raises `ActionRefused` whose message says why nothing was done.
+what happened, or raises `Refused` whose message says why nothing was done.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.finishing import cleanup_team, merge_member, shutdown_member
 from ensemble_tui.core.merge import MergeResult, preview_merge
 from ensemble_tui.core.models import LEAD_NAME, Member
+from ensemble_tui.core.read_model import (
+    PendingRequest,
+    TeamSnapshot,
+    pending_requests,
+    snapshot,
+)
 from ensemble_tui.core.sessions import SessionState
 from ensemble_tui.core.spawn import approve_plan
+from ensemble_tui.core.team_events import PermissionAnswered, QuestionAnswered
 from ensemble_tui.core.worktrees import BranchDiff, branch_diff
 from ensemble_tui.opencode.client import OpenCodeError
 from ensemble_tui.opencode.models import (
     MessageWithParts,
     PermissionReply,
-    PermissionRequest,
-    QuestionRequest,
 )
-from ensemble_tui.tools.api import ToolError
-
-
-class ActionRefused(Exception):
-    """An action the human asked for was not done; the message says why."""
-
-
-@dataclass(frozen=True)
-class PendingRequest:
-    """A permission or question waiting for the human, with whose it is."""
-
-    member: str
-    permission: PermissionRequest | None = None
-    question: QuestionRequest | None = None
-
-    @property
-    def id(self) -> str:
-        request = self.permission or self.question
-        assert request is not None
-        return request.id
-
-    def describe(self) -> str:
-        """One line: who asks what."""
-        if self.permission is not None:
-            what = ", ".join(self.permission.patterns) or self.permission.permission
-            return f"{self.member} asks to use {self.permission.permission}: {what}"
-        assert self.question is not None
-        asked = "; ".join(q.question for q in self.question.questions)
-        return f"{self.member} asks: {asked}"
 
 
 class TeamControl:
@@ -63,29 +39,24 @@ class TeamControl:
     def _state(self, member: str) -> SessionState:
         state = self.coordinator.session_of(member)
         if state is None:
-            raise ActionRefused(f"{member} has no session (yet).")
+            raise Refused(f"{member} has no session (yet).")
         return state
 
     def _member(self, name: str) -> Member:
-        team = self.coordinator.team
-        member = self.coordinator.store.get_member(team.id, name) if team is not None else None
-        if member is None:
-            raise ActionRefused(f"There is no teammate {name!r}.")
-        return member
+        return self.coordinator.require_member(name)
 
     def members(self) -> list[Member]:
         """The team's members, the lead first (empty before the lead makes a team)."""
-        team = self.coordinator.team
-        return self.coordinator.store.list_members(team.id) if team is not None else []
+        return self.coordinator.members()
 
     async def send(self, member: str, text: str) -> str:
         """Send the human's text to a member's session as a user message."""
         if not text.strip():
-            raise ActionRefused("Type something to send first.")
+            raise Refused("Type something to send first.")
         try:
             await self.coordinator.prompt(self._state(member), text)
         except OpenCodeError as error:
-            raise ActionRefused(str(error)) from None
+            raise Refused(str(error)) from None
         return f"Sent to {member}."
 
     async def transcript(self, member: str) -> list[MessageWithParts]:
@@ -94,55 +65,73 @@ class TeamControl:
         try:
             return await self.coordinator.client.messages(state.session_id, state.directory)
         except OpenCodeError as error:
-            raise ActionRefused(str(error)) from None
+            raise Refused(str(error)) from None
 
     def pending(self) -> list[PendingRequest]:
-        """Every permission and question waiting for an answer, oldest member first."""
-        found: list[PendingRequest] = []
-        for state in self.coordinator.sessions.values():
-            found += [
-                PendingRequest(state.member, permission=p) for p in state.permissions.values()
-            ]
-            found += [PendingRequest(state.member, question=q) for q in state.questions.values()]
-        return found
+        """Every permission and question waiting for an answer, the lead's first."""
+        return pending_requests(self.coordinator)
+
+    def snapshot(self, *, messages_after: int = 0) -> TeamSnapshot:
+        """The team as the screen shows it (see `read_model`)."""
+        return snapshot(self.coordinator, messages_after=messages_after)
+
+    def session_id(self, member: str) -> str | None:
+        """The OpenCode session the member works in (None before it has one)."""
+        state = self.coordinator.session_of(member)
+        return state.session_id if state is not None else None
+
+    def is_working(self, member: str) -> bool:
+        state = self.coordinator.session_of(member)
+        return state is not None and not state.idle
+
+    @property
+    def has_team(self) -> bool:
+        return self.coordinator.team is not None
+
+    def attach_target(self, member: str) -> tuple[str, str, str] | None:
+        """(server URL, session id, directory) to open the member in OpenCode's own TUI."""
+        state = self.coordinator.session_of(member)
+        if state is None:
+            return None
+        return self.coordinator.client.base_url, state.session_id, state.directory
 
     async def answer_permission(
         self, request: PendingRequest, reply: PermissionReply, message: str | None = None
     ) -> str:
         """Allow once, allow always, or reject (with an optional reason)."""
         if request.permission is None:
-            raise ActionRefused("That request is a question, not a permission.")
+            raise Refused("That request is a question, not a permission.")
         state = self._state(request.member)
         try:
             await self.coordinator.client.reply_permission(
                 request.id, state.directory, reply, message
             )
         except OpenCodeError as error:
-            raise ActionRefused(str(error)) from None
+            raise Refused(str(error)) from None
         state.permissions.pop(request.id, None)
-        self.coordinator.feed.publish(
-            "permission.answered", member=request.member, text=reply, detail={"request": request.id}
+        self.coordinator.record(
+            PermissionAnswered(member=request.member, text=reply, request=request.id)
         )
         return {"once": "Allowed once.", "always": "Allowed always.", "reject": "Rejected."}[reply]
 
     async def answer_question(self, request: PendingRequest, answers: list[list[str]]) -> str:
         """Answer a question: one list of chosen labels (or free text) per question."""
         if request.question is None:
-            raise ActionRefused("That request is a permission, not a question.")
+            raise Refused("That request is a permission, not a question.")
         state = self._state(request.member)
         try:
             await self.coordinator.client.reply_question(request.id, state.directory, answers)
         except OpenCodeError as error:
-            raise ActionRefused(str(error)) from None
+            raise Refused(str(error)) from None
         state.questions.pop(request.id, None)
-        self.coordinator.feed.publish("question.answered", member=request.member)
+        self.coordinator.record(QuestionAnswered(member=request.member))
         return "Answered."
 
     async def diff(self, member: str) -> BranchDiff:
         """The teammate's work against its base: committed and uncommitted."""
         found = self._member(member)
         if found.branch is None or found.base_commit is None:
-            raise ActionRefused(f"{member} has no branch (read-only teammates change nothing).")
+            raise Refused(f"{member} has no branch (read-only teammates change nothing).")
         repo = self.coordinator.repo_root
         return await asyncio.to_thread(branch_diff, repo, found.branch, found.base_commit)
 
@@ -151,51 +140,45 @@ class TeamControl:
         work is first committed to its own branch, so the preview sees all of it)."""
         found = self._member(member)
         if found.branch is None:
-            raise ActionRefused(f"{member} has no branch to merge.")
+            raise Refused(f"{member} has no branch to merge.")
         await self.coordinator.commit_member_work(found, "preview")
         return await asyncio.to_thread(preview_merge, self.coordinator.repo_root, found.branch)
 
     async def merge(self, member: str) -> str:
         team = self.coordinator.team
         if team is None:
-            raise ActionRefused("There is no team yet.")
-        try:
-            return await merge_member(self.coordinator, team, self._member(member))
-        except ToolError as error:
-            raise ActionRefused(str(error)) from None
+            raise Refused("There is no team yet.")
+        return await merge_member(self.coordinator, team, self._member(member))
 
     async def shutdown(self, member: str, *, force: bool = False) -> str:
         team = self.coordinator.team
         if team is None or member == LEAD_NAME:
-            raise ActionRefused("Only teammates can be shut down.")
-        try:
-            return await shutdown_member(self.coordinator, team, self._member(member), force=force)
-        except ToolError as error:
-            raise ActionRefused(str(error)) from None
+            raise Refused("Only teammates can be shut down.")
+        return await shutdown_member(self.coordinator, team, self._member(member), force=force)
 
     async def cleanup(self) -> str:
         team = self.coordinator.team
         if team is None:
-            raise ActionRefused("There is no team to clean up.")
+            raise Refused("There is no team to clean up.")
         return await cleanup_team(self.coordinator, team)
 
     async def approve_plan(self, member: str) -> str:
         """Approve a plan-approval teammate's plan: it gets write access and goes on."""
         team = self.coordinator.team
         if team is None:
-            raise ActionRefused("There is no team yet.")
-        try:
-            said = await approve_plan(self.coordinator, team, self._member(member))
-        except (ToolError, OpenCodeError) as error:
-            raise ActionRefused(str(error)) from None
-        await self.coordinator.deliver_pending(self._state(member))
+            raise Refused("There is no team yet.")
+        said = await approve_plan(self.coordinator, team, self._member(member))
+        await self.coordinator.delivery.deliver_pending(self._state(member))
         return said
 
     async def abort(self, member: str) -> str:
         """Stop the member's current turn (its session stays; send it something to resume)."""
         state = self._state(member)
+        if state.idle:
+            raise Refused(f"{member} is not working; there is no turn to stop.")
+        state.stopped_by_human = True
         try:
             await self.coordinator.client.abort(state.session_id, state.directory)
         except OpenCodeError as error:
-            raise ActionRefused(str(error)) from None
+            raise Refused(str(error)) from None
         return f"Stopped {member}'s current turn."

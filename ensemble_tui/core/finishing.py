@@ -11,16 +11,21 @@ import asyncio
 import logging
 
 from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.gitutil import GitError
 from ensemble_tui.core.merge import MergeStatus, merge_branch_into_worktree
-from ensemble_tui.core.models import Member, MemberStatus, MemberUpdate, Team
+from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
+from ensemble_tui.core.team_events import (
+    MemberMerged,
+    MemberShutdownRequested,
+    MergeRefused,
+    TeamCleanedUp,
+)
 from ensemble_tui.core.worktrees import WorktreeInfo, remove_worktree
 from ensemble_tui.opencode.client import OpenCodeError
-from ensemble_tui.tools.api import ToolError
 
 log = logging.getLogger(__name__)
 
-ENDED = (MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT)
 SHUTDOWN_WAIT = 120.0
 
 
@@ -33,10 +38,28 @@ def _worktree(team: Team, member: Member) -> WorktreeInfo | None:
 async def shutdown_member(
     coordinator: Coordinator, team: Team, member: Member, *, force: bool
 ) -> str:
-    """Stop a teammate: at once when idle or forced, else after it finishes and reports."""
-    if member.name == "lead":
-        raise ToolError("The lead cannot shut itself down; use team_cleanup to end the team.")
-    if member.status in ENDED:
+    """Stop a teammate: at once when idle or forced, else after it finishes and reports.
+
+    One branch-changing operation runs at a time; a second one sees the first one's end."""
+    async with coordinator.operation_lock:
+        _still_active(coordinator, team)
+        return await _shutdown(coordinator, team, _fresh(coordinator, team, member), force=force)
+
+
+def _still_active(coordinator: Coordinator, team: Team) -> None:
+    if coordinator.team is None or coordinator.team.id != team.id:
+        raise Refused(f"Team {team.name} was already cleaned up; there is nothing left to do.")
+
+
+def _fresh(coordinator: Coordinator, team: Team, member: Member) -> Member:
+    """The member as it is now (an operation that waited for the lock may find it ended)."""
+    return coordinator.store.get_member(team.id, member.name) or member
+
+
+async def _shutdown(coordinator: Coordinator, team: Team, member: Member, *, force: bool) -> str:
+    if member.name == LEAD_NAME:
+        raise Refused("The lead cannot shut itself down; use team_cleanup to end the team.")
+    if member.status.ended:
         return f"{member.name} has already {member.status.value}."
     state = coordinator.session_of(member.name)
     if state is None or state.idle or force:
@@ -50,15 +73,15 @@ async def shutdown_member(
             f"{member.name} is shut down; its work is committed on {member.branch or 'no branch'}."
         )
     coordinator.store.update_member(team.id, member.name, MemberUpdate(shutdown_requested=True))
-    coordinator.feed.publish("member.shutdown_requested", member=member.name)
+    coordinator.record(MemberShutdownRequested(member=member.name))
     # Queued behind the running turn with whatever waits for it; the session is ended when
     # that turn goes idle.
-    coordinator.notify(
+    coordinator.delivery.notify(
         member.name,
         "The lead asked you to stop: finish the current step, commit your work, "
         "report once to the lead if you have not, and stop.",
     )
-    await coordinator.deliver_pending(state, even_if_busy=True)
+    await coordinator.delivery.deliver_pending(state, even_if_busy=True)
     return f"{member.name} will stop after its current turn and report to you."
 
 
@@ -68,7 +91,7 @@ async def wait_for_stop(coordinator: Coordinator, team: Team, name: str, limit: 
         while True:
             member = coordinator.store.get_member(team.id, name)
             state = coordinator.session_of(name)
-            if member is None or member.status in ENDED:
+            if member is None or member.status.ended:
                 break
             if state is None or state.idle:
                 await coordinator.finish_shutdown(member, "shutdown")
@@ -81,76 +104,78 @@ async def wait_for_stop(coordinator: Coordinator, team: Team, name: str, limit: 
 
 async def merge_member(coordinator: Coordinator, team: Team, member: Member) -> str:
     """Squash a teammate's branch into the user's working directory as unstaged changes."""
+    async with coordinator.operation_lock:
+        _still_active(coordinator, team)
+        return await _merge(coordinator, team, _fresh(coordinator, team, member))
+
+
+async def _merge(coordinator: Coordinator, team: Team, member: Member) -> str:
     if member.status is MemberStatus.MERGED:
         return f"{member.name} is already merged."
     worktree = _worktree(team, member)
     if worktree is None:
-        raise ToolError(f"{member.name} has no branch (a read-only teammate): nothing to merge.")
+        raise Refused(f"{member.name} has no branch (a read-only teammate): nothing to merge.")
     state = coordinator.session_of(member.name)
-    if member.status not in ENDED and state is not None and not state.idle:
+    if not member.status.ended and state is not None and not state.idle:
         if not member.shutdown_requested:
-            raise ToolError(
+            raise Refused(
                 f"{member.name} is still working; shut it down first (team_shutdown), then merge."
             )
         try:
             member = await wait_for_stop(coordinator, team, member.name, SHUTDOWN_WAIT)
         except TimeoutError:
-            raise ToolError(
+            raise Refused(
                 f"{member.name} did not stop within {SHUTDOWN_WAIT:.0f}s; try again later "
                 "or shut it down with force=true."
             ) from None
-    async with coordinator.merge_lock:
-        await coordinator.commit_member_work(member, "merge")
-        result = await asyncio.to_thread(
-            merge_branch_into_worktree, coordinator.repo_root, worktree.branch
-        )
-        if result.status is MergeStatus.CONFLICT:
-            files = "; ".join(f"{c.path} ({c.reason})" for c in result.conflicts)
-            coordinator.feed.publish(
-                "merge.refused",
-                member=member.name,
-                text=files,
-                detail={"files": [c.path for c in result.conflicts]},
-            )
-            raise ToolError(
-                f"Merging {member.name} would conflict, so nothing was changed and the branch "
-                f"{worktree.branch} is kept. Conflicts: {files}"
-            )
-        coordinator.board.release_member_tasks(team.id, member.name)
-        coordinator.store.update_member(
-            team.id, member.name, MemberUpdate(status=MemberStatus.MERGED)
-        )
-        coordinator.store.append_event(
-            team.id,
-            "member.merged",
-            member.name,
-            {"branch": worktree.branch, "files": [f.path for f in result.files]},
-        )
-        try:
-            await asyncio.to_thread(
-                remove_worktree, coordinator.repo_root, worktree, merged=True, reason="merged"
-            )
-        except GitError as error:
-            log.warning("kept %s's worktree after merging: %s", member.name, error)
-    coordinator.feed.publish(
-        "member.merged",
-        member=member.name,
-        text=result.message,
-        detail={"files": [f.path for f in result.files]},
+    await coordinator.commit_member_work(member, "merge")
+    result = await asyncio.to_thread(
+        merge_branch_into_worktree, coordinator.repo_root, worktree.branch
     )
+    if result.status is MergeStatus.CONFLICT:
+        conflicts = "; ".join(f"{c.path} ({c.reason})" for c in result.conflicts)
+        paths = [c.path for c in result.conflicts]
+        coordinator.record(MergeRefused(member=member.name, text=conflicts, files=paths))
+        raise Refused(
+            f"Merging {member.name} would conflict, so nothing was changed and the branch "
+            f"{worktree.branch} is kept. Conflicts: {conflicts}"
+        )
+    coordinator.end_member(member, MemberStatus.MERGED)
+    try:
+        await asyncio.to_thread(
+            remove_worktree, coordinator.repo_root, worktree, merged=True, reason="merged"
+        )
+    except GitError as error:
+        log.warning("kept %s's worktree after merging: %s", member.name, error)
+    files = [f.path for f in result.files]
+    coordinator.record(MemberMerged(member=member.name, text=result.message, files=files))
     if result.status is MergeStatus.NOTHING_TO_MERGE:
         return f"{member.name} had nothing to merge; its worktree is removed."
-    names = ", ".join(f.path for f in result.files)
-    return f"Merged {member.name} into the working directory as unstaged changes: {names}."
+    return (
+        f"Merged {member.name} into the working directory as unstaged changes: {', '.join(files)}."
+    )
 
 
 async def cleanup_team(coordinator: Coordinator, team: Team) -> str:
-    """Shut everyone down, merge what merges, keep what does not, archive the team."""
+    """Shut everyone down, merge what merges, keep what does not, end the team.
+
+    A branch that cannot be merged is kept and named; the others are merged and the team
+    ends all the same."""
+    async with coordinator.operation_lock:
+        _still_active(coordinator, team)
+        lines = await _cleanup(coordinator, team)
+        coordinator.store.archive_team(team.id)
+        coordinator.record(TeamCleanedUp(member=LEAD_NAME, text=team.name))
+        coordinator.end_team()
+    return f"Team {team.name} is cleaned up:\n" + ("\n".join(lines) or "- no teammates")
+
+
+async def _cleanup(coordinator: Coordinator, team: Team) -> list[str]:
     lines: list[str] = []
-    teammates = [m for m in coordinator.store.list_members(team.id) if m.name != "lead"]
+    teammates = [m for m in coordinator.store.list_members(team.id) if m.name != LEAD_NAME]
     for member in teammates:
-        if member.status not in ENDED:
-            await shutdown_member(coordinator, team, member, force=False)
+        if not member.status.ended:
+            await _shutdown(coordinator, team, member, force=False)
     for member in teammates:
         try:
             stopped = await wait_for_stop(coordinator, team, member.name, SHUTDOWN_WAIT)
@@ -170,14 +195,10 @@ async def cleanup_team(coordinator: Coordinator, team: Team) -> str:
             )
             continue
         try:
-            lines.append(f"- {member.name}: {await merge_member(coordinator, team, stopped)}")
-        except ToolError as refusal:
+            lines.append(f"- {member.name}: {await _merge(coordinator, team, stopped)}")
+        except (Refused, GitError) as refusal:
             lines.append(
                 f"- {member.name}: KEPT, {refusal} Inspect it with: git diff "
                 f"{stopped.base_commit}...{stopped.branch}"
             )
-    coordinator.store.archive_team(team.id)
-    coordinator.store.append_event(team.id, "team.archived", "lead", {})
-    coordinator.feed.publish("team.cleaned_up", text=team.name)
-    coordinator.team = None
-    return f"Team {team.name} is cleaned up:\n" + ("\n".join(lines) or "- no teammates")
+    return lines

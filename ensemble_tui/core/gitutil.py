@@ -11,6 +11,8 @@ from typing import Literal
 
 import git
 
+from ensemble_tui.errors import EnsembleError
+
 # Commits made by ensemble-tui use this identity, so they work where no git identity is set.
 IDENTITY_NAME = "ensemble-tui"
 IDENTITY_EMAIL = "ensemble-tui@localhost"
@@ -34,7 +36,7 @@ _STATUS_BY_LETTER: Mapping[str, FileStatus] = {
 }
 
 
-class GitError(Exception):
+class GitError(EnsembleError):
     """A git operation of ensemble-tui failed or was refused; the message says why."""
 
 

@@ -77,9 +77,19 @@ class MemberStatus(StrEnum):
     SHUT_DOWN = "shut-down"
     MERGED = "merged"
 
+    @property
+    def ended(self) -> bool:
+        """A member in this state takes no part any more: no messages, no tasks, no turns."""
+        return self in ENDED_STATUSES
 
-# Members in these states take no part any more: no broadcasts, no new work.
-FINISHED_MEMBER_STATUSES = frozenset({MemberStatus.SHUT_DOWN, MemberStatus.MERGED})
+    @property
+    def needs_human(self) -> bool:
+        """The member waits for the human's answer to a permission or a question."""
+        return self in (MemberStatus.NEEDS_PERMISSION, MemberStatus.NEEDS_ANSWER)
+
+
+# The one definition of "ended": every rule about ended members reads it from here.
+ENDED_STATUSES = frozenset({MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT})
 
 
 class TaskStatus(StrEnum):

@@ -15,25 +15,26 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ensemble_tui.core.coordinator import MCP_SERVER_NAME, Coordinator
 from ensemble_tui.core.gitutil import GitError
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
 from ensemble_tui.core.prompts import delivered_tokens
 from ensemble_tui.core.sessions import STALE_IDLE_GRACE, SessionState
+from ensemble_tui.core.team_events import (
+    MemberLost,
+    MemberSpawnFailed,
+    ServerRestarted,
+    TeamEvent,
+    TeamResumed,
+    from_record,
+)
 from ensemble_tui.core.worktrees import WorktreeInfo, remove_worktree
 from ensemble_tui.opencode.client import OpenCodeError
 from ensemble_tui.opencode.models import BusyStatus, ModelRef, RetryStatus, TextPart
 
-if TYPE_CHECKING:
-    from ensemble_tui.core.coordinator import Coordinator
-
-# The name the team tools are registered under, in every directory.
-MCP_SERVER_NAME = "ensemble"
-
 log = logging.getLogger(__name__)
 
-ENDED = (MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT)
 # Statuses that mean a turn was running when we stopped watching.
 WAS_WORKING = (
     MemberStatus.STARTING,
@@ -51,11 +52,12 @@ CONTINUE_NOTICE = (
 
 async def resume_team(coordinator: Coordinator, team: Team) -> list[str]:
     """Track an unfinished team again; returns a line per member saying what was found."""
-    coordinator.team = team
+    coordinator.set_team(team)
+    coordinator.feed.remember(_history(coordinator, team))
     notes: list[str] = []
     was_working: set[str] = set()
     for member in coordinator.store.list_members(team.id):
-        if member.status in ENDED:
+        if member.status.ended:
             continue
         note = await _track_member(coordinator, team, member)
         if note is not None:
@@ -63,8 +65,7 @@ async def resume_team(coordinator: Coordinator, team: Team) -> list[str]:
         elif member.status in WAS_WORKING:
             was_working.add(member.name)
     await reconcile(coordinator, cut_short=was_working)
-    coordinator.store.append_event(team.id, "team.resumed", LEAD_NAME, {"notes": notes})
-    coordinator.feed.publish("team.resumed", text=team.name, detail={"notes": notes})
+    coordinator.record(TeamResumed(member=LEAD_NAME, text=team.name, notes=notes))
     return notes
 
 
@@ -86,19 +87,19 @@ async def _track_member(coordinator: Coordinator, team: Team, member: Member) ->
         store.update_member(
             team.id, member.name, MemberUpdate(status=MemberStatus.ERROR, error=reason)
         )
-        coordinator.feed.publish("member.lost", member=member.name, text=reason)
+        coordinator.record(MemberLost(member=member.name, text=reason))
         return f"{member.name}: {reason}"
     if member.name != LEAD_NAME and not await asyncio.to_thread(Path(directory).is_dir):
         reason = f"its worktree {directory} is gone; its branch {member.branch} is kept"
         store.update_member(
             team.id, member.name, MemberUpdate(status=MemberStatus.ERROR, error=reason)
         )
-        coordinator.feed.publish("member.lost", member=member.name, text=reason)
+        coordinator.record(MemberLost(member=member.name, text=reason))
         return f"{member.name}: {reason}"
     model = ModelRef.parse(member.model) if member.model else None
     state = SessionState(member.name, session_id, directory, member.agent, model)
-    coordinator.sessions[session_id] = state
-    token = coordinator.new_token(member.name, session_id, is_lead=member.name == LEAD_NAME)
+    coordinator.track(state)
+    token = coordinator.issue_token(member.name, session_id, is_lead=member.name == LEAD_NAME)
     await coordinator.register_tools(directory, token)
     return None
 
@@ -116,10 +117,8 @@ async def _undo_interrupted_spawn(coordinator: Coordinator, team: Team, member: 
     except Exception:
         update = MemberUpdate(status=MemberStatus.SHUT_DOWN, error="spawn interrupted")
         coordinator.store.update_member(team.id, member.name, update)
-    coordinator.feed.publish(
-        "member.spawn_failed", member=member.name, text="interrupted by a crash"
-    )
-    coordinator.notify(
+    coordinator.record(MemberSpawnFailed(member=member.name, text="interrupted by a crash"))
+    coordinator.delivery.notify(
         LEAD_NAME,
         f"The spawn of {member.name} was interrupted by a restart and has been undone; "
         "spawn it again if it is still needed.",
@@ -134,7 +133,7 @@ async def reconcile(coordinator: Coordinator, *, cut_short: set[str]) -> None:
     server now shows idle are told to continue.
     """
     by_directory: dict[str, list[SessionState]] = {}
-    for state in coordinator.sessions.values():
+    for state in coordinator.sessions:
         by_directory.setdefault(state.directory, []).append(state)
     for directory, states in by_directory.items():
         statuses = await coordinator.client.statuses(directory)
@@ -148,12 +147,12 @@ async def reconcile(coordinator: Coordinator, *, cut_short: set[str]) -> None:
             state.awaiting_turn = state.awaiting_turn and just_sent and not state.busy
             state.permissions = {p.id: p for p in permissions if p.session_id == state.session_id}
             state.questions = {q.id: q for q in questions if q.session_id == state.session_id}
-    for state in list(coordinator.sessions.values()):
+    for state in coordinator.sessions:
         await _confirm_deliveries(coordinator, state)
         if state.member in cut_short and state.idle:
-            coordinator.notify(state.member, CONTINUE_NOTICE)
+            coordinator.delivery.notify(state.member, CONTINUE_NOTICE)
         coordinator.record_status(state)
-        await coordinator.deliver_pending(state)
+        await coordinator.delivery.deliver_pending(state)
 
 
 async def _confirm_deliveries(coordinator: Coordinator, state: SessionState) -> None:
@@ -174,7 +173,7 @@ async def _confirm_deliveries(coordinator: Coordinator, state: SessionState) -> 
                     seen |= delivered_tokens(part.text)
     arrived = [m for m in messages if f"m{m.id}" in seen]
     arrived_notices = [n for n in notices if f"n{n.id}" in seen]
-    coordinator.mark_delivered(state.member, arrived, arrived_notices)
+    coordinator.delivery.mark_delivered(state.member, arrived, arrived_notices)
 
 
 async def after_reconnect(coordinator: Coordinator) -> None:
@@ -183,12 +182,12 @@ async def after_reconnect(coordinator: Coordinator) -> None:
     restarted = await _server_restarted(coordinator)
     cut_short: set[str] = set()
     if restarted:
-        cut_short = {state.member for state in coordinator.sessions.values() if not state.idle}
-        for token, identity in list(coordinator.identities.items()):
-            state = coordinator.sessions.get(identity.session_id)
+        cut_short = {state.member for state in coordinator.sessions if not state.idle}
+        for token, session_id in coordinator.tokens.sessions():
+            state = coordinator.session(session_id)
             if state is not None:
                 await coordinator.register_tools(state.directory, token)
-        coordinator.feed.publish("server.restarted", detail={"cut_short": sorted(cut_short)})
+        coordinator.record(ServerRestarted(cut_short=sorted(cut_short)))
     try:
         await reconcile(coordinator, cut_short=cut_short)
     except OpenCodeError as error:
@@ -197,7 +196,7 @@ async def after_reconnect(coordinator: Coordinator) -> None:
 
 async def _server_restarted(coordinator: Coordinator) -> bool:
     """Whether the server forgot our team tools, as a restarted server does."""
-    state = coordinator.lead or next(iter(coordinator.sessions.values()), None)
+    state = coordinator.lead or next(iter(coordinator.sessions), None)
     if state is None or coordinator.tool_server_url is None:
         return False
     try:
@@ -205,3 +204,9 @@ async def _server_restarted(coordinator: Coordinator) -> bool:
     except OpenCodeError:
         return False
     return MCP_SERVER_NAME not in statuses
+
+
+def _history(coordinator: Coordinator, team: Team) -> list[TeamEvent]:
+    """The team's event log as events, for the feed of a resumed team."""
+    events = (from_record(entry.detail) for entry in coordinator.store.list_events(team.id))
+    return [event for event in events if event is not None]

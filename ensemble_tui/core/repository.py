@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from ensemble_tui.errors import EnsembleError
 
-class RepositoryError(Exception):
+
+class RepositoryError(EnsembleError):
     """The folder cannot host a team; the message says why and what to do."""
 
 

@@ -6,6 +6,8 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ensemble_tui.errors import EnsembleError
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -15,7 +17,7 @@ class Migration:
     statements: tuple[str, ...]
 
 
-class SchemaError(Exception):
+class SchemaError(EnsembleError):
     """The database cannot be brought to the schema this version of ensemble-tui uses."""
 
 

@@ -83,6 +83,8 @@ class SessionState:
     stalled: bool = False
     prompts_sent: int = 0
     produced_output: bool = False
+    stopped_by_human: bool = False
+    """The human stopped the running turn (`S`): its end is said as such."""
 
     @property
     def idle(self) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.models import (
     Member,
     MemberRole,
@@ -25,9 +26,9 @@ from ensemble_tui.core.models import (
 )
 from ensemble_tui.core.prompts import teammate_first_prompt
 from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.team_events import MemberPlanApproved, MemberSpawned, MemberSpawnFailed
 from ensemble_tui.core.worktrees import WorktreeInfo, create_worktree, remove_worktree
 from ensemble_tui.opencode.models import ModelRef, PermissionRule
-from ensemble_tui.tools.api import ToolError
 
 log = logging.getLogger(__name__)
 
@@ -103,28 +104,44 @@ def choose_model(
 
 
 async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnRequest) -> Member:
-    """Spawn one teammate; raises ToolError (after undoing everything) on any failure."""
-    store, client = coordinator.store, coordinator.client
+    """Spawn one teammate; raises Refused (after undoing everything) on any failure."""
+    store = coordinator.store
     limit = coordinator.settings.max_spawn_failures
     if coordinator.spawn_failures >= limit:
-        raise ToolError(
+        raise Refused(
             f"Spawning is paused after {coordinator.spawn_failures} failed spawns in a row; "
             "fix the cause named in the last error (or ask the user), then try once more."
         )
     try:
         validate_name("member", request.name)
     except ValueError as error:
-        raise ToolError(str(error)) from None
+        raise Refused(str(error)) from None
     if store.get_member(team.id, request.name) is not None:
-        raise ToolError(f"A member named {request.name!r} already exists in team {team.name}.")
+        raise Refused(f"A member named {request.name!r} already exists in team {team.name}.")
     try:
         spawned_before = sum(m.name != "lead" for m in store.list_members(team.id))
         model = choose_model(coordinator.settings, request.agent, request.model, spawned_before)
     except ValueError as error:
-        raise ToolError(str(error)) from None
+        raise Refused(str(error)) from None
     read_only = not request.worktree
     undo = _Undo()
-    coordinator.operations_in_flight += 1
+    async with coordinator.operation():
+        member, session_id = await _spawn(coordinator, team, request, model, undo)
+    coordinator.spawn_failures = 0
+    coordinator.record(
+        MemberSpawned(
+            member=request.name, branch=member.branch, session=session_id, read_only=read_only
+        )
+    )
+    return member
+
+
+async def _spawn(
+    coordinator: Coordinator, team: Team, request: SpawnRequest, model: ModelRef | None, undo: _Undo
+) -> tuple[Member, str]:
+    """The steps of a spawn, each with its undo; all undone if one fails."""
+    store, client = coordinator.store, coordinator.client
+    read_only = not request.worktree
     try:
         member = store.add_member(
             Member(
@@ -152,37 +169,30 @@ async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnReq
             permission=rules,
         )
         undo.push("session", lambda: client.delete_session(session.id, str(directory)))
-        token = coordinator.new_token(request.name, session.id, is_lead=False)
+        token = coordinator.issue_token(request.name, session.id, is_lead=False)
         undo.push("token", lambda: _forget_token(coordinator, token))
         await coordinator.register_tools(str(directory), token)
         member = store.update_member(
             team.id, request.name, MemberUpdate(session_id=session.id, status=MemberStatus.STARTING)
         )
         state = SessionState(request.name, session.id, str(directory), request.agent, model)
-        coordinator.sessions[session.id] = state
+        coordinator.track(state)
         undo.push("tracking", lambda: _untrack(coordinator, session.id))
         names = [m.name for m in store.list_members(team.id)]
         text = teammate_first_prompt(member, team.name, names, request.prompt)
         await coordinator.prompt(state, text)
-    except Exception as error:
-        await undo.run()
+    except BaseException as error:
+        # A cancelled call (the agent's tool call timed out) is undone too: no orphans.
+        await asyncio.shield(undo.run())
         coordinator.spawn_failures += 1
+        if not isinstance(error, Exception):
+            raise
         reason = str(error) or type(error).__name__
-        store.append_event(team.id, "member.spawn_failed", request.name, {"reason": reason})
-        coordinator.feed.publish("member.spawn_failed", member=request.name, text=reason)
-        raise ToolError(
+        coordinator.record(MemberSpawnFailed(member=request.name, text=reason))
+        raise Refused(
             f"Could not spawn {request.name}: {reason}. Nothing was left behind."
         ) from error
-    finally:
-        coordinator.operations_in_flight -= 1
-    coordinator.spawn_failures = 0
-    store.append_event(team.id, "member.spawned", request.name, {"session": session.id})
-    coordinator.feed.publish(
-        "member.spawned",
-        member=request.name,
-        detail={"branch": member.branch, "session": session.id, "read_only": read_only},
-    )
-    return member
+    return member, session.id
 
 
 async def _make_directory(
@@ -207,11 +217,11 @@ async def _make_directory(
 
 
 async def _forget_token(coordinator: Coordinator, token: str) -> None:
-    coordinator.identities.pop(token, None)
+    coordinator.tokens.revoke(token)
 
 
 async def _untrack(coordinator: Coordinator, session_id: str) -> None:
-    coordinator.sessions.pop(session_id, None)
+    coordinator.untrack(session_id)
 
 
 _APPROVAL = re.compile(r"^\W*(plan\s+)?(approved?|lgtm|go ahead)\b", re.IGNORECASE)
@@ -225,17 +235,16 @@ def is_plan_approval(text: str) -> bool:
 async def approve_plan(coordinator: Coordinator, team: Team, member: Member) -> str:
     """Give a plan-approval teammate write access in its worktree and tell it to go on."""
     if not member.plan_approval:
-        raise ToolError(f"{member.name} is not waiting for a plan approval.")
+        raise Refused(f"{member.name} is not waiting for a plan approval.")
     state = coordinator.session_of(member.name)
     if state is None or member.worktree_path is None:
-        raise ToolError(f"{member.name} has no session to approve.")
+        raise Refused(f"{member.name} has no session to approve.")
     await coordinator.client.add_session_permissions(
         state.session_id, state.directory, write_rules(member.worktree_path)
     )
     coordinator.store.update_member(team.id, member.name, MemberUpdate(plan_approval=False))
-    coordinator.store.append_event(team.id, "member.plan_approved", member.name, {})
-    coordinator.feed.publish("member.plan_approved", member=member.name)
-    coordinator.notify(
+    coordinator.record(MemberPlanApproved(member=member.name))
+    coordinator.delivery.notify(
         member.name, "Your plan is approved: you now have write access. Carry it out."
     )
     return f"{member.name}'s plan is approved; it now has write access."

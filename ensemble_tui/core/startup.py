@@ -10,10 +10,11 @@ from __future__ import annotations
 from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.models import TeamStatus
 from ensemble_tui.core.recovery import resume_team
+from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.client import OpenCodeError
 
 
-class StartRefused(Exception):
+class StartRefused(EnsembleError):
     """The start cannot do what was asked; the message says why and what to do."""
 
 

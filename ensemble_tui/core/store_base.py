@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Self
 
 from ensemble_tui.core.schema import MIGRATIONS, Migration, apply_migrations
+from ensemble_tui.errors import EnsembleError
 
 # How long a write waits for another process holding the database before it gives up.
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -20,7 +21,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 SqlValue = str | int | float | bytes | None
 
 
-class StoreError(Exception):
+class StoreError(EnsembleError):
     """A request the store refuses; the message is a sentence fit to show an agent verbatim."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ensemble_tui.core.models import FINISHED_MEMBER_STATUSES, Message, utc_now
+from ensemble_tui.core.models import ENDED_STATUSES, Message, utc_now
 from ensemble_tui.core.store_base import (
     StoreConnection,
     StoreError,
@@ -13,7 +13,7 @@ from ensemble_tui.core.store_base import (
     sql_value,
 )
 
-_FINISHED = tuple(status.value for status in FINISHED_MEMBER_STATUSES)
+_ENDED = tuple(status.value for status in ENDED_STATUSES)
 
 # A recipient's own view: the delivery row of that recipient decides delivered and read.
 _INBOX_QUERY = """
@@ -57,17 +57,18 @@ class MessageQueries(StoreConnection):
             if recipient is None:
                 rows = db.execute(
                     "SELECT name FROM members WHERE team_id = ? AND name != ? "
-                    f"AND status NOT IN ({', '.join('?' * len(_FINISHED))})",
-                    (team_id, sender, *_FINISHED),
+                    f"AND status NOT IN ({', '.join('?' * len(_ENDED))})",
+                    (team_id, sender, *_ENDED),
                 ).fetchall()
                 recipients = [str(row["name"]) for row in rows]
             else:
                 if recipient == sender:
                     raise StoreError("You cannot send a message to yourself.")
                 target = require_member(db, team_id, recipient)
-                if target["status"] in _FINISHED:
+                if target["status"] in _ENDED:
                     raise StoreError(
-                        f"{recipient!r} has {target['status']} and reads no more messages."
+                        f"{recipient} has ended ({target['status']}) and reads no more "
+                        "messages; its work is on its branch."
                     )
                 recipients = [recipient]
             cursor = db.execute(

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ensemble_tui.core.models import FINISHED_MEMBER_STATUSES, Task, TaskStatus, utc_now
+from ensemble_tui.core.models import MemberStatus, Task, TaskStatus, utc_now
 from ensemble_tui.core.store import Store
 from ensemble_tui.core.store_base import StoreError, active_team_row, require_member, sql_value
 from ensemble_tui.core.task_specs import TaskBoardError, TaskSpec, plan_tasks
@@ -92,8 +92,6 @@ class TaskBoard:
                 (len(planned), team_id),
             )
             added = {task.id: task for task in self._load(db, team_id) if task.id in batch}
-            for task in planned:
-                self._log(team_id, "task.added", created_by, added[task.id])
             return [added[task.id] for task in planned]
 
     def claim(self, team_id: int, task_id: str, member: str) -> Task:
@@ -102,7 +100,7 @@ class TaskBoard:
         with self._transaction() as db:
             active_team_row(db, team_id)
             claimer = require_member(db, team_id, member)
-            if claimer["status"] in {status.value for status in FINISHED_MEMBER_STATUSES}:
+            if MemberStatus(claimer["status"]).ended:
                 raise TaskBoardError(f"{member!r} has {claimer['status']} and cannot claim tasks.")
             # The WHERE clause is the lock: only one UPDATE can find the task still pending.
             claimed = db.execute(
@@ -114,7 +112,6 @@ class TaskBoard:
             if claimed != 1:
                 raise TaskBoardError(self._why_not_claimable(db, task, member))
             self._refresh_current_task(db, team_id, member)
-            self._log(team_id, "task.claimed", member, task)
             return task
 
     def complete(
@@ -134,7 +131,6 @@ class TaskBoard:
             if done != 1:
                 raise TaskBoardError(self._why_not_completable(task, member))
             self._refresh_current_task(db, team_id, member)
-            self._log(team_id, "task.completed", member, task)
             board = {item.id: item for item in self._load(db, team_id)}
             unblocked = [
                 item
@@ -149,8 +145,6 @@ class TaskBoard:
                     (now, team_id, item.id),
                 )
             ready = [self._require_task(db, team_id, item.id) for item in unblocked]
-            for item in ready:
-                self._log(team_id, "task.unblocked", None, item)
             waiting = [
                 name
                 for name in dict.fromkeys(item.created_by for item in ready)
@@ -173,10 +167,7 @@ class TaskBoard:
                 (sql_value(utc_now()), team_id, member),
             )
             self._refresh_current_task(db, team_id, member)
-            released = [self._require_task(db, team_id, task.id) for task in held]
-            for task in released:
-                self._log(team_id, "task.released", member, task)
-            return released
+            return [self._require_task(db, team_id, task.id) for task in held]
 
     def cancel(self, team_id: int, task_id: str, *, by: str | None = None) -> Task:
         """Cancel a task that is not finished and that no unfinished task depends on."""
@@ -202,9 +193,7 @@ class TaskBoard:
             )
             if task.assignee is not None:
                 self._refresh_current_task(db, team_id, task.assignee)
-            cancelled = self._require_task(db, team_id, task_id)
-            self._log(team_id, "task.cancelled", by, cancelled)
-            return cancelled
+            return self._require_task(db, team_id, task_id)
 
     def get_task(self, team_id: int, task_id: str) -> Task | None:
         """The task `task_id` of a team, if there is one."""
@@ -296,7 +285,3 @@ class TaskBoard:
             "LIMIT 1) WHERE team_id = ? AND name = ?",
             (team_id, member, team_id, member),
         )
-
-    def _log(self, team_id: int, kind: str, member: str | None, task: Task) -> None:
-        detail = {"task_id": task.id, "status": task.status.value, "content": task.content[:200]}
-        self._store.append_event(team_id, kind, member, detail)

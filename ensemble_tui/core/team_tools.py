@@ -1,7 +1,7 @@
 """The team tools as the coordinator answers them (`TeamOperations` for the MCP server).
 
 Every answer is short text with ids an agent can act on; every refusal is a
-`ToolError` with a sentence that says what was wrong and what is allowed, raised
+`Refused` with a sentence that says what was wrong and what is allowed, raised
 before anything changes.
 """
 
@@ -11,13 +11,24 @@ import re
 import time
 
 from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.finishing import cleanup_team, merge_member, shutdown_member
-from ensemble_tui.core.models import LEAD_NAME, Member, TaskStatus, Team
+from ensemble_tui.core.identity import Caller
+from ensemble_tui.core.models import LEAD_NAME, Member, TaskStatus, Team, TeamStatus
 from ensemble_tui.core.prompts import board_text, open_task_count
 from ensemble_tui.core.spawn import SpawnRequest, approve_plan, is_plan_approval, spawn_teammate
 from ensemble_tui.core.store import StoreError
 from ensemble_tui.core.task_specs import TaskSpec
-from ensemble_tui.tools.api import Caller, NewTask, ToolError
+from ensemble_tui.core.team_events import (
+    MemberViewed,
+    MessageParked,
+    MessageSent,
+    TaskAdded,
+    TaskClaimed,
+    TaskCompleted,
+    TaskUnblocked,
+    TeamCreated,
+)
 
 # Short thanks and acknowledgements never wake anyone: two polite agents could loop.
 _ACKNOWLEDGEMENT = re.compile(
@@ -49,21 +60,29 @@ class TeamTools:
         team = self.coordinator.team
         if team is None or caller.team_id is None:
             hint = "create one with team_create" if caller.is_lead else "ask the lead"
-            raise ToolError(f"There is no team yet; {hint}.")
+            ended = [
+                t
+                for t in self.store.list_teams(TeamStatus.ARCHIVED)
+                if t.lead_session_id == caller.session_id
+            ]
+            if ended:
+                last = max(ended, key=lambda t: t.created)
+                raise Refused(f"Team {last.name} was already cleaned up; {hint} for new work.")
+            raise Refused(f"There is no team yet; {hint}.")
         return team
 
     def _member(self, team: Team, name: str) -> Member:
         member = self.store.get_member(team.id, name)
         if member is None:
             names = ", ".join(m.name for m in self.store.list_members(team.id))
-            raise ToolError(f"There is no member {name!r} in team {team.name}; members: {names}.")
+            raise Refused(f"There is no member {name!r} in team {team.name}; members: {names}.")
         return member
 
     # Lead only
 
     async def team_create(self, caller: Caller, name: str) -> str:
         if self.coordinator.team is not None:
-            raise ToolError(
+            raise Refused(
                 f"You already lead team {self.coordinator.team.name}; one team at a time."
             )
         lead = self.coordinator.lead
@@ -73,10 +92,9 @@ class TeamTools:
                 name, self.coordinator.repo_root, caller.session_id, lead_model=model
             )
         except StoreError as error:
-            raise ToolError(str(error)) from None
-        self.coordinator.team = team
-        self.store.append_event(team.id, "team.created", LEAD_NAME, {"name": name})
-        self.coordinator.feed.publish("team.created", member=LEAD_NAME, text=name)
+            raise Refused(str(error)) from None
+        self.coordinator.set_team(team)
+        self.coordinator.record(TeamCreated(member=LEAD_NAME, text=name))
         return (
             f"Team {name} created. Next: add tasks with team_tasks_add, then team_spawn "
             "teammates (one per independent piece of work)."
@@ -94,12 +112,12 @@ class TeamTools:
     ) -> str:
         team = self._team(caller)
         if not prompt.strip():
-            raise ToolError("team_spawn needs a prompt: tell the teammate what to do.")
+            raise Refused("team_spawn needs a prompt: tell the teammate what to do.")
         request = SpawnRequest(name, prompt, agent, model, worktree, plan_approval)
         try:
             member = await spawn_teammate(self.coordinator, team, request)
         except ValueError as error:
-            raise ToolError(str(error)) from None
+            raise Refused(str(error)) from None
         where = f"branch {member.branch}" if member.branch else "read-only"
         return f"Spawned {name} ({where}). It reports to you with team_message when done."
 
@@ -119,7 +137,7 @@ class TeamTools:
     async def team_view(self, caller: Caller, member: str) -> str:
         team = self._team(caller)
         self._member(team, member)
-        self.coordinator.feed.publish("member.view", member=member)
+        self.coordinator.record(MemberViewed(member=member))
         return f"The ensemble screen now shows {member}'s session."
 
     # Everyone
@@ -145,21 +163,14 @@ class TeamTools:
         try:
             message = self.store.add_message(team.id, caller.member, to, text)
         except StoreError as error:
-            raise ToolError(str(error)) from None
-        self.coordinator.feed.publish(
-            "message.sent",
-            sender=caller.member,
-            recipient=to,
-            text=text,
-            detail={"message": message.id},
+            raise Refused(str(error)) from None
+        self.coordinator.record(
+            MessageSent(sender=caller.member, recipient=to, text=text, message=message.id)
         )
         if self._should_park(caller.member, to, text):
             self.store.mark_delivered(message.id, to)
-            self.coordinator.feed.publish(
-                "message.parked",
-                sender=caller.member,
-                recipient=to,
-                detail={"message": message.id},
+            self.coordinator.record(
+                MessageParked(sender=caller.member, recipient=to, message=message.id)
             )
             return f"Message {message.id} saved for {to} (it will not be woken for it)."
         await self._deliver_to(to)
@@ -170,10 +181,8 @@ class TeamTools:
         try:
             message = self.store.add_message(team.id, caller.member, None, text)
         except StoreError as error:
-            raise ToolError(str(error)) from None
-        self.coordinator.feed.publish(
-            "message.sent", sender=caller.member, text=text, detail={"message": message.id}
-        )
+            raise Refused(str(error)) from None
+        self.coordinator.record(MessageSent(sender=caller.member, text=text, message=message.id))
         for member in self.store.list_members(team.id):
             if member.name != caller.member:
                 await self._deliver_to(member.name)
@@ -189,22 +198,21 @@ class TeamTools:
     async def team_tasks_list(self, caller: Caller) -> str:
         return board_text(self.board.list_tasks(self._team(caller).id))
 
-    async def team_tasks_add(self, caller: Caller, tasks: list[NewTask]) -> str:
+    async def team_tasks_add(self, caller: Caller, specs: list[TaskSpec]) -> str:
         team = self._team(caller)
-        specs = [
-            TaskSpec(content=t.content, priority=t.priority, depends_on=t.depends_on) for t in tasks
-        ]
         try:
             added = self.board.add_tasks(team.id, specs, created_by=caller.member)
         except StoreError as error:
-            raise ToolError(str(error)) from None
+            raise Refused(str(error)) from None
         for task in added:
-            self.coordinator.feed.publish(
-                "task.added",
-                member=caller.member,
-                task=task.id,
-                text=task.content,
-                detail={"depends_on": task.depends_on, "status": task.status.value},
+            self.coordinator.record(
+                TaskAdded(
+                    member=caller.member,
+                    task=task.id,
+                    text=task.content,
+                    depends_on=task.depends_on,
+                    status=task.status.value,
+                )
             )
         return "Added:\n" + board_text(added)
 
@@ -216,9 +224,9 @@ class TeamTools:
             current = self.board.get_task(team.id, task_id.strip().lower())
             if current is not None and current.status is TaskStatus.BLOCKED:
                 self.store.add_waiter(team.id, current.id, caller.member)
-                raise ToolError(f"{error} You will be told when it can be claimed.") from None
-            raise ToolError(str(error)) from None
-        self.coordinator.feed.publish("task.claimed", member=caller.member, task=task.id)
+                raise Refused(f"{error} You will be told when it can be claimed.") from None
+            raise Refused(str(error)) from None
+        self.coordinator.record(TaskClaimed(member=caller.member, task=task.id))
         return f"You hold {task.id}: {task.content}"
 
     async def team_tasks_complete(self, caller: Caller, task_id: str, result: str | None) -> str:
@@ -226,14 +234,12 @@ class TeamTools:
         try:
             done = self.board.complete(team.id, task_id, caller.member, result)
         except StoreError as error:
-            raise ToolError(str(error)) from None
-        self.coordinator.feed.publish(
-            "task.completed", member=caller.member, task=done.task.id, text=result
-        )
+            raise Refused(str(error)) from None
+        self.coordinator.record(TaskCompleted(member=caller.member, task=done.task.id, text=result))
         freed = []
         for task in done.unblocked:
             freed.append(task.id)
-            self.coordinator.feed.publish("task.unblocked", task=task.id, text=task.content)
+            self.coordinator.record(TaskUnblocked(task=task.id, text=task.content))
             notice = f"Task {task.id} can now be claimed: {task.content}"
             for waiter in self.store.notify_waiters(team.id, task.id, notice):
                 await self._deliver_to(waiter)
@@ -257,4 +263,4 @@ class TeamTools:
     async def _deliver_to(self, name: str) -> None:
         state = self.coordinator.session_of(name)
         if state is not None:
-            await self.coordinator.deliver_pending(state)
+            await self.coordinator.delivery.deliver_pending(state)

@@ -12,19 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
 
+from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.gitutil import GitError
-from ensemble_tui.core.models import LEAD_NAME, MemberStatus, MemberUpdate
+from ensemble_tui.core.models import LEAD_NAME, MemberStatus
 from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.team_events import MemberStalled, MemberTimedOut
 from ensemble_tui.opencode.client import OpenCodeError
 
-if TYPE_CHECKING:
-    from ensemble_tui.core.coordinator import Coordinator
-
 log = logging.getLogger(__name__)
-
-ENDED = (MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT)
 
 
 def _minutes(seconds: float) -> str:
@@ -58,11 +54,11 @@ class Watchdog:
             return
         settings = self.coordinator.settings
         now = time.monotonic()
-        for state in list(self.coordinator.sessions.values()):
+        for state in self.coordinator.sessions:
             if state.member == LEAD_NAME or state.idle or state.permissions or state.questions:
                 continue
             member = self.coordinator.store.get_member(team.id, state.member)
-            if member is None or member.status in ENDED:
+            if member is None or member.status.ended:
                 continue
             quiet = now - state.last_activity
             if quiet >= settings.timeout:
@@ -76,24 +72,22 @@ class Watchdog:
         coordinator = self.coordinator
         state.stalled = True
         coordinator.record_status(state)
-        coordinator.feed.publish(
-            "member.stalled", member=state.member, text=f"quiet for {_minutes(quiet)}"
-        )
-        coordinator.notify(
+        coordinator.record(MemberStalled(member=state.member, text=f"quiet for {_minutes(quiet)}"))
+        coordinator.delivery.notify(
             state.member,
             f"You have shown no activity for {_minutes(quiet)}. If you are stuck, tell the "
             "lead with team_message what blocks you; otherwise carry on.",
         )
-        await coordinator.deliver_pending(state, even_if_busy=True)
+        await coordinator.delivery.deliver_pending(state, even_if_busy=True)
         # The nudge is a prompt, which counts as activity; keep the clock of the silence.
         state.last_activity -= quiet
         state.stalled = True
-        coordinator.notify(
+        coordinator.delivery.notify(
             LEAD_NAME, f"{state.member} looks stalled: no activity for {_minutes(quiet)}."
         )
         lead = coordinator.lead
         if lead is not None:
-            await coordinator.deliver_pending(lead)
+            await coordinator.delivery.deliver_pending(lead)
 
     async def time_out(self, state: SessionState, quiet: float) -> None:
         """Stop a teammate that stayed quiet too long, keeping its work on its branch."""
@@ -110,27 +104,23 @@ class Watchdog:
             await coordinator.client.abort(state.session_id, state.directory)
         except OpenCodeError as error:
             log.warning("abort of %s failed: %s", member.name, error)
-        released = coordinator.board.release_member_tasks(team.id, member.name)
-        coordinator.store.update_member(
-            team.id,
-            member.name,
-            MemberUpdate(status=MemberStatus.TIMED_OUT, error=f"no activity for {_minutes(quiet)}"),
+        released = coordinator.end_member(
+            member, MemberStatus.TIMED_OUT, error=f"no activity for {_minutes(quiet)}"
         )
-        released_ids = [task.id for task in released]
-        detail = {"released": released_ids, "branch": member.branch}
-        coordinator.store.append_event(team.id, "member.timed_out", member.name, detail)
-        coordinator.feed.publish(
-            "member.timed_out",
-            member=member.name,
-            text=f"quiet for {_minutes(quiet)}",
-            detail=detail,
+        coordinator.record(
+            MemberTimedOut(
+                member=member.name,
+                text=f"quiet for {_minutes(quiet)}",
+                branch=member.branch,
+                released=released,
+            )
         )
-        tasks = ", ".join(released_ids) or "none"
-        coordinator.notify(
+        tasks = ", ".join(released) or "none"
+        coordinator.delivery.notify(
             LEAD_NAME,
             f"{member.name} timed out after {_minutes(quiet)} without activity; its work is "
             f"committed on {member.branch or 'no branch'}; released tasks: {tasks}.",
         )
         lead = coordinator.lead
         if lead is not None:
-            await coordinator.deliver_pending(lead)
+            await coordinator.delivery.deliver_pending(lead)

@@ -17,19 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.control import TeamControl
 from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
-from ensemble_tui.core.feed import FeedEvent
-from ensemble_tui.core.headless import (
-    RunOptions,
-    drive_team,
-    feed_printer,
-    opencode_client,
-    running_coordinator,
-)
+from ensemble_tui.core.team_events import TeamEvent
 from ensemble_tui.demo.environment import scripted_opencode_environment
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.demo.story import PROJECT_FILES, STYLE_GUIDE, lead_prompt
+from ensemble_tui.headless import drive_team, feed_printer
 from ensemble_tui.opencode.server import find_opencode
 
 DEMO_PACE = 1.2
@@ -109,12 +104,12 @@ def closing_words(place: DemoPlace) -> str:
 async def run_demo_headless(pace: float = 0.0, out: TextIO = sys.stdout) -> DemoPlace:
     """Play the story with no screen, allowing cy's permission as the viewer would."""
     place = make_demo_project()
-    show: Callable[[FeedEvent], None] = feed_printer(out, as_json=False)
+    show: Callable[[TeamEvent], None] = feed_printer(out, as_json=False)
     async with demo_team(place, pace) as (options, coord):
         control = TeamControl(coord)
         answers: list[asyncio.Task[str]] = []
 
-        def watch(event: FeedEvent) -> None:
+        def watch(event: TeamEvent) -> None:
             show(event)
             if event.type == "permission.asked":
                 for request in control.pending():

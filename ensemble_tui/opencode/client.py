@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
+from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import (
     FileDiff,
     Health,
@@ -35,7 +36,7 @@ T = TypeVar("T")
 DEFAULT_USERNAME = "opencode"
 
 
-class OpenCodeError(Exception):
+class OpenCodeError(EnsembleError):
     """A call to OpenCode failed; says which call, the status code and the server's reason."""
 
     def __init__(self, call: str, reason: str, status: int | None = None) -> None:

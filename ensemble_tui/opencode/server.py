@@ -24,6 +24,7 @@ from types import TracebackType
 
 import httpx
 
+from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.version import INSTALL_COMMAND, check_supported_version
 
 BIN_VARIABLE = "ENSEMBLE_OPENCODE_BIN"
@@ -50,7 +51,7 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return die_with_parent
 
 
-class OpenCodeStartError(Exception):
+class OpenCodeStartError(EnsembleError):
     """`opencode serve` could not be found or did not come up."""
 
 

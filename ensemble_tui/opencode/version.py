@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+from ensemble_tui.errors import EnsembleError
+
 TESTED_VERSION = "1.18.33"
 MINIMUM_VERSION = (1, 18)
 INSTALL_COMMAND = f"npm install -g opencode-ai@{TESTED_VERSION}"
 
 
-class UnsupportedVersionError(Exception):
+class UnsupportedVersionError(EnsembleError):
     """The OpenCode server's version is one ensemble-tui cannot drive."""
 
 

@@ -2,17 +2,20 @@
 
 The MCP server authenticates a call (bearer token -> `Caller`), enforces lead-only
 tools and the rate limit, validates the arguments, and then calls one method of
-`TeamOperations`. Each method returns short, readable text for the agent, or raises
-`ToolError` whose message goes back to the agent as the error text. Nothing else may
-escape: the server turns any other exception into a generic error text and logs it.
+`TeamOperations` (the core's `TeamTools`). Each method returns short, readable text for
+the agent, or raises an `EnsembleError` (the core's `Refused`, a `StoreError`...) whose
+message goes back to the agent as the error text. Anything else is a bug: the server
+turns it into a generic error text and logs it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
+
+from ensemble_tui.core.identity import Caller
+from ensemble_tui.core.task_specs import TaskSpec
 
 Priority = Literal["high", "medium", "low"]
 
@@ -28,20 +31,6 @@ LEAD_ONLY_TOOLS = frozenset(
 )
 
 MAX_MESSAGE_BYTES = 10 * 1024
-
-
-class ToolError(Exception):
-    """A refused tool call; the message is shown to the agent verbatim."""
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: resolved from the bearer token the member's MCP config carries."""
-
-    member: str
-    is_lead: bool
-    team_id: int | None
-    session_id: str
 
 
 class NewTask(BaseModel):
@@ -93,7 +82,7 @@ class TeamOperations(Protocol):
 
     async def team_tasks_list(self, caller: Caller) -> str: ...
 
-    async def team_tasks_add(self, caller: Caller, tasks: list[NewTask]) -> str: ...
+    async def team_tasks_add(self, caller: Caller, specs: list[TaskSpec]) -> str: ...
 
     async def team_tasks_complete(
         self, caller: Caller, task_id: str, result: str | None

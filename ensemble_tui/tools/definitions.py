@@ -11,7 +11,9 @@ from typing import ClassVar
 
 from pydantic import ConfigDict, Field
 
-from ensemble_tui.tools.api import Caller, NewTask, TeamOperations
+from ensemble_tui.core.identity import Caller
+from ensemble_tui.core.task_specs import TaskSpec
+from ensemble_tui.tools.api import NewTask, TeamOperations
 from ensemble_tui.tools.arguments import (
     MAX_TASKS_PER_CALL,
     LongText,
@@ -231,8 +233,11 @@ class TeamTasksAdd(ToolArguments):
     )
 
     async def call(self, operations: TeamOperations, caller: Caller) -> str:
-        tasks = [NewTask.model_validate(task.model_dump()) for task in self.tasks]
-        return await operations.team_tasks_add(caller, tasks)
+        specs = [
+            TaskSpec(content=t.content, priority=t.priority, depends_on=t.depends_on)
+            for t in self.tasks
+        ]
+        return await operations.team_tasks_add(caller, specs)
 
 
 class TeamTasksComplete(ToolArguments):

@@ -13,7 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, Caller, TeamOperations, ToolError
+from ensemble_tui.core.identity import Caller
+from ensemble_tui.errors import EnsembleError
+from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, TeamOperations
 from ensemble_tui.tools.arguments import explain
 from ensemble_tui.tools.definitions import TOOLS
 from ensemble_tui.tools.ratelimit import RateLimiter, refusal_text
@@ -74,7 +76,8 @@ class ToolDispatcher:
             return _refused(explain(error, model))
         try:
             text = await parsed.call(self.operations, caller)
-        except ToolError as error:
+        except EnsembleError as error:
+            # A refusal, or a state the user can cause (a git or store problem): said plainly.
             return _refused(str(error))
         except Exception as error:
             # The coordinator must survive any bug behind one tool; the log keeps the trace.

@@ -13,12 +13,13 @@ from textual import work
 from textual.app import App, SuspendNotSupported
 from textual.message import Message
 
-from ensemble_tui.core.control import ActionRefused, PendingRequest, TeamControl
-from ensemble_tui.core.coordinator import Coordinator
-from ensemble_tui.core.headless import RunOptions
+from ensemble_tui.composition import RunOptions
+from ensemble_tui.core.control import TeamControl
 from ensemble_tui.core.merge import MergeResult
 from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.core.read_model import MemberRow, PendingRequest
 from ensemble_tui.core.worktrees import BranchDiff
+from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import PermissionReply
 from ensemble_tui.tui import texts
 from ensemble_tui.tui.confirm import ConfirmScreen, QuestionScreen, TextScreen
@@ -26,7 +27,6 @@ from ensemble_tui.tui.diff import DiffScreen
 from ensemble_tui.tui.help import HelpScreen
 from ensemble_tui.tui.main import MainScreen
 from ensemble_tui.tui.runtime import attach_command, run_attached
-from ensemble_tui.tui.views import MemberRow
 
 NEEDS_A_TEAM = {"diff", "merge", "shutdown", "cleanup"}
 
@@ -35,7 +35,6 @@ class TeamActions(App[None]):
     """The actions on the team, and the state they read; `EnsembleApp` builds on it."""
 
     options: RunOptions
-    coordinator: Coordinator | None
     control: TeamControl | None
     shown: str
     selected: str | None
@@ -73,7 +72,7 @@ class TeamActions(App[None]):
         async def act() -> None:
             try:
                 text = await action(control)
-            except ActionRefused as refusal:
+            except EnsembleError as refusal:
                 refused = self.ActionFinished(title, str(refusal), True, show, unsent)
                 self.post_message(refused)
                 return
@@ -97,11 +96,12 @@ class TeamActions(App[None]):
     # Actions: the keys and the command palette reach these
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.coordinator is None:
+        control = self.control
+        if control is None:
             return action in {"quit", "help", "focus_prompt", "leave_prompt", "command_palette"}
         selected = self._row(self.selected)
         first = self.pending[0] if self.pending else None
-        if action in NEEDS_A_TEAM and self.coordinator.team is None:
+        if action in NEEDS_A_TEAM and not control.has_team:
             return False
         checks = {
             "show_selected": selected is not None and selected.has_session,
@@ -114,9 +114,8 @@ class TeamActions(App[None]):
             and selected.has_branch
             and selected.status is not MemberStatus.MERGED,
             "shutdown": selected is not None and not selected.is_lead and not selected.ended,
-            "abort": (state := self.coordinator.session_of(self.shown)) is not None
-            and not state.idle,
-            "open_in_opencode": self.coordinator.session_of(self.shown) is not None,
+            "abort": control.is_working(self.shown),
+            "open_in_opencode": control.session_id(self.shown) is not None,
         }
         return checks.get(action, True)
 
@@ -184,7 +183,7 @@ class TeamActions(App[None]):
         assert self.control is not None
         try:
             diff = await self.control.diff(name)
-        except ActionRefused as refusal:
+        except EnsembleError as refusal:
             self.post_message(self.ActionFinished(f"No diff for {name}", str(refusal), True))
             return
         self.post_message(self.DiffReady(name, diff))
@@ -206,7 +205,7 @@ class TeamActions(App[None]):
         assert self.control is not None
         try:
             result = await self.control.preview_merge(name)
-        except ActionRefused as refusal:
+        except EnsembleError as refusal:
             self.post_message(
                 self.ActionFinished(f"Cannot merge {name}", str(refusal), True, show=True)
             )
@@ -255,14 +254,14 @@ class TeamActions(App[None]):
         self._act(f"Stop {name}", lambda c: c.abort(name))
 
     async def action_open_in_opencode(self) -> None:
-        coordinator = self.coordinator
-        state = coordinator.session_of(self.shown) if coordinator else None
-        if coordinator is None or state is None:
+        target = self.control.attach_target(self.shown) if self.control else None
+        if target is None:
             return
+        url, session_id, directory = target
         command = attach_command(
-            coordinator.client.base_url,
-            state.session_id,
-            state.directory,
+            url,
+            session_id,
+            directory,
             password=self.options.password,
             binary=self.options.opencode_bin,
         )

@@ -21,16 +21,15 @@ from textual.message import Message
 from textual.worker import Worker
 
 import ensemble_tui.tui
-from ensemble_tui.core.control import ActionRefused, PendingRequest, TeamControl
+from ensemble_tui.composition import RunOptions
+from ensemble_tui.core.control import TeamControl
 from ensemble_tui.core.coordinator import Coordinator
-from ensemble_tui.core.headless import RunOptions
 from ensemble_tui.core.models import LEAD_NAME
-from ensemble_tui.core.startup import StartRefused
-from ensemble_tui.opencode.client import OpenCodeError
+from ensemble_tui.core.read_model import MemberRow, PendingRequest, TeamSnapshot
+from ensemble_tui.core.team_events import MemberViewed
+from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.events import Event
 from ensemble_tui.opencode.models import MessageWithParts
-from ensemble_tui.opencode.server import OpenCodeStartError
-from ensemble_tui.opencode.version import UnsupportedVersionError
 from ensemble_tui.settings import SettingsError
 from ensemble_tui.tui.actions import TeamActions
 from ensemble_tui.tui.bridge import Bridge
@@ -44,20 +43,14 @@ from ensemble_tui.tui.session import PromptBox
 from ensemble_tui.tui.statusbar import Connection
 from ensemble_tui.tui.taskboard import TaskBoard
 from ensemble_tui.tui.teammates import TeammateList
-from ensemble_tui.tui.views import Clock, MemberRow, default_clock, member_rows, totals
+from ensemble_tui.tui.views import Clock, default_clock
 
 WELCOME = (
     "Tell the lead what to build. It plans the work, makes a team and spawns teammates, "
     "each in its own git worktree; they appear above as they start, their tasks and "
     "messages on the right. Their work comes back to your tree when you merge it (m)."
 )
-STARTUP_ERRORS = (
-    OpenCodeStartError,
-    OpenCodeError,
-    UnsupportedVersionError,
-    StartRefused,
-    OSError,
-)
+STARTUP_ERRORS = (EnsembleError, OSError)
 
 
 class EnsembleApp(TeamActions):
@@ -107,8 +100,8 @@ class EnsembleApp(TeamActions):
         super().__init__()
         self.options = options
         self.clock = clock
-        self.coordinator: Coordinator | None = None
         self.control: TeamControl | None = None
+        self.snapshot: TeamSnapshot | None = None
         self.bridge: Bridge | None = None
         self.given = coordinator
         self.shown = LEAD_NAME
@@ -149,9 +142,9 @@ class EnsembleApp(TeamActions):
 
     def on_ensemble_app_team_started(self, message: TeamStarted) -> None:
         coordinator = message.coordinator
-        self.coordinator = coordinator
         self.control = TeamControl(coordinator)
         self.connection = Connection(coordinator.client.base_url, "connected")
+        self.main.attach_glance(coordinator)
         self.bridge = Bridge(coordinator, self)
         self.bridge.attach()
         self.show_member(LEAD_NAME)
@@ -162,45 +155,35 @@ class EnsembleApp(TeamActions):
         self.exit(return_code=1, message=f"ensemble-tui: {message.reason}")
 
     def on_bridge_team_changed(self, message: Bridge.TeamChanged) -> None:
-        coordinator = self.coordinator
-        if coordinator is None or self.control is None or not self.main.is_attached:
+        if self.control is None or not self.main.is_attached:
             return
-        kinds = {event.type for event in message.events}
+        snapshot = self.snapshot = message.snapshot
         self.refresh_team()
-        team = coordinator.team
-        if message.replayed or any(k.startswith(("task.", "team.", "member.")) for k in kinds):
-            self.main.tasks.show(coordinator.board.list_tasks(team.id) if team else [])
-        if team is not None and (
-            message.replayed or any(k.startswith(("message.", "team.")) for k in kinds)
-        ):
-            feed = self.main.messages
-            feed.add(coordinator.store.list_messages(team.id, after_id=feed.last_id))
-        self.pending = self.control.pending()
+        self.main.tasks.show(snapshot.tasks)
+        self.main.messages.add(snapshot.messages)
+        self.pending = snapshot.pending
         self.main.attention.show(self.pending)
-        if "server.disconnected" in kinds or "server.connected" in kinds:
-            state = "connected" if coordinator.connected else "reconnecting"
-            self.connection = Connection(coordinator.client.base_url, state)
-        self.main.status.show(self.connection, totals(coordinator, self.rows))
+        state = "connected" if snapshot.connected else "reconnecting"
+        self.connection = Connection(snapshot.server_url, state)
+        self.main.status.show(self.connection, snapshot.totals)
         for event in message.events:
-            if event.type == "member.view" and event.member:
+            if isinstance(event, MemberViewed) and event.member:
                 self.show_member(event.member)
             if not message.replayed and (notice := notice_for(event)) is not None:
                 self.notify(notice.text, title=notice.title, severity=notice.severity)
         self.refresh_bindings()
 
     def refresh_team(self) -> None:
-        if self.coordinator is None:
+        if self.snapshot is None:
             return
-        self.rows = member_rows(self.coordinator)
+        self.rows = self.snapshot.rows
         self.main.teammates.show(self.rows, self.clock())
-        self.main.show_glance(self.coordinator, self.rows, self.clock())
+        self.main.show_glance(self.rows, self.clock())
         row = self._row(self.shown)
-        state = self.coordinator.session_of(self.shown)
-        where = (
-            (row.branch if row and row.branch else "your working tree")
-            if state
-            else "no session yet"
-        )
+        if row is None or not row.has_session:
+            where = "no session yet"
+        else:
+            where = row.branch or "your working tree"
         self.main.session.show(self.shown, row.status if row else None, where)
 
     def on_unmount(self) -> None:
@@ -208,9 +191,8 @@ class EnsembleApp(TeamActions):
             self.bridge.detach()
 
     def _tick(self) -> None:
-        if self.coordinator is not None and self.main.is_attached:
+        if self.snapshot is not None and self.main.is_attached:
             self.refresh_team()
-            self.main.status.show(self.connection, totals(self.coordinator, self.rows))
 
     def member_names(self) -> list[str]:
         return [row.name for row in self.rows]
@@ -222,22 +204,23 @@ class EnsembleApp(TeamActions):
         self.call_later(self._switch, name)
 
     async def _switch(self, name: str) -> None:
-        coordinator = self.coordinator
-        if coordinator is None or self.bridge is None:
+        control = self.control
+        if control is None or self.bridge is None:
             return
-        state = coordinator.session_of(name)
+        target = control.attach_target(name)
         self.shown = name
         self.main.teammates.mark_shown(name)
-        self.bridge.follow(state.session_id if state else None)
+        self.bridge.follow(target[1] if target else None)
         self.refresh_team()
         transcript = self.main.transcript
-        if state is None:
+        if target is None:
             self.loading = None
             await transcript.reset(None, f"{name} has no session yet.")
             return
+        _, session_id, directory = target
         self.loading = []
-        await transcript.reset(state.directory, f"Loading {name}'s session…")
-        self._load_transcript(name, state.session_id)
+        await transcript.reset(directory, f"Loading {name}'s session…")
+        self._load_transcript(name, session_id)
         self.refresh_bindings()
 
     @work(exclusive=True, group="transcript", exit_on_error=False)
@@ -245,7 +228,7 @@ class EnsembleApp(TeamActions):
         assert self.control is not None
         try:
             messages = await self.control.transcript(name)
-        except ActionRefused as refusal:
+        except EnsembleError as refusal:
             self.post_message(
                 self.ActionFinished(f"Could not load {name}'s session", str(refusal), True)
             )
@@ -321,7 +304,6 @@ class EnsembleApp(TeamActions):
             self.bridge.detach()
             self.bridge = None
         # Nothing may read the store once the team's machinery is closing.
-        self.coordinator = None
         self.control = None
         self.stop_team.set()
         if self.team_worker is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from ensemble_tui.core.control import PendingRequest
+from ensemble_tui.core.read_model import PendingRequest
 
 
 def describe(request: PendingRequest) -> Content:

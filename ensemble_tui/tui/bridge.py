@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from textual.message import Message
 from textual.message_pump import MessagePump
 
+from ensemble_tui.core.control import TeamControl
 from ensemble_tui.core.coordinator import Coordinator
-from ensemble_tui.core.feed import FeedEvent
+from ensemble_tui.core.read_model import TeamSnapshot
 from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.team_events import TeamEvent
 from ensemble_tui.opencode.events import (
     Event,
     MessageUpdated,
@@ -39,9 +41,10 @@ class Bridge:
 
     @dataclass
     class TeamChanged(Message):
-        """The team did something: these feed events (and maybe session statuses) changed."""
+        """The team did something: these events happened, and this is the team now."""
 
-        events: tuple[FeedEvent, ...]
+        events: tuple[TeamEvent, ...]
+        snapshot: TeamSnapshot
         replayed: bool = False
 
     @dataclass
@@ -55,28 +58,32 @@ class Bridge:
         self, coordinator: Coordinator, target: MessagePump, interval: float = FLUSH_INTERVAL
     ) -> None:
         self.coordinator = coordinator
+        self.control = TeamControl(coordinator)
+        self._last_message = 0
         self.target = target
         self.interval = interval
         self.followed: str | None = None
-        self._feed: list[FeedEvent] = []
+        self._feed: list[TeamEvent] = []
         self._sessions_changed = False
         self._transcript: list[Event] = []
         self._timer: asyncio.TimerHandle | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._unlisten: Callable[[], None] | None = None
 
     def attach(self) -> None:
         """Start listening; the events the feed still holds are posted at once, as replayed."""
         replayed = tuple(self.coordinator.feed.recent)
         self._unsubscribe = self.coordinator.feed.subscribe(self._on_feed_event)
-        self.coordinator.session_listeners.append(self._on_session_event)
-        self.target.post_message(self.TeamChanged(replayed, replayed=True))
+        self._unlisten = self.coordinator.add_session_listener(self._on_session_event)
+        self.target.post_message(self.TeamChanged(replayed, self.snapshot(), replayed=True))
 
     def detach(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._on_session_event in self.coordinator.session_listeners:
-            self.coordinator.session_listeners.remove(self._on_session_event)
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -87,7 +94,14 @@ class Bridge:
             self.followed = session_id
             self._transcript.clear()
 
-    def _on_feed_event(self, event: FeedEvent) -> None:
+    def snapshot(self) -> TeamSnapshot:
+        """The team now, with the messages the screen has not been given yet."""
+        found = self.control.snapshot(messages_after=self._last_message)
+        if found.messages:
+            self._last_message = found.messages[-1].id
+        return found
+
+    def _on_feed_event(self, event: TeamEvent) -> None:
         self._feed.append(event)
         self._schedule()
 
@@ -122,7 +136,7 @@ class Bridge:
             self._timer.cancel()
             self._timer = None
         if self._feed or self._sessions_changed:
-            self.target.post_message(self.TeamChanged(tuple(self._feed)))
+            self.target.post_message(self.TeamChanged(tuple(self._feed), self.snapshot()))
             self._feed.clear()
             self._sessions_changed = False
         if self._transcript and self.followed is not None:

@@ -16,9 +16,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 
-from ensemble_tui.core.activity import QUIET_AFTER_SECONDS, TeamGlance
-from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.activity import QUIET_AFTER_SECONDS, GlanceSource, TeamGlance
 from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.core.read_model import MemberRow
 from ensemble_tui.tui.activity import ActivityColumn, ActivityLine, SpendChart
 from ensemble_tui.tui.attention import AttentionBar
 from ensemble_tui.tui.feed import MessageFeed
@@ -28,7 +28,6 @@ from ensemble_tui.tui.taskboard import TaskBoard
 from ensemble_tui.tui.teammates import TeammateList
 from ensemble_tui.tui.timeline import Timeline, event_detail
 from ensemble_tui.tui.transcript import Transcript
-from ensemble_tui.tui.views import MemberRow
 
 
 class MainScreen(Screen[None]):
@@ -84,13 +83,18 @@ class MainScreen(Screen[None]):
         if self.glance is not None:
             self.glance.close()
 
-    def show_glance(self, coordinator: Coordinator, rows: list[MemberRow], now: datetime) -> None:
-        """Refresh the activity sparklines, the timeline and the spend chart."""
+    def attach_glance(self, coordinator: GlanceSource) -> None:
+        """Start counting the activity and following the events of *coordinator*."""
         if self.glance is None or self.glance.coordinator is not coordinator:
             if self.glance is not None:
                 self.glance.close()
             self.glance = TeamGlance(coordinator)
+
+    def show_glance(self, rows: list[MemberRow], now: datetime) -> None:
+        """Refresh the activity sparklines, the timeline and the spend chart."""
         glance = self.glance
+        if glance is None:
+            return
         tokens, cost = sum(row.tokens for row in rows), sum(row.cost for row in rows)
         glance.spend.note(tokens, cost, now)
         lines = []
@@ -103,7 +107,7 @@ class MainScreen(Screen[None]):
             )
             lines.append(ActivityLine(row.name, glance.activity.series(row.name, now), quiet))
         self.activity.show(lines)
-        self.timeline.show(coordinator.feed.recent)
+        self.timeline.show(glance.events)
         self.spend.show(glance.spend.tokens(now), tokens, cost)
 
     def action_toggle_timeline(self) -> None:

@@ -5,8 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ensemble_tui.core.feed import FeedEvent
 from ensemble_tui.core.models import LEAD_NAME
+from ensemble_tui.core.team_events import (
+    MemberErrored,
+    MemberIdle,
+    MemberLost,
+    MemberMerged,
+    MemberShutDown,
+    MemberSpawned,
+    MemberSpawnFailed,
+    MemberStalled,
+    MemberStatusChanged,
+    MemberTimedOut,
+    MergeRefused,
+    PermissionAsked,
+    QuestionAsked,
+    ServerConnected,
+    ServerDisconnected,
+    TeamCleanedUp,
+    TeamCreated,
+    TeamEvent,
+    TeamResumed,
+)
 
 Severity = Literal["information", "warning", "error"]
 
@@ -21,48 +41,51 @@ class Notice:
     severity: Severity = "information"
 
 
-def notice_for(event: FeedEvent) -> Notice | None:
-    """The toast for a live feed event, or None for the ones the panes show well enough."""
+def notice_for(event: TeamEvent) -> Notice | None:
+    """The toast for a live team event, or None for the ones the panes show well enough."""
     who = event.member or ""
     text = (event.text or "").strip()
-    match event.type:
-        case "team.created":
+    match event:
+        case TeamCreated():
             return Notice(f"Team {text} created.")
-        case "member.spawned":
-            return Notice(f"{who} joined the team ({event.detail.get('branch') or 'read-only'}).")
-        case "member.spawn_failed":
+        case MemberSpawned(branch=branch):
+            return Notice(f"{who} joined the team ({branch or 'read-only'}).")
+        case MemberSpawnFailed():
             return Notice(f"Could not spawn {who}: {text}", "Spawn failed", "error")
-        case "member.idle" if who != LEAD_NAME:
+        case MemberIdle(stopped=True):
+            return Notice(f"{who}'s turn was stopped by you.")
+        case MemberIdle() if who != LEAD_NAME:
             return Notice(f"{who} finished its turn.")
-        case "member.error":
+        case MemberErrored():
             return Notice(f"{who}: {text}", f"{who} failed", "error")
-        case "member.status" if text in ALARMING:
+        case MemberStatusChanged() if text in ALARMING:
             return Notice(f"{who} is {text}.", "", "warning")
-        case "member.stalled":
+        case MemberStalled():
             return Notice(f"{who} looks stalled ({text}); it was nudged.", "Stalled", "warning")
-        case "member.timed_out":
+        case MemberTimedOut():
             return Notice(f"{who} timed out ({text}); its work is on its branch.", "", "error")
-        case "member.lost":
+        case MemberLost():
             return Notice(f"{who}: {text}", f"{who} is lost", "error")
-        case "team.resumed":
+        case TeamResumed():
             return Notice(f"Team {text} resumed where it stopped.")
-        case "permission.asked":
-            patterns = ", ".join(event.detail.get("patterns") or [])
+        case PermissionAsked(patterns=patterns):
             return Notice(
-                f"{who} asks to use {text}: {patterns}  (a / A / r)", "Needs you", "warning"
+                f"{who} asks to use {text}: {', '.join(patterns)}  (a / A / r)",
+                "Needs you",
+                "warning",
             )
-        case "question.asked":
+        case QuestionAsked():
             return Notice(f"{who} asks: {text}  (a to answer)", "Needs you", "warning")
-        case "member.shut_down":
+        case MemberShutDown():
             return Notice(f"{who} is shut down; its work is on its branch.")
-        case "member.merged":
+        case MemberMerged():
             return Notice(f"{who} is merged into your working directory.")
-        case "merge.refused":
+        case MergeRefused():
             return Notice(f"Merging {who} would conflict: {text}", "Merge refused", "error")
-        case "server.disconnected":
+        case ServerDisconnected():
             return Notice(f"Lost OpenCode ({text}); reconnecting…", "", "warning")
-        case "server.connected" if event.detail.get("reconnected"):
+        case ServerConnected(reconnected=True):
             return Notice("Reconnected to OpenCode.")
-        case "team.cleaned_up":
+        case TeamCleanedUp():
             return Notice(f"Team {text} is cleaned up.")
     return None

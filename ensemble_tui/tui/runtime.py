@@ -12,9 +12,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.coordinator import Coordinator
-from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.startup import start_or_resume
+from ensemble_tui.core.team_events import TeamOpened
 from ensemble_tui.opencode.server import find_opencode
 
 
@@ -28,7 +29,7 @@ async def run_team(
         said = await start_or_resume(
             coord, team_name=options.team_name, session_id=options.session_id
         )
-        coord.feed.publish("team.opened", text=said)
+        coord.record(TeamOpened(text=said))
         if options.prompt and coord.lead is not None:
             await coord.prompt(coord.lead, options.prompt)
         started(coord)

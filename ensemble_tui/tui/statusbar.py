@@ -9,7 +9,8 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Static
 
-from ensemble_tui.tui.views import Totals, format_cost, format_tokens
+from ensemble_tui.core.read_model import Totals
+from ensemble_tui.tui.views import format_cost, format_tokens
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
+from ensemble_tui.core.read_model import MemberRow
 from ensemble_tui.tui.views import (
     STATUS_COLOURS,
     STATUS_ICONS,
-    MemberRow,
     format_cost,
     format_elapsed,
     format_tokens,

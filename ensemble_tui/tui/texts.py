@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ensemble_tui.core.merge import MergeResult, MergeStatus
-from ensemble_tui.tui.views import MemberRow
+from ensemble_tui.core.read_model import MemberRow
 
 
 def _count(number: int, thing: str) -> str:

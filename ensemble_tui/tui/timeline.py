@@ -1,7 +1,7 @@
 """The timeline: the team's events as one glyph each, oldest left, newest right.
 
-It reads the coordinator's feed (what `run --json` prints), keeping only the events
-that tell the team's story (spawns, messages, tasks, merges, shut-downs, errors). A
+It draws the team's events (what `run --json` prints) as the glance has kept them,
+only those that tell the team's story (spawns, messages, tasks, merges, shut-downs, errors). A
 dim dot marks a pause of over a minute between two events. The border names the
 selected event and its member; enter opens the event whole.
 """
@@ -18,7 +18,25 @@ from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 
-from ensemble_tui.core.feed import FeedEvent
+from ensemble_tui.core.team_events import (
+    MemberErrored,
+    MemberMerged,
+    MemberShutDown,
+    MemberSpawned,
+    MemberSpawnFailed,
+    MemberStalled,
+    MemberTimedOut,
+    MergeRefused,
+    MessageSent,
+    PermissionAsked,
+    QuestionAsked,
+    TaskAdded,
+    TaskClaimed,
+    TaskCompleted,
+    TeamCleanedUp,
+    TeamCreated,
+    TeamEvent,
+)
 from ensemble_tui.tui.detail import DetailScreen
 from ensemble_tui.tui.views import format_clock
 
@@ -34,43 +52,41 @@ class Mark:
     style: str
 
 
-MARKS: dict[str, Mark] = {
-    "team.created": Mark("◎", "team created", "$primary"),
-    "member.spawned": Mark("▲", "spawned", "$success"),
-    "member.spawn_failed": Mark("✖", "spawn failed", "$error"),
-    "message.sent": Mark("→", "message", "$accent"),
-    "task.added": Mark("+", "task added", "$text-muted"),
-    "task.claimed": Mark("◇", "task claimed", "$secondary"),
-    "task.completed": Mark("◆", "task completed", "$success"),
-    "permission.asked": Mark("?", "permission asked", "$warning"),
-    "question.asked": Mark("?", "question asked", "$warning"),
-    "check.passed": Mark("✓", "check passed", "$success"),
-    "check.failed": Mark("✗", "check failed", "$error"),
-    "merge.refused": Mark("✗", "merge refused", "$warning"),
-    "member.merged": Mark("✔", "merged", "$primary"),
-    "member.stalled": Mark("◐", "stalled", "$warning"),
-    "member.timed_out": Mark("✖", "timed out", "$error"),
-    "member.shut_down": Mark("■", "shut down", "$text-muted"),
-    "member.error": Mark("✖", "error", "$error"),
-    "team.cleaned_up": Mark("◎", "team cleaned up", "$primary"),
+MARKS: dict[type[TeamEvent], Mark] = {
+    TeamCreated: Mark("◎", "team created", "$primary"),
+    MemberSpawned: Mark("▲", "spawned", "$success"),
+    MemberSpawnFailed: Mark("✖", "spawn failed", "$error"),
+    MessageSent: Mark("→", "message", "$accent"),
+    TaskAdded: Mark("+", "task added", "$text-muted"),
+    TaskClaimed: Mark("◇", "task claimed", "$secondary"),
+    TaskCompleted: Mark("◆", "task completed", "$success"),
+    PermissionAsked: Mark("?", "permission asked", "$warning"),
+    QuestionAsked: Mark("?", "question asked", "$warning"),
+    MergeRefused: Mark("✗", "merge refused", "$warning"),
+    MemberMerged: Mark("✔", "merged", "$primary"),
+    MemberStalled: Mark("◐", "stalled", "$warning"),
+    MemberTimedOut: Mark("✖", "timed out", "$error"),
+    MemberShutDown: Mark("■", "shut down", "$text-muted"),
+    MemberErrored: Mark("✖", "error", "$error"),
+    TeamCleanedUp: Mark("◎", "team cleaned up", "$primary"),
 }
 
 
-def story_events(events: Sequence[FeedEvent]) -> list[FeedEvent]:
+def story_events(events: Sequence[TeamEvent]) -> list[TeamEvent]:
     """The events the timeline draws, in the order they happened."""
-    return [event for event in events if event.type in MARKS]
+    return [event for event in events if type(event) in MARKS]
 
 
-def who(event: FeedEvent) -> str:
+def who(event: TeamEvent) -> str:
     """The member an event is about (a message's sender and recipient)."""
     if event.sender is not None:
         return f"{event.sender} → {event.recipient or 'everyone'}"
     return event.member or "the team"
 
 
-def describe(event: FeedEvent) -> str:
+def describe(event: TeamEvent) -> str:
     """One line: the time, who, what (and which task)."""
-    mark = MARKS.get(event.type)
+    mark = MARKS.get(type(event))
     what = mark.label if mark else event.type
     task = f" {event.task}" if event.task else ""
     return f"{format_clock(event.time)} {who(event)} · {what}{task}"
@@ -102,16 +118,16 @@ class Timeline(Widget, can_focus=True):
     class EventChosen(Message):
         """The human pressed enter on an event."""
 
-        event: FeedEvent
+        event: TeamEvent
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.events: list[FeedEvent] = []
+        self.events: list[TeamEvent] = []
         self.cursor: int | None = None
         """The selected event's index; None follows the newest."""
         self.border_title = "Timeline"
 
-    def show(self, events: Sequence[FeedEvent]) -> None:
+    def show(self, events: Sequence[TeamEvent]) -> None:
         """Draw these feed events (only the story's ones); cheap when nothing changed."""
         story = story_events(events)
         if story == self.events:
@@ -122,7 +138,7 @@ class Timeline(Widget, can_focus=True):
         self._changed()
 
     @property
-    def selected(self) -> FeedEvent | None:
+    def selected(self) -> TeamEvent | None:
         if not self.events:
             return None
         return self.events[-1 if self.cursor is None else self.cursor]
@@ -168,7 +184,7 @@ class Timeline(Widget, can_focus=True):
         for index, event in enumerate(self.events):
             if index and event.time - self.events[index - 1].time > PAUSE:
                 cells.append((None, "·", "$text-muted"))
-            mark = MARKS[event.type]
+            mark = MARKS[type(event)]
             cells.append((index, mark.glyph, mark.style))
         width = max(1, self.content_size.width)
         selected = len(self.events) - 1 if self.cursor is None else self.cursor
@@ -184,9 +200,9 @@ class Timeline(Widget, can_focus=True):
         return Content.assemble(*parts)
 
 
-def event_detail(event: FeedEvent) -> DetailScreen:
+def event_detail(event: TeamEvent) -> DetailScreen:
     """The event whole: its type, time, who, task, and every detail it carries."""
-    mark = MARKS.get(event.type)
+    mark = MARKS.get(type(event))
     facts = [f"{event.type} at {format_clock(event.time)}", f"who: {who(event)}"]
     if event.task:
         facts.append(f"task: {event.task}")

@@ -1,27 +1,16 @@
-"""What the panes show, computed from the coordinator: plain data, no widgets.
+"""How the panes draw the team's read model: colours, icons, short numbers and times.
 
-The widgets render these rows; keeping the reading of the coordinator here lets the
-panes stay dumb (attributes down) and keeps the rules in one place.
+What to show is the core's (`core.read_model`); how it looks is decided here, in one place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from ensemble_tui.core.coordinator import Coordinator
-from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, utc_now
-from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.models import MemberStatus, utc_now
 
 Clock = Callable[[], datetime]
-
-# Statuses the store owns: the session's own state cannot tell these.
-STORE_OWNED = frozenset(
-    {MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT, MemberStatus.STALLED}
-)
-ENDED = frozenset({MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT})
-NEEDS_HUMAN = frozenset({MemberStatus.NEEDS_PERMISSION, MemberStatus.NEEDS_ANSWER})
 
 # The theme variable each status is drawn in (None: the muted default).
 STATUS_COLOURS: dict[MemberStatus, str | None] = {
@@ -53,79 +42,6 @@ STATUS_ICONS: dict[MemberStatus, str] = {
 }
 
 
-@dataclass(frozen=True)
-class MemberRow:
-    """One row of the teammate list."""
-
-    name: str
-    status: MemberStatus
-    task: str
-    """The id and the text of the task the member holds ('' for none)."""
-    branch: str
-    since: datetime | None
-    tokens: int
-    cost: float
-    has_session: bool
-    has_branch: bool
-
-    @property
-    def is_lead(self) -> bool:
-        return self.name == LEAD_NAME
-
-    @property
-    def ended(self) -> bool:
-        return self.status in ENDED
-
-    @property
-    def needs_human(self) -> bool:
-        return self.status in NEEDS_HUMAN
-
-
-def live_status(member: Member, state: SessionState | None) -> MemberStatus:
-    """The status to show: the session's own state, unless the store owns the status."""
-    if state is None or member.status in STORE_OWNED:
-        return member.status
-    live = state.status()
-    if member.status is MemberStatus.STARTING and live is MemberStatus.IDLE:
-        return MemberStatus.STARTING
-    return live
-
-
-def member_rows(coordinator: Coordinator) -> list[MemberRow]:
-    """The lead first (even before there is a team), then the teammates as they joined."""
-    team = coordinator.team
-    members = coordinator.store.list_members(team.id) if team is not None else []
-    held = {
-        task.id: task.content
-        for task in (coordinator.board.list_tasks(team.id) if team is not None else [])
-        if task.assignee is not None
-    }
-
-    def task_of(member: Member) -> str:
-        found = member.current_task_id
-        return f"{found} {held.get(found, '')}".strip() if found else ""
-
-    rows = [
-        MemberRow(
-            name=member.name,
-            status=live_status(member, coordinator.session_of(member.name)),
-            task=task_of(member),
-            branch=member.branch or "",
-            since=member.status_since,
-            tokens=member.input_tokens + member.output_tokens + member.reasoning_tokens,
-            cost=member.cost,
-            has_session=coordinator.session_of(member.name) is not None,
-            has_branch=member.branch is not None,
-        )
-        for member in members
-    ]
-    lead = coordinator.lead
-    if lead is not None and not any(row.is_lead for row in rows):
-        row = MemberRow(LEAD_NAME, lead.status(), "", "", None, 0, 0.0, True, False)
-        rows.insert(0, row)
-    return rows
-
-
 def format_tokens(count: int) -> str:
     """A short token count: 950, 12.3k, 4.1M."""
     if count < 1000:
@@ -154,28 +70,6 @@ def format_elapsed(since: datetime | None, now: datetime) -> str:
 def format_clock(moment: datetime) -> str:
     """A time of day in the local zone."""
     return moment.astimezone().strftime("%H:%M")
-
-
-@dataclass(frozen=True)
-class Totals:
-    """The status bar's figures."""
-
-    team: str | None
-    members: int
-    working: int
-    tokens: int
-    cost: float
-
-
-def totals(coordinator: Coordinator, rows: list[MemberRow]) -> Totals:
-    team = coordinator.team
-    return Totals(
-        team=team.name if team is not None else None,
-        members=len(rows),
-        working=sum(row.status is MemberStatus.WORKING for row in rows),
-        tokens=sum(row.tokens for row in rows),
-        cost=sum(row.cost for row in rows),
-    )
 
 
 def default_clock() -> datetime:

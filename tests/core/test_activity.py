@@ -54,7 +54,6 @@ async def test_a_members_turn_in_the_real_opencode_is_counted(
 ) -> None:
     prompt = "Say hello.\n\n" + script_block({"text": "Hello from a streamed reply, " * 4})
     async with running_team(team_options()) as coordinator:
-        listeners = len(coordinator.session_listeners)
         glance = TeamGlance(coordinator)
         lead = await coordinator.start_lead()
         await coordinator.prompt(lead, prompt)
@@ -63,7 +62,7 @@ async def test_a_members_turn_in_the_real_opencode_is_counted(
         counted = sum(glance.activity.series("lead", utc_now()))
         assert counted > 0, "the lead's streamed turn shows as activity"
         assert glance.activity.quiet_for("lead", utc_now()) is not None
-        assert len(coordinator.session_listeners) == listeners
+        assert [type(event).__name__ for event in glance.events].count("LeadStarted") == 1
         before = counted
         await coordinator.prompt(lead, "Again.\n\n" + script_block({"text": "Once more."}))
         await coordinator.wait_until_settled(limit=60)

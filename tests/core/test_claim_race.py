@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ensemble_tui.core.headless import drive_team
 from ensemble_tui.core.models import TaskStatus
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
+from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart
 from tests.conftest import TeamOptions, running_team
 
@@ -40,7 +40,7 @@ async def test_exactly_one_of_two_simultaneous_claims_wins(team_options: TeamOpt
                 for part in message.parts:
                     if isinstance(part, ToolPart) and part.tool == "ensemble_team_claim":
                         won = isinstance(part.state, ToolCompleted)
-                        text = part.state.output if won else getattr(part.state, "error", "")
+                        text = getattr(part.state, "output" if won else "error", "")
                         outcomes[state.member] = (won, text)
         assert coord.team is not None
         (task,) = coord.board.list_tasks(coord.team.id)

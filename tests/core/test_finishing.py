@@ -9,10 +9,10 @@ import pytest
 
 from ensemble_tui.core.control import TeamControl
 from ensemble_tui.core.coordinator import Coordinator
-from ensemble_tui.core.headless import drive_team
 from ensemble_tui.core.models import MemberStatus, TeamStatus
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
+from ensemble_tui.headless import drive_team
 from tests.conftest import TeamOptions, git, running_team
 
 
@@ -75,7 +75,7 @@ async def test_a_forced_shutdown_of_a_busy_teammate_keeps_what_it_wrote(
 async def _wait_for_file(coord: Coordinator, path: Path) -> None:
     """Wait until a teammate's write shows on disk (it follows the tool part's completion)."""
     done = asyncio.Event()
-    coord.session_listeners.append(lambda state, event: path.exists() and done.set())
+    coord.add_session_listener(lambda state, event: done.set() if path.exists() else None)
     async with asyncio.timeout(60):
         await done.wait()
 

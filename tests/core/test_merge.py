@@ -18,7 +18,7 @@ from ensemble_tui.core.merge import (
 )
 
 if TYPE_CHECKING:
-    from conftest import GitRepo, TeammateFactory
+    from tests.core.conftest import GitRepo, TeammateFactory
 
 
 def app_with(changes: Mapping[int, str]) -> str:

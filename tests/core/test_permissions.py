@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ensemble_tui.core.control import TeamControl
 from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.core.team_events import PermissionAsked, QuestionAsked
 from ensemble_tui.demo.scenarios import permission_story, tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart
@@ -21,7 +22,9 @@ async def test_an_allowed_permission_lets_the_teammate_continue(
     async with running_team(team_options()) as coord:
         control = TeamControl(coord)
         asked = asyncio.Event()
-        coord.feed.subscribe(lambda event: event.type == "permission.asked" and asked.set())
+        coord.feed.subscribe(
+            lambda event: asked.set() if isinstance(event, PermissionAsked) else None
+        )
         lead = await coord.start_lead()
         await coord.prompt(lead, permission_story(outside))
         async with asyncio.timeout(60):
@@ -72,7 +75,9 @@ async def test_a_teammates_question_waits_for_the_humans_answer(
     async with running_team(team_options()) as coord:
         control = TeamControl(coord)
         asked = asyncio.Event()
-        coord.feed.subscribe(lambda event: event.type == "question.asked" and asked.set())
+        coord.feed.subscribe(
+            lambda event: asked.set() if isinstance(event, QuestionAsked) else None
+        )
         lead_state = await coord.start_lead()
         await coord.prompt(lead_state, lead)
         async with asyncio.timeout(60):

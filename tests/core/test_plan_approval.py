@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ensemble_tui.core.headless import drive_team
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
+from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart
 from tests.conftest import TeamOptions, running_team
 

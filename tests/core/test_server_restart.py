@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.coordinator import CoordinatorSettings
-from ensemble_tui.core.feed import FeedEvent
-from ensemble_tui.core.headless import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.models import TaskStatus
+from ensemble_tui.core.team_events import TeamEvent
 from ensemble_tui.demo.scenarios import slow_alice_team
 from ensemble_tui.opencode.server import OpenCodeServer
 from tests.conftest import git
@@ -42,7 +42,7 @@ async def test_the_team_resumes_after_the_server_restarts(
         ):
             alice_working = asyncio.Event()
 
-            def watch(event: FeedEvent) -> None:
+            def watch(event: TeamEvent) -> None:
                 if event.type == "task.claimed" and event.member == "alice":
                     alice_working.set()
 

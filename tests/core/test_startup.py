@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.core.headless import drive_team
 from ensemble_tui.core.models import Member
 from ensemble_tui.core.startup import StartRefused, start_or_resume
 from ensemble_tui.core.worktrees import create_worktree
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
+from ensemble_tui.headless import drive_team
 from tests.conftest import TeamOptions, git, running_team
 
 LEAD = script_block(tool("ensemble_team_create", name="kept"), {"text": "made"})

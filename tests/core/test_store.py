@@ -315,10 +315,18 @@ def test_bad_messages_are_refused(
     assert store.list_messages(team.id) == []
 
 
-def test_no_messages_to_members_that_have_shut_down(store: Store, team: Team) -> None:
-    store.update_member(team.id, "bob", MemberUpdate(status=MemberStatus.SHUT_DOWN))
-    with pytest.raises(StoreError, match="'bob' has shut-down"):
+@pytest.mark.parametrize("ended", [s for s in MemberStatus if s.ended])
+def test_no_messages_to_members_that_have_ended(
+    store: Store, team: Team, ended: MemberStatus
+) -> None:
+    store.update_member(team.id, "bob", MemberUpdate(status=ended))
+    with pytest.raises(StoreError, match=f"bob has ended \\({ended.value}\\)"):
         store.add_message(team.id, "lead", "bob", "are you there?")
+    store.add_message(team.id, "lead", None, "everyone?")
+    assert store.list_undelivered(team.id, "bob") == []
+    assert store.count_undelivered(team.id) == len(
+        [m for m in store.list_members(team.id) if not m.status.ended and m.name != "lead"]
+    )
 
 
 # Event log

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ensemble_tui.core.feed import FeedEvent
 from ensemble_tui.core.models import MemberStatus, TaskStatus
 from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.team_events import TeamEvent
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.events import Event, PartUpdated
@@ -34,9 +34,9 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
 ) -> None:
     async with running_team(team_options(LEAD)) as coord:
         timed_out = asyncio.Event()
-        kinds: list[FeedEvent] = []
+        kinds: list[TeamEvent] = []
 
-        def watch(event: FeedEvent) -> None:
+        def watch(event: TeamEvent) -> None:
             kinds.append(event)
             if event.type == "member.timed_out":
                 timed_out.set()
@@ -54,7 +54,7 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
                 coord.settings.stall_threshold = 1.0
                 coord.settings.timeout = 4.0
 
-        coord.session_listeners.append(silent_step_begins)
+        coord.add_session_listener(silent_step_begins)
         coord.feed.subscribe(watch)
         lead = await coord.start_lead()
         await coord.prompt(lead, LEAD)
@@ -97,3 +97,55 @@ async def test_a_model_that_fails_to_start_is_reported(team_options: TeamOptions
     assert any("the model failed to start" in text for text in errors), errors
     assert hal is not None
     assert hal.status is MemberStatus.ERROR
+
+
+async def test_messages_to_a_timed_out_member_are_refused_and_the_team_still_settles(
+    team_options: TeamOptions,
+) -> None:
+    """A timed-out member is ended: a direct message is refused (the sender is told why), a
+    broadcast leaves it out, and nothing waits for delivery to it, so `run` can finish."""
+    lead_script = script_block(
+        tool("ensemble_team_create", name="gone"),
+        tool("ensemble_team_spawn", name="ada", prompt="Wait.\n" + script_block({"text": "ok"})),
+        tool(
+            "ensemble_team_spawn",
+            name="gus",
+            prompt="Think.\n" + script_block({"text": "never", "delay": 60}),
+        ),
+        {"text": "spawned"},
+        {**tool("ensemble_team_message", to="gus", text="still there?"), "await": "gus timed out"},
+        tool("ensemble_team_broadcast", text="gus is gone; carry on"),
+        {"text": "done"},
+    )
+    async with running_team(team_options(lead_script)) as coord:
+
+        def short_timeout_once_ada_is_idle(event: TeamEvent) -> None:
+            # Not before: a slow start of ada on a busy machine must not time it out too.
+            if event.type == "member.idle" and event.member == "ada":
+                coord.settings.timeout = 2.0
+
+        coord.feed.subscribe(short_timeout_once_ada_is_idle)
+        lead = await coord.start_lead()
+        await coord.prompt(lead, lead_script)
+        await coord.wait_until_settled(limit=120)
+        assert coord.team is not None
+        gus = coord.store.get_member(coord.team.id, "gus")
+        undelivered = coord.store.count_undelivered(coord.team.id)
+        story = "\n".join(e.to_line() for e in coord.feed.recent)
+        broadcasts = [e for e in coord.feed.recent if e.type == "message.sent" and not e.recipient]
+        assert len(broadcasts) == 1, story
+        broadcast = broadcasts[0]
+        delivered = {
+            e.recipient
+            for e in coord.feed.recent
+            if e.type == "message.delivered"
+            and e.detail.get("message") == broadcast.detail["message"]
+        }
+        transcript = await coord.client.messages(lead.session_id, lead.directory)
+
+    assert gus is not None
+    assert gus.status is MemberStatus.TIMED_OUT
+    assert undelivered == 0
+    assert delivered == {"ada"}
+    told = " ".join(str(p.model_dump()) for m in transcript for p in m.parts)
+    assert "gus has ended (timed-out)" in told

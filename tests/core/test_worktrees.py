@@ -22,13 +22,13 @@ from ensemble_tui.core.worktrees import (
 )
 
 if TYPE_CHECKING:
-    from conftest import GitRepo, TeammateFactory
+    from tests.core.conftest import GitRepo, TeammateFactory
 
 BAD_NAMES = ["../evil", "Alice", "a b", "", "a" * 32, "1abc", "abc\n", "-rf", "a/b", "a.b", "é"]
 
 
 def branches(repo: GitRepo) -> list[str]:
-    return repo.git("for-each-ref", "--format=%(refname)", "refs/heads").split()
+    return list(repo.git("for-each-ref", "--format=%(refname)", "refs/heads").split())
 
 
 def test_create_worktree_branches_from_head(user_repo: GitRepo, worktree_root: Path) -> None:

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from ensemble_tui.core.control import TeamControl
-from ensemble_tui.core.feed import FeedEvent
 from ensemble_tui.core.models import TaskStatus
+from ensemble_tui.core.team_events import TeamEvent
 from ensemble_tui.demo.run import demo_team, make_demo_project, run_demo_headless
 
 
@@ -68,7 +68,7 @@ def test_the_story_finishes_when_the_viewer_approves_late(
             control = TeamControl(coord)
             asked, t2_done = asyncio.Event(), asyncio.Event()
 
-            def watch(event: FeedEvent) -> None:
+            def watch(event: TeamEvent) -> None:
                 if event.type == "permission.asked":
                     asked.set()
                 if event.type == "task.completed" and event.task == "t2":

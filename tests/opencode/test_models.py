@@ -70,7 +70,8 @@ def test_streamed_text_tool_parts_and_requests_carry_their_fields() -> None:
     tools = [e.part for e in events if isinstance(e, PartUpdated) and isinstance(e.part, ToolPart)]
     done = [part for part in tools if isinstance(part.state, ToolCompleted)]
     assert {part.tool for part in done} >= {"write", "bash"}
-    assert any(part.state.input.get("filePath") for part in done if part.tool == "write")
+    written = [p.state for p in done if p.tool == "write" and isinstance(p.state, ToolCompleted)]
+    assert any(state.input.get("filePath") for state in written)
 
     statuses = [e.status for e in events if isinstance(e, SessionStatusChanged)]
     assert any(isinstance(status, BusyStatus) for status in statuses)

@@ -18,7 +18,8 @@ import pytest
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 
-from ensemble_tui.tools.api import Caller, NewTask
+from ensemble_tui.core.identity import Caller
+from ensemble_tui.core.task_specs import TaskSpec
 from ensemble_tui.tools.server import TeamToolServer
 
 LEAD = Caller(member="lead", is_lead=True, team_id=7, session_id="ses_lead")
@@ -37,7 +38,8 @@ class Call:
 class RecordingOperations:
     """Records every operation call; answers `"<tool> ok"` unless `answers` says otherwise.
 
-    An answer may be a string, or an exception to raise (a `ToolError`, or a bug).
+    An answer may be a string, or an exception to raise (an `EnsembleError` such as
+    `Refused`, or a bug).
     """
 
     calls: list[Call] = field(default_factory=list)
@@ -105,8 +107,8 @@ class RecordingOperations:
     async def team_tasks_list(self, caller: Caller) -> str:
         return await self._record("team_tasks_list", caller)
 
-    async def team_tasks_add(self, caller: Caller, tasks: list[NewTask]) -> str:
-        return await self._record("team_tasks_add", caller, tasks=tasks)
+    async def team_tasks_add(self, caller: Caller, specs: list[TaskSpec]) -> str:
+        return await self._record("team_tasks_add", caller, specs=specs)
 
     async def team_tasks_complete(self, caller: Caller, task_id: str, result: str | None) -> str:
         return await self._record("team_tasks_complete", caller, task_id=task_id, result=result)

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, MAX_MESSAGE_BYTES, NewTask, ToolError
+from ensemble_tui.core.errors import Refused
+from ensemble_tui.core.task_specs import TaskSpec
+from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, MAX_MESSAGE_BYTES
 from ensemble_tui.tools.server import TeamToolServer
 from tests.tools.conftest import (
     ALICE,
@@ -122,11 +124,11 @@ async def test_tasks_arrive_as_new_tasks_with_their_defaults(
     assert not result.isError
     (call,) = operations.calls
     assert call.caller == ALICE
-    assert call.args["tasks"] == [
-        NewTask(content="Write the parser.", priority="medium", depends_on=[]),
-        NewTask(content="Test it.", priority="high", depends_on=["t1"]),
+    assert call.args["specs"] == [
+        TaskSpec(content="Write the parser.", priority="medium", depends_on=[]),
+        TaskSpec(content="Test it.", priority="high", depends_on=["t1"]),
     ]
-    assert all(type(task) is NewTask for task in call.args["tasks"])
+    assert all(type(task) is TaskSpec for task in call.args["specs"])
 
 
 @pytest.mark.parametrize("tool", sorted(LEAD_ONLY_TOOLS))
@@ -147,7 +149,7 @@ async def test_lead_only_tools_refuse_a_teammate(
 async def test_a_tool_error_is_returned_verbatim(
     tool_server: TeamToolServer, operations: RecordingOperations
 ) -> None:
-    operations.answers["team_claim"] = ToolError("task t3 is already claimed by bob")
+    operations.answers["team_claim"] = Refused("task t3 is already claimed by bob")
     async with mcp_session(tool_server.url, "alice-token") as session:
         result = await session.call_tool("team_claim", {"task_id": "t3"})
     assert result.isError

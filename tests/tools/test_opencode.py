@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ensemble_tui.core.errors import Refused
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
 from ensemble_tui.opencode.client import OpenCodeClient
@@ -26,7 +27,6 @@ from ensemble_tui.opencode.models import (
     ToolFailed,
     ToolPart,
 )
-from ensemble_tui.tools.api import ToolError
 from ensemble_tui.tools.server import TeamToolServer
 from tests.conftest import git
 from tests.tools.conftest import ALICE, RecordingOperations
@@ -73,7 +73,7 @@ async def test_an_agent_calls_the_team_tools_as_the_member_its_token_names(
     operations: RecordingOperations,
 ) -> None:
     operations.answers["team_status"] = STATUS_TEXT
-    operations.answers["team_message"] = ToolError("no member named 'bob2'; members: lead, bob")
+    operations.answers["team_message"] = Refused("no member named 'bob2'; members: lead, bob")
     added = await client.add_mcp_server(
         str(git_repo), "ensemble", live_tool_server.url, token="alice-token"
     )

@@ -19,16 +19,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from textual.pilot import Pilot
 
+from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.activity import TeamGlance
 from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
-from ensemble_tui.core.feed import FeedEvent
-from ensemble_tui.core.headless import RunOptions
 from ensemble_tui.core.models import Member, MemberStatus, MemberUpdate
 from ensemble_tui.core.sessions import SessionState
 from ensemble_tui.core.store import Store
 from ensemble_tui.core.store_base import sql_value
 from ensemble_tui.core.taskboard import TaskSpec
+from ensemble_tui.core.team_events import (
+    MemberSpawned,
+    MessageSent,
+    TaskAdded,
+    TaskClaimed,
+    TaskCompleted,
+    TeamCreated,
+    TeamEvent,
+)
 from ensemble_tui.core.worktrees import create_worktree
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
@@ -238,13 +247,13 @@ def add_teammate(
         )
     )
     state = SessionState(name, f"ses_{name}", str(info.path))
-    coordinator.sessions[state.session_id] = state
+    coordinator.track(state)
 
 
 def build_team(coordinator: Coordinator, root: Path, kind: str) -> None:
     store = coordinator.store
     team = store.create_team("demo", coordinator.repo_root, "ses_lead")
-    coordinator.team = team
+    coordinator.set_team(team)
     add_teammate(coordinator, root, "alice", {"greet.py": GREET, "cli.py": CLI}, False)
     add_teammate(coordinator, root, "bob", {"test_greet.py": TESTS}, True)
     board = coordinator.board
@@ -280,8 +289,8 @@ def build_team(coordinator: Coordinator, root: Path, kind: str) -> None:
         "alice": MemberStatus.IDLE,
         "bob": MemberStatus.WORKING,
     }
-    coordinator.sessions["ses_lead"].busy = True
-    coordinator.sessions["ses_bob"].busy = True
+    _session(coordinator, "ses_lead").busy = True
+    _session(coordinator, "ses_bob").busy = True
     if kind == "question":
         statuses["bob"] = MemberStatus.NEEDS_ANSWER
         question = QuestionRequest.model_validate(
@@ -296,7 +305,7 @@ def build_team(coordinator: Coordinator, root: Path, kind: str) -> None:
                 ],
             }
         )
-        coordinator.sessions["ses_bob"].questions[question.id] = question
+        _session(coordinator, "ses_bob").questions[question.id] = question
     if kind == "permission":
         statuses["bob"] = MemberStatus.NEEDS_PERMISSION
         request = PermissionRequest.model_validate(
@@ -307,7 +316,7 @@ def build_team(coordinator: Coordinator, root: Path, kind: str) -> None:
                 "patterns": ["/home/ada/shared/*"],
             }
         )
-        coordinator.sessions["ses_bob"].permissions[request.id] = request
+        _session(coordinator, "ses_bob").permissions[request.id] = request
     for name, status in statuses.items():
         store.update_member(team.id, name, MemberUpdate(status=status))
     fix_times(store, team.id)
@@ -349,18 +358,18 @@ def at(minutes: float) -> datetime:
 
 
 def publish_story(coordinator: Coordinator) -> None:
-    """The feed events a team like `build_team`'s would have emitted, at fixed times."""
-    story = [
-        FeedEvent("team.created", at(20), member="lead", text="demo"),
-        *(FeedEvent("task.added", at(20), member="lead", task=f"t{n}") for n in range(1, 5)),
-        FeedEvent("member.spawned", at(19.5), member="alice", detail={"branch": "ensemble/demo"}),
-        FeedEvent("member.spawned", at(19), member="bob", detail={"branch": "ensemble/demo"}),
-        FeedEvent("task.claimed", at(18), member="alice", task="t1"),
-        FeedEvent("message.sent", at(12), sender="alice", recipient="bob", text="greet(name)"),
-        FeedEvent("task.completed", at(10), member="alice", task="t1", text="greet.py committed"),
-        FeedEvent("message.sent", at(9), sender="alice", recipient="lead", text="greet.py done"),
-        FeedEvent("task.claimed", at(8.5), member="bob", task="t2"),
-        FeedEvent("message.sent", at(6), sender="lead", text="Keep commits small."),
+    """The team events a team like `build_team`'s would have emitted, at fixed times."""
+    story: list[TeamEvent] = [
+        TeamCreated(time=at(20), member="lead", text="demo"),
+        *(TaskAdded(time=at(20), member="lead", task=f"t{n}") for n in range(1, 5)),
+        MemberSpawned(time=at(19.5), member="alice", branch="ensemble/demo/alice"),
+        MemberSpawned(time=at(19), member="bob", branch="ensemble/demo/bob"),
+        TaskClaimed(time=at(18), member="alice", task="t1"),
+        MessageSent(time=at(12), sender="alice", recipient="bob", text="greet(name)", message=1),
+        TaskCompleted(time=at(10), member="alice", task="t1", text="greet.py committed"),
+        MessageSent(time=at(9), sender="alice", recipient="lead", text="greet.py done", message=2),
+        TaskClaimed(time=at(8.5), member="bob", task="t2"),
+        MessageSent(time=at(6), sender="lead", text="Keep commits small.", message=3),
     ]
     for event in story:
         coordinator.feed.emit(event)
@@ -399,7 +408,7 @@ def build_scene(root: Path, kind: str) -> Scene:
     coordinator = Coordinator(repo, store, client, settings)
     coordinator.connected = True
     lead = SessionState("lead", "ses_lead", str(repo))
-    coordinator.sessions[lead.session_id] = lead
+    coordinator.track(lead)
     if kind != "empty":
         build_team(coordinator, root, kind)
     options = RunOptions(repo_root=repo, prompt="", url=URL, password="")
@@ -407,3 +416,16 @@ def build_scene(root: Path, kind: str) -> Scene:
     if kind != "empty":
         app.main.glance = recent_glance(coordinator)
     return Scene(app, coordinator, store, replies)
+
+
+def _session(coordinator: Coordinator, session_id: str) -> SessionState:
+    state = coordinator.session(session_id)
+    assert state is not None, session_id
+    return state
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let workers finish and the messages they post be handled."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from textual.widgets import Sparkline
 
-from ensemble_tui.core.headless import RunOptions
+from ensemble_tui.composition import RunOptions
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.tui.activity import ActivityColumn, SpendChart
@@ -19,6 +19,7 @@ from ensemble_tui.tui.detail import DetailScreen
 from ensemble_tui.tui.teammates import TeammateList
 from ensemble_tui.tui.timeline import Timeline
 from tests.tui.scenes import build_scene
+from tests.tui.scenes import settle as settle_scene
 from tests.tui.test_live_team import (
     feed_event,
     happened,
@@ -28,7 +29,6 @@ from tests.tui.test_live_team import (
     start,
 )
 from tests.tui.test_live_team import options as options
-from tests.tui.test_snapshots import settle as settle_scene
 
 SIZE = (100, 30)
 

@@ -16,10 +16,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
+from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
-from ensemble_tui.core.feed import FeedEvent
-from ensemble_tui.core.headless import RunOptions
 from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.team_events import TeamEvent
 from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.events import Event, PartUpdated
@@ -49,11 +49,11 @@ def options(tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer) -> 
     )
 
 
-async def feed_event(coordinator: Coordinator, wanted: Callable[[FeedEvent], bool]) -> FeedEvent:
+async def feed_event(coordinator: Coordinator, wanted: Callable[[TeamEvent], bool]) -> TeamEvent:
     """The first feed event (already seen, or to come) that *wanted* accepts."""
-    found: asyncio.Future[FeedEvent] = asyncio.get_running_loop().create_future()
+    found: asyncio.Future[TeamEvent] = asyncio.get_running_loop().create_future()
 
-    def check(event: FeedEvent) -> None:
+    def check(event: TeamEvent) -> None:
         if wanted(event) and not found.done():
             found.set_result(event)
 
@@ -65,7 +65,7 @@ async def feed_event(coordinator: Coordinator, wanted: Callable[[FeedEvent], boo
         stop()
 
 
-def happened(kind: str, member: str | None = None) -> Callable[[FeedEvent], bool]:
+def happened(kind: str, member: str | None = None) -> Callable[[TeamEvent], bool]:
     return lambda event: event.type == kind and (member is None or event.member == member)
 
 
@@ -90,8 +90,8 @@ async def start(pilot: Pilot[Any]) -> Coordinator:
     async with asyncio.timeout(LIMIT):
         await app.ready.wait()
     await settle(pilot)
-    assert app.coordinator is not None
-    return app.coordinator
+    assert app.bridge is not None
+    return app.bridge.coordinator
 
 
 async def send_from_prompt(pilot: Pilot[Any], text: str) -> None:
@@ -182,7 +182,7 @@ def said_in(coordinator: Coordinator, state: SessionState, text: str) -> asyncio
         ):
             found.set_result(None)
 
-    coordinator.session_listeners.append(listen)
+    coordinator.add_session_listener(listen)
     return found
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from textual.message import Message
@@ -15,9 +16,21 @@ from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
 from ensemble_tui.cli import screen_argv
-from ensemble_tui.core.feed import Feed, FeedEvent
+from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.feed import Feed
 from ensemble_tui.core.models import MemberStatus, MemberUpdate
 from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.store import Store
+from ensemble_tui.core.team_events import (
+    MemberIdle,
+    MemberStatusChanged,
+    MessageSent,
+    PermissionAsked,
+    ServerDisconnected,
+    TaskAdded,
+    TaskClaimed,
+    TeamCreated,
+)
 from ensemble_tui.opencode.events import PartDelta, SessionStatusChanged
 from ensemble_tui.tui import actions
 from ensemble_tui.tui.app import EnsembleApp
@@ -30,8 +43,7 @@ from ensemble_tui.tui.notices import notice_for
 from ensemble_tui.tui.runtime import AttachCommand, attach_command
 from ensemble_tui.tui.taskboard import TaskBoard
 from ensemble_tui.tui.teammates import TeammateList
-from tests.tui.scenes import build_scene
-from tests.tui.test_snapshots import settle
+from tests.tui.scenes import build_scene, settle
 
 SIZE = (100, 30)
 
@@ -53,12 +65,22 @@ def delta(session: str, part: str, text: str) -> PartDelta:
     )
 
 
-def test_the_bridge_posts_one_batch_with_deltas_joined() -> None:
+def test_the_bridge_posts_one_batch_with_deltas_joined(tmp_path: Path) -> None:
     feed = Feed()
-    feed.publish("team.created", text="old")
-    coordinator = SimpleNamespace(feed=feed, session_listeners=[])
+    feed.emit(TeamCreated(text="old"))
+    # No OpenCode here: the snapshot only reads the client's URL.
+    client = SimpleNamespace(base_url="http://127.0.0.1:1")
+    store = Store(tmp_path / "state.db")
+    coordinator = Coordinator(tmp_path, store, client, feed=feed)  # type: ignore[arg-type]
+    listeners: list[Any] = []
+
+    def add_session_listener(listener: Any) -> Callable[[], None]:
+        listeners.append(listener)
+        return lambda: listeners.remove(listener)
+
+    coordinator.add_session_listener = add_session_listener  # type: ignore[method-assign]
     target = Collector()
-    bridge = Bridge(coordinator, target)  # type: ignore[arg-type]
+    bridge = Bridge(coordinator, target)  # type: ignore[arg-type]  # a stand-in for the app
     bridge.attach()
     (replayed,) = target.posted
     assert isinstance(replayed, Bridge.TeamChanged)
@@ -68,14 +90,14 @@ def test_the_bridge_posts_one_batch_with_deltas_joined() -> None:
     bridge.follow("shown")
     shown = SessionState("alice", "shown", "/tmp")
     hidden = SessionState("bob", "hidden", "/tmp")
-    listener = coordinator.session_listeners[0]
+    listener = listeners[0]
     bridge._schedule = lambda: None  # type: ignore[method-assign]  # flushed by hand
     for word in ["Hel", "lo", ", ", "world"]:
         listener(shown, delta("shown", "p1", word))
         listener(hidden, delta("hidden", "p9", "not shown"))
     busy = {"sessionID": "hidden", "status": {"type": "busy"}}
     listener(hidden, SessionStatusChanged.model_validate(busy))
-    feed.publish("task.added", task="t1")
+    feed.emit(TaskAdded(task="t1"))
     target.posted.clear()
     bridge.flush()
 
@@ -86,7 +108,8 @@ def test_the_bridge_posts_one_batch_with_deltas_joined() -> None:
     assert arrived.session_id == "shown"
     assert [getattr(e, "delta", None) for e in arrived.events] == ["Hello, world"]
     bridge.detach()
-    assert coordinator.session_listeners == []
+    assert listeners == []
+    store.close()
 
 
 def test_attach_command_names_the_session_and_its_folder(opencode_bin: str) -> None:
@@ -214,15 +237,18 @@ def test_answers_by_number_or_in_words() -> None:
 
 
 def test_notices_for_what_the_human_should_hear() -> None:
-    asked = FeedEvent("permission.asked", member="dana", text="bash", detail={"patterns": ["*"]})
+    asked = PermissionAsked(member="dana", text="bash", patterns=["*"])
     notice = notice_for(asked)
     assert notice is not None
     assert notice.severity == "warning"
-    assert notice_for(FeedEvent("member.idle", member="lead")) is None
-    stalled = notice_for(FeedEvent("member.status", member="bob", text="stalled"))
+    assert notice_for(MemberIdle(member="lead")) is None
+    stopped = notice_for(MemberIdle(member="bob", stopped=True))
+    assert stopped is not None
+    assert "stopped by you" in stopped.text
+    stalled = notice_for(MemberStatusChanged(member="bob", text="stalled"))
     assert stalled is not None
     assert "bob is stalled" in stalled.text
-    assert notice_for(FeedEvent("task.claimed", member="bob")) is None
+    assert notice_for(TaskClaimed(member="bob")) is None
 
 
 @pytest.mark.parametrize(
@@ -300,7 +326,7 @@ async def test_the_panes_keep_up_while_another_screen_is_on_top(tmp_path: Path) 
         team = scene.coordinator.team
         assert team is not None
         scene.store.add_message(team.id, "bob", "lead", "tests are green")
-        scene.coordinator.feed.publish("message.sent", sender="bob", recipient="lead")
+        scene.coordinator.record(MessageSent(sender="bob", recipient="lead", message=1))
         assert app.bridge is not None
         app.bridge.flush()
         await settle(pilot)
@@ -327,7 +353,9 @@ async def test_a_longer_status_widens_its_column(tmp_path: Path) -> None:
         assert team is not None
         update = MemberUpdate(status=MemberStatus.SHUT_DOWN)
         scene.store.update_member(team.id, "alice", update)
-        app.refresh_team()
+        scene.coordinator.record(MemberStatusChanged(member="alice", text="shut-down"))
+        assert app.bridge is not None
+        app.bridge.flush()
         await settle(pilot)
         table = app.main.teammates
         status = table.get_cell("alice", "status")
@@ -353,7 +381,7 @@ async def test_the_status_bar_says_when_opencode_is_lost(tmp_path: Path) -> None
         figures = app.main.status.query_one(".status-figures", Static)
         assert "● connected 127.0.0.1:4096" in str(figures.render())
         scene.coordinator.connected = False
-        scene.coordinator.feed.publish("server.disconnected", text="connection reset")
+        scene.coordinator.record(ServerDisconnected(text="connection reset"))
         assert app.bridge is not None
         app.bridge.flush()
         await settle(pilot)

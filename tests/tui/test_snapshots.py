@@ -16,20 +16,13 @@ from typing import Any
 from textual.pilot import Pilot
 
 from ensemble_tui.tui.app import EnsembleApp
-from tests.tui.scenes import build_scene
+from tests.tui.scenes import build_scene, settle
 
 SMALL = (100, 30)
 LARGE = (160, 45)
 TINY = (80, 24)
 
 Compare = Callable[..., bool]
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    """Let workers finish and the messages they post be handled."""
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def keys(*pressed: str) -> Callable[[Pilot[Any]], Awaitable[None]]:

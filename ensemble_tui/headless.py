@@ -1,0 +1,72 @@
+"""`ensemble-tui run`: a team with no screen, its feed printed as it happens.
+
+It starts OpenCode (or attaches to one), the team tool server and a lead, sends the
+prompt, and returns once the lead and every teammate are idle with nothing waiting
+for delivery.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.models import LEAD_NAME, TeamStatus
+from ensemble_tui.core.recovery import resume_team
+from ensemble_tui.core.team_events import PromptSent, RunFinished, TeamEvent
+from ensemble_tui.errors import EnsembleError
+
+
+class RunFailed(EnsembleError):
+    """The headless run could not finish; the message says why."""
+
+
+def feed_printer(out: TextIO, *, as_json: bool) -> Callable[[TeamEvent], None]:
+    """A feed subscriber that writes each event as a line (or a JSON object) to *out*."""
+
+    def show(event: TeamEvent) -> None:
+        out.write((event.to_json() if as_json else event.to_line()) + "\n")
+        out.flush()
+
+    return show
+
+
+async def drive_team(coordinator: Coordinator, prompt: str, limit: float) -> None:
+    """Give a new lead *prompt* and wait until the whole team is idle (RunFailed if not)."""
+    lead = await coordinator.start_lead()
+    coordinator.record(PromptSent(member=LEAD_NAME, text=prompt))
+    await coordinator.prompt(lead, prompt)
+    try:
+        await coordinator.wait_until_settled(limit=limit)
+    except TimeoutError:
+        raise RunFailed(
+            f"the team did not finish within {limit:.0f}s "
+            "(raise --timeout, or look at the feed above for who is stuck)"
+        ) from None
+    coordinator.record(RunFinished(text="the lead and every teammate are idle"))
+
+
+async def resume_and_wait(coordinator: Coordinator, limit: float) -> None:
+    """Pick up the repository's unfinished team and wait until it is idle (no new prompt)."""
+    active = coordinator.store.list_teams(TeamStatus.ACTIVE)
+    if not active:
+        raise RunFailed("there is no unfinished team in this repository to resume")
+    team = max(active, key=lambda found: found.created)
+    await resume_team(coordinator, team)
+    try:
+        await coordinator.wait_until_settled(limit=limit)
+    except TimeoutError:
+        raise RunFailed(f"the resumed team did not finish within {limit:.0f}s") from None
+    coordinator.record(RunFinished(text="the lead and every teammate are idle"))
+
+
+async def run_headless(options: RunOptions, out: TextIO = sys.stdout) -> None:
+    """Run the team to quiescence, printing its feed; raises RunFailed on timeout."""
+    async with opencode_client(options) as client, running_coordinator(options, client) as coord:
+        coord.feed.subscribe(feed_printer(out, as_json=options.json_output), replay=True)
+        if options.resume:
+            await resume_and_wait(coord, options.timeout)
+        else:
+            await drive_team(coord, options.prompt, options.timeout)
