@@ -20,7 +20,7 @@ from ensemble_tui.core.team_events import TeamEvent
 from ensemble_tui.opencode.events import Event
 
 BUCKET_SECONDS = 5.0
-ACTIVITY_WINDOW_SECONDS = 300.0
+ACTIVITY_WINDOW_SECONDS = 120.0
 SPEND_BUCKET_SECONDS = 30.0
 SPEND_WINDOW_SECONDS = 1800.0
 QUIET_AFTER_SECONDS = 30.0
