@@ -106,7 +106,8 @@ class MainScreen(Screen[None]):
                 and quiet_for >= QUIET_AFTER_SECONDS
             )
             lines.append(ActivityLine(row.name, glance.activity.series(row.name, now), quiet))
-        self.activity.show(lines)
+        # Row for row with the list, also when the list has scrolled.
+        self.activity.show(lines[round(self.teammates.scroll_y) :])
         self.timeline.show(glance.events)
         self.spend.show(glance.spend.tokens(now), tokens, cost)
 

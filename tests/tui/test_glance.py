@@ -106,3 +106,19 @@ async def test_a_live_turn_rises_in_the_sparkline_and_lands_on_the_timeline(
         assert sum(lead_line.data or []) > 0, "the lead's streamed turn was counted"
         assert "team.created" in [event.type for event in app.query_one(Timeline).events]
         await quit_app(pilot)
+
+
+async def test_the_sparklines_stay_beside_their_rows_when_the_list_scrolls(
+    tmp_path: Path,
+) -> None:
+    app = build_scene(tmp_path, "team").app
+    async with app.run_test(size=(100, 14)) as pilot:
+        await settle_scene(pilot)
+        teammates = app.query_one(TeammateList)
+        await pilot.press("escape", "j", "j")
+        await settle_scene(pilot)
+        assert teammates.scroll_y > 0, "the list is too short for three rows"
+        app.refresh_team()
+        await settle_scene(pilot)
+        first = round(teammates.scroll_y)
+        assert app.query_one(ActivityColumn).names == ["lead", "alice", "bob"][first:]
