@@ -47,7 +47,7 @@ lint: venv  ## ruff format --check and ruff check
 	$(BIN)/ruff check ensemble_tui tests bench
 
 typecheck: venv  ## Strict mypy on the package and its tests
-	$(BIN)/mypy ensemble_tui tests
+	$(BIN)/mypy ensemble_tui tests bench
 
 pytest: venv chromium $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## The whole test suite against the pinned OpenCode
 	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest $(PYTEST_ARGS)
@@ -58,7 +58,7 @@ test-fast: venv  ## The tests that need no OpenCode (seconds, not minutes)
 	$(BIN)/pytest -m "not opencode" $(PYTEST_ARGS)
 
 bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
-	@for b in bench/*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done
+	@for b in bench/bench_*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done
 
 screenshots: venv chromium $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## SVGs of the screen's main states and a PNG of the demo in a browser, into screenshots/
 	$(BIN)/python scripts/screenshots.py

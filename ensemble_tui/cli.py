@@ -7,20 +7,6 @@ import sys
 from pathlib import Path
 
 from ensemble_tui import __version__
-from ensemble_tui.commands import (
-    CommandFailed,
-    UsageError,
-    run_demo,
-    run_headless_command,
-    run_screen,
-    run_serve,
-    show_config,
-)
-from ensemble_tui.core.repository import RepositoryError
-from ensemble_tui.opencode.client import OpenCodeError
-from ensemble_tui.opencode.server import OpenCodeStartError
-from ensemble_tui.opencode.version import UnsupportedVersionError
-from ensemble_tui.settings import SettingsError
 
 DESCRIPTION = """\
 Mission control in the terminal for a team of OpenCode agents: a lead plans, teammates
@@ -32,31 +18,46 @@ With no COMMAND, `ensemble-tui [PATH]` opens the screen on the repository at PAT
 """
 USAGE = "ensemble-tui [PATH] [options]\n       ensemble-tui COMMAND ..."
 COMMANDS = ("tui", "run", "demo", "config", "serve")
-FAILURES = (
-    OpenCodeStartError,
-    OpenCodeError,
-    UnsupportedVersionError,
-    RepositoryError,
-    SettingsError,
-    CommandFailed,
-)
 
 
-def _server_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help="attach to a running `opencode serve` at this URL")
+# What parsers and argument groups share: add_argument.
+Adder = argparse._ActionsContainer
+
+
+def _server_options(parser: Adder, default: str | None = None) -> None:
     parser.add_argument(
-        "--password", help="the server's password (default: $OPENCODE_SERVER_PASSWORD)"
+        "--url", help="attach to a running `opencode serve` at this URL", default=default
     )
-    _set_option(parser)
+    parser.add_argument(
+        "--password",
+        help="the server's password (default: $OPENCODE_SERVER_PASSWORD)",
+        default=default,
+    )
+    _set_option(parser, default)
 
 
-def _set_option(parser: argparse.ArgumentParser) -> None:
+def _screen_options(parser: Adder, default: str | None = None) -> None:
+    """The screen's own options; `ensemble-tui --help` lists them too, since they work there."""
+    _server_options(parser, default)
+    parser.add_argument(
+        "--session",
+        metavar="ID",
+        help="continue this OpenCode session as the lead",
+        default=default,
+    )
+    parser.add_argument(
+        "--team", metavar="NAME", help="resume this unfinished team", default=default
+    )
+
+
+def _set_option(parser: Adder, default: str | None = None) -> None:
     parser.add_argument(
         "--set",
         action="append",
         metavar="KEY=VALUE",
         help="override a setting for this run, e.g. --set stall_threshold=2m "
         "(repeatable; see `ensemble-tui config`)",
+        default=default,
     )
 
 
@@ -69,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ensemble-tui {__version__}")
+    # Shown for `ensemble-tui [PATH] ...`; screen_argv hands them to `tui`, which parses them.
+    _screen_options(
+        parser.add_argument_group("options of the screen (ensemble-tui [PATH] [options])"),
+        default=argparse.SUPPRESS,
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     screen = commands.add_parser(
@@ -84,11 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument(
         "path", metavar="PATH", nargs="?", type=Path, default=Path("."), help="default: ."
     )
-    _server_options(screen)
-    screen.add_argument(
-        "--session", metavar="ID", help="continue this OpenCode session as the lead"
-    )
-    screen.add_argument("--team", metavar="NAME", help="resume this unfinished team")
+    _screen_options(screen)
 
     run = commands.add_parser(
         "run",
@@ -148,9 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "path", metavar="PATH", nargs="?", type=Path, default=Path("."), help="default: ."
     )
-    _server_options(serve)
-    serve.add_argument("--session", metavar="ID", help="continue this OpenCode session as the lead")
-    serve.add_argument("--team", metavar="NAME", help="resume this unfinished team")
+    _screen_options(serve)
     serve.add_argument(
         "--host", default="127.0.0.1", help="the interface to listen on (default: 127.0.0.1)"
     )
@@ -206,6 +206,17 @@ def main(argv: list[str] | None = None) -> None:
     """Run the command line and exit with its status."""
     parser = build_parser()
     args = parser.parse_args(screen_argv(sys.argv[1:] if argv is None else argv))
+    # Imported once the arguments are parsed, so `--help` and `--version` stay quick.
+    from ensemble_tui.commands import (
+        FAILURES,
+        UsageError,
+        run_demo,
+        run_headless_command,
+        run_screen,
+        run_serve,
+        show_config,
+    )
+
     command = {
         "tui": run_screen,
         "run": run_headless_command,

@@ -28,6 +28,10 @@ class CommandFailed(EnsembleError):
     """A command could not do its work; the message says why (exit status 1)."""
 
 
+# What a command may fail with: told in one line, exit status 1 (anything else is a bug).
+FAILURES = (EnsembleError,)
+
+
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
     """`--set KEY=VALUE` flags as a settings layer (values as TOML would read them)."""
     overrides: dict[str, Any] = {}
@@ -47,12 +51,16 @@ def _settings(repo: Path | None, args: argparse.Namespace) -> LoadedSettings:
     return load_settings(repo, parse_overrides(getattr(args, "set", None)))
 
 
-def _opencode_for(args: argparse.Namespace, loaded: LoadedSettings) -> str | None:
-    """The OpenCode to start (checked now, before any screen opens); None with --url."""
+def _opencode_for(
+    args: argparse.Namespace, loaded: LoadedSettings, *, check: bool = True
+) -> str | None:
+    """The OpenCode to start; None with --url. Its version is checked now unless *check*
+    is False (the screen checks it in its start-up worker, so it opens at once)."""
     if args.url:
         return None
     binary = find_opencode(loaded.settings.opencode_bin)
-    check_opencode_version(binary)
+    if check:
+        check_opencode_version(binary)
     return binary
 
 
@@ -68,7 +76,7 @@ def run_screen(args: argparse.Namespace) -> None:
         prompt="",
         url=args.url,
         password=args.password,
-        opencode_bin=_opencode_for(args, loaded),
+        opencode_bin=_opencode_for(args, loaded, check=False),
         team_name=args.team,
         session_id=args.session,
         settings=coordinator_settings(loaded.settings),

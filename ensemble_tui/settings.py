@@ -20,14 +20,17 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ensemble_tui.core.coordinator import CoordinatorSettings
 from ensemble_tui.core.paths import config_home
 from ensemble_tui.errors import EnsembleError
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.coordinator import CoordinatorSettings
 
 ENV_PREFIX = "ENSEMBLE_"
 USER_FILE = "ensemble.toml"
@@ -64,7 +67,25 @@ def _flatten_keys(value: object, prefix: str = "") -> object:
     return flat
 
 
+def _true_or_false(value: object) -> object:
+    """Only true or false: pydantic would also take "yes", "on" or 1, which hide typos."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"{value!r} is not a boolean; write true or false")
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as the README writes them: 300 is '5m', 3600 '1h', 90 '90s'."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 Duration = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+Boolean = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
 def _model_name(value: str) -> str:
@@ -85,7 +106,7 @@ class Settings(BaseSettings):
         extra="forbid", validate_default=True, use_attribute_docstrings=True
     )
 
-    merge_on_cleanup: bool = True
+    merge_on_cleanup: Boolean = True
     """On team_cleanup, merge every teammate's branch into your working directory
     (conflicting ones are always kept); false keeps every branch for you to merge."""
 
@@ -238,6 +259,8 @@ def load_settings(
 
 def coordinator_settings(settings: Settings) -> CoordinatorSettings:
     """The part of the settings the coordinator acts on."""
+    from ensemble_tui.core.coordinator import CoordinatorSettings  # The coordinator is heavy.
+
     return CoordinatorSettings(
         worktree_root=settings.worktree_root,
         default_model=settings.default_model,
@@ -252,12 +275,19 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
     )
 
 
+def _is_duration(info: FieldInfo) -> bool:
+    return any(getattr(item, "func", None) is _seconds for item in info.metadata)
+
+
 def describe(loaded: LoadedSettings) -> str:
     """The effective settings as `ensemble-tui config` prints them: value and origin."""
     rows = []
-    for key in Settings.model_fields:
+    for key, info in Settings.model_fields.items():
         value = getattr(loaded.settings, key)
-        shown = json.dumps(value, default=str) if not isinstance(value, str) else value
+        if _is_duration(info):
+            shown = format_duration(value)
+        else:
+            shown = json.dumps(value, default=str) if not isinstance(value, str) else value
         rows.append((key, shown, loaded.source_of(key)))
     width = max(len(key) for key, _, _ in rows)
     value_width = min(40, max(len(value) for _, value, _ in rows))

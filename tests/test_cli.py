@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ensemble_tui import __version__
+from ensemble_tui.cli import build_parser, screen_argv
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -33,6 +34,20 @@ def test_help_names_the_commands() -> None:
     demo_help = run_cli("demo", "--help")
     assert demo_help.returncode == 0
     assert "ENSEMBLE_OPENCODE_BIN" in demo_help.stdout
+
+
+def test_help_lists_the_options_of_the_screen_it_opens_by_default() -> None:
+    done = run_cli("--help")
+    for option in ("--url URL", "--password PASSWORD", "--session ID", "--team NAME", "--set"):
+        assert option in done.stdout
+    argv = ["--url", "http://127.0.0.1:4096", "--team", "blue", "--session", "ses_1"]
+    args = build_parser().parse_args(screen_argv(argv))
+    assert (args.command, args.url, args.team, args.session) == (
+        "tui",
+        "http://127.0.0.1:4096",
+        "blue",
+        "ses_1",
+    )
 
 
 def test_an_unknown_command_is_refused() -> None:
@@ -121,8 +136,10 @@ def test_the_screen_refuses_an_opencode_that_is_too_old(tmp_path: Path, git_repo
     env = isolated(tmp_path, ENSEMBLE_OPENCODE_BIN=str(old))
     done = cli([str(git_repo)], tmp_path, env)
     assert done.returncode == 1
-    assert "OpenCode 1.10.0 is not supported" in done.stderr
-    assert "npm install -g opencode-ai@1.18.33" in done.stderr
+    # Checked once the screen is open (so it opens at once), then said as it closes.
+    said = " ".join(done.stderr.split())
+    assert "OpenCode 1.10.0 is not supported" in said
+    assert "npm install -g opencode-ai@1.18.33" in said
 
 
 def test_a_bad_setting_stops_the_start_naming_key_and_file(tmp_path: Path, git_repo: Path) -> None:
@@ -153,10 +170,25 @@ def test_config_shows_each_layer_overriding_the_one_before(tmp_path: Path, git_r
     done = cli(["config", "--set", "rate_limit=5"], git_repo, env)
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: line for line in done.stdout.splitlines()}
-    assert "2700.0" in rows["timeout"]
+    assert rows["timeout"].split()[1] == "45m"
     assert "(ENSEMBLE_TIMEOUT)" in rows["timeout"]
-    assert "120.0" in rows["stall_threshold"]
+    assert rows["stall_threshold"].split()[1] == "2m"
     assert ".ensemble.toml)" in rows["stall_threshold"]
     assert "5.0" in rows["rate_limit"]
     assert "(--set rate_limit)" in rows["rate_limit"]
     assert "(default)" in rows["merge_on_cleanup"]
+
+
+def test_help_imports_neither_the_coordinator_nor_httpx_nor_textual() -> None:
+    """`--help` answers in a blink: the command line and the settings load nothing heavy."""
+    probe = (
+        "import sys, contextlib\n"
+        "from ensemble_tui import cli, settings\n"
+        "with contextlib.suppress(SystemExit): cli.main(['--help'])\n"
+        "heavy = ('ensemble_tui.core.coordinator', 'httpx', 'textual', 'git', 'mcp')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"

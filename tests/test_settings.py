@@ -8,7 +8,13 @@ import pytest
 
 from ensemble_tui.core.coordinator import CoordinatorSettings
 from ensemble_tui.core.spawn import choose_model
-from ensemble_tui.settings import SettingsError, coordinator_settings, describe, load_settings
+from ensemble_tui.settings import (
+    LoadedSettings,
+    SettingsError,
+    coordinator_settings,
+    describe,
+    load_settings,
+)
 
 
 @pytest.fixture
@@ -52,6 +58,8 @@ def test_each_layer_overrides_the_one_before_and_is_named(
         ('model_assignment = "best"', ["model_assignment", "'rotate'"]),
         ("colour = 'blue'", ["unknown setting 'colour'", "merge_on_cleanup"]),
         ("timeout = ", ["not valid TOML"]),
+        ('merge_on_cleanup = "yes"', ["merge_on_cleanup", "'yes' is not a boolean", "true"]),
+        ("merge_on_cleanup = 1", ["merge_on_cleanup", "true or false"]),
     ],
 )
 def test_a_bad_value_names_the_key_the_file_and_what_is_allowed(
@@ -71,6 +79,25 @@ def test_bad_environment_values_name_the_variable(user_config: Path) -> None:
         load_settings(None, None, {"ENSEMBLE_MODELS_BY_AGENT": "{plan:"})
     with pytest.raises(SettingsError, match="ENSEMBLE_MERGE_ON_CLEANUP: merge_on_cleanup"):
         load_settings(None, None, {"ENSEMBLE_MERGE_ON_CLEANUP": "perhaps"})
+
+
+def test_booleans_from_the_environment_are_true_or_false(user_config: Path) -> None:
+    environ = {"ENSEMBLE_MERGE_ON_CLEANUP": "False"}
+    assert load_settings(None, None, environ).settings.merge_on_cleanup is False
+    with pytest.raises(SettingsError, match=r"ENSEMBLE_MERGE_ON_CLEANUP: .*true or false"):
+        load_settings(None, None, {"ENSEMBLE_MERGE_ON_CLEANUP": "on"})
+
+
+def test_config_shows_durations_as_the_readme_writes_them(user_config: Path) -> None:
+    user_config.write_text('timeout = 5400\nstall_threshold = "90s"\n')
+
+    def shown(loaded: LoadedSettings) -> dict[str, str]:
+        return {line.split()[0]: line.split()[1] for line in describe(loaded).splitlines()}
+
+    assert shown(load_settings(None, None, {}))["timeout"] == "90m"
+    assert shown(load_settings(None, None, {}))["stall_threshold"] == "90s"
+    user_config.write_text("")
+    assert shown(load_settings(None, None, {}))["stall_threshold"] == "5m"
 
 
 def test_the_coordinator_gets_the_settings_it_acts_on(user_config: Path) -> None:

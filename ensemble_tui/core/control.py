@@ -176,7 +176,7 @@ class TeamControl:
         state = self._state(member)
         if state.idle:
             raise Refused(f"{member} is not working; there is no turn to stop.")
-        state.stopped_by_human = True
+        state.stop_requested = True
         try:
             await self.coordinator.client.abort(state.session_id, state.directory)
         except OpenCodeError as error:

@@ -75,19 +75,6 @@ class CoordinatorSettings:
     merge_on_cleanup: bool = True
 
 
-def _matters(change: Change) -> bool:
-    """Whether a change needs the team's attention (streamed text alone does not)."""
-    return (
-        change.status is not None
-        or change.usage is not None
-        or change.turn_ended
-        or change.error is not None
-        or change.permission is not None
-        or change.question is not None
-        or change.failed_start is not None
-    )
-
-
 class Coordinator:
     """Runs one repository's team on one OpenCode server."""
 
@@ -253,11 +240,12 @@ class Coordinator:
                         self.record(ServerDisconnected(text=item.reason))
                     self.connected = False
                 else:
-                    await self._on_event(item.event)
+                    await self.handle_event(item.event)
             except Exception:
                 log.exception("the coordinator failed on a stream item; carrying on")
 
-    async def _on_event(self, event: Event) -> None:
+    async def handle_event(self, event: Event) -> None:
+        """Fold one OpenCode event into the team (the stream calls this for every frame)."""
         session_id = getattr(event, "session_id", None)
         state = self._sessions.get(session_id) if session_id else None
         if state is None and hasattr(event, "request"):
@@ -265,7 +253,7 @@ class Coordinator:
         if state is None:
             return
         change = state.apply(event)
-        if _matters(change):
+        if change.matters:
             await self._on_change(state, change)
             self._changed.set()
         for listener in list(self._session_listeners):
@@ -428,8 +416,9 @@ class Coordinator:
         if change.status is not None:
             self._record_status(state, change.status, member)
         if change.turn_ended:
-            self.record(MemberIdle(member=state.member, stopped=state.stopped_by_human))
-            state.stopped_by_human = False
+            stopped = change.stopped_by_human
+            said = "stopped by you" if stopped else None
+            self.record(MemberIdle(member=state.member, text=said, stopped=stopped))
             if member is not None and member.shutdown_requested and not member.status.ended:
                 await self.finish_shutdown(member, "shutdown")
             else:

@@ -10,6 +10,7 @@ busy and then idle again.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from ensemble_tui.core.models import MemberStatus
@@ -46,6 +47,8 @@ from ensemble_tui.opencode.models import (
 _OUTPUT_PARTS = (ToolPart, ReasoningPart, StepStartPart, StepFinishPart, PatchPart)
 # An idle that follows a prompt without any busy in between is stale after this long.
 STALE_IDLE_GRACE = 5.0
+# Step-finish ids remembered against double counting; a step is re-sent only while fresh.
+COUNTED_STEPS_KEPT = 256
 
 
 @dataclass
@@ -60,6 +63,20 @@ class Change:
     question: QuestionRequest | None = None
     activity: bool = False
     failed_start: str | None = None
+    stopped_by_human: bool = False
+
+    @property
+    def matters(self) -> bool:
+        """Whether the coordinator has anything to do about it (activity alone is not)."""
+        return (
+            self.status is not None
+            or self.usage is not None
+            or self.turn_ended
+            or self.error is not None
+            or self.permission is not None
+            or self.question is not None
+            or self.failed_start is not None
+        )
 
 
 @dataclass
@@ -79,12 +96,12 @@ class SessionState:
     permissions: dict[str, PermissionRequest] = field(default_factory=dict)
     questions: dict[str, QuestionRequest] = field(default_factory=dict)
     counted_steps: set[str] = field(default_factory=set)
+    recent_steps: deque[str] = field(default_factory=lambda: deque(maxlen=COUNTED_STEPS_KEPT // 2))
     last_activity: float = field(default_factory=time.monotonic)
     stalled: bool = False
     prompts_sent: int = 0
     produced_output: bool = False
-    stopped_by_human: bool = False
-    """The human stopped the running turn (`S`): its end is said as such."""
+    stop_requested: bool = False  # the human stopped this turn (`S`), so its end says so
 
     @property
     def idle(self) -> bool:
@@ -114,6 +131,11 @@ class SessionState:
 
     def apply(self, event: Event) -> Change:
         """Fold one event of this session into the state."""
+        if type(event) is PartDelta and not self.stalled:
+            # A streamed token: the hot path, and it can change nothing but activity.
+            self.produced_output = True
+            self.last_activity = time.monotonic()
+            return Change(activity=True)
         before = self.status()
         change = Change()
         if isinstance(event, SessionStatusChanged):
@@ -148,7 +170,7 @@ class SessionState:
             if isinstance(event, PartUpdated) and isinstance(event.part, StepFinishPart):
                 part = event.part
                 if part.id not in self.counted_steps:
-                    self.counted_steps.add(part.id)
+                    self._count_step(part.id)
                     change.usage = (part.tokens, part.cost)
         elif (
             isinstance(event, MessageUpdated)
@@ -163,10 +185,20 @@ class SessionState:
         after = self.status()
         if after != before or change.turn_ended:
             change.status = after
+        if change.turn_ended:
+            change.stopped_by_human, self.stop_requested = self.stop_requested, False
         if change.turn_ended and self.prompts_sent == 1 and not self.produced_output:
             # Idle right after the first prompt with nothing said: the model never started.
             change.failed_start = self.error or "the session ended its first turn with no output"
         return change
+
+    def _count_step(self, part_id: str) -> None:
+        """Remember a counted step, forgetting the oldest: only recent ones come again."""
+        if len(self.counted_steps) >= COUNTED_STEPS_KEPT:
+            self.counted_steps.clear()
+            self.counted_steps.update(self.recent_steps)
+        self.counted_steps.add(part_id)
+        self.recent_steps.append(part_id)
 
     def apply_idle(self) -> Change:
         """Apply an idle status learned from `GET /session/status` rather than the stream."""

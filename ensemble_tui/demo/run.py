@@ -8,6 +8,9 @@ screen (the viewer's permission answer is given for them), for tests and for
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,15 +92,38 @@ async def demo_team(place: DemoPlace, pace: float) -> AsyncIterator[tuple[RunOpt
             yield options, coord
 
 
+def own_command() -> str:
+    """How to run this ensemble-tui from a shell, as typed: `make demo` does not put
+    `.venv/bin` on PATH, so a bare `ensemble-tui` is only right when PATH finds this one."""
+    beside = Path(sys.executable).parent / "ensemble-tui"
+    on_path = shutil.which("ensemble-tui")
+    if beside.is_file():
+        if on_path is not None and Path(on_path).resolve() == beside.resolve():
+            return "ensemble-tui"
+        return shlex.quote(str(beside))
+    return f"{shlex.quote(sys.executable)} -m ensemble_tui"
+
+
 def closing_words(place: DemoPlace) -> str:
-    """What the demo says at the end: where things are and what to try next."""
+    """What the demo says at the end: where things are and what to try next, as commands
+    that work when pasted (new files are untracked, so a plain `git diff` misses them)."""
     status = _git(place.repo, "status", "--short").rstrip() or "(nothing)"
+    command = own_command()
+    steps = [
+        (f"cd {shlex.quote(str(place.repo))}", "the team's work, unstaged"),
+        ("git status", "new files are listed as untracked"),
+        ("git add -N . && git diff", "every change, new files included"),
+        (f"{command} run --help", "a team of your own, no screen"),
+        (f"{command} /path/to/your/repo", "the screen, with your own OpenCode setup"),
+    ]
+    if (place.repo / "tests").is_dir() and importlib.util.find_spec("pytest") is not None:
+        # The Python running the demo has pytest (`make demo` installs it); python3 may not.
+        steps.insert(3, (f"{shlex.quote(sys.executable)} -m pytest -q tests", "the team's tests"))
+    width = max(len(step) for step, _ in steps)
+    lines = "".join(f"  {step:<{width}}  # {why}\n" for step, why in steps)
     return (
-        f"\nThe team's work is in {place.repo} as unstaged changes:\n{status}\n\n"
-        f"Try next:\n"
-        f"  cd {place.repo} && git diff && python3 -m pytest -q tests\n"
-        f"  ensemble-tui run --help          # a team of your own, no screen\n"
-        f"  ensemble-tui /path/to/your/repo  # the screen, with your own OpenCode setup\n"
+        f"\nThe team's work is in {place.repo} as unstaged changes "
+        f"(?? marks new, untracked files):\n{status}\n\nTry next:\n{lines}"
     )
 
 

@@ -184,7 +184,8 @@ def lead_prompt(style_guide: Path, pace: float = 0.0) -> str:
         {"await": reports, **tool("ensemble_team_cleanup")},
         {
             "text": "All three branches are merged into your working directory as unstaged "
-            "changes: review them with `git status` and `git diff`."
+            "changes: `git status` lists the new files as untracked, and "
+            "`git add -N . && git diff` shows every change, new files included."
         },
     ]
     return "Add sentence counting and a readability score to textstats.\n" + script_block(

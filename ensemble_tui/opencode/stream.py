@@ -22,6 +22,7 @@ from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.events import GlobalEvent, ServerHeartbeat, parse_global_event
 
 log = logging.getLogger(__name__)
+YIELD_EVERY = 32
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,12 @@ class EventStream:
             self.connected = True
             yield StreamConnected(reconnected=reconnected)
             # The read timeout bounds the gap between frames: heartbeats keep it alive.
+            read = 0
             async for sse in source.aiter_sse():
+                read += 1
+                if read % YIELD_EVERY == 0:
+                    # One network read holds ~150 frames: let keys and redraws in between.
+                    await asyncio.sleep(0)
                 self.last_frame_at = time.monotonic()
                 try:
                     frame = json.loads(sse.data)

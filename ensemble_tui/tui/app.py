@@ -7,6 +7,7 @@ The app owns UI state in its message handlers; workers only talk to `TeamControl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
 import pkgutil
@@ -17,6 +18,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.worker import Worker
 
@@ -157,9 +159,15 @@ class EnsembleApp(TeamActions):
     def on_bridge_team_changed(self, message: Bridge.TeamChanged) -> None:
         if self.control is None or not self.main.is_attached:
             return
+        # While the app closes its panes go one by one; a late batch draws nothing then.
+        with contextlib.suppress(NoMatches):
+            self._show_team(message)
+
+    def _show_team(self, message: Bridge.TeamChanged) -> None:
         snapshot = self.snapshot = message.snapshot
         self.refresh_team()
-        self.main.tasks.show(snapshot.tasks)
+        if snapshot.tasks != self.main.tasks.last or message.replayed:
+            self.main.tasks.show(snapshot.tasks)
         self.main.messages.add(snapshot.messages)
         self.pending = snapshot.pending
         self.main.attention.show(self.pending)
@@ -192,7 +200,8 @@ class EnsembleApp(TeamActions):
 
     def _tick(self) -> None:
         if self.snapshot is not None and self.main.is_attached:
-            self.refresh_team()
+            with contextlib.suppress(NoMatches):
+                self.refresh_team()
 
     def member_names(self) -> list[str]:
         return [row.name for row in self.rows]

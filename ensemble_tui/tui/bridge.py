@@ -6,6 +6,11 @@ the team did) and one `SessionEventsArrived` (the shown session's parts, with th
 streamed deltas of a part joined), so the screen redraws at most ~25 times a second
 however many teammates stream at once. Raw events of sessions that are not shown are
 dropped here, so they cost the screen nothing.
+
+Backpressure: no batch is posted until the app has handled the last one (a callback
+queued behind it says so); meanwhile events are collected and deltas joined, so a
+screen that falls behind gets fewer, bigger batches, and keys never queue behind a
+backlog of them. Nothing is dropped.
 """
 
 from __future__ import annotations
@@ -66,6 +71,10 @@ class Bridge:
         self._feed: list[TeamEvent] = []
         self._sessions_changed = False
         self._transcript: list[Event] = []
+        # The delta being joined (its pieces kept apart: one join at the end, not one per token).
+        self._open_delta: PartDelta | None = None
+        self._pieces: list[str] = []
+        self._waiting = False
         self._timer: asyncio.TimerHandle | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._unlisten: Callable[[], None] | None = None
@@ -93,6 +102,7 @@ class Bridge:
         if session_id != self.followed:
             self.followed = session_id
             self._transcript.clear()
+            self._open_delta = None
 
     def snapshot(self) -> TeamSnapshot:
         """The team now, with the messages the screen has not been given yet."""
@@ -115,32 +125,53 @@ class Bridge:
         self._schedule()
 
     def _add_transcript_event(self, event: Event) -> None:
-        last = self._transcript[-1] if self._transcript else None
-        if (
-            isinstance(event, PartDelta)
-            and isinstance(last, PartDelta)
-            and (last.part_id, last.field) == (event.part_id, event.field)
-        ):
-            self._transcript[-1] = last.model_copy(update={"delta": last.delta + event.delta})
-        else:
-            self._transcript.append(event)
+        if isinstance(event, PartDelta):
+            open_delta = self._open_delta
+            if open_delta is not None and (open_delta.part_id, open_delta.field) == (
+                event.part_id,
+                event.field,
+            ):
+                self._pieces.append(event.delta)
+                return
+            self._close_delta()
+            self._open_delta, self._pieces = event, [event.delta]
+            return
+        self._close_delta()
+        self._transcript.append(event)
+
+    def _close_delta(self) -> None:
+        delta, self._open_delta = self._open_delta, None
+        if delta is not None:
+            if len(self._pieces) > 1:
+                delta = delta.model_copy(update={"delta": "".join(self._pieces)})
+            self._transcript.append(delta)
 
     def _schedule(self) -> None:
-        if self._timer is None:
+        if self._timer is None and not self._waiting:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self.interval, self.flush)
+
+    def _handled(self) -> None:
+        """The app has handled the last batch: the next may go when its time comes."""
+        self._waiting = False
+        if self._feed or self._sessions_changed or self._transcript or self._open_delta:
+            self._schedule()
 
     def flush(self) -> None:
         """Post what has been collected since the last flush (tests call this directly)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        posted = False
         if self._feed or self._sessions_changed:
-            self.target.post_message(self.TeamChanged(tuple(self._feed), self.snapshot()))
+            posted = self.target.post_message(self.TeamChanged(tuple(self._feed), self.snapshot()))
             self._feed.clear()
             self._sessions_changed = False
+        self._close_delta()
         if self._transcript and self.followed is not None:
-            self.target.post_message(
-                self.SessionEventsArrived(self.followed, tuple(self._transcript))
-            )
+            arrived = self.SessionEventsArrived(self.followed, tuple(self._transcript))
+            posted = self.target.post_message(arrived) or posted
             self._transcript.clear()
+        if posted:
+            # Queued behind the batch, so it runs once the app has handled it.
+            self._waiting = self.target.call_later(self._handled)

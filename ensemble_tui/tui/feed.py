@@ -72,6 +72,7 @@ class MessageFeed(OptionList):
         super().__init__(id=id)
         self.messages: dict[str, Message] = {}
         self.last_id = 0
+        self.following = True
         self.border_title = "Messages"
         self.border_subtitle = "enter read"
 
@@ -90,13 +91,15 @@ class MessageFeed(OptionList):
             self.messages.pop(oldest.id or "", None)
             self.remove_option_at_index(0)
         self.border_title = f"Messages {len(self.messages)}"
+        self.following = following
         if following:
             self.highlighted = self.option_count - 1 if self.has_focus else None
             self.scroll_end(animate=False)
 
     def on_resize(self) -> None:
-        # Following the newest must survive the pane changing size (a layout settling).
-        if self.highlighted is None or self.highlighted == self.option_count - 1:
+        # Lines rewrap when the width settles (a scroll bar comes or goes), and the pane
+        # shrinks when the layout settles: stay at the end.
+        if self.following:
             self.scroll_end(animate=False)
 
     def on_focus(self) -> None:

@@ -22,6 +22,9 @@ LEFT: tuple[Section, ...] = (
             ("enter", "send to the shown session"),
             ("ctrl+j", "new line"),
             ("esc", "to the team list"),
+            ("ctrl+o", "allow once (or answer)"),
+            ("ctrl+l", "allow always"),
+            ("ctrl+r", "reject"),
         ),
     ),
     (

@@ -70,12 +70,10 @@ def notice_for(event: TeamEvent) -> Notice | None:
             return Notice(f"Team {text} resumed where it stopped.")
         case PermissionAsked(patterns=patterns):
             return Notice(
-                f"{who} asks to use {text}: {', '.join(patterns)}  (a / A / r)",
-                "Needs you",
-                "warning",
+                f"{who} asks to use {text}: {', '.join(patterns)}", "Needs you", "warning"
             )
         case QuestionAsked():
-            return Notice(f"{who} asks: {text}  (a to answer)", "Needs you", "warning")
+            return Notice(f"{who} asks: {text}", "Needs you", "warning")
         case MemberShutDown():
             return Notice(f"{who} is shut down; its work is on its branch.")
         case MemberMerged():

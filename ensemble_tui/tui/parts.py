@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from markdown_it import MarkdownIt
 from textual.content import Content
 from textual.events import Click
 from textual.widgets import Markdown, Static
@@ -28,13 +29,29 @@ BODY_CHARS = 4000
 BODY_LINES = 40
 
 
+def markdown_without_html() -> MarkdownIt:
+    """Markdown in which `<div>` or `<<tag>>` is text: Textual drops raw HTML tokens, so a
+    prompt mentioning a tag would silently lose it."""
+    return MarkdownIt("gfm-like", {"html": False})
+
+
+def markdown_as_typed() -> MarkdownIt:
+    """For what a person typed: no HTML, and `&amp;` stays `&amp;` rather than `&`."""
+    return markdown_without_html().disable("entity")
+
+
 class StreamedMarkdown(Markdown):
     """A text part: Markdown that grows as deltas arrive, never re-rendered whole per token."""
 
     def __init__(self, text: str, *, classes: str | None = None) -> None:
-        super().__init__(text, classes=classes)
+        super().__init__(text, classes=classes, parser_factory=self.make_parser)
         self.text = text
         self._stream: MarkdownStream | None = None
+
+    @staticmethod
+    def make_parser() -> MarkdownIt:
+        """The parser of this kind of text."""
+        return markdown_without_html()
 
     async def add(self, fragment: str) -> None:
         """Append streamed text."""
@@ -79,6 +96,10 @@ def readable_prompt(text: str) -> str:
 
 class UserText(StreamedMarkdown):
     """What the human (or the coordinator, delivering a message) said to the session."""
+
+    @staticmethod
+    def make_parser() -> MarkdownIt:
+        return markdown_as_typed()
 
     def __init__(self, text: str, *, classes: str | None = None) -> None:
         super().__init__(readable_prompt(text), classes=classes)

@@ -16,7 +16,7 @@ from ensemble_tui.composition import RunOptions, opencode_client, running_coordi
 from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.startup import start_or_resume
 from ensemble_tui.core.team_events import TeamOpened
-from ensemble_tui.opencode.server import find_opencode
+from ensemble_tui.opencode.server import check_opencode_version, find_opencode
 
 
 async def run_team(
@@ -25,6 +25,9 @@ async def run_team(
     """Start OpenCode (or attach) and the coordinator; pick up the unfinished team (or the
     one asked for) or start a lead, send the options' prompt if any, and keep it all
     running until *stop*."""
+    if options.opencode_bin and not options.url:
+        # Here rather than before the screen opens: the check takes a second or more.
+        await asyncio.to_thread(check_opencode_version, options.opencode_bin)
     async with opencode_client(options) as client, running_coordinator(options, client) as coord:
         said = await start_or_resume(
             coord, team_name=options.team_name, session_id=options.session_id

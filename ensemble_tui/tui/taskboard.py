@@ -26,6 +26,9 @@ GROUPS: dict[TaskStatus, str] = {
 GROUP_PREFIX = "group:"
 PRIORITY_MARKS = {TaskPriority.HIGH: "▲", TaskPriority.MEDIUM: "•", TaskPriority.LOW: "▽"}
 COLUMNS = ("id", "pri", "task", "who", "needs")
+# Narrower than this, the board drops the cells' padding and puts the assignee after the
+# task's text, so that an 80-column terminal shows more than a dozen characters of a task.
+NARROW = 50
 
 Row = tuple[str, tuple[Text, ...]]
 
@@ -36,6 +39,7 @@ class TaskBoard(DataTable[Text]):
     DEFAULT_CSS = """
     TaskBoard {
         height: 1fr;
+        overflow-x: hidden;
         border: round $border-blurred;
         border-title-color: $text;
         border-subtitle-color: $text-muted;
@@ -62,6 +66,7 @@ class TaskBoard(DataTable[Text]):
         self.cells: dict[str, tuple[Text, ...]] = {}
         self.last: list[Task] = []
         self.task_width = 30
+        self.narrow = False
         self.border_title = "Tasks"
         self.border_subtitle = "enter details"
 
@@ -83,12 +88,18 @@ class TaskBoard(DataTable[Text]):
             (len(" ".join(d for d in task.depends_on if d not in done)) for task in tasks),
             default=0,
         )
-        # Two cells of padding per column, the marks, and a column for the scroll bar.
-        others = 2 * len(COLUMNS) + ids + 1 + who + (needs + 2 if needs else 0) + 2
+        narrow = self.size.width < NARROW
+        if narrow:
+            # No padding: the id and the mark carry a space, the assignee joins the task.
+            others = ids + 2 + 2 + (needs + 3 if needs else 0) + 2
+        else:
+            # Two cells of padding per column, the marks, and a column for the scroll bar.
+            others = 2 * len(COLUMNS) + ids + 1 + who + (needs + 2 if needs else 0) + 2
         width = max(12, self.size.width - others)
-        if width == self.task_width:
+        if width == self.task_width and narrow == self.narrow:
             return False
-        self.task_width = width
+        self.task_width, self.narrow = width, narrow
+        self.cell_padding = 0 if narrow else 1
         column = self.columns[ColumnKey("task")]
         column.width, column.auto_width = width, False
         return True
@@ -145,15 +156,20 @@ class TaskBoard(DataTable[Text]):
         high = task.priority is TaskPriority.HIGH
         warning = Style(color=self.app.theme_variables["warning"])
         waiting = [dep for dep in task.depends_on if dep not in done]
+        gap = " " if self.narrow else ""
+        content = Text(
+            task.content.splitlines()[0] if task.content else "", style="dim" if finished else ""
+        )
+        who = Text(task.assignee or "", style="italic")
+        if self.narrow and task.assignee:
+            content = Text.assemble(content, " · ", who)
+            who = Text()
         return (
-            Text(task.id, style="dim"),
-            Text(PRIORITY_MARKS[task.priority], style=warning if high else Style(dim=True)),
-            Text(
-                task.content.splitlines()[0] if task.content else "",
-                style="dim" if finished else "",
-            ),
-            Text(task.assignee or "", style="italic"),
-            Text("⛓ " + " ".join(waiting), style=warning) if waiting else Text(),
+            Text(gap + task.id + gap, style="dim"),
+            Text(PRIORITY_MARKS[task.priority] + gap, style=warning if high else Style(dim=True)),
+            content,
+            who,
+            Text(gap + "⛓ " + " ".join(waiting), style=warning) if waiting else Text(),
         )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

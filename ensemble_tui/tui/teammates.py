@@ -24,8 +24,9 @@ from ensemble_tui.tui.views import (
     format_tokens,
 )
 
-# The branch column only when the list is this wide: the names say it otherwise.
-BRANCH_WIDTH = 80
+# The branch column only when the list is this wide: the names say it otherwise, and on
+# an 80-column terminal the task needs the room.
+BRANCH_WIDTH = 90
 COLUMNS = ("name", "status", "task", "branch", "time", "tokens", "cost")
 
 
@@ -36,6 +37,7 @@ class TeammateList(DataTable[Text]):
     TeammateList {
         height: auto;
         max-height: 40%;
+        overflow-x: hidden;
         border: round $border-blurred;
         border-title-color: $text;
         border-subtitle-color: $text-muted;

@@ -10,10 +10,10 @@ import pytest
 
 from ensemble_tui.core import sessions
 from ensemble_tui.core.models import MemberStatus
-from ensemble_tui.core.sessions import SessionState
+from ensemble_tui.core.sessions import COUNTED_STEPS_KEPT, SessionState
 from ensemble_tui.core.spawn import is_plan_approval
 from ensemble_tui.core.team_tools import is_acknowledgement
-from ensemble_tui.opencode.events import Event, parse_event
+from ensemble_tui.opencode.events import Event, PartDelta, parse_event
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "opencode-1.18.33"
 
@@ -80,6 +80,17 @@ def test_an_abort_is_not_an_error(state: SessionState) -> None:
     assert state.apply(status("idle")).status is MemberStatus.IDLE
 
 
+def test_a_turn_the_human_stopped_ends_saying_so_once(state: SessionState) -> None:
+    state.apply(status("busy"))
+    state.stop_requested = True
+    aborted = {"name": "MessageAbortedError", "data": {"message": "Aborted"}}
+    state.apply(event("session.error", error=aborted))
+    assert state.apply(status("idle")).stopped_by_human
+    state.prompt_sent()
+    state.apply(status("busy"))
+    assert not state.apply(status("idle")).stopped_by_human, "the next turn ends normally"
+
+
 def test_recorded_turn_counts_each_step_once() -> None:
     frames = [
         json.loads(line) for line in (FIXTURES / "global-events.jsonl").read_text().splitlines()
@@ -128,3 +139,39 @@ def test_acknowledgements_are_recognised(text: str, ack: bool) -> None:
 )
 def test_plan_approvals_are_recognised(text: str, approves: bool) -> None:
     assert is_plan_approval(text) is approves
+
+
+def test_counted_steps_stay_bounded_and_still_count_each_step_once() -> None:
+    """Per-message bookkeeping is pruned: a long session keeps a bounded set of step ids."""
+    state = SessionState("alice", "ses_a", "/tmp")
+    for number in range(COUNTED_STEPS_KEPT * 3):
+        assert state.apply(step_finish(f"prt_{number}")).usage is not None
+    assert len(state.counted_steps) <= COUNTED_STEPS_KEPT
+    assert state.apply(step_finish(f"prt_{COUNTED_STEPS_KEPT * 3 - 1}")).usage is None
+
+
+def test_a_delta_is_activity_and_nothing_else_for_the_coordinator() -> None:
+    state = SessionState("alice", "ses_a", "/tmp")
+    delta = PartDelta.model_validate(
+        {"sessionID": "ses_a", "messageID": "m", "partID": "p", "delta": "x"}
+    )
+    change = state.apply(delta)
+    assert change.activity
+    assert state.produced_output
+    assert not change.matters
+    state.stalled, state.busy = True, True
+    assert state.apply(delta).status is MemberStatus.WORKING, "a stalled member is working again"
+
+
+def step_finish(part_id: str) -> Event:
+    part = {
+        "id": part_id,
+        "sessionID": "ses_a",
+        "messageID": "msg_1",
+        "type": "step-finish",
+        "tokens": {"input": 1, "output": 1, "reasoning": 0, "cache": {"read": 0, "write": 0}},
+        "cost": 0,
+    }
+    return parse_event(
+        {"type": "message.part.updated", "properties": {"sessionID": "ses_a", "part": part}}
+    )

@@ -151,3 +151,29 @@ def test_the_older_permission_event_name_is_accepted() -> None:
     )
     assert isinstance(event, PermissionAsked)
     assert event.request.permission == "bash"
+
+
+def test_the_fast_delta_path_gives_what_full_validation_gives() -> None:
+    """Deltas skip pydantic validation once their fields are checked; odd ones do not."""
+    for frame in recorded_frames():
+        payload = frame["payload"]
+        if payload["type"] != PartDelta.TYPE:
+            continue
+        fast = parse_event(payload)
+        full = PartDelta.model_validate({"id": payload["id"], **payload["properties"]})
+        assert isinstance(fast, PartDelta)
+        assert (fast.id, fast.session_id, fast.message_id, fast.part_id, fast.field) == (
+            full.id,
+            full.session_id,
+            full.message_id,
+            full.part_id,
+            full.field,
+        )
+        assert fast.delta == full.delta
+    missing = {"sessionID": "s", "messageID": "m", "partID": "p", "delta": "x"}
+    defaulted = parse_event({"type": PartDelta.TYPE, "properties": missing})
+    assert isinstance(defaulted, PartDelta), "a missing field falls back to validation"
+    assert defaulted.field == "text"
+    odd = parse_event({"type": PartDelta.TYPE, "properties": {**missing, "delta": 7}})
+    assert isinstance(odd, UnknownEvent), "a delta that is not text is kept as unknown"
+    assert parse_event({"type": 5, "id": 3}).id is None

@@ -424,6 +424,10 @@ def _session(coordinator: Coordinator, session_id: str) -> SessionState:
     return state
 
 
+# The smallest terminal the screen is made for.
+TINY = (80, 24)
+
+
 async def settle(pilot: Pilot[Any]) -> None:
     """Let workers finish and the messages they post be handled."""
     for _ in range(3):

@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from textual.message import Message
@@ -16,8 +15,7 @@ from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
 from ensemble_tui.cli import screen_argv
-from ensemble_tui.core.coordinator import Coordinator
-from ensemble_tui.core.feed import Feed
+from ensemble_tui.core.coordinator import Coordinator, SessionListener
 from ensemble_tui.core.models import MemberStatus, MemberUpdate
 from ensemble_tui.core.sessions import SessionState
 from ensemble_tui.core.store import Store
@@ -53,9 +51,14 @@ class Collector:
 
     def __init__(self) -> None:
         self.posted: list[Message] = []
+        self.callbacks: list[Callable[[], object]] = []
 
     def post_message(self, message: Message) -> bool:
         self.posted.append(message)
+        return True
+
+    def call_later(self, callback: Callable[[], object]) -> bool:
+        self.callbacks.append(callback)
         return True
 
 
@@ -65,20 +68,25 @@ def delta(session: str, part: str, text: str) -> PartDelta:
     )
 
 
-def test_the_bridge_posts_one_batch_with_deltas_joined(tmp_path: Path) -> None:
-    feed = Feed()
-    feed.emit(TeamCreated(text="old"))
-    # No OpenCode here: the snapshot only reads the client's URL.
+def offline_coordinator(folder: Path) -> tuple[Coordinator, list[SessionListener]]:
+    """A coordinator on a real store with no OpenCode (the snapshot reads only the client's
+    URL), and the session listeners the bridge adds, to call by hand."""
     client = SimpleNamespace(base_url="http://127.0.0.1:1")
-    store = Store(tmp_path / "state.db")
-    coordinator = Coordinator(tmp_path, store, client, feed=feed)  # type: ignore[arg-type]
-    listeners: list[Any] = []
+    coordinator = Coordinator(folder, Store(folder / "state.db"), client)  # type: ignore[arg-type]
+    listeners: list[SessionListener] = []
 
-    def add_session_listener(listener: Any) -> Callable[[], None]:
+    def add_session_listener(listener: SessionListener) -> Callable[[], None]:
         listeners.append(listener)
         return lambda: listeners.remove(listener)
 
     coordinator.add_session_listener = add_session_listener  # type: ignore[method-assign]
+    return coordinator, listeners
+
+
+def test_the_bridge_posts_one_batch_with_deltas_joined(tmp_path: Path) -> None:
+    coordinator, listeners = offline_coordinator(tmp_path)
+    feed = coordinator.feed
+    feed.emit(TeamCreated(text="old"))
     target = Collector()
     bridge = Bridge(coordinator, target)  # type: ignore[arg-type]  # a stand-in for the app
     bridge.attach()
@@ -109,7 +117,39 @@ def test_the_bridge_posts_one_batch_with_deltas_joined(tmp_path: Path) -> None:
     assert [getattr(e, "delta", None) for e in arrived.events] == ["Hello, world"]
     bridge.detach()
     assert listeners == []
-    store.close()
+    coordinator.store.close()
+
+
+async def test_the_bridge_posts_no_batch_until_the_app_has_handled_the_last(
+    tmp_path: Path,
+) -> None:
+    """Backpressure: while a batch waits, events are collected (deltas joined), never lost."""
+    coordinator, listeners = offline_coordinator(tmp_path)
+    target = Collector()
+    bridge = Bridge(coordinator, target, interval=0)  # type: ignore[arg-type]
+    bridge.attach()
+    bridge.follow("shown")
+    shown = SessionState("alice", "shown", "/tmp")
+    listener = listeners[0]
+    target.posted.clear()
+    listener(shown, delta("shown", "p1", "one "))
+    bridge.flush()
+    assert len(target.posted) == 1
+    (handled,) = target.callbacks
+    for word in ["two ", "three ", "four"]:
+        listener(shown, delta("shown", "p1", word))
+        coordinator.feed.emit(TaskAdded(task="t1"))
+    assert bridge._timer is None, "nothing is scheduled while the app is busy"
+    target.callbacks.clear()
+    handled()
+    assert bridge._timer is not None, "the next batch goes once the last was handled"
+    bridge.flush()
+    changed, arrived = target.posted[1:]
+    assert isinstance(changed, Bridge.TeamChanged)
+    assert len(changed.events) == 3
+    assert isinstance(arrived, Bridge.SessionEventsArrived)
+    assert [getattr(e, "delta", None) for e in arrived.events] == ["two three four"]
+    bridge.detach()
 
 
 def test_attach_command_names_the_session_and_its_folder(opencode_bin: str) -> None:
@@ -242,9 +282,10 @@ def test_notices_for_what_the_human_should_hear() -> None:
     assert notice is not None
     assert notice.severity == "warning"
     assert notice_for(MemberIdle(member="lead")) is None
-    stopped = notice_for(MemberIdle(member="bob", stopped=True))
-    assert stopped is not None
-    assert "stopped by you" in stopped.text
+    for who in ("lead", "ada"):
+        notice = notice_for(MemberIdle(member=who, text="stopped by you", stopped=True))
+        assert notice is not None
+        assert notice.text == f"{who}'s turn was stopped by you."
     stalled = notice_for(MemberStatusChanged(member="bob", text="stalled"))
     assert stalled is not None
     assert "bob is stalled" in stalled.text

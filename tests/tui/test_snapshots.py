@@ -16,11 +16,10 @@ from typing import Any
 from textual.pilot import Pilot
 
 from ensemble_tui.tui.app import EnsembleApp
-from tests.tui.scenes import build_scene, settle
+from tests.tui.scenes import TINY, build_scene, settle
 
 SMALL = (100, 30)
 LARGE = (160, 45)
-TINY = (80, 24)
 
 Compare = Callable[..., bool]
 
@@ -82,8 +81,9 @@ def test_the_diff_screen(snap_compare: Compare, tmp_path: Path) -> None:
 
 def test_the_attention_line_with_a_permission(snap_compare: Compare, tmp_path: Path) -> None:
     """You should see bob as needs-permission in the list and, above the status bar, the
-    attention line: bob asks to use external_directory on /home/ada/shared/*, with the
-    keys a, A and r."""
+    attention line: first the keys that answer from the prompt box, where the focus is
+    (^o allow once, ^l always, ^r reject), then bob asks to use external_directory on
+    /home/ada/shared/*."""
     app = build_scene(tmp_path, "permission").app
     assert snap_compare(app, terminal_size=SMALL, run_before=keys())
 
@@ -95,12 +95,14 @@ def test_the_help_screen(snap_compare: Compare, tmp_path: Path) -> None:
     assert snap_compare(app, terminal_size=SMALL, run_before=keys("escape", "question_mark"))
 
 
-def test_the_team_at_a_glance_on_an_80x24_terminal(snap_compare: Compare, tmp_path: Path) -> None:
-    """You should see, beside the team list, a sparkline per member: the lead's busy in
-    bursts, alice's falling flat (idle), bob's orange (working, but silent for the last
-    50 s); under the list the timeline (◎ team, + tasks, ▲ spawns, → messages, ◇ claims,
-    ◆ a completion; dim dots for pauses) naming the newest event, and the Tokens 30m chart
-    rising to 52.2k $0.12."""
+def test_team_at_work_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see the team on an 80x24 terminal: no branch column in the team list,
+    bob's task readable ("t2 Write tests for greet"), the task board without padding
+    (ids, marks and most of each task's title), and no horizontal scroll bar anywhere.
+    Beside the list, a sparkline per member: the lead's busy in bursts, alice's flat
+    (idle), bob's orange (working, but silent for the last 50 s); under the list the
+    timeline (◎ team, + tasks, ▲ spawns, → messages, ◇ claims, ◆ a completion; dim dots
+    for pauses) naming the newest event, and the Tokens 30m chart rising to 52.2k $0.12."""
     app = build_scene(tmp_path, "team").app
     assert snap_compare(app, terminal_size=TINY, run_before=keys())
 
@@ -118,3 +120,10 @@ def test_an_event_chosen_on_the_timeline(snap_compare: Compare, tmp_path: Path) 
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=LARGE, run_before=choose)
+
+
+def test_a_waiting_permission_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see bob as needs-permission and the attention line over two rows, its
+    keys first (^o allow once, ^l always, ^r reject), then what bob asks for."""
+    app = build_scene(tmp_path, "permission").app
+    assert snap_compare(app, terminal_size=TINY, run_before=keys())

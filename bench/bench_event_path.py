@@ -1,0 +1,164 @@
+"""The event path at the speed of the stream: ingestion, the screen, and keys under load.
+
+Frames (bench/frames.py: recorded OpenCode 1.18.33 shapes, mostly `message.part.delta`,
+over the ten sessions of bench/team.py) are served by a local HTTP SSE server on
+127.0.0.1 and read by the coordinator's real `EventStream`, so the measured path is the
+production one from the socket on. The baseline is a bare httpx-sse + `json.loads` loop
+over the same bytes from the same server, run in the same process and round as each
+measured path, interleaved; every ratio line is the median over the rounds.
+
+- `ratio ingest.coordinator`: frames/s of the coordinator alone over the bare loop's.
+- `ratio ingest.screen`: the same with the app attached (`App.run_test`), counted until
+  the screen is idle again; the raw lines also give the time to idle after the stream.
+- `p99_ms keys.2000` / `lost keys.10000`: while 10 sessions stream at that many frames
+  a second, `j`/`k` are posted as the terminal driver would and the time until the
+  team list's cursor moved is taken; a key not answered within KEY_PATIENCE is lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from textual import events
+from textual.pilot import Pilot
+
+from bench.frames import FrameServer, bare_loop, encode, generate
+from bench.team import follow, sessions_of, team_scene
+from ensemble_tui.tui.app import EnsembleApp
+
+KEY_PATIENCE = 10.0
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Until the app has nothing left to do: no bridge batch waiting, no message queued."""
+    app = pilot.app
+    assert isinstance(app, EnsembleApp)
+    while True:
+        await pilot.pause()
+        bridge = app.bridge
+        if (bridge is None or bridge._timer is None) and app._message_queue.empty():
+            await pilot.pause()
+            if app._message_queue.empty():
+                return
+
+
+async def ingest(frames: int, rounds: int, screen: bool) -> list[float]:
+    """Ratios (measured frames/s over bare frames/s), one per round."""
+    ratios = []
+    server = FrameServer()
+    await server.start()
+    label = "screen" if screen else "coordinator"
+    with tempfile.TemporaryDirectory(prefix="ensemble-bench-") as folder:
+        scene = team_scene(Path(folder))
+        payload = encode(generate(frames, sessions_of(scene.coordinator)))
+        running = scene.app.run_test(size=(120, 40)) if screen else contextlib.nullcontext()
+        async with running as pilot:
+            if pilot is not None:
+                await settle(pilot)
+            for number in range(rounds):
+                server.arm(payload)
+                bare = await bare_loop(server.url, len(payload))
+                server.arm(payload)
+                start = time.perf_counter()
+                done, stop = await follow(scene.coordinator, server.url)
+                await done
+                streamed = time.perf_counter() - start
+                idle = 0.0
+                if pilot is not None:
+                    await settle(pilot)
+                    idle = time.perf_counter() - start - streamed
+                await stop()
+                measured = streamed + idle
+                ratios.append(bare / measured)
+                after = f" (stream {streamed:.2f}s, then {idle * 1000:.0f} ms to idle)"
+                print(
+                    f"  round {number + 1}: bare {len(payload) / bare:,.0f} frames/s, "
+                    f"{label} {len(payload) / measured:,.0f} frames/s"
+                    + (after if screen else "")
+                    + f", ratio {bare / measured:.3f}"
+                )
+    await server.stop()
+    return ratios
+
+
+async def press(app: EnsembleApp, key: str) -> float | None:
+    """Milliseconds from *key* to the cursor having moved; None if it never did."""
+    before = app.selected
+    start = time.perf_counter()
+    app.post_message(events.Key(key, key))
+    while app.selected == before:  # polled: the app has no hook here
+        if time.perf_counter() - start > KEY_PATIENCE:
+            return None
+        await asyncio.sleep(0.001)
+    return (time.perf_counter() - start) * 1000
+
+
+async def keys(rate: int, count: int) -> tuple[list[float], int]:
+    """Key latencies (ms) while the stream runs at *rate* frames/s, and keys lost."""
+    server = FrameServer()
+    await server.start()
+    with tempfile.TemporaryDirectory(prefix="ensemble-bench-") as folder:
+        scene = team_scene(Path(folder))
+        app = scene.app
+        # Enough frames for the whole key run, so the load never stops early.
+        payload = encode(generate(int(rate * (1.5 + count * 0.15)), sessions_of(scene.coordinator)))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("escape")
+            server.arm(payload, rate=rate)
+            _, stop = await follow(scene.coordinator, server.url)
+            await asyncio.sleep(1)
+            latencies: list[float] = []
+            lost = 0
+            for number in range(count):
+                answered = await press(app, "j" if number % 2 == 0 else "k")
+                if answered is None:
+                    lost += 1
+                else:
+                    latencies.append(answered)
+                await asyncio.sleep(0.1)
+            await stop()
+    await server.stop()
+    return latencies, lost
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("inf")
+
+
+async def main(frames: int, rounds: int, key_count: int) -> None:
+    print(f"ingestion: {frames} frames over 10 sessions, {rounds} rounds")
+    coordinator = await ingest(frames, rounds, screen=False)
+    print(f"ratio ingest.coordinator {statistics.median(coordinator):.3f}")
+    screen = await ingest(frames, rounds, screen=True)
+    print(f"ratio ingest.screen {statistics.median(screen):.3f}")
+    for rate in (2000, 10000):
+        latencies, lost = await keys(rate, key_count)
+        shown = f"median {statistics.median(latencies):.1f} ms, " if latencies else ""
+        print(
+            f"keys at {rate} frames/s over 10 sessions: {len(latencies)} answered, {lost} lost, "
+            f"{shown}p99 {p99(latencies):.1f} ms"
+        )
+        if rate == 2000:
+            print(f"p99_ms keys.2000 {p99(latencies):.1f}")
+        else:
+            print(f"lost keys.10000 {lost}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--keys", type=int, default=40)
+    args = parser.parse_args()
+    asyncio.run(main(args.frames, args.rounds, args.keys))

@@ -1,0 +1,109 @@
+"""Start-up: `ensemble-tui --help`, and the screen's first frame against a one-label app.
+
+Each figure runs fresh processes, so imports count as a user sees them.
+- `seconds help`: wall time of `ensemble-tui --help`, median of the rounds.
+- `ratio first_frame`: from spawning the process to Textual's first frame written to
+  the (headless) driver, for `ensemble-tui PATH` on a fresh git repository (the real
+  command, starting the real OpenCode named by ENSEMBLE_OPENCODE_BIN), over the same for
+  a one-label Textual app; each round runs both, interleaved, and the median is taken.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+ROUNDS = 5
+
+# Run in the child: make Textual headless, and print the time of the first frame.
+PROBE = """
+import sys, time
+from textual.app import App
+_run, _display = App.run, App._display
+def run(self, *args, **kwargs):
+    kwargs["headless"] = True
+    return _run(self, *args, **kwargs)
+def display(self, screen, renderable):
+    if not getattr(App, "_first", False):
+        App._first = True
+        print("FIRST_FRAME", time.time(), flush=True)
+        self.call_later(self.exit)
+    return _display(self, screen, renderable)
+App.run, App._display = run, display
+"""
+LABEL = """
+from textual.widgets import Label
+class One(App):
+    def compose(self):
+        yield Label("hello")
+One().run()
+"""
+ENSEMBLE = """
+from ensemble_tui.cli import main
+main(sys.argv[1:])
+"""
+
+
+def help_seconds() -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [str(Path(PYTHON).parent / "ensemble-tui"), "--help"], check=True, capture_output=True
+    )
+    return time.perf_counter() - start
+
+
+def first_frame(code: str, *args: str, cwd: Path | None = None) -> float:
+    """Seconds from spawn to the first frame of the app that *code* runs."""
+    start = time.time()
+    done = subprocess.run(
+        [PYTHON, "-c", PROBE + code, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "TERM": "xterm-256color"},
+        timeout=120,
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("FIRST_FRAME"):
+            return float(line.split()[1]) - start
+    raise RuntimeError(f"no frame drawn: {done.stdout[-500:]} {done.stderr[-2000:]}")
+
+
+def fresh_repository(folder: Path) -> Path:
+    repo = folder / "repo"
+    repo.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b.invalid"}
+    env |= {"GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b.invalid"}
+    for command in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "start"]):
+        subprocess.run(["git", *command], cwd=repo, env=env, check=True)
+    return repo
+
+
+def main(rounds: int = ROUNDS) -> None:
+    helps = [help_seconds() for _ in range(rounds)]
+    print(f"ensemble-tui --help: {', '.join(f'{s:.2f}' for s in helps)} s")
+    print(f"seconds help {statistics.median(helps):.2f}")
+    ratios = []
+    with tempfile.TemporaryDirectory(prefix="ensemble-bench-") as folder:
+        repo = fresh_repository(Path(folder))
+        os.environ.setdefault("XDG_DATA_HOME", str(Path(folder) / "data"))
+        for number in range(rounds):
+            label = first_frame(LABEL)
+            ensemble = first_frame(ENSEMBLE, str(repo), cwd=repo)
+            ratios.append(ensemble / label)
+            print(
+                f"  round {number + 1}: first frame: one-label app {label:.2f} s, "
+                f"ensemble-tui {ensemble:.2f} s, ratio {ensemble / label:.2f}"
+            )
+    print(f"ratio first_frame {statistics.median(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS)

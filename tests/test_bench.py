@@ -1,0 +1,44 @@
+"""The benchmarks stay runnable: each one, with a small N, prints its figure lines.
+
+Nothing here is timed; `make bench` gives the figures.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import bench_event_path, bench_memory, bench_startup
+from bench.frames import END_PART, generate
+from ensemble_tui.opencode.events import PartDelta, parse_global_event
+
+
+def test_generated_frames_parse_as_the_recorded_shapes() -> None:
+    frames = generate(300, [("ses_a", "/a"), ("ses_b", "/b")])
+    events = [parsed.event for frame in frames if (parsed := parse_global_event(frame))]
+    deltas = [event for event in events if isinstance(event, PartDelta)]
+    assert len(frames) == 300
+    assert len(deltas) > len(frames) / 2
+    assert deltas[-1].part_id == END_PART
+    assert {event.session_id for event in deltas} == {"ses_a", "ses_b"}
+
+
+async def test_event_path_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    await bench_event_path.main(frames=200, rounds=1, key_count=2)
+    out = capsys.readouterr().out
+    for name in ("ingest.coordinator", "ingest.screen", "keys.2000", "keys.10000"):
+        assert name in out
+
+
+async def test_memory_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    await bench_memory.main(3)
+    assert "mb transcript.3 " in capsys.readouterr().out
+
+
+def test_startup_benchmark_runs(
+    capsys: pytest.CaptureFixture[str], opencode_bin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENSEMBLE_OPENCODE_BIN", opencode_bin)
+    bench_startup.main(rounds=1)
+    out = capsys.readouterr().out
+    assert "seconds help " in out
+    assert "ratio first_frame " in out
