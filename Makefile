@@ -63,7 +63,8 @@ bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
 screenshots: venv chromium $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## SVGs of the screen's main states and a PNG of the demo in a browser, into screenshots/
 	$(BIN)/python scripts/screenshots.py
 	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python scripts/browser_screenshot.py --demo \
-		--expect "  ada " --expect "asks to use" --expect "Messages 2" screenshots/browser.png
+		--expect "  ada " --expect "asks to use" --expect "Messages 2" \
+		--then "last 2m" screenshots/browser.png
 
 clean:  ## Remove the virtualenv and the local OpenCode
 	rm -rf $(VENV) $(TOOLS)

@@ -176,15 +176,16 @@ async def capture(
         )
         await tools.send("Page.navigate", session, url=url)
         await tools.shown(expect)
+        since = len(tools.frames)
         if keys:
-            since = len(tools.frames)
             focus = "document.querySelector('.xterm-helper-textarea').focus()"
             await tools.send("Runtime.evaluate", session, expression=focus)
             for key in keys:
                 event = NAMED_KEYS.get(key, {"key": key, "text": key})
                 await tools.send("Input.dispatchKeyEvent", session, type="keyDown", **event)
                 await tools.send("Input.dispatchKeyEvent", session, type="keyUp", key=event["key"])
-            await tools.shown(then, since)
+        # A text drawn again after that point: what a key did, or a toast gone from over it.
+        await tools.shown(then, since)
         # Let the terminal draw the last frame it was sent before the picture is taken.
         await tools.send(
             "Runtime.evaluate",
@@ -242,7 +243,12 @@ def main() -> None:
     parser.add_argument(
         "--key", action="append", default=[], help="a key to press once it is shown (repeatable)"
     )
-    parser.add_argument("--then", action="append", default=[], help="text to wait for after it")
+    parser.add_argument(
+        "--then",
+        action="append",
+        default=[],
+        help="text to wait for after that (drawn again: what the key did, or a toast gone)",
+    )
     args = parser.parse_args()
     argv = ["--demo"] if args.demo else [args.path]
     expect = args.expect or ["Team", "lead"]
