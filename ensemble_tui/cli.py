@@ -17,7 +17,7 @@ With no COMMAND, `ensemble-tui [PATH]` opens the screen on the repository at PAT
 (default: .), starting `opencode serve` for it, or attaching to one with --url.
 """
 USAGE = "ensemble-tui [PATH] [options]\n       ensemble-tui COMMAND ..."
-COMMANDS = ("tui", "run", "demo", "config", "serve")
+COMMANDS = ("tui", "run", "demo", "config", "trust", "serve")
 
 
 # What parsers and argument groups share: add_argument.
@@ -183,6 +183,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="the repository whose .ensemble.toml to read (default: the current one, if any)",
     )
     _set_option(config)
+
+    trusting = commands.add_parser(
+        "trust",
+        prog="ensemble-tui trust",
+        help="trust the repository's .ensemble.toml as it is now",
+        description=(
+            "A repository's .ensemble.toml may set a program to run (opencode_bin) or a "
+            "folder outside the repository (worktree_root); ensemble-tui uses those only "
+            "once you trust the file. This records the file's current content (its SHA-256, "
+            "in your data folder): after any change, trust it again. Read the file first."
+        ),
+    )
+    trusting.add_argument(
+        "path", metavar="PATH", nargs="?", type=Path, default=Path("."), help="default: ."
+    )
+    trusting.add_argument(
+        "--untrust", action="store_true", help="forget that this repository's file is trusted"
+    )
     return parser
 
 
@@ -215,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         run_screen,
         run_serve,
         show_config,
+        trust_settings,
     )
 
     command = {
@@ -222,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         "run": run_headless_command,
         "demo": run_demo,
         "config": show_config,
+        "trust": trust_settings,
         "serve": run_serve,
     }[args.command]
     try:

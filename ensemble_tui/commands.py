@@ -15,9 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from ensemble_tui.core.repository import RepositoryError, resolve_repository
+from ensemble_tui.core.state_file import check_state_file, state_file
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.server import check_opencode_version, find_opencode
-from ensemble_tui.settings import LoadedSettings, coordinator_settings, describe, load_settings
+from ensemble_tui.settings import (
+    REPO_FILE,
+    LoadedSettings,
+    SettingsError,
+    coordinator_settings,
+    describe,
+    load_settings,
+    needs_trust,
+    read_repository_file,
+)
+from ensemble_tui.trust import trust, untrust
 
 
 class UsageError(EnsembleError):
@@ -51,6 +62,27 @@ def _settings(repo: Path | None, args: argparse.Namespace) -> LoadedSettings:
     return load_settings(repo, parse_overrides(getattr(args, "set", None)))
 
 
+def _check_url(url: str | None) -> None:
+    """Refuse a `--url` that is not an http(s) address before anything starts."""
+    if url is None:
+        return
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as error:
+        raise UsageError(f"--url {url!r} is not a valid URL ({error})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError(f"--url {url!r} is not an http address; write e.g. http://127.0.0.1:4096")
+
+
+def _prepare_state(repo: Path) -> None:
+    """Check the repository's state file before anything starts; say so if it was replaced."""
+    note = check_state_file(state_file(repo))
+    if note is not None:
+        print(f"ensemble-tui: {note}", file=sys.stderr)
+
+
 def _opencode_for(
     args: argparse.Namespace, loaded: LoadedSettings, *, check: bool = True
 ) -> str | None:
@@ -69,8 +101,10 @@ def run_screen(args: argparse.Namespace) -> None:
     from ensemble_tui.composition import RunOptions
     from ensemble_tui.tui.app import make_app
 
+    _check_url(args.url)
     repo = resolve_repository(args.path.resolve())
     loaded = _settings(repo, args)
+    _prepare_state(repo)
     options = RunOptions(
         repo_root=repo,
         prompt="",
@@ -114,8 +148,10 @@ def run_headless_command(args: argparse.Namespace) -> None:
         raise UsageError("PROMPT is empty: say what the lead should get done.")
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}.")
+    _check_url(args.url)
     repo = resolve_repository(args.repo.resolve())
     loaded = _settings(repo, args)
+    _prepare_state(repo)
     options = RunOptions(
         repo_root=repo,
         prompt=args.prompt,
@@ -158,4 +194,31 @@ def show_config(args: argparse.Namespace) -> None:
         except RepositoryError:
             repo = None  # Outside a repository only the user's file applies.
     loaded = _settings(repo, args)
+    from ensemble_tui.tui.keys import check_keymap  # the screen's bindings, only when asked
+
+    problems = check_keymap(loaded.settings.keys)
+    if problems:
+        raise SettingsError(f"{'; '.join(problems)} (from {loaded.source_of('keys')})")
     print(describe(loaded))
+
+
+def trust_settings(args: argparse.Namespace) -> None:
+    """`ensemble-tui trust [PATH]`: trust (or forget) the repository's `.ensemble.toml` as it is."""
+    repo = resolve_repository(args.path.resolve())
+    settings_file = repo / REPO_FILE
+    if args.untrust:
+        if untrust(settings_file):
+            print(f"{settings_file} is no longer trusted.")
+        else:
+            print(f"{settings_file} was not trusted; nothing changed.")
+        return
+    if not settings_file.is_file():
+        raise CommandFailed(f"{settings_file} does not exist, so there is nothing to trust.")
+    values, content = read_repository_file(settings_file)
+    digest = trust(settings_file, content)
+    risky = [f"{key} = {values[key]!s}" for key in values if needs_trust(key)]
+    uses = f" It sets {', '.join(risky)}, which will now be used." if risky else ""
+    print(
+        f"Trusted {settings_file} as it is now (sha256 {digest[:12]}).{uses} "
+        "If the file changes, ensemble-tui will ask you to trust it again."
+    )

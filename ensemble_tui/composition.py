@@ -57,7 +57,7 @@ async def opencode_client(options: RunOptions) -> AsyncIterator[OpenCodeClient]:
     server = OpenCodeServer(
         options.repo_root, log_path=log_path, binary=options.opencode_bin, env=options.server_env
     )
-    async with server, OpenCodeClient(server.url, password=options.password) as client:
+    async with server, OpenCodeClient(server.url, password=server.password) as client:
         await client.connect()
         yield client
 

@@ -3,7 +3,8 @@
 Layers, each overriding the one before:
 1. the defaults below;
 2. `ensemble.toml` in the XDG config folder (`~/.config/ensemble-tui/ensemble.toml`);
-3. `.ensemble.toml` in the repository;
+3. `.ensemble.toml` in the repository (settings that run a program or name a folder
+   outside the repository only once the user trusted the file, see `trust.py`);
 4. `ENSEMBLE_<KEY>` environment variables (lists and tables as JSON);
 5. command-line flags.
 
@@ -14,6 +15,7 @@ the file (or variable, or flag) and what is allowed.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tomllib
@@ -28,6 +30,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from ensemble_tui.core.paths import config_home
 from ensemble_tui.errors import EnsembleError
+from ensemble_tui.trust import TrustError, is_trusted, trusted_digest
 
 if TYPE_CHECKING:
     from ensemble_tui.core.coordinator import CoordinatorSettings
@@ -122,10 +125,10 @@ class Settings(BaseSettings):
     rate_burst: int = Field(default=20, ge=1)
     """Team tool calls a member may make at once before the rate limit applies."""
 
-    worktree_root: Path | None = None
+    worktree_root: Path | None = Field(default=None, json_schema_extra={"needs_trust": True})
     """Where teammates' worktrees go (default: the XDG data folder, outside the repository)."""
 
-    opencode_bin: str | None = None
+    opencode_bin: str | None = Field(default=None, json_schema_extra={"needs_trust": True})
     """The `opencode` to run (default: ENSEMBLE_OPENCODE_BIN, then the one on PATH)."""
 
     default_model: ModelName | None = None
@@ -158,6 +161,13 @@ class Settings(BaseSettings):
 
 class SettingsError(EnsembleError):
     """A setting that cannot be used; the message names the key, where it was set, and why."""
+
+
+def needs_trust(key: str) -> bool:
+    """Whether a setting runs a program or names a folder outside the repository, so a
+    repository's own file may set it only once the user trusted that file."""
+    extra = Settings.model_fields[key].json_schema_extra
+    return isinstance(extra, dict) and extra.get("needs_trust") is True
 
 
 @dataclass
@@ -194,17 +204,54 @@ def _check_layer(values: Mapping[str, Any], origin: str) -> dict[str, Any]:
             raise SettingsError(
                 f"{origin}: {key} = {value!r} is not allowed ({reason}). {key}: {_field_doc(key)}"
             ) from None
+        if isinstance(checked[key], float) and not math.isfinite(checked[key]):
+            # TOML, JSON and pydantic accept inf and nan; no setting means either.
+            raise SettingsError(
+                f"{origin}: {key} = {value!r} is not allowed (a finite number is needed). "
+                f"{key}: {_field_doc(key)}"
+            )
     return checked
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The file's settings and its exact bytes (which trust is recorded against)."""
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
+        content = path.read_bytes()
+        return tomllib.loads(content.decode("utf-8")), content
+    except UnicodeDecodeError as error:
+        raise SettingsError(
+            f"{path} is not UTF-8 text (byte {error.start} cannot be read); "
+            "save it as UTF-8, as TOML requires"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{path} is not valid TOML: {error}") from None
     except OSError as error:
         raise SettingsError(f"{path} cannot be read: {error}") from None
+
+
+def read_repository_file(path: Path) -> tuple[dict[str, Any], bytes]:
+    """A repository's settings file, validated, and its bytes (for `ensemble-tui trust`)."""
+    values, content = _read_toml(path)
+    return _check_layer(values, str(path)), content
+
+
+def _check_trust(path: Path, values: Mapping[str, Any], content: bytes) -> None:
+    """Refuse a repository file that sets a program or outside path unless it is trusted."""
+    risky = [key for key in values if key in Settings.model_fields and needs_trust(key)]
+    try:
+        if not risky or is_trusted(path, content):
+            return
+        changed = trusted_digest(path) is not None
+    except TrustError as error:
+        raise SettingsError(str(error)) from None
+    named = " and ".join(risky)
+    why = "has changed since you trusted it" if changed else "is not trusted"
+    raise SettingsError(
+        f"{path} sets {named}, which would run a program or write outside the repository, "
+        f"and the file {why}, so ensemble-tui will not use it. Read the file; if you agree "
+        f"with it, run `ensemble-tui trust {path.parent}`. Or remove {named} from it "
+        "(your own ~/.config/ensemble-tui/ensemble.toml or ENSEMBLE_* variables can set it)."
+    )
 
 
 def _environment(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
@@ -238,12 +285,14 @@ def load_settings(
             merged[key] = value
             sources[key] = origin
 
-    files = [config_home() / USER_FILE]
-    if repo_root is not None:
-        files.append(repo_root / REPO_FILE)
-    for path in files:
-        if path.is_file():
-            apply(_read_toml(path), str(path))
+    user_file = config_home() / USER_FILE
+    if user_file.is_file():
+        apply(_read_toml(user_file)[0], str(user_file))
+    repo_file = repo_root / REPO_FILE if repo_root is not None else None
+    if repo_file is not None and repo_file.is_file():
+        values, content = _read_toml(repo_file)
+        _check_trust(repo_file, values, content)
+        apply(values, str(repo_file))
     for key, (variable, value) in _environment(os.environ if environ is None else environ).items():
         apply({key: value}, variable)
     if flags:

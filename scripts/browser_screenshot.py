@@ -95,11 +95,19 @@ class DevTools:
             raise RuntimeError(f"{method}: {answer['error']}")
         return answer.get("result", {})
 
-    async def shown(self, texts: Sequence[str], since: int = 0) -> None:
-        """Wait until every one of *texts* has arrived in the page (after byte *since*)."""
-        while not all(text in visible_text(bytes(self.frames[since:])) for text in texts):
-            self.frame_arrived.clear()
-            await self.frame_arrived.wait()
+    async def shown(self, texts: Sequence[str], since: int = 0, limit: float = 120) -> None:
+        """Wait until every one of *texts* has arrived in the page (after byte *since*);
+        after *limit* seconds, fail with the end of what the page was sent."""
+        try:
+            async with asyncio.timeout(limit):
+                while not all(text in visible_text(bytes(self.frames[since:])) for text in texts):
+                    self.frame_arrived.clear()
+                    await self.frame_arrived.wait()
+        except TimeoutError:
+            seen = visible_text(bytes(self.frames[since:]))
+            missing = [text for text in texts if text not in seen]
+            ending = seen[-600:]
+            raise RuntimeError(f"the page never showed {missing}; it ended: {ending!r}") from None
 
 
 @contextlib.asynccontextmanager

@@ -84,7 +84,7 @@ async def opencode_server(
 
 @pytest.fixture
 async def client(opencode_server: OpenCodeServer) -> AsyncIterator[OpenCodeClient]:
-    async with OpenCodeClient(opencode_server.url, password="") as opencode:
+    async with OpenCodeClient(opencode_server.url, password=opencode_server.password) as opencode:
         await opencode.connect()
         yield opencode
 
@@ -103,7 +103,7 @@ def team_options(tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
             repo_root=git_repo,
             prompt=prompt,
             url=opencode_server.url,
-            password="",
+            password=opencode_server.password,
             store_path=tmp_path / "state.db",
             settings=CoordinatorSettings(**settings),
         )

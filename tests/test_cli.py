@@ -95,7 +95,7 @@ def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
     )
 
 
-@pytest.mark.parametrize("command", ["tui", "run", "demo", "config"])
+@pytest.mark.parametrize("command", ["tui", "run", "demo", "config", "trust"])
 def test_every_command_has_help(command: str) -> None:
     done = run_cli(command, "--help")
     assert done.returncode == 0
@@ -192,3 +192,22 @@ def test_help_imports_neither_the_coordinator_nor_httpx_nor_textual() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("keys", "said"),
+    [
+        ("{app.mrge = 'M'}", "no binding has the id 'app.mrge'"),
+        ("{app.merge = 'j'}", "app.merge = 'j' clashes with teammates.down"),
+        ("{app.merge = 'd'}", "app.merge = 'd' clashes with app.diff"),
+    ],
+)
+def test_config_refuses_a_keymap_with_an_unknown_id_or_a_clash(
+    tmp_path: Path, git_repo: Path, keys: str, said: str
+) -> None:
+    env = isolated(tmp_path)
+    done = cli(["config", "--set", f"keys={keys}"], git_repo, env)
+    assert done.returncode == 1
+    assert said in done.stderr
+    assert "--set keys" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 from ensemble_tui.core.team_events import EVENT_TYPES
 from ensemble_tui.settings import Settings
 from ensemble_tui.tools.definitions import TOOLS
-from ensemble_tui.tui.app import binding_ids
+from ensemble_tui.tui.keys import known_bindings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -43,7 +43,7 @@ def test_every_setting_is_in_the_configuration_table_and_nothing_else() -> None:
 def test_the_keys_table_names_real_binding_ids_and_every_app_action() -> None:
     table = section("The screen")
     ids = set(re.findall(r"`([a-z]+\.[a-z_]+)`", table))
-    known = binding_ids()
+    known = set(known_bindings())
     assert ids <= known, ids - known
     assert {i for i in known if i.startswith("app.")} <= ids
 

@@ -95,6 +95,11 @@ class TeamControl:
             return None
         return self.coordinator.client.base_url, state.session_id, state.directory
 
+    @property
+    def server_password(self) -> str | None:
+        """The OpenCode server's password, for the `opencode attach` that opens a member."""
+        return self.coordinator.client.password
+
     async def answer_permission(
         self, request: PendingRequest, reply: PermissionReply, message: str | None = None
     ) -> str:

@@ -141,18 +141,22 @@ async def _merge(coordinator: Coordinator, team: Team, member: Member) -> str:
             f"{worktree.branch} is kept. Conflicts: {conflicts}"
         )
     coordinator.end_member(member, MemberStatus.MERGED)
+    kept_note = ""
     try:
-        await asyncio.to_thread(
+        removal = await asyncio.to_thread(
             remove_worktree, coordinator.repo_root, worktree, merged=True, reason="merged"
         )
+        if removal.kept is not None:
+            kept_note = f" {removal.kept.describe()}."
     except GitError as error:
         log.warning("kept %s's worktree after merging: %s", member.name, error)
     files = [f.path for f in result.files]
     coordinator.record(MemberMerged(member=member.name, text=result.message, files=files))
     if result.status is MergeStatus.NOTHING_TO_MERGE:
-        return f"{member.name} had nothing to merge; its worktree is removed."
+        return f"{member.name} had nothing to merge; its worktree is removed.{kept_note}"
     return (
-        f"Merged {member.name} into the working directory as unstaged changes: {', '.join(files)}."
+        f"Merged {member.name} into the working directory as unstaged changes: "
+        f"{', '.join(files)}.{kept_note}"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Collection, Mapping
@@ -22,6 +23,8 @@ IDENTITY_ENV: Mapping[str, str] = {
     "GIT_COMMITTER_NAME": IDENTITY_NAME,
     "GIT_COMMITTER_EMAIL": IDENTITY_EMAIL,
 }
+# Untracked files above this size stay out of merge snapshots (and so out of `.git`).
+SNAPSHOT_UNTRACKED_LIMIT = 32 * 1024 * 1024
 # Optional locks would let read-only commands rewrite the user's index to refresh stat data.
 _BASE_ENV: Mapping[str, str] = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
 
@@ -130,11 +133,15 @@ def trees_equal(repo: git.Repo, old: str, new: str) -> bool:
     )
 
 
-def snapshot_working_tree(repo: git.Repo) -> str:
+def snapshot_working_tree(repo: git.Repo, *, untracked_limit: int | None = None) -> str:
     """Write the working tree (tracked, untracked, not ignored) as a tree; return its sha.
 
     A temporary copy of the index is used, so the repository's own index is never written.
+    Untracked files larger than `untracked_limit` bytes (default SNAPSHOT_UNTRACKED_LIMIT)
+    are left out: hashing them would copy them into `.git` on every merge, and a merge
+    only needs them when the branch touches the same path, and then it refuses.
     """
+    limit = SNAPSHOT_UNTRACKED_LIMIT if untracked_limit is None else untracked_limit
     real_index = Path(run_git(repo, "rev-parse", "--path-format=absolute", "--git-path", "index"))
     with tempfile.TemporaryDirectory(prefix="ensemble-index-") as scratch:
         temp_index = Path(scratch) / "index"
@@ -144,8 +151,35 @@ def snapshot_working_tree(repo: git.Repo) -> str:
             shutil.copy2(real_index, temp_index)
         else:
             run_git(repo, "read-tree", "HEAD", env=env)
-        run_git(repo, "-c", "core.splitIndex=false", "add", "--all", env=env)
+        run_git(repo, "-c", "core.splitIndex=false", "add", "--update", env=env)
+        small, _ = _split_by_size(repo, untracked_files(repo), limit)
+        if small:
+            listed = Path(scratch) / "untracked"
+            listed.write_bytes(b"".join(os.fsencode(path) + b"\0" for path in small))
+            add = ["add", f"--pathspec-from-file={listed}", "--pathspec-file-nul"]
+            # Literal: a file named `*.py` or `:(top)` is that file, not a pattern.
+            run_git(repo, "--literal-pathspecs", "-c", "core.splitIndex=false", *add, env=env)
         return run_git(repo, "write-tree", env=env)
+
+
+def untracked_files(repo: git.Repo) -> list[str]:
+    """The working tree's untracked files that are not ignored, relative to its top."""
+    raw = run_git_raw(repo, "ls-files", "-z", "--others", "--exclude-standard")[1]
+    return [path for path in raw.decode(errors="surrogateescape").split("\0") if path]
+
+
+def _split_by_size(repo: git.Repo, paths: list[str], limit: int) -> tuple[list[str], list[str]]:
+    """`paths` as (at most `limit` bytes, larger); unreadable ones count as small."""
+    top = Path(str(repo.working_tree_dir))
+    small: list[str] = []
+    large: list[str] = []
+    for path in paths:
+        try:
+            size = (top / path).lstat().st_size
+        except OSError:
+            size = 0
+        (large if size > limit else small).append(path)
+    return small, large
 
 
 def commit_tree(repo: git.Repo, tree: str, parent: str, message: str) -> str:

@@ -28,6 +28,33 @@ def config_home() -> Path:
     return _xdg("XDG_CONFIG_HOME", ".config") / APP_NAME
 
 
+def private_dir(path: Path) -> Path:
+    """Create `path` readable by the user only (0700) and return it.
+
+    The state of a team (prompts, messages, the teammates' work) is nobody else's
+    business on a shared machine. Folders this creates are 0700, and so is every
+    folder from the data home down to `path`, which mends older installs; a folder
+    of the user's own choosing that already exists is left as it is.
+    """
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ours = data_home()
+    owned = [path, *path.parents] if path.is_relative_to(ours) else []
+    for folder in {*missing, *(f for f in owned if f.is_relative_to(ours))}:
+        os.chmod(folder, 0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` if missing, readable and writable by the user only (0600); return it."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
+    return path
+
+
 def repo_key(repo_root: Path) -> str:
     """A stable, path-safe name for a repository: its folder name and a hash of its path."""
     resolved = str(repo_root.resolve())

@@ -172,6 +172,19 @@ def schema_version(connection: sqlite3.Connection) -> int:
     return int(row[0])
 
 
+def refuse_newer_schema(
+    connection: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS
+) -> int:
+    """The database's schema version, or SchemaError if a newer ensemble-tui wrote it."""
+    current = schema_version(connection)
+    if current > len(migrations):
+        raise SchemaError(
+            f"The database is at schema version {current}, newer than the {len(migrations)} "
+            "this version of ensemble-tui knows; upgrade ensemble-tui to open it."
+        )
+    return current
+
+
 def apply_migrations(
     connection: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS
 ) -> int:
@@ -179,12 +192,7 @@ def apply_migrations(
 
     The connection must be in autocommit mode (`isolation_level=None`).
     """
-    current = schema_version(connection)
-    if current > len(migrations):
-        raise SchemaError(
-            f"The database is at schema version {current}, newer than the {len(migrations)} "
-            "this version of ensemble-tui knows; upgrade ensemble-tui to open it."
-        )
+    current = refuse_newer_schema(connection, migrations)
     for version, migration in enumerate(migrations[current:], start=current + 1):
         # IMMEDIATE so two processes opening a new file do not both run the same step.
         connection.execute("BEGIN IMMEDIATE")

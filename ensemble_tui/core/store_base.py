@@ -12,7 +12,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from ensemble_tui.core.schema import MIGRATIONS, Migration, apply_migrations
+from ensemble_tui.core.paths import private_dir, private_file
+from ensemble_tui.core.schema import (
+    MIGRATIONS,
+    Migration,
+    apply_migrations,
+    refuse_newer_schema,
+)
 from ensemble_tui.errors import EnsembleError
 
 # How long a write waits for another process holding the database before it gives up.
@@ -23,6 +29,15 @@ SqlValue = str | int | float | bytes | None
 
 class StoreError(EnsembleError):
     """A request the store refuses; the message is a sentence fit to show an agent verbatim."""
+
+
+class BrokenStateError(EnsembleError):
+    """The state file is not a usable SQLite database (not one at all, or damaged)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path} is damaged: {problem}")
 
 
 def sql_value(value: object) -> SqlValue:
@@ -47,6 +62,8 @@ class StoreConnection:
         self.path = Path(path)
         # One connection under a lock: SQLite has one writer at a time anyway, and git
         # worker threads then see every committed write without reopening the file.
+        private_dir(self.path.parent)
+        private_file(self.path)
         self._connection = sqlite3.connect(
             self.path,
             timeout=BUSY_TIMEOUT_SECONDS,
@@ -58,12 +75,21 @@ class StoreConnection:
         self._depth = 0
         self._writing = False
         try:
+            # First, and read-only: a damaged file is left exactly as it was found.
+            _check_integrity(self._connection, self.path)
+            refuse_newer_schema(self._connection, migrations)
             self._connection.execute("PRAGMA journal_mode=WAL")
             # In WAL mode NORMAL survives a process crash (kill -9) once COMMIT returns;
             # only a power cut can drop the last commits, and FULL would fsync each one.
             self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute("PRAGMA foreign_keys=ON")
             self.schema_version = apply_migrations(self._connection, migrations)
+        except sqlite3.DatabaseError as error:
+            self._connection.close()
+            # OperationalError is a lock or a permission: the file itself may be fine.
+            if isinstance(error, sqlite3.OperationalError):
+                raise
+            raise BrokenStateError(self.path, str(error)) from None
         except BaseException:
             self._connection.close()
             raise
@@ -131,6 +157,14 @@ class StoreConnection:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _check_integrity(connection: sqlite3.Connection, path: Path) -> None:
+    """Refuse a damaged file at open, rather than failing halfway through a team's work."""
+    problems = [str(row[0]) for row in connection.execute("PRAGMA quick_check").fetchall()]
+    if problems != ["ok"]:
+        shown = "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else "")
+        raise BrokenStateError(path, f"its integrity check failed ({shown})")
 
 
 def team_row(connection: sqlite3.Connection, team_id: int) -> sqlite3.Row:

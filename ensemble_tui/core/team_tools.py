@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Collection
 
 from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.errors import Refused
@@ -31,17 +32,33 @@ from ensemble_tui.core.team_events import (
 )
 
 # Short thanks and acknowledgements never wake anyone: two polite agents could loop.
-_ACKNOWLEDGEMENT = re.compile(
-    r"^\W*(thanks?|thank you|thx|ok(ay)?|got it|great( work| job)?|perfect|nice|noted|"
-    r"ack(nowledged)?|cheers|sounds good|will do|roger|understood|received)\b",
+# Only a message made of nothing but these phrases is one; any other word is content.
+_POLITE_PHRASES = re.compile(
+    r"thanks?( you)?( (so|very) much| a lot| again)?|thank you|thx|ty|ok(ay)?|k|got it|"
+    r"great( work| job| stuff)?|good( work| job)|nice( work| job| one)?|well done|perfect|"
+    r"noted|ack(nowledged)?|cheers|sounds good|will do|roger( that)?|understood|received|"
+    r"excellent|awesome|appreciated|much appreciated|no problem|np|you too|"
+    r"(hi|hello|hey|dear)|all|everyone|team|folks|lead",
     re.IGNORECASE,
 )
+_WORDS = re.compile(r"[a-z][a-z0-9'-]*", re.IGNORECASE)
 PAIR_WAKE_LIMIT = 4
 
 
-def is_acknowledgement(text: str) -> bool:
-    """A short message that only acknowledges (it asks for nothing)."""
-    return len(text) <= 120 and "?" not in text and bool(_ACKNOWLEDGEMENT.match(text))
+def is_acknowledgement(text: str, names: Collection[str] = ()) -> bool:
+    """A message that is nothing but a polite phrase ("Thanks!", "OK, got it, bob.").
+
+    Such a message is parked rather than delivered. *names* are member names that may be
+    addressed in it; a message with any other word ("OK, t1 is finished") is a report.
+    """
+    if len(text) > 120 or "?" in text:
+        return False
+    words = " ".join(_WORDS.findall(text)).lower()
+    if not words:
+        return False
+    addressed = "|".join(re.escape(name.lower()) for name in names if name)
+    allowed = _POLITE_PHRASES.pattern + (f"|{addressed}" if addressed else "")
+    return re.fullmatch(rf"(({allowed})( |$))+", words + " ", re.IGNORECASE) is not None
 
 
 class TeamTools:
@@ -249,7 +266,7 @@ class TeamTools:
     # Delivery helpers
 
     def _should_park(self, sender: str, recipient: str, text: str) -> bool:
-        if is_acknowledgement(text):
+        if is_acknowledgement(text, (sender, recipient)):
             return True
         now = time.monotonic()
         window = self.coordinator.settings.ack_cooldown

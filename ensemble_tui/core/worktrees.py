@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +22,20 @@ from ensemble_tui.core.gitutil import (
     run_git_raw,
     snapshot_working_tree,
 )
+from ensemble_tui.core.leftovers import KeptFiles, keep_leftovers
 from ensemble_tui.core.merge import forget_merge_record, is_branch_merged
-from ensemble_tui.core.paths import repo_data_dir
+from ensemble_tui.core.paths import private_dir, repo_data_dir
+
+log = logging.getLogger(__name__)
+
+# One lock per worktree: two `git add --all` at once in one checkout fight over index.lock.
+_COMMIT_LOCKS: dict[Path, threading.Lock] = {}
+_COMMIT_LOCKS_GUARD = threading.Lock()
+
+
+def _commit_lock(worktree_path: Path) -> threading.Lock:
+    with _COMMIT_LOCKS_GUARD:
+        return _COMMIT_LOCKS.setdefault(worktree_path.resolve(), threading.Lock())
 
 
 def validate_name(kind: str, value: str) -> str:
@@ -86,6 +100,8 @@ class WorktreeRemoval:
     wip_commit: str | None
     worktree_removed: bool
     branch_deleted: bool
+    kept: KeptFiles | None = None
+    """Ignored files and submodule checkouts moved aside before the worktree went."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +132,8 @@ def create_worktree(repo_root: Path, worktree_root: Path, team: str, member: str
         raise GitError(f"branch {branch} already exists; remove it or choose another name")
     if path.exists() or path.is_symlink():
         raise GitError(f"worktree folder {path} already exists; remove it or choose another name")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Private: a teammate's checkout may hold secrets the user's own tree keeps from others.
+    private_dir(path.parent)
     # The identity signs the new branch's reflog entry on machines without one.
     add = ["worktree", "add", "--quiet", "-b", branch, str(path), base_commit]
     run_git(repo, *add, env=IDENTITY_ENV)
@@ -132,12 +149,14 @@ def commit_work_in_progress(worktree_path: Path, message: str) -> str | None:
     if not message.strip():
         raise GitError("a work-in-progress commit needs a message")
     repo = open_repo(worktree_path)
-    run_git(repo, "add", "--all")
-    if git_succeeds(repo, "diff-index", "--cached", "--quiet", "HEAD", "--"):
-        return None
-    commit = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", message]
-    run_git(repo, *commit, env=IDENTITY_ENV)
-    return resolve_commit(repo, "HEAD", "HEAD")
+    # A shutdown can finish from two paths at once; the second finds nothing to commit.
+    with _commit_lock(worktree_path):
+        run_git(repo, "add", "--all")
+        if git_succeeds(repo, "diff-index", "--cached", "--quiet", "HEAD", "--"):
+            return None
+        commit = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", message]
+        run_git(repo, *commit, env=IDENTITY_ENV)
+        return resolve_commit(repo, "HEAD", "HEAD")
 
 
 def list_worktrees(repo_root: Path) -> list[ListedWorktree]:
@@ -176,6 +195,8 @@ def remove_worktree(
     The branch is deleted only when `merged` is True and git confirms that its work is in
     the user's tree; if `merged` is True but it is not, GitError is raised after the
     work-in-progress commit and before anything is removed. Otherwise the branch is kept.
+    Files the commit cannot hold (ignored ones, submodule checkouts) are moved to a kept
+    folder beside the worktree first, and the result names it.
     """
     branch = worktree.branch
     repo = open_repo(repo_root)
@@ -195,9 +216,16 @@ def remove_worktree(
             f"branch {branch} has work that is not in your working directory; "
             "merge it first or remove the worktree without deleting the branch"
         )
+    kept = None
     if listed is not None:
         if path.exists():
-            run_git(repo, "worktree", "remove", str(path))
+            kept = keep_leftovers(path)
+            if kept is not None:
+                log.warning("%s", kept.describe())
+            # With its submodules moved out their folders are missing, which git calls
+            # unclean; everything else was committed or kept just above.
+            force = ("--force",) if kept is not None and kept.submodules else ()
+            run_git(repo, "worktree", "remove", *force, str(path))
         else:
             # The folder is already gone: forget git's record of it.
             run_git(repo, "worktree", "prune")
@@ -208,6 +236,7 @@ def remove_worktree(
         wip_commit=wip_commit,
         worktree_removed=listed is not None,
         branch_deleted=merged and has_branch,
+        kept=kept,
     )
 
 

@@ -83,6 +83,8 @@ class OpenCodeClient:
         self.base_url = base_url.rstrip("/")
         password = password if password is not None else os.environ.get("OPENCODE_SERVER_PASSWORD")
         username = username or os.environ.get("OPENCODE_SERVER_USERNAME") or DEFAULT_USERNAME
+        self.password = password or None
+        """The server's password, for `opencode attach` to the same server."""
         self.auth = httpx.BasicAuth(username, password) if password else None
         self.http = httpx.AsyncClient(
             base_url=self.base_url,

@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -24,10 +25,12 @@ from types import TracebackType
 
 import httpx
 
+from ensemble_tui.core.paths import private_dir, private_file
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.version import INSTALL_COMMAND, check_supported_version
 
 BIN_VARIABLE = "ENSEMBLE_OPENCODE_BIN"
+PASSWORD_VARIABLE = "OPENCODE_SERVER_PASSWORD"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -111,8 +114,18 @@ def tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
+def new_password() -> str:
+    """A password for a server only this process (and what it hands it to) should reach."""
+    return secrets.token_urlsafe(32)
+
+
 class OpenCodeServer:
-    """One `opencode serve` process on 127.0.0.1, usable as an async context manager."""
+    """One `opencode serve` process on 127.0.0.1, usable as an async context manager.
+
+    It listens with a random password (`self.password`) unless one is given: any local
+    user or web page could otherwise drive its agents, which may run shell commands.
+    Give the same password to a server restarted on the same port, so clients reconnect.
+    """
 
     def __init__(
         self,
@@ -124,8 +137,10 @@ class OpenCodeServer:
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 60.0,
         stop_grace: float = 5.0,
+        password: str | None = None,
     ) -> None:
         self.directory = directory
+        self.password = password or new_password()
         self.log_path = log_path
         self.binary = binary
         self.port = port
@@ -146,8 +161,9 @@ class OpenCodeServer:
         if not self.directory.is_dir():
             raise OpenCodeStartError(f"{self.directory} is not a directory.")
         self.port = self.port or free_port()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
+        private_dir(self.log_path.parent)
+        # The log holds the agents' output, so it is the user's alone.
+        with private_file(self.log_path).open("ab") as log:
             log.write(f"\n--- {time.ctime()}: {binary} serve --port {self.port}\n".encode())
             log.flush()
             self.process = await asyncio.create_subprocess_exec(
@@ -158,7 +174,10 @@ class OpenCodeServer:
                 "--port",
                 str(self.port),
                 cwd=self.directory,
-                env=self.env,
+                env={
+                    **(os.environ if self.env is None else self.env),
+                    PASSWORD_VARIABLE: self.password,
+                },
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,

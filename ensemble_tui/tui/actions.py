@@ -25,6 +25,7 @@ from ensemble_tui.tui import texts
 from ensemble_tui.tui.confirm import ConfirmScreen, QuestionScreen, TextScreen
 from ensemble_tui.tui.diff import DiffScreen
 from ensemble_tui.tui.help import HelpScreen
+from ensemble_tui.tui.keys import KeyHints
 from ensemble_tui.tui.main import MainScreen
 from ensemble_tui.tui.runtime import attach_command, run_attached
 
@@ -41,6 +42,7 @@ class TeamActions(App[None]):
     rows: list[MemberRow]
     pending: list[PendingRequest]
     main: MainScreen
+    hints: KeyHints
 
     @dataclass
     class ActionFinished(Message):
@@ -262,7 +264,7 @@ class TeamActions(App[None]):
             url,
             session_id,
             directory,
-            password=self.options.password,
+            password=self.control.server_password if self.control else None,
             binary=self.options.opencode_bin,
         )
         try:
@@ -275,7 +277,7 @@ class TeamActions(App[None]):
         self.show_member(self.shown)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.hints))
 
     def show_member(self, name: str) -> None:
         """Switch the session pane to *name* (the app does it)."""

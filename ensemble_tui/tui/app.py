@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import inspect
-import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -22,7 +19,6 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.worker import Worker
 
-import ensemble_tui.tui
 from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.control import TeamControl
 from ensemble_tui.core.coordinator import Coordinator
@@ -38,6 +34,7 @@ from ensemble_tui.tui.bridge import Bridge
 from ensemble_tui.tui.commands import TeamCommands
 from ensemble_tui.tui.detail import message_detail, task_detail
 from ensemble_tui.tui.feed import MessageFeed
+from ensemble_tui.tui.keys import KeyHints, check_keymap
 from ensemble_tui.tui.main import MainScreen
 from ensemble_tui.tui.notices import notice_for
 from ensemble_tui.tui.runtime import run_team
@@ -98,8 +95,11 @@ class EnsembleApp(TeamActions):
         *,
         coordinator: Coordinator | None = None,
         clock: Clock = default_clock,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.hints = KeyHints(self, keymap or {})
+        """How each binding's key is shown, under the user's keymap (for every key hint)."""
         self.options = options
         self.clock = clock
         self.control: TeamControl | None = None
@@ -121,7 +121,19 @@ class EnsembleApp(TeamActions):
     def get_default_screen(self) -> MainScreen:
         return self.main
 
+    def _label_keys(self) -> None:
+        """The key hints of the panes' borders and the prompt, from the active keymap."""
+        hints = self.hints
+        enter = self.get_key_display(Binding("enter", ""))
+        self.main.teammates.border_subtitle = f"{enter} show · " + hints.hint(
+            ("app.diff", "diff"), ("app.merge", "merge"), ("app.shutdown", "stop")
+        )
+        self.main.session.prompt_keys = f"{enter} send · " + hints.hint(
+            ("prompt.newline", "new line"), ("prompt.leave", "team list")
+        )
+
     def on_main_screen_ready(self) -> None:
+        self._label_keys()
         self.main.prompt.focus()
         self.main.session.show(LEAD_NAME, None, "starting OpenCode…")
         self.main.status.show(self.connection, None)
@@ -324,18 +336,6 @@ class EnsembleApp(TeamActions):
         self.exit()
 
 
-def binding_ids() -> set[str]:
-    """The id of every key binding of the app's screens and widgets (for the `keys` setting)."""
-    ids: set[str] = set()
-    for info in pkgutil.iter_modules(ensemble_tui.tui.__path__, "ensemble_tui.tui."):
-        module = importlib.import_module(info.name)
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            for binding in getattr(cls, "BINDINGS", ()):
-                if isinstance(binding, Binding) and binding.id:
-                    ids.add(binding.id)
-    return ids
-
-
 def make_app(
     options: RunOptions,
     *,
@@ -345,13 +345,10 @@ def make_app(
 ) -> EnsembleApp:
     """The app, for the CLI and the tests alike; give *coordinator* to show one already
     running, and *keys* (binding id -> key) to rebind keys."""
-    app = EnsembleApp(options, coordinator=coordinator, clock=clock)
+    problems = check_keymap(keys or {})
+    if problems:
+        raise SettingsError("; ".join(problems))
+    app = EnsembleApp(options, coordinator=coordinator, clock=clock, keymap=keys or {})
     if keys:
-        unknown = sorted(set(keys) - binding_ids())
-        if unknown:
-            known = ", ".join(sorted(binding_ids()))
-            raise SettingsError(
-                f"keys: no binding has the id {', '.join(map(repr, unknown))}; the ids are: {known}"
-            )
         app.set_keymap(dict(keys))
     return app

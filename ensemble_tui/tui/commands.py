@@ -15,34 +15,50 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Command:
-    """One palette entry: the action it runs (with its key) and what it does."""
+    """One palette entry: the action it runs, the binding whose key it shows, what it does."""
 
     action: str
+    binding: str | None
     title: str
     help: str
+    where: str = ""
+    """Where the key works, when not everywhere (e.g. 'in the list')."""
 
 
 # Every action_* of the app, in the order the palette lists them when nothing is typed.
 COMMANDS = (
-    Command("focus_prompt", "Type to the shown session  (i)", "Put the cursor in the prompt box."),
-    Command("leave_prompt", "Go to the team list  (esc)", "Leave the prompt box for the list."),
-    Command("show_selected", "Show the selected member's session  (enter)", "Switch the pane."),
-    Command("show_lead", "Show the lead's session  (esc in the list)", "Back to the lead."),
-    Command("next_attention", "Next member that needs you  (n)", "Jump to a waiting request."),
-    Command("allow_once", "Allow the waiting request once  (a)", "Or answer a question."),
-    Command("allow_always", "Allow the waiting request always  (A)", "Allow it from now on."),
-    Command("reject", "Reject the waiting request  (r)", "With an optional reason."),
-    Command("diff", "Diff of the selected teammate  (d)", "Its work against its base."),
-    Command("merge", "Merge the selected teammate  (m)", "Squash into your working tree."),
-    Command("shutdown", "Shut the selected teammate down  (x)", "Its work is committed first."),
-    Command("abort", "Stop the shown member's turn  (S)", "Its session stays; send to resume."),
-    Command("open_in_opencode", "Open the shown session in OpenCode  (o)", "opencode attach."),
-    Command("cleanup", "Clean up the team  (C)", "Shut everyone down, merge, end the team."),
+    Command("focus_prompt", "app.prompt", "Type to the shown session", "Put the cursor there."),
+    Command("leave_prompt", "prompt.leave", "Go to the team list", "Leave the prompt box."),
+    Command("show_selected", None, "Show the selected member's session", "Switch the pane."),
     Command(
-        "screen.toggle_timeline", "Show or hide the timeline  (t)", "The team's events over time."
+        "show_lead", "teammates.lead", "Show the lead's session", "Back to the lead.", "in the list"
     ),
-    Command("help", "Show the keys  (?)", "Every key and where it works."),
+    Command("next_attention", "app.next", "Next member that needs you", "A waiting request."),
+    Command("allow_once", "app.allow_once", "Allow the waiting request once", "Or answer it."),
+    Command("allow_always", "app.allow_always", "Allow the waiting request always", "From now."),
+    Command("reject", "app.reject", "Reject the waiting request", "With an optional reason."),
+    Command("diff", "app.diff", "Diff of the selected teammate", "Its work against its base."),
+    Command("merge", "app.merge", "Merge the selected teammate", "Squash into your working tree."),
+    Command("shutdown", "app.shutdown", "Shut the selected teammate down", "Work committed first."),
+    Command("abort", "app.abort", "Stop the shown member's turn", "Its session stays."),
+    Command("open_in_opencode", "app.open", "Open the shown session in OpenCode", "attach."),
+    Command("cleanup", "app.cleanup", "Clean up the team", "Shut down, merge, end the team."),
+    Command(
+        "screen.toggle_timeline",
+        "main.timeline",
+        "Show or hide the timeline",
+        "The team's events over time.",
+    ),
+    Command("help", "app.help", "Show the keys", "Every key and where it works."),
 )
+
+
+def command_title(command: Command, key: str | None) -> str:
+    """The palette line: what it does, and its key (where it works, if not everywhere)."""
+    if key is None:
+        return command.title
+    where = f" {command.where}" if command.where else ""
+    return f"{command.title}  ({key}{where})"
 
 
 class TeamCommands(Provider):
@@ -59,7 +75,9 @@ class TeamCommands(Provider):
         app = self.ensemble
         for command in COMMANDS:
             if app.check_action(command.action, ()) is not False:
-                yield command.title, partial(app.run_action, command.action), command.help
+                key = app.hints.key(command.binding) if command.binding else None
+                title = command_title(command, key)
+                yield title, partial(app.run_action, command.action), command.help
         for name in app.member_names():
             yield (
                 f"Show {name}'s session",

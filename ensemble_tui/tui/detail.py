@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
 from ensemble_tui.core.models import Message, Task
+from ensemble_tui.tui.keys import key_of_action
 from ensemble_tui.tui.views import format_clock
 
 
@@ -46,10 +47,12 @@ class DetailScreen(ModalScreen[None]):
         self.body = body
         self.facts = facts
 
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).border_subtitle = f"{key_of_action(self, 'dismiss')} close"
+
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
             box.border_title = self.title_text
-            box.border_subtitle = "esc close"
             if self.facts:
                 yield Static(escape(self.facts), classes="detail-facts")
             yield Markdown(self.body)

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from ensemble_tui.core.gitutil import ChangedFile
 from ensemble_tui.core.worktrees import BranchDiff
+from ensemble_tui.tui.keys import key_of_action
 
 _FILE_HEADER = re.compile(r"^diff --git a/(.*?) b/(.*)$", re.MULTILINE)
 
@@ -88,8 +89,8 @@ class DiffScreen(Screen[None]):
             " ",
             (f"-{removed}", "$error"),
             uncommitted,
-            "   j/k file  tab patch  esc close",
         )
+        self.header = header
         yield Static(header, id="diff-header")
         with Horizontal():
             files = OptionList(
@@ -102,6 +103,9 @@ class DiffScreen(Screen[None]):
                 yield Static(id="diff-text")
 
     def on_mount(self) -> None:
+        keys = "/".join(key_of_action(self, a) for a in ("next_file", "previous_file"))
+        hint = f"   {keys} file  tab patch  {key_of_action(self, 'close')} close"
+        self.query_one("#diff-header", Static).update(Content.assemble(self.header, hint))
         files = self.query_one("#diff-files", OptionList)
         if self.diff.files:
             files.highlighted = 0

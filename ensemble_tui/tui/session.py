@@ -78,6 +78,9 @@ class SessionPane(Vertical):
     }
     """
 
+    prompt_keys = "enter send"
+    """The keys the prompt box's placeholder names (the app renders them from its keymap)."""
+
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
         yield PromptBox(id="prompt")
@@ -94,6 +97,4 @@ class SessionPane(Vertical):
                 (member, "bold"), " ", (f"{icon} {status.value}", style)
             )
         self.border_subtitle = where
-        self.query_one(
-            PromptBox
-        ).placeholder = f"Message {member}…  (enter send · ctrl+j new line · esc team list)"
+        self.query_one(PromptBox).placeholder = f"Message {member}…  ({self.prompt_keys})"

@@ -73,7 +73,6 @@ class TeammateList(DataTable[Text]):
         self.with_branch = False
         self.task_width = 4
         self.border_title = "Team"
-        self.border_subtitle = "enter show · d diff · m merge · x stop"
 
     def on_mount(self) -> None:
         self._add_columns()

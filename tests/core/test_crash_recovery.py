@@ -74,7 +74,7 @@ async def deliveries_per_session(env: dict[str, str], repo: Path, store_path: Pa
     log_path = store_path.parent / "check.log"
     binary = env["ENSEMBLE_OPENCODE_BIN"]
     server = OpenCodeServer(repo, log_path=log_path, binary=binary, env=env)
-    async with server, OpenCodeClient(server.url, password="") as client:
+    async with server, OpenCodeClient(server.url, password=server.password) as client:
         for member in members:
             session_id = team.lead_session_id if member.name == "lead" else member.session_id
             assert session_id is not None

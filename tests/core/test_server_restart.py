@@ -10,7 +10,7 @@ from ensemble_tui.core.coordinator import CoordinatorSettings
 from ensemble_tui.core.models import TaskStatus
 from ensemble_tui.core.team_events import TeamEvent
 from ensemble_tui.demo.scenarios import slow_alice_team
-from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.opencode.server import OpenCodeServer, new_password
 from tests.conftest import git
 
 LEAD = slow_alice_team("restart")
@@ -19,10 +19,17 @@ LEAD = slow_alice_team("restart")
 async def test_the_team_resumes_after_the_server_restarts(
     tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
 ) -> None:
+    password = new_password()
+
     def server(port: int | None) -> OpenCodeServer:
         log = tmp_path / "opencode.log"
         return OpenCodeServer(
-            git_repo, log_path=log, binary=opencode_bin, env=opencode_env, port=port
+            git_repo,
+            log_path=log,
+            binary=opencode_bin,
+            env=opencode_env,
+            port=port,
+            password=password,
         )
 
     first = await server(None).start()
@@ -30,7 +37,7 @@ async def test_the_team_resumes_after_the_server_restarts(
         repo_root=git_repo,
         prompt=LEAD,
         url=first.url,
-        password="",
+        password=password,
         store_path=tmp_path / "state.db",
         settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
     )

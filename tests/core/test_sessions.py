@@ -117,13 +117,21 @@ def test_recorded_turn_counts_each_step_once() -> None:
         ("Thanks!", True),
         ("ok, got it", True),
         ("Great work, bob.", True),
+        ("OK, thanks a lot, lead!", True),
+        ("Received. Will do.", True),
         ("Thanks, but can you also add tests?", False),
         ("Please rebase on t2 and run the tests again before reporting.", False),
         ("OK " + "x" * 200, False),
+        # Reports that open with a polite word carry content: they must be delivered.
+        ("OK, t1 is finished: alice.txt is written and committed on my branch.", False),
+        ("Great, done with t2.", False),
+        ("Noted: the API moved to api/v2, use that.", False),
+        ("Thanks, carol", False),  # carol is not a member addressed here: content
+        ("", False),
     ],
 )
 def test_acknowledgements_are_recognised(text: str, ack: bool) -> None:
-    assert is_acknowledgement(text) is ack
+    assert is_acknowledgement(text, names=("bob", "lead")) is ack
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,6 +133,29 @@ def test_wip_commit_captures_modified_and_untracked_files(
     assert sorted(names.split("\n")[1:-1]) == ["A\tsrc/new.py", "D\tnotes.txt", "M\tapp.py"]
     assert checkout.git("status", "--porcelain", "--ignored") == "!! debug.log\n"
     assert commit_work_in_progress(info.path, wip_message("alice", "again")) is None
+
+
+def test_concurrent_wip_commits_of_one_worktree_make_one_commit(
+    user_repo: GitRepo, make_teammate: TeammateFactory
+) -> None:
+    """A shutdown that finishes from two paths at once: no index.lock error, one commit."""
+    info = make_teammate("alice")
+    checkout = user_repo.at(info.path)
+    for round_number in range(6):
+        for index in range(40):
+            checkout.write(f"work/{round_number}/{index}.txt", f"file {index}\n" * 50)
+        start = threading.Barrier(4)
+
+        def commit(
+            caller: int, round_number: int = round_number, start: threading.Barrier = start
+        ) -> str | None:
+            start.wait()
+            return commit_work_in_progress(info.path, f"wip {round_number} from {caller}")
+
+        with ThreadPoolExecutor(4) as pool:
+            made = [sha for sha in pool.map(commit, range(4)) if sha is not None]
+        assert len(made) == 1
+        assert checkout.git("status", "--porcelain") == ""
 
 
 def _commit_without_identity(checkout: GitRepo) -> str:

@@ -19,7 +19,7 @@ from ensemble_tui.opencode.events import (
     SessionStatusChanged,
 )
 from ensemble_tui.opencode.models import ModelRef, ToolCompleted, ToolPart
-from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.opencode.server import OpenCodeServer, new_password
 from ensemble_tui.opencode.stream import (
     Backoff,
     EventStream,
@@ -174,8 +174,13 @@ async def test_a_permission_request_is_typed_and_the_reply_lets_the_tool_run(
 async def test_without_the_password_the_client_gets_a_clear_401(
     git_repo: Path, tmp_path: Path, opencode_bin: str, opencode_env: dict[str, str]
 ) -> None:
-    env = dict(opencode_env, OPENCODE_SERVER_PASSWORD="s3cret")
-    server = OpenCodeServer(git_repo, log_path=tmp_path / "oc.log", binary=opencode_bin, env=env)
+    server = OpenCodeServer(
+        git_repo,
+        log_path=tmp_path / "oc.log",
+        binary=opencode_bin,
+        env=opencode_env,
+        password="s3cret",
+    )
     async with server:
         async with OpenCodeClient(server.url, password="") as anonymous:
             with pytest.raises(OpenCodeError) as refused:
@@ -194,16 +199,23 @@ async def test_without_the_password_the_client_gets_a_clear_401(
 async def test_the_stream_reconnects_after_the_server_restarts_on_the_same_port(
     git_repo: Path, tmp_path: Path, opencode_bin: str, opencode_env: dict[str, str]
 ) -> None:
+    password = new_password()
+
     def new_server(port: int | None) -> OpenCodeServer:
         log = tmp_path / "oc.log"
         return OpenCodeServer(
-            git_repo, log_path=log, binary=opencode_bin, env=opencode_env, port=port
+            git_repo,
+            log_path=log,
+            binary=opencode_bin,
+            env=opencode_env,
+            port=port,
+            password=password,
         )
 
     first = await new_server(None).start()
     port = first.port
     assert port is not None
-    async with OpenCodeClient(first.url, password="") as client:
+    async with OpenCodeClient(first.url, password=password) as client:
         recorder = Recorder(EventStream(client, backoff=Backoff(initial=0.1, maximum=0.5)))
         try:
             await recorder.wait_for(lambda item: isinstance(item, StreamConnected))

@@ -394,7 +394,7 @@ def recent_glance(coordinator: Coordinator) -> TeamGlance:
     return glance
 
 
-def build_scene(root: Path, kind: str) -> Scene:
+def build_scene(root: Path, kind: str, *, keys: dict[str, str] | None = None) -> Scene:
     """`empty`: a lead and no team yet; `team`: a team at work; `permission` and
     `question`: the same, with bob waiting for the human's permission or answer."""
     use_utc()
@@ -412,7 +412,7 @@ def build_scene(root: Path, kind: str) -> Scene:
     if kind != "empty":
         build_team(coordinator, root, kind)
     options = RunOptions(repo_root=repo, prompt="", url=URL, password="")
-    app = make_app(options, coordinator=coordinator, clock=fixed_clock)
+    app = make_app(options, coordinator=coordinator, clock=fixed_clock, keys=keys)
     if kind != "empty":
         app.main.glance = recent_glance(coordinator)
     return Scene(app, coordinator, store, replies)

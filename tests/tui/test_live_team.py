@@ -43,7 +43,7 @@ def options(tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer) -> 
         repo_root=git_repo,
         prompt="",
         url=opencode_server.url,
-        password="",
+        password=opencode_server.password,
         store_path=tmp_path / "state.db",
         settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
     )
