@@ -42,9 +42,10 @@ chromium:  ## Install Debian's chromium for the browser test when it is missing 
 demo: venv opencode  ## Set everything up and run the demo (no API key needed)
 	ENSEMBLE_OPENCODE_BIN=$(DEMO_OPENCODE) $(BIN)/ensemble-tui demo
 
-lint: venv  ## ruff format --check and ruff check
+lint: venv  ## ruff format --check, ruff check, and the import layers (import-linter)
 	$(BIN)/ruff format --check ensemble_tui tests bench
 	$(BIN)/ruff check ensemble_tui tests bench
+	$(BIN)/lint-imports
 
 typecheck: venv  ## Strict mypy on the package and its tests
 	$(BIN)/mypy ensemble_tui tests bench

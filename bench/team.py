@@ -19,9 +19,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.frames import END_PART  # noqa: E402
-from ensemble_tui.core.coordinator import Coordinator  # noqa: E402
 from ensemble_tui.core.models import Member  # noqa: E402
-from ensemble_tui.core.sessions import SessionState  # noqa: E402
+from ensemble_tui.core.team.coordinator import Coordinator  # noqa: E402
+from ensemble_tui.core.team.sessions import SessionState  # noqa: E402
 from ensemble_tui.opencode.client import OpenCodeClient  # noqa: E402
 from ensemble_tui.opencode.events import Event, PartDelta  # noqa: E402
 from ensemble_tui.opencode.stream import EventStream  # noqa: E402

@@ -14,8 +14,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ensemble_tui.core.repository import RepositoryError, resolve_repository
-from ensemble_tui.core.state_file import check_state_file, state_file
+from ensemble_tui.core.git.repository import RepositoryError, resolve_repository
+from ensemble_tui.core.store.state_file import check_state_file, state_file
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.server import check_opencode_version, find_opencode
 from ensemble_tui.settings import (

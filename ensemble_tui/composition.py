@@ -15,14 +15,14 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
-from ensemble_tui.core.paths import repo_data_dir
-from ensemble_tui.core.recovery import after_reconnect
-from ensemble_tui.core.store import Store
-from ensemble_tui.core.team_tools import TeamTools
-from ensemble_tui.core.watchdog import Watchdog
+from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.recovery import after_reconnect
+from ensemble_tui.core.team.team_tools import TeamTools
+from ensemble_tui.core.team.watchdog import Watchdog
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.paths import repo_data_dir
 from ensemble_tui.tools.server import TeamToolServer
 
 

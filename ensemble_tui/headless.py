@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
-from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.models import LEAD_NAME, TeamStatus
-from ensemble_tui.core.recovery import resume_team
-from ensemble_tui.core.team_events import PromptSent, RunFinished, TeamEvent
+from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.events import PromptSent, RunFinished, TeamEvent
+from ensemble_tui.core.team.recovery import resume_team
 from ensemble_tui.errors import EnsembleError
 
 

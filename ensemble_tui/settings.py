@@ -28,12 +28,12 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ensemble_tui.core.paths import config_home
 from ensemble_tui.errors import EnsembleError
+from ensemble_tui.paths import config_home
 from ensemble_tui.trust import TrustError, is_trusted, trusted_digest
 
 if TYPE_CHECKING:
-    from ensemble_tui.core.coordinator import CoordinatorSettings
+    from ensemble_tui.core.team.coordinator import CoordinatorSettings
 
 ENV_PREFIX = "ENSEMBLE_"
 USER_FILE = "ensemble.toml"
@@ -308,7 +308,7 @@ def load_settings(
 
 def coordinator_settings(settings: Settings) -> CoordinatorSettings:
     """The part of the settings the coordinator acts on."""
-    from ensemble_tui.core.coordinator import CoordinatorSettings  # The coordinator is heavy.
+    from ensemble_tui.core.team.coordinator import CoordinatorSettings  # The coordinator is heavy.
 
     return CoordinatorSettings(
         worktree_root=settings.worktree_root,

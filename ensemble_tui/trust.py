@@ -17,8 +17,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from ensemble_tui.core.paths import data_home, private_dir
 from ensemble_tui.errors import EnsembleError
+from ensemble_tui.paths import data_home, private_dir
 
 TRUST_FILE = "trusted-settings.json"
 

@@ -12,7 +12,9 @@ from typing import Any, Protocol
 import pytest
 
 from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
-from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.events import EVENT_TYPES, TeamEvent
+from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.demo.environment import scripted_opencode_environment
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.opencode.client import OpenCodeClient
@@ -20,6 +22,34 @@ from ensemble_tui.opencode.server import BIN_VARIABLE, OpenCodeServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PINNED_OPENCODE = ROOT / ".tools/opencode-1.18.33/node_modules/.bin/opencode"
+
+
+# The type of every team event the suite's coordinators emitted (in this process).
+EMITTED: set[str] = set()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _note_emitted_events() -> Iterator[None]:
+    """Note each team event type a test makes happen, for the check at the end."""
+    emit = Feed.emit
+
+    def noting(feed: Feed, event: TeamEvent) -> None:
+        EMITTED.add(event.type)
+        emit(feed, event)
+
+    Feed.emit = noting  # type: ignore[method-assign,assignment]
+    yield
+    Feed.emit = emit  # type: ignore[method-assign]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name the `--json` event types no test made happen (in-process) in a whole run."""
+    if EMITTED:
+        missing = sorted(set(EVENT_TYPES) - EMITTED)
+        terminalreporter.write_line(
+            f"team event types produced: {len(EMITTED)} of {len(EVENT_TYPES)}; "
+            f"not produced by any test: {', '.join(missing) or 'none'}"
+        )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -185,7 +185,7 @@ def test_help_imports_neither_the_coordinator_nor_httpx_nor_textual() -> None:
         "import sys, contextlib\n"
         "from ensemble_tui import cli, settings\n"
         "with contextlib.suppress(SystemExit): cli.main(['--help'])\n"
-        "heavy = ('ensemble_tui.core.coordinator', 'httpx', 'textual', 'git', 'mcp')\n"
+        "heavy = ('ensemble_tui.core.team.coordinator', 'httpx', 'textual', 'git', 'mcp')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
     done = subprocess.run(

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from ensemble_tui.core.team_events import EVENT_TYPES
+from ensemble_tui.core.team.events import EVENT_TYPES
 from ensemble_tui.settings import Settings
 from ensemble_tui.tools.definitions import TOOLS
 from ensemble_tui.tui.keys import known_bindings

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.core.coordinator import CoordinatorSettings
-from ensemble_tui.core.spawn import choose_model
+from ensemble_tui.core.team.coordinator import CoordinatorSettings
+from ensemble_tui.core.team.spawn import choose_model
 from ensemble_tui.settings import (
     LoadedSettings,
     SettingsError,

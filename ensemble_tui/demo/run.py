@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TextIO
 
 from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
-from ensemble_tui.core.control import TeamControl
-from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
-from ensemble_tui.core.team_events import TeamEvent
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.demo.environment import scripted_opencode_environment
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.demo.story import PROJECT_FILES, STYLE_GUIDE, lead_prompt

@@ -25,9 +25,9 @@ from types import TracebackType
 
 import httpx
 
-from ensemble_tui.core.paths import private_dir, private_file
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.version import INSTALL_COMMAND, check_supported_version
+from ensemble_tui.paths import private_dir, private_file
 
 BIN_VARIABLE = "ENSEMBLE_OPENCODE_BIN"
 PASSWORD_VARIABLE = "OPENCODE_SERVER_PASSWORD"

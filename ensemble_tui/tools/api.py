@@ -14,8 +14,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from ensemble_tui.core.identity import Caller
-from ensemble_tui.core.task_specs import TaskSpec
+from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.task_specs import TaskSpec
 
 Priority = Literal["high", "medium", "low"]
 

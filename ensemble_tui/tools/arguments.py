@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from ensemble_tui.core.identity import Caller
+from ensemble_tui.core.team.identity import Caller
 from ensemble_tui.tools.api import MAX_MESSAGE_BYTES, TeamOperations
 
 MAX_TASKS_PER_CALL = 50

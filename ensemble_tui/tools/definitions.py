@@ -11,8 +11,8 @@ from typing import ClassVar
 
 from pydantic import ConfigDict, Field
 
-from ensemble_tui.core.identity import Caller
-from ensemble_tui.core.task_specs import TaskSpec
+from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.task_specs import TaskSpec
 from ensemble_tui.tools.api import NewTask, TeamOperations
 from ensemble_tui.tools.arguments import (
     MAX_TASKS_PER_CALL,

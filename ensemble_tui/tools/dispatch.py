@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ensemble_tui.core.identity import Caller
+from ensemble_tui.core.team.identity import Caller
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, TeamOperations
 from ensemble_tui.tools.arguments import explain

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from ensemble_tui import __version__
-from ensemble_tui.core.identity import Caller
+from ensemble_tui.core.team.identity import Caller
 from ensemble_tui.tools.api import TeamOperations
 from ensemble_tui.tools.arguments import input_schema
 from ensemble_tui.tools.definitions import TOOLS

@@ -14,20 +14,20 @@ from textual.app import App, SuspendNotSupported
 from textual.message import Message
 
 from ensemble_tui.composition import RunOptions
-from ensemble_tui.core.control import TeamControl
-from ensemble_tui.core.merge import MergeResult
+from ensemble_tui.core.git.merge import MergeResult
+from ensemble_tui.core.git.worktrees import BranchDiff
 from ensemble_tui.core.models import MemberStatus
-from ensemble_tui.core.read_model import MemberRow, PendingRequest
-from ensemble_tui.core.worktrees import BranchDiff
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.read_model import MemberRow, PendingRequest
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import PermissionReply
 from ensemble_tui.tui import texts
-from ensemble_tui.tui.confirm import ConfirmScreen, QuestionScreen, TextScreen
-from ensemble_tui.tui.diff import DiffScreen
-from ensemble_tui.tui.help import HelpScreen
 from ensemble_tui.tui.keys import KeyHints
-from ensemble_tui.tui.main import MainScreen
 from ensemble_tui.tui.runtime import attach_command, run_attached
+from ensemble_tui.tui.screens.confirm import ConfirmScreen, QuestionScreen, TextScreen
+from ensemble_tui.tui.screens.diff import DiffScreen
+from ensemble_tui.tui.screens.help import HelpScreen
+from ensemble_tui.tui.screens.main import MainScreen
 
 NEEDS_A_TEAM = {"diff", "merge", "shutdown", "cleanup"}
 

@@ -20,11 +20,11 @@ from textual.message import Message
 from textual.worker import Worker
 
 from ensemble_tui.composition import RunOptions
-from ensemble_tui.core.control import TeamControl
-from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.models import LEAD_NAME
-from ensemble_tui.core.read_model import MemberRow, PendingRequest, TeamSnapshot
-from ensemble_tui.core.team_events import MemberViewed
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.events import MemberViewed
+from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.events import Event
 from ensemble_tui.opencode.models import MessageWithParts
@@ -32,17 +32,17 @@ from ensemble_tui.settings import SettingsError
 from ensemble_tui.tui.actions import TeamActions
 from ensemble_tui.tui.bridge import Bridge
 from ensemble_tui.tui.commands import TeamCommands
-from ensemble_tui.tui.detail import message_detail, task_detail
-from ensemble_tui.tui.feed import MessageFeed
 from ensemble_tui.tui.keys import KeyHints, check_keymap
-from ensemble_tui.tui.main import MainScreen
 from ensemble_tui.tui.notices import notice_for
 from ensemble_tui.tui.runtime import run_team
-from ensemble_tui.tui.session import PromptBox
-from ensemble_tui.tui.statusbar import Connection
-from ensemble_tui.tui.taskboard import TaskBoard
-from ensemble_tui.tui.teammates import TeammateList
+from ensemble_tui.tui.screens.detail import message_detail, task_detail
+from ensemble_tui.tui.screens.main import MainScreen
 from ensemble_tui.tui.views import Clock, default_clock
+from ensemble_tui.tui.widgets.feed import MessageFeed
+from ensemble_tui.tui.widgets.session import PromptBox
+from ensemble_tui.tui.widgets.statusbar import Connection
+from ensemble_tui.tui.widgets.taskboard import TaskBoard
+from ensemble_tui.tui.widgets.teammates import TeammateList
 
 WELCOME = (
     "Tell the lead what to build. It plans the work, makes a team and spawns teammates, "

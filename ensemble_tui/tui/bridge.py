@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from ensemble_tui.core.control import TeamControl
-from ensemble_tui.core.coordinator import Coordinator
-from ensemble_tui.core.read_model import TeamSnapshot
-from ensemble_tui.core.sessions import SessionState
-from ensemble_tui.core.team_events import TeamEvent
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.core.team.read_model import TeamSnapshot
+from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.events import (
     Event,
     MessageUpdated,
@@ -145,6 +145,11 @@ class Bridge:
             if len(self._pieces) > 1:
                 delta = delta.model_copy(update={"delta": "".join(self._pieces)})
             self._transcript.append(delta)
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether a flush is due (none is while the app handles the last batch)."""
+        return self._timer is not None
 
     def _schedule(self) -> None:
         if self._timer is None and not self._waiting:

@@ -5,12 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from ensemble_tui.tui.app import EnsembleApp
+from ensemble_tui.tui.keys import KeyHints
+
+
+class PaletteHost(Protocol):
+    """What the palette needs of the app (the app imports the palette, not the reverse)."""
+
+    hints: KeyHints
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None: ...
+
+    async def run_action(self, action: str) -> bool: ...
+
+    def member_names(self) -> list[str]: ...
+
+    def show_member(self, name: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -65,11 +78,8 @@ class TeamCommands(Provider):
     """Lists the app's actions that can run now, and 'show <member>' for each member."""
 
     @property
-    def ensemble(self) -> EnsembleApp:
-        from ensemble_tui.tui.app import EnsembleApp
-
-        assert isinstance(self.app, EnsembleApp)
-        return self.app
+    def ensemble(self) -> PaletteHost:
+        return cast(PaletteHost, self.app)
 
     def _entries(self) -> Iterator[tuple[str, Callable[[], object], str]]:
         app = self.ensemble

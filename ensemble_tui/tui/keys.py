@@ -40,7 +40,7 @@ class KnownBinding:
 def known_bindings() -> dict[str, KnownBinding]:
     """Every binding with an id, of every class of the screen, by id."""
     found: dict[str, KnownBinding] = {}
-    for info in pkgutil.iter_modules(ensemble_tui.tui.__path__, "ensemble_tui.tui."):
+    for info in pkgutil.walk_packages(ensemble_tui.tui.__path__, "ensemble_tui.tui."):
         module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ != module.__name__:

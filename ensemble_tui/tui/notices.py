@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ensemble_tui.core.models import LEAD_NAME
-from ensemble_tui.core.team_events import (
+from ensemble_tui.core.team.events import (
     MemberErrored,
     MemberIdle,
     MemberLost,

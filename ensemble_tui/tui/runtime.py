@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
-from ensemble_tui.core.coordinator import Coordinator
-from ensemble_tui.core.startup import start_or_resume
-from ensemble_tui.core.team_events import TeamOpened
+from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.events import TeamOpened
+from ensemble_tui.core.team.startup import start_or_resume
 from ensemble_tui.opencode.server import check_opencode_version, find_opencode
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ensemble_tui.core.merge import MergeResult, MergeStatus
-from ensemble_tui.core.read_model import MemberRow
+from ensemble_tui.core.git.merge import MergeResult, MergeStatus
+from ensemble_tui.core.team.read_model import MemberRow
 
 
 def _count(number: int, thing: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.core.worktrees import WorktreeInfo, create_worktree
+from ensemble_tui.core.git.worktrees import WorktreeInfo, create_worktree
 
 TEST_IDENTITY = ("-c", "user.name=Test User", "-c", "user.email=test@example.invalid")
 # app.py has 30 numbered lines so tests can change separate hunks of it.

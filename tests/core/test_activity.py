@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ensemble_tui.core.activity import ActivityCounter, SpendHistory, TeamGlance
 from ensemble_tui.core.models import utc_now
+from ensemble_tui.core.team.activity import ActivityCounter, SpendHistory, TeamGlance
 from ensemble_tui.demo.script import script_block
 from tests.conftest import TeamOptions, running_team
 

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ensemble_tui.core.coordinator import Coordinator
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolFailed, ToolPart

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.core.prompts import delivered_tokens
-from ensemble_tui.core.store import Store
+from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.prompts import delivered_tokens
 from ensemble_tui.demo.scenarios import slow_alice_team, tool
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import TextPart

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.core.control import TeamControl
-from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.models import MemberStatus, TeamStatus
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.headless import drive_team

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ensemble_tui.core.worktrees import remove_worktree
+from ensemble_tui.core.git.worktrees import remove_worktree
 
 if TYPE_CHECKING:
     from tests.core.conftest import GitRepo, TeammateFactory

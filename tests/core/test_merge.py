@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ensemble_tui.core.gitutil import GitError
-from ensemble_tui.core.merge import (
+from ensemble_tui.core.git.commands import GitError
+from ensemble_tui.core.git.merge import (
     MERGED_REF_PREFIX,
     MergeStatus,
     merge_branch_into_worktree,

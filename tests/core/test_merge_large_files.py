@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ensemble_tui.core.gitutil import SNAPSHOT_UNTRACKED_LIMIT
-from ensemble_tui.core.merge import MergeStatus, merge_branch_into_worktree
+from ensemble_tui.core.git.commands import SNAPSHOT_UNTRACKED_LIMIT
+from ensemble_tui.core.git.merge import MergeStatus, merge_branch_into_worktree
 
 if TYPE_CHECKING:
     from tests.core.conftest import GitRepo, TeammateFactory

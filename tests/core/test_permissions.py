@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ensemble_tui.core.control import TeamControl
 from ensemble_tui.core.models import MemberStatus
-from ensemble_tui.core.team_events import PermissionAsked, QuestionAsked
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.events import PermissionAsked, QuestionAsked
 from ensemble_tui.demo.scenarios import permission_story, tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart

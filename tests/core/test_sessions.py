@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from ensemble_tui.core import sessions
 from ensemble_tui.core.models import MemberStatus
-from ensemble_tui.core.sessions import COUNTED_STEPS_KEPT, SessionState
-from ensemble_tui.core.spawn import is_plan_approval
-from ensemble_tui.core.team_tools import is_acknowledgement
+from ensemble_tui.core.team import sessions
+from ensemble_tui.core.team.sessions import COUNTED_STEPS_KEPT, SessionState
+from ensemble_tui.core.team.spawn import is_plan_approval
+from ensemble_tui.core.team.team_tools import is_acknowledgement
 from ensemble_tui.opencode.events import Event, PartDelta, parse_event
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "opencode-1.18.33"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.errors import Refused
-from ensemble_tui.core.identity import Caller
-from ensemble_tui.core.spawn import SpawnRequest, spawn_teammate
-from ensemble_tui.core.team_tools import TeamTools
+from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
+from ensemble_tui.core.team.team_tools import TeamTools
 from tests.conftest import TeamOptions, git, running_team
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ensemble_tui.core.git.worktrees import create_worktree
 from ensemble_tui.core.models import Member
-from ensemble_tui.core.startup import StartRefused, start_or_resume
-from ensemble_tui.core.worktrees import create_worktree
+from ensemble_tui.core.team.startup import StartRefused, start_or_resume
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.headless import drive_team
@@ -30,6 +30,9 @@ async def test_a_new_start_picks_up_the_unfinished_team(team_options: TeamOption
         assert again.team is not None
         assert again.lead is not None
         assert again.lead.session_id == lead_session
+        # The feed of the resumed team starts with its history, read back from its log.
+        history = [e.type for e in again.feed.recent]
+        assert history.index("team.created") < history.index("team.resumed")
         with pytest.raises(StartRefused, match=r"no unfinished team 'other'.*kept"):
             await start_or_resume(again, team_name="other")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from ensemble_tui.core.control import TeamControl
-from ensemble_tui.core.team_events import TeamEvent
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from tests.conftest import TeamOptions, running_team

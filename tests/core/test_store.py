@@ -21,11 +21,16 @@ from ensemble_tui.core.models import (
     TeamStatus,
     validate_name,
 )
-from ensemble_tui.core.paths import repo_data_dir
-from ensemble_tui.core.schema import MIGRATIONS, Migration, SchemaError, apply_migrations
-from ensemble_tui.core.store import Store, StoreError
-from ensemble_tui.core.task_specs import TaskSpec
-from ensemble_tui.core.taskboard import TaskBoard
+from ensemble_tui.core.store.schema import (
+    MIGRATIONS,
+    Migration,
+    SchemaError,
+    apply_migrations,
+)
+from ensemble_tui.core.store.store import Store, StoreError
+from ensemble_tui.core.team.task_specs import TaskSpec
+from ensemble_tui.core.team.taskboard import TaskBoard
+from ensemble_tui.paths import repo_data_dir
 
 ADD_TEAM_NOTE = Migration("a note per team", ("ALTER TABLE teams ADD COLUMN note TEXT",))
 
@@ -118,7 +123,7 @@ def test_a_write_survives_kill_9_of_the_writer(db_path: Path) -> None:
         f"""
         import os, signal
         from pathlib import Path
-        from ensemble_tui.core.store import Store
+        from ensemble_tui.core.store.store import Store
         store = Store(Path({str(db_path)!r}))
         team = store.create_team("alpha", Path("/repo"), "ses_lead")
         store.add_message(team.id, "lead", None, "saved before the crash")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ensemble_tui.core.models import Member, MemberStatus, MemberUpdate, TaskPriority, TaskStatus
-from ensemble_tui.core.store import Store
-from ensemble_tui.core.taskboard import TaskBoard, TaskBoardError, TaskSpec
+from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.taskboard import TaskBoard, TaskBoardError, TaskSpec
 
 CLAIM_TRIALS = 30
 CLAIMERS = 6

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from ensemble_tui.core.coordinator import Coordinator
 from ensemble_tui.core.models import Member, MemberStatus
-from ensemble_tui.core.store import Store
+from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.coordinator import Coordinator
 
 
 def offline(folder: Path) -> Coordinator:

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ensemble_tui.core.gitutil import GitError, InvalidNameError
-from ensemble_tui.core.merge import MERGED_REF_PREFIX, merge_branch_into_worktree
-from ensemble_tui.core.worktrees import (
+from ensemble_tui.core.git.commands import GitError, InvalidNameError
+from ensemble_tui.core.git.merge import MERGED_REF_PREFIX, merge_branch_into_worktree
+from ensemble_tui.core.git.worktrees import (
     branch_diff,
     commit_work_in_progress,
     create_worktree,

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from ensemble_tui.core.control import TeamControl
 from ensemble_tui.core.models import TaskStatus
-from ensemble_tui.core.team_events import TeamEvent
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.demo.run import demo_team, make_demo_project, run_demo_headless
 
 

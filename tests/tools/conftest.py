@@ -18,8 +18,8 @@ import pytest
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 
-from ensemble_tui.core.identity import Caller
-from ensemble_tui.core.task_specs import TaskSpec
+from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.task_specs import TaskSpec
 from ensemble_tui.tools.server import TeamToolServer
 
 LEAD = Caller(member="lead", is_lead=True, team_id=7, session_id="ses_lead")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ensemble_tui.core.errors import Refused
-from ensemble_tui.core.task_specs import TaskSpec
+from ensemble_tui.core.team.task_specs import TaskSpec
 from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, MAX_MESSAGE_BYTES
 from ensemble_tui.tools.server import TeamToolServer
 from tests.tools.conftest import (

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from ensemble_tui.core.identity import Caller
+from ensemble_tui.core.team.identity import Caller
 from ensemble_tui.tools.server import TeamToolServer
 from tests.tools.conftest import RecordingOperations, mcp_session, post_jsonrpc
 

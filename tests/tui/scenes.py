@@ -22,14 +22,13 @@ import httpx
 from textual.pilot import Pilot
 
 from ensemble_tui.composition import RunOptions
-from ensemble_tui.core.activity import TeamGlance
-from ensemble_tui.core.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.git.worktrees import create_worktree
 from ensemble_tui.core.models import Member, MemberStatus, MemberUpdate
-from ensemble_tui.core.sessions import SessionState
-from ensemble_tui.core.store import Store
-from ensemble_tui.core.store_base import sql_value
-from ensemble_tui.core.taskboard import TaskSpec
-from ensemble_tui.core.team_events import (
+from ensemble_tui.core.store.connection import sql_value
+from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.activity import TeamGlance
+from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.events import (
     MemberSpawned,
     MessageSent,
     TaskAdded,
@@ -38,7 +37,8 @@ from ensemble_tui.core.team_events import (
     TeamCreated,
     TeamEvent,
 )
-from ensemble_tui.core.worktrees import create_worktree
+from ensemble_tui.core.team.sessions import SessionState
+from ensemble_tui.core.team.taskboard import TaskSpec
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
 from ensemble_tui.tui.app import EnsembleApp, make_app

@@ -9,8 +9,8 @@ from pathlib import Path
 from textual.binding import Binding
 
 from ensemble_tui.tui.app import EnsembleApp
-from ensemble_tui.tui.attention import AttentionBar
-from ensemble_tui.tui.session import PromptBox
+from ensemble_tui.tui.widgets.attention import AttentionBar
+from ensemble_tui.tui.widgets.session import PromptBox
 from tests.tui.scenes import build_scene, settle
 
 SIZE = (100, 30)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from textual.app import App, ComposeResult
 
 from ensemble_tui.core.models import Message
-from ensemble_tui.tui.feed import MessageFeed
+from ensemble_tui.tui.widgets.feed import MessageFeed
 
 
 class FeedOnly(App[None]):

@@ -13,11 +13,11 @@ from textual.widgets import Sparkline
 from ensemble_tui.composition import RunOptions
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
-from ensemble_tui.tui.activity import ActivityColumn, SpendChart
 from ensemble_tui.tui.app import make_app
-from ensemble_tui.tui.detail import DetailScreen
-from ensemble_tui.tui.teammates import TeammateList
-from ensemble_tui.tui.timeline import Timeline
+from ensemble_tui.tui.screens.detail import DetailScreen
+from ensemble_tui.tui.widgets.activity import ActivityColumn, SpendChart
+from ensemble_tui.tui.widgets.teammates import TeammateList
+from ensemble_tui.tui.widgets.timeline import Timeline
 from tests.tui.scenes import build_scene
 from tests.tui.scenes import settle as settle_scene
 from tests.tui.test_live_team import (

@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.console import Console
 
 from ensemble_tui.tui.commands import COMMANDS, command_title
-from ensemble_tui.tui.help import HelpScreen, keys_table
 from ensemble_tui.tui.keys import check_keymap
+from ensemble_tui.tui.screens.help import HelpScreen, keys_table
 from tests.tui.scenes import build_scene, settle
 
 SIZE = (120, 36)

@@ -15,11 +15,10 @@ from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
 from ensemble_tui.cli import screen_argv
-from ensemble_tui.core.coordinator import Coordinator, SessionListener
 from ensemble_tui.core.models import MemberStatus, MemberUpdate
-from ensemble_tui.core.sessions import SessionState
-from ensemble_tui.core.store import Store
-from ensemble_tui.core.team_events import (
+from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.coordinator import Coordinator, SessionListener
+from ensemble_tui.core.team.events import (
     MemberIdle,
     MemberStatusChanged,
     MessageSent,
@@ -29,18 +28,19 @@ from ensemble_tui.core.team_events import (
     TaskClaimed,
     TeamCreated,
 )
+from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.events import PartDelta, SessionStatusChanged
 from ensemble_tui.tui import actions
 from ensemble_tui.tui.app import EnsembleApp
-from ensemble_tui.tui.attention import AttentionBar
 from ensemble_tui.tui.bridge import Bridge
-from ensemble_tui.tui.confirm import QuestionScreen, choose_options
-from ensemble_tui.tui.detail import DetailScreen
-from ensemble_tui.tui.diff import DiffScreen, split_patch
 from ensemble_tui.tui.notices import notice_for
 from ensemble_tui.tui.runtime import AttachCommand, attach_command
-from ensemble_tui.tui.taskboard import TaskBoard
-from ensemble_tui.tui.teammates import TeammateList
+from ensemble_tui.tui.screens.confirm import QuestionScreen, choose_options
+from ensemble_tui.tui.screens.detail import DetailScreen
+from ensemble_tui.tui.screens.diff import DiffScreen, split_patch
+from ensemble_tui.tui.widgets.attention import AttentionBar
+from ensemble_tui.tui.widgets.taskboard import TaskBoard
+from ensemble_tui.tui.widgets.teammates import TeammateList
 from tests.tui.scenes import build_scene, settle
 
 SIZE = (100, 30)
@@ -83,12 +83,13 @@ def offline_coordinator(folder: Path) -> tuple[Coordinator, list[SessionListener
     return coordinator, listeners
 
 
-def test_the_bridge_posts_one_batch_with_deltas_joined(tmp_path: Path) -> None:
+async def test_the_bridge_posts_one_batch_with_deltas_joined(tmp_path: Path) -> None:
     coordinator, listeners = offline_coordinator(tmp_path)
     feed = coordinator.feed
     feed.emit(TeamCreated(text="old"))
     target = Collector()
-    bridge = Bridge(coordinator, target)  # type: ignore[arg-type]  # a stand-in for the app
+    # A flush only by hand: the timer's interval is longer than the test.
+    bridge = Bridge(coordinator, target, interval=3600)  # type: ignore[arg-type]  # stands in
     bridge.attach()
     (replayed,) = target.posted
     assert isinstance(replayed, Bridge.TeamChanged)
@@ -99,7 +100,6 @@ def test_the_bridge_posts_one_batch_with_deltas_joined(tmp_path: Path) -> None:
     shown = SessionState("alice", "shown", "/tmp")
     hidden = SessionState("bob", "hidden", "/tmp")
     listener = listeners[0]
-    bridge._schedule = lambda: None  # type: ignore[method-assign]  # flushed by hand
     for word in ["Hel", "lo", ", ", "world"]:
         listener(shown, delta("shown", "p1", word))
         listener(hidden, delta("hidden", "p9", "not shown"))
@@ -139,10 +139,10 @@ async def test_the_bridge_posts_no_batch_until_the_app_has_handled_the_last(
     for word in ["two ", "three ", "four"]:
         listener(shown, delta("shown", "p1", word))
         coordinator.feed.emit(TaskAdded(task="t1"))
-    assert bridge._timer is None, "nothing is scheduled while the app is busy"
+    assert not bridge.scheduled, "nothing is scheduled while the app is busy"
     target.callbacks.clear()
     handled()
-    assert bridge._timer is not None, "the next batch goes once the last was handled"
+    assert bridge.scheduled, "the next batch goes once the last was handled"
     bridge.flush()
     changed, arrived = target.posted[1:]
     assert isinstance(changed, Bridge.TeamChanged)

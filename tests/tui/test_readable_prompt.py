@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ensemble_tui.core.models import Message, utc_now
-from ensemble_tui.core.prompts import delivered_tokens, delivery_text
+from ensemble_tui.core.team.prompts import delivered_tokens, delivery_text
 from ensemble_tui.demo.script import script_block
-from ensemble_tui.tui.parts import readable_prompt
+from ensemble_tui.tui.widgets.parts import readable_prompt
 
 
 def test_a_script_is_folded_to_one_line_with_its_step_count() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from textual.widgets._toast import Toast
 
-from ensemble_tui.tui.attention import AttentionBar
-from ensemble_tui.tui.taskboard import TaskBoard
-from ensemble_tui.tui.teammates import TeammateList
+from ensemble_tui.tui.widgets.attention import AttentionBar
+from ensemble_tui.tui.widgets.taskboard import TaskBoard
+from ensemble_tui.tui.widgets.teammates import TeammateList
 from tests.tui.scenes import TINY, build_scene, settle
 
 

@@ -6,7 +6,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock
 
-from ensemble_tui.tui.parts import AgentText, UserText
+from ensemble_tui.tui.widgets.parts import AgentText, UserText
 
 
 class Texts(App[None]):

@@ -1,0 +1,1 @@
+"""Git for the team: worktrees and branches, squash-merges, and their checks."""

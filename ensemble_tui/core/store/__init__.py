@@ -1,0 +1,1 @@
+"""The team's state on disk: one SQLite file per repository (WAL), written first."""

@@ -1,0 +1,205 @@
+"""Store plumbing: the SQLite connection, transactions, value conversion and shared lookups."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from ensemble_tui.core.store.schema import (
+    MIGRATIONS,
+    Migration,
+    apply_migrations,
+    refuse_newer_schema,
+)
+from ensemble_tui.errors import EnsembleError
+from ensemble_tui.paths import private_dir, private_file
+
+# How long a write waits for another process holding the database before it gives up.
+BUSY_TIMEOUT_SECONDS = 30.0
+
+SqlValue = str | int | float | bytes | None
+
+
+class StoreError(EnsembleError):
+    """A request the store refuses; the message is a sentence fit to show an agent verbatim."""
+
+
+class BrokenStateError(EnsembleError):
+    """The state file is not a usable SQLite database (not one at all, or damaged)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path} is damaged: {problem}")
+
+
+def sql_value(value: object) -> SqlValue:
+    """Convert a model value to what SQLite stores: enums by value, paths and times as text."""
+    if isinstance(value, bool):
+        return int(value)
+    if value is None or isinstance(value, int | float | bytes):
+        return value
+    if isinstance(value, Enum):
+        return sql_value(value.value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str | Path):
+        return str(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in SQLite")
+
+
+class StoreConnection:
+    """One SQLite connection in WAL mode, shared by the event loop and worker threads."""
+
+    def __init__(self, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+        self.path = Path(path)
+        # One connection under a lock: SQLite has one writer at a time anyway, and git
+        # worker threads then see every committed write without reopening the file.
+        private_dir(self.path.parent)
+        private_file(self.path)
+        self._connection = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        self._connection.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._writing = False
+        try:
+            # First, and read-only: a damaged file is left exactly as it was found.
+            _check_integrity(self._connection, self.path)
+            refuse_newer_schema(self._connection, migrations)
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL survives a process crash (kill -9) once COMMIT returns;
+            # only a power cut can drop the last commits, and FULL would fsync each one.
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+            self._connection.execute("PRAGMA foreign_keys=ON")
+            self.schema_version = apply_migrations(self._connection, migrations)
+        except sqlite3.DatabaseError as error:
+            self._connection.close()
+            # OperationalError is a lock or a permission: the file itself may be fine.
+            if isinstance(error, sqlite3.OperationalError):
+                raise
+            raise BrokenStateError(self.path, str(error)) from None
+        except BaseException:
+            self._connection.close()
+            raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run a write transaction, committed before this returns; nested calls join the outer one.
+
+        BEGIN IMMEDIATE takes the write lock up front, so a read-then-update cannot be
+        overtaken by another connection between the read and the update.
+        """
+        with self._lock:
+            if self._depth:
+                if not self._writing:
+                    raise RuntimeError("a write transaction cannot be nested in a read")
+                self._depth += 1
+                try:
+                    yield self._connection
+                finally:
+                    self._depth -= 1
+                return
+            self._connection.execute("BEGIN IMMEDIATE")
+            self._depth, self._writing = 1, True
+            try:
+                yield self._connection
+                self._connection.execute("COMMIT")
+            except BaseException:
+                if self._connection.in_transaction:
+                    self._connection.execute("ROLLBACK")
+                raise
+            finally:
+                self._depth, self._writing = 0, False
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """Run reads that see one consistent snapshot; nested calls join the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._connection
+                finally:
+                    self._depth -= 1
+                return
+            self._connection.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield self._connection
+            finally:
+                self._depth = 0
+                self._connection.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection; committed writes are already on disk."""
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _check_integrity(connection: sqlite3.Connection, path: Path) -> None:
+    """Refuse a damaged file at open, rather than failing halfway through a team's work."""
+    problems = [str(row[0]) for row in connection.execute("PRAGMA quick_check").fetchall()]
+    if problems != ["ok"]:
+        shown = "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else "")
+        raise BrokenStateError(path, f"its integrity check failed ({shown})")
+
+
+def team_row(connection: sqlite3.Connection, team_id: int) -> sqlite3.Row:
+    """The row of team `team_id`, or a StoreError naming the missing team."""
+    row: sqlite3.Row | None = connection.execute(
+        "SELECT * FROM teams WHERE id = ?", (team_id,)
+    ).fetchone()
+    if row is None:
+        raise StoreError(f"There is no team with id {team_id}.")
+    return row
+
+
+def active_team_row(connection: sqlite3.Connection, team_id: int) -> sqlite3.Row:
+    """The row of team `team_id` if it is still active, or a StoreError saying why not."""
+    row = team_row(connection, team_id)
+    if row["status"] != "active":
+        raise StoreError(f"Team {row['name']!r} is archived; it takes no more changes.")
+    return row
+
+
+def member_names(connection: sqlite3.Connection, team_id: int) -> list[str]:
+    """The names of a team's members, the lead first."""
+    rows = connection.execute(
+        "SELECT name FROM members WHERE team_id = ? ORDER BY role = 'lead' DESC, created, name",
+        (team_id,),
+    ).fetchall()
+    return [str(row["name"]) for row in rows]
+
+
+def require_member(connection: sqlite3.Connection, team_id: int, name: str) -> sqlite3.Row:
+    """The row of member `name` of a team, or a StoreError that lists who is in the team."""
+    row: sqlite3.Row | None = connection.execute(
+        "SELECT * FROM members WHERE team_id = ? AND name = ?", (team_id, name)
+    ).fetchone()
+    if row is None:
+        known = ", ".join(member_names(connection, team_id)) or "nobody yet"
+        raise StoreError(f"There is no member named {name!r} in this team; members: {known}.")
+    return row

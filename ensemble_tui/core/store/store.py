@@ -1,0 +1,349 @@
+"""The coordinator's persistent state: one SQLite database per repository.
+
+Every method commits before it returns, so a crash or `kill -9` afterwards loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ensemble_tui.core.models import (
+    LEAD_NAME,
+    LogEntry,
+    Member,
+    MemberRole,
+    MemberUpdate,
+    Message,
+    Team,
+    TeamStatus,
+    utc_now,
+    validate_model_id,
+    validate_name,
+)
+from ensemble_tui.core.store.connection import (
+    StoreConnection,
+    StoreError,
+    active_team_row,
+    require_member,
+    sql_value,
+    team_row,
+)
+from ensemble_tui.core.store.messages import MessageQueries
+from ensemble_tui.core.store.notices import Notice, NoticeQueries
+from ensemble_tui.core.store.schema import MIGRATIONS, Migration
+from ensemble_tui.paths import repo_data_dir
+
+__all__ = ["Store", "StoreError"]
+
+_MEMBER_ORDER = "ORDER BY role = 'lead' DESC, created, name"
+
+
+def _team(row: sqlite3.Row) -> Team:
+    return Team.model_validate(dict(row))
+
+
+def _member(row: sqlite3.Row) -> Member:
+    return Member.model_validate(dict(row))
+
+
+def _insert(db: sqlite3.Connection, table: str, values: dict[str, Any]) -> sqlite3.Cursor:
+    columns = ", ".join(values)
+    placeholders = ", ".join("?" * len(values))
+    return db.execute(
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",
+        [sql_value(value) for value in values.values()],
+    )
+
+
+class Store(StoreConnection):
+    """Teams, members, messages and the event log of one repository, in SQLite (WAL).
+
+    Messages and notices are parts of their own (`MessageQueries`, `NoticeQueries`) on the
+    same connection; the store answers for them so callers need one object.
+    """
+
+    def __init__(self, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+        super().__init__(path, migrations)
+        self.messages = MessageQueries(self)
+        self.notices = NoticeQueries(self)
+
+    # Messages (see `MessageQueries`)
+
+    def add_message(self, team_id: int, sender: str, recipient: str | None, text: str) -> Message:
+        return self.messages.add_message(team_id, sender, recipient, text)
+
+    def mark_delivered(self, message_id: int, recipient: str) -> None:
+        self.messages.mark_delivered(message_id, recipient)
+
+    def list_undelivered(self, team_id: int, recipient: str) -> list[Message]:
+        return self.messages.list_undelivered(team_id, recipient)
+
+    def count_undelivered(self, team_id: int) -> int:
+        return self.messages.count_undelivered(team_id)
+
+    def take_unread(self, team_id: int, member: str) -> list[Message]:
+        return self.messages.take_unread(team_id, member)
+
+    def list_messages(self, team_id: int, *, after_id: int = 0, limit: int = -1) -> list[Message]:
+        return self.messages.list_messages(team_id, after_id=after_id, limit=limit)
+
+    # Notices and waiters (see `NoticeQueries`)
+
+    def add_notice(self, team_id: int, recipient: str, text: str) -> Notice:
+        return self.notices.add_notice(team_id, recipient, text)
+
+    def undelivered_notices(self, team_id: int, recipient: str | None = None) -> list[Notice]:
+        return self.notices.undelivered_notices(team_id, recipient)
+
+    def mark_notices_delivered(self, notice_ids: list[int]) -> None:
+        self.notices.mark_notices_delivered(notice_ids)
+
+    def add_waiter(self, team_id: int, task_id: str, member: str) -> None:
+        self.notices.add_waiter(team_id, task_id, member)
+
+    def notify_waiters(self, team_id: int, task_id: str, text: str) -> list[str]:
+        return self.notices.notify_waiters(team_id, task_id, text)
+
+    @classmethod
+    def for_repo(cls, repo_root: Path) -> Store:
+        """Open (creating if needed) the database of the repository at `repo_root`."""
+        folder = repo_data_dir(repo_root)
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(folder / "state.db")
+
+    # Teams
+
+    def create_team(
+        self,
+        name: str,
+        repo_root: Path,
+        lead_session_id: str,
+        *,
+        lead_agent: str = "build",
+        lead_model: str | None = None,
+    ) -> Team:
+        """Create an active team and its lead member (named `lead`, working in `repo_root`)."""
+        try:
+            validate_name("team", name)
+            validate_model_id(lead_model)
+        except ValueError as error:
+            raise StoreError(str(error)) from None
+        now = utc_now()
+        with self.transaction() as db:
+            if self._active_team_id(db, name) is not None:
+                raise StoreError(
+                    f"A team named {name!r} is already active in this repository; "
+                    "pick another name or archive that team first."
+                )
+            values = {
+                "name": name,
+                "lead_session_id": lead_session_id,
+                "repo_root": repo_root,
+                "status": TeamStatus.ACTIVE,
+                "created": now,
+            }
+            team_id = int(_insert(db, "teams", values).lastrowid or 0)
+            lead = Member(
+                team_id=team_id,
+                name=LEAD_NAME,
+                role=MemberRole.LEAD,
+                session_id=lead_session_id,
+                agent=lead_agent,
+                model=lead_model,
+                worktree_path=repo_root,
+                created=now,
+                status_since=now,
+            )
+            _insert(db, "members", lead.model_dump())
+            return _team(team_row(db, team_id))
+
+    def archive_team(self, team_id: int) -> Team:
+        """Archive a team, which frees its name; archiving twice changes nothing."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE teams SET status = 'archived', archived_at = ? "
+                "WHERE id = ? AND status = 'active'",
+                (sql_value(utc_now()), team_id),
+            )
+            return _team(team_row(db, team_id))
+
+    def get_team(self, team_id: int) -> Team | None:
+        """The team with id `team_id`, if there is one."""
+        with self.reading() as db:
+            row = db.execute("SELECT * FROM teams WHERE id = ?", (team_id,)).fetchone()
+        return None if row is None else _team(row)
+
+    def find_active_team(self, name: str) -> Team | None:
+        """The active team called `name`, if there is one."""
+        with self.reading() as db:
+            team_id = self._active_team_id(db, name)
+            return None if team_id is None else _team(team_row(db, team_id))
+
+    def list_teams(self, status: TeamStatus | None = None) -> list[Team]:
+        """All teams (or those with `status`), oldest first."""
+        with self.reading() as db:
+            if status is None:
+                rows = db.execute("SELECT * FROM teams ORDER BY id").fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT * FROM teams WHERE status = ? ORDER BY id", (status.value,)
+                ).fetchall()
+        return [_team(row) for row in rows]
+
+    @staticmethod
+    def _active_team_id(db: sqlite3.Connection, name: str) -> int | None:
+        row = db.execute(
+            "SELECT id FROM teams WHERE name = ? AND status = 'active'", (name,)
+        ).fetchone()
+        return None if row is None else int(row["id"])
+
+    # Members
+
+    def add_member(self, member: Member) -> Member:
+        """Save a new member of an active team; its name must be free in that team."""
+        with self.transaction() as db:
+            active_team_row(db, member.team_id)
+            taken = db.execute(
+                "SELECT 1 FROM members WHERE team_id = ? AND name = ?",
+                (member.team_id, member.name),
+            ).fetchone()
+            if taken:
+                raise StoreError(
+                    f"This team already has a member named {member.name!r}; pick another name."
+                )
+            _insert(db, "members", member.model_dump())
+        return member
+
+    def delete_member(self, team_id: int, name: str) -> None:
+        """Forget a member that never started (a spawn being undone), with its inbox."""
+        with self.transaction() as db:
+            held = db.execute(
+                "SELECT id FROM tasks WHERE team_id = ? AND assignee = ?", (team_id, name)
+            ).fetchone()
+            sent = db.execute(
+                "SELECT id FROM messages WHERE team_id = ? AND sender = ?", (team_id, name)
+            ).fetchone()
+            if held or sent:
+                raise StoreError(f"{name!r} has already held tasks or sent messages; keep it.")
+            for table, column in (
+                ("message_deliveries", "recipient"),
+                ("notices", "recipient"),
+                ("task_waiters", "member"),
+            ):
+                db.execute(
+                    f"DELETE FROM {table} WHERE team_id = ? AND {column} = ?", (team_id, name)
+                )
+            db.execute("DELETE FROM members WHERE team_id = ? AND name = ?", (team_id, name))
+
+    def update_member(self, team_id: int, name: str, update: MemberUpdate) -> Member:
+        """Write the fields set in `update`; a change of status restarts `status_since`."""
+        changes: dict[str, Any] = update.model_dump(exclude_unset=True)
+        with self.transaction() as db:
+            current = require_member(db, team_id, name)
+            if "status" in changes and changes["status"] != current["status"]:
+                changes["status_since"] = utc_now()
+            if changes:
+                assignments = ", ".join(f"{column} = ?" for column in changes)
+                db.execute(
+                    f"UPDATE members SET {assignments} WHERE team_id = ? AND name = ?",
+                    [*(sql_value(value) for value in changes.values()), team_id, name],
+                )
+            return _member(require_member(db, team_id, name))
+
+    def add_member_usage(
+        self,
+        team_id: int,
+        name: str,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        cost: float = 0.0,
+    ) -> Member:
+        """Add one step's token counts and cost to a member's totals and mark it active now."""
+        with self.transaction() as db:
+            require_member(db, team_id, name)
+            db.execute(
+                "UPDATE members SET input_tokens = input_tokens + ?, "
+                "output_tokens = output_tokens + ?, reasoning_tokens = reasoning_tokens + ?, "
+                "cost = cost + ?, last_activity = ? WHERE team_id = ? AND name = ?",
+                (
+                    input_tokens,
+                    output_tokens,
+                    reasoning_tokens,
+                    cost,
+                    sql_value(utc_now()),
+                    team_id,
+                    name,
+                ),
+            )
+            return _member(require_member(db, team_id, name))
+
+    def get_member(self, team_id: int, name: str) -> Member | None:
+        """The member `name` of a team, if there is one."""
+        with self.reading() as db:
+            row = db.execute(
+                "SELECT * FROM members WHERE team_id = ? AND name = ?", (team_id, name)
+            ).fetchone()
+        return None if row is None else _member(row)
+
+    def find_member_by_session(self, session_id: str) -> Member | None:
+        """The member of an active team whose OpenCode session is `session_id`."""
+        with self.reading() as db:
+            row = db.execute(
+                "SELECT members.* FROM members JOIN teams ON teams.id = members.team_id "
+                "WHERE members.session_id = ? AND teams.status = 'active'",
+                (session_id,),
+            ).fetchone()
+        return None if row is None else _member(row)
+
+    def list_members(self, team_id: int) -> list[Member]:
+        """A team's members, the lead first, then in the order they joined."""
+        with self.reading() as db:
+            rows = db.execute(
+                f"SELECT * FROM members WHERE team_id = ? {_MEMBER_ORDER}", (team_id,)
+            ).fetchall()
+        return [_member(row) for row in rows]
+
+    # Event log
+
+    def append_event(
+        self,
+        team_id: int | None,
+        kind: str,
+        member: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> LogEntry:
+        """Append one entry to the event log; `detail` must be JSON-serialisable."""
+        entry_time = utc_now()
+        detail = detail or {}
+        with self.transaction() as db:
+            values = {
+                "team_id": team_id,
+                "time": entry_time,
+                "kind": kind,
+                "member": member,
+                "detail": json.dumps(detail, sort_keys=True),
+            }
+            entry_id = int(_insert(db, "events", values).lastrowid or 0)
+        return LogEntry(
+            id=entry_id, team_id=team_id, time=entry_time, kind=kind, member=member, detail=detail
+        )
+
+    def list_events(
+        self, team_id: int | None, *, after_id: int = 0, limit: int = -1
+    ) -> list[LogEntry]:
+        """A team's log entries after `after_id`, oldest first: the last `limit` (-1: all)."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT * FROM events WHERE team_id IS ? AND id > ? ORDER BY id DESC LIMIT ?",
+                (team_id, after_id, limit),
+            ).fetchall()
+        return [
+            LogEntry.model_validate({**dict(row), "detail": json.loads(row["detail"])})
+            for row in reversed(rows)
+        ]

@@ -1,0 +1,189 @@
+"""What the human can do to the team: the screen's (and the palette's) one entry point.
+
+Each method does one action through the coordinator and returns a short sentence of
+what happened, or raises `Refused` whose message says why nothing was done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ensemble_tui.core.errors import Refused
+from ensemble_tui.core.git.merge import MergeResult, preview_merge
+from ensemble_tui.core.git.worktrees import BranchDiff, branch_diff
+from ensemble_tui.core.models import LEAD_NAME, Member
+from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.events import PermissionAnswered, QuestionAnswered
+from ensemble_tui.core.team.finishing import cleanup_team, merge_member, shutdown_member
+from ensemble_tui.core.team.read_model import (
+    PendingRequest,
+    TeamSnapshot,
+    pending_requests,
+    snapshot,
+)
+from ensemble_tui.core.team.sessions import SessionState
+from ensemble_tui.core.team.spawn import approve_plan
+from ensemble_tui.opencode.client import OpenCodeError
+from ensemble_tui.opencode.models import (
+    MessageWithParts,
+    PermissionReply,
+)
+
+
+class TeamControl:
+    """The human's actions on one coordinator."""
+
+    def __init__(self, coordinator: Coordinator) -> None:
+        self.coordinator = coordinator
+
+    def _state(self, member: str) -> SessionState:
+        state = self.coordinator.session_of(member)
+        if state is None:
+            raise Refused(f"{member} has no session (yet).")
+        return state
+
+    def _member(self, name: str) -> Member:
+        return self.coordinator.require_member(name)
+
+    def members(self) -> list[Member]:
+        """The team's members, the lead first (empty before the lead makes a team)."""
+        return self.coordinator.members()
+
+    async def send(self, member: str, text: str) -> str:
+        """Send the human's text to a member's session as a user message."""
+        if not text.strip():
+            raise Refused("Type something to send first.")
+        try:
+            await self.coordinator.prompt(self._state(member), text)
+        except OpenCodeError as error:
+            raise Refused(str(error)) from None
+        return f"Sent to {member}."
+
+    async def transcript(self, member: str) -> list[MessageWithParts]:
+        """The member's whole session so far."""
+        state = self._state(member)
+        try:
+            return await self.coordinator.client.messages(state.session_id, state.directory)
+        except OpenCodeError as error:
+            raise Refused(str(error)) from None
+
+    def pending(self) -> list[PendingRequest]:
+        """Every permission and question waiting for an answer, the lead's first."""
+        return pending_requests(self.coordinator)
+
+    def snapshot(self, *, messages_after: int = 0) -> TeamSnapshot:
+        """The team as the screen shows it (see `read_model`)."""
+        return snapshot(self.coordinator, messages_after=messages_after)
+
+    def session_id(self, member: str) -> str | None:
+        """The OpenCode session the member works in (None before it has one)."""
+        state = self.coordinator.session_of(member)
+        return state.session_id if state is not None else None
+
+    def is_working(self, member: str) -> bool:
+        state = self.coordinator.session_of(member)
+        return state is not None and not state.idle
+
+    @property
+    def has_team(self) -> bool:
+        return self.coordinator.team is not None
+
+    def attach_target(self, member: str) -> tuple[str, str, str] | None:
+        """(server URL, session id, directory) to open the member in OpenCode's own TUI."""
+        state = self.coordinator.session_of(member)
+        if state is None:
+            return None
+        return self.coordinator.client.base_url, state.session_id, state.directory
+
+    @property
+    def server_password(self) -> str | None:
+        """The OpenCode server's password, for the `opencode attach` that opens a member."""
+        return self.coordinator.client.password
+
+    async def answer_permission(
+        self, request: PendingRequest, reply: PermissionReply, message: str | None = None
+    ) -> str:
+        """Allow once, allow always, or reject (with an optional reason)."""
+        if request.permission is None:
+            raise Refused("That request is a question, not a permission.")
+        state = self._state(request.member)
+        try:
+            await self.coordinator.client.reply_permission(
+                request.id, state.directory, reply, message
+            )
+        except OpenCodeError as error:
+            raise Refused(str(error)) from None
+        state.permissions.pop(request.id, None)
+        self.coordinator.record(
+            PermissionAnswered(member=request.member, text=reply, request=request.id)
+        )
+        return {"once": "Allowed once.", "always": "Allowed always.", "reject": "Rejected."}[reply]
+
+    async def answer_question(self, request: PendingRequest, answers: list[list[str]]) -> str:
+        """Answer a question: one list of chosen labels (or free text) per question."""
+        if request.question is None:
+            raise Refused("That request is a permission, not a question.")
+        state = self._state(request.member)
+        try:
+            await self.coordinator.client.reply_question(request.id, state.directory, answers)
+        except OpenCodeError as error:
+            raise Refused(str(error)) from None
+        state.questions.pop(request.id, None)
+        self.coordinator.record(QuestionAnswered(member=request.member))
+        return "Answered."
+
+    async def diff(self, member: str) -> BranchDiff:
+        """The teammate's work against its base: committed and uncommitted."""
+        found = self._member(member)
+        if found.branch is None or found.base_commit is None:
+            raise Refused(f"{member} has no branch (read-only teammates change nothing).")
+        repo = self.coordinator.repo_root
+        return await asyncio.to_thread(branch_diff, repo, found.branch, found.base_commit)
+
+    async def preview_merge(self, member: str) -> MergeResult:
+        """What merging the teammate would do, without touching your tree (its uncommitted
+        work is first committed to its own branch, so the preview sees all of it)."""
+        found = self._member(member)
+        if found.branch is None:
+            raise Refused(f"{member} has no branch to merge.")
+        await self.coordinator.commit_member_work(found, "preview")
+        return await asyncio.to_thread(preview_merge, self.coordinator.repo_root, found.branch)
+
+    async def merge(self, member: str) -> str:
+        team = self.coordinator.team
+        if team is None:
+            raise Refused("There is no team yet.")
+        return await merge_member(self.coordinator, team, self._member(member))
+
+    async def shutdown(self, member: str, *, force: bool = False) -> str:
+        team = self.coordinator.team
+        if team is None or member == LEAD_NAME:
+            raise Refused("Only teammates can be shut down.")
+        return await shutdown_member(self.coordinator, team, self._member(member), force=force)
+
+    async def cleanup(self) -> str:
+        team = self.coordinator.team
+        if team is None:
+            raise Refused("There is no team to clean up.")
+        return await cleanup_team(self.coordinator, team)
+
+    async def approve_plan(self, member: str) -> str:
+        """Approve a plan-approval teammate's plan: it gets write access and goes on."""
+        team = self.coordinator.team
+        if team is None:
+            raise Refused("There is no team yet.")
+        said = await approve_plan(self.coordinator, team, self._member(member))
+        await self.coordinator.delivery.deliver_pending(self._state(member))
+        return said
+
+    async def abort(self, member: str) -> str:
+        """Stop the member's current turn (its session stays; send it something to resume)."""
+        state = self._state(member)
+        if state.idle:
+            raise Refused(f"{member} is not working; there is no turn to stop.")
+        state.stop_requested = True
+        try:
+            await self.coordinator.client.abort(state.session_id, state.directory)
+        except OpenCodeError as error:
+            raise Refused(str(error)) from None
+        return f"Stopped {member}'s current turn."

@@ -1,0 +1,478 @@
+"""The coordinator: the one owner of a team's live state, and the event stream into it.
+
+Data flows one way: OpenCode events -> `SessionState` -> store -> team events. Commands
+come in through two ports, `TeamTools` (the agents) and `TeamControl` (the human), and
+the parts that carry them out (spawn, finishing, recovery, the watchdog) change the
+team only through the methods here: `set_team`, `track`, `untrack`, `issue_token`,
+`update_member`, `record`. Everything is written to the store before anything is sent
+to OpenCode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ensemble_tui.core.errors import Refused
+from ensemble_tui.core.git.commands import GitError
+from ensemble_tui.core.git.worktrees import (
+    commit_work_in_progress,
+    default_worktree_root,
+    wip_message,
+)
+from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
+from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.delivery import Delivery
+from ensemble_tui.core.team.events import (
+    LeadStarted,
+    MemberErrored,
+    MemberIdle,
+    MemberRateLimited,
+    MemberShutDown,
+    MemberStatusChanged,
+    PermissionAsked,
+    QuestionAsked,
+    ServerConnected,
+    ServerDisconnected,
+    TaskReleased,
+    TeamEvent,
+)
+from ensemble_tui.core.team.feed import Feed
+from ensemble_tui.core.team.identity import Caller, TokenBook
+from ensemble_tui.core.team.prompts import LEAD_SYSTEM, lead_digest
+from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, Change, SessionState
+from ensemble_tui.core.team.taskboard import TaskBoard
+from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
+from ensemble_tui.opencode.events import Event
+from ensemble_tui.opencode.models import ModelRef
+from ensemble_tui.opencode.stream import EventStream, StreamConnected, StreamDisconnected
+
+log = logging.getLogger(__name__)
+
+# The name the team tools are registered under, in every directory.
+MCP_SERVER_NAME = "ensemble"
+
+SessionListener = Callable[[SessionState, Event], None]
+
+
+@dataclass
+class CoordinatorSettings:
+    """How the coordinator behaves; the app's settings fill these in."""
+
+    worktree_root: Path | None = None
+    default_model: str | None = None
+    models_by_agent: dict[str, str] = field(default_factory=dict)
+    model_pool: list[str] = field(default_factory=list)
+    model_assignment: str = "default"
+    tool_rate: float = 2.0
+    tool_burst: int = 20
+    ack_cooldown: float = 60.0
+    max_spawn_failures: int = 3
+    stall_threshold: float = 300.0
+    timeout: float = 1800.0
+    merge_on_cleanup: bool = True
+
+
+class Coordinator:
+    """Runs one repository's team on one OpenCode server."""
+
+    def __init__(
+        self,
+        repo_root: Path,
+        store: Store,
+        client: OpenCodeClient,
+        settings: CoordinatorSettings | None = None,
+        feed: Feed | None = None,
+    ) -> None:
+        self.repo_root = repo_root
+        self.store = store
+        self.client = client
+        self.settings = settings or CoordinatorSettings()
+        self.feed = feed or Feed()
+        self.board = TaskBoard(store)
+        self.tokens = TokenBook()
+        self.delivery = Delivery(store, self.record, self.prompt, lambda: self._team)
+        self.tool_server_url: str | None = None
+        self.connected = False
+        self.spawn_failures = 0
+        # Team operations that change branches (spawn, merge, shutdown, cleanup) run one
+        # at a time, so a second one sees the first one's result.
+        self.operation_lock = asyncio.Lock()
+        self._team: Team | None = None
+        self._sessions: dict[str, SessionState] = {}
+        self._operations_in_flight = 0
+        self._changed = asyncio.Event()
+        self._stream_task: asyncio.Task[None] | None = None
+        self._stream_ready = asyncio.Event()
+        self._resync: Callable[[], Awaitable[None]] | None = None
+        # The screen follows the shown session's parts and deltas through these.
+        self._session_listeners: list[SessionListener] = []
+
+    # The state it owns
+
+    @property
+    def team(self) -> Team | None:
+        """The active team, or None before the lead makes one (and after cleanup)."""
+        return self._team
+
+    def set_team(self, team: Team) -> None:
+        """Make *team* the active one: the tokens issued so far (the lead's) act in it."""
+        self._team = team
+        self.tokens.bind_unbound(team.id)
+
+    def end_team(self) -> None:
+        """The team is over: only the lead keeps its session and (unbound) tools."""
+        self._team = None
+        for state in list(self._sessions.values()):
+            if state.member != LEAD_NAME:
+                self.untrack(state.session_id)
+        self.tokens.end_team(LEAD_NAME)
+
+    @property
+    def sessions(self) -> list[SessionState]:
+        """Every tracked session, the lead's first if it is tracked."""
+        return sorted(self._sessions.values(), key=lambda s: s.member != LEAD_NAME)
+
+    def session(self, session_id: str) -> SessionState | None:
+        return self._sessions.get(session_id)
+
+    def track(self, state: SessionState) -> None:
+        """Follow a member's session: its events reach the team from now on."""
+        self._sessions[state.session_id] = state
+        self._changed.set()
+
+    def untrack(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+
+    def issue_token(self, member: str, session_id: str, *, is_lead: bool) -> str:
+        team_id = self._team.id if self._team is not None else None
+        return self.tokens.issue(member, session_id, is_lead=is_lead, team_id=team_id)
+
+    def identify(self, token: str) -> Caller | None:
+        """The caller a bearer token belongs to (the MCP server asks on every call)."""
+        return self.tokens.caller(token, self._team.id if self._team is not None else None)
+
+    def add_session_listener(self, listener: SessionListener) -> Callable[[], None]:
+        """Call *listener* with every event of a tracked session; returns the remover."""
+        self._session_listeners.append(listener)
+        return lambda: self._session_listeners.remove(listener)
+
+    def on_resync(self, handler: Callable[[], Awaitable[None]]) -> None:
+        """What to do when the stream comes back or a turn looks lost (recovery's job)."""
+        self._resync = handler
+
+    @contextlib.asynccontextmanager
+    async def operation(self) -> AsyncIterator[None]:
+        """Count a team operation in flight, so the team is not 'settled' meanwhile."""
+        self._operations_in_flight += 1
+        try:
+            yield
+        finally:
+            self._operations_in_flight -= 1
+            self._changed.set()
+
+    @property
+    def worktree_root(self) -> Path:
+        return self.settings.worktree_root or default_worktree_root(self.repo_root)
+
+    # Members
+
+    def member(self, name: str) -> Member | None:
+        return self.store.get_member(self._team.id, name) if self._team is not None else None
+
+    def members(self) -> list[Member]:
+        return self.store.list_members(self._team.id) if self._team is not None else []
+
+    def require_member(self, name: str) -> Member:
+        """The member named *name*, or a refusal that lists the members there are."""
+        team = self.require_team()
+        found = self.store.get_member(team.id, name)
+        if found is None:
+            names = ", ".join(m.name for m in self.store.list_members(team.id))
+            raise Refused(f"There is no member {name!r} in team {team.name}; members: {names}.")
+        return found
+
+    def require_team(self) -> Team:
+        if self._team is None:
+            raise Refused("There is no team yet.")
+        return self._team
+
+    def update_member(self, name: str, update: MemberUpdate) -> Member:
+        return self.store.update_member(self.require_team().id, name, update)
+
+    def record(self, event: TeamEvent) -> None:
+        """The one way a team event is told: into the team's log, then to the feed."""
+        if event.logged and self._team is not None:
+            self.store.append_event(
+                self._team.id, event.type, event.member or event.sender, event.record()
+            )
+        self.feed.emit(event)
+
+    # Lifecycle
+
+    async def start_events(self, stream: EventStream | None = None) -> None:
+        """Follow the event stream; returns once it is connected (subscribe before prompting)."""
+        events = stream or EventStream(self.client)
+        self._stream_task = asyncio.create_task(self._follow(events), name="ensemble-events")
+        async with asyncio.timeout(30):
+            await self._stream_ready.wait()
+
+    async def stop_events(self) -> None:
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stream_task
+            self._stream_task = None
+
+    async def _follow(self, stream: EventStream) -> None:
+        async for item in stream:
+            try:
+                if isinstance(item, StreamConnected):
+                    self.connected = True
+                    if item.reconnected:
+                        await self.resync()
+                    self.record(ServerConnected(reconnected=item.reconnected))
+                    self._stream_ready.set()
+                elif isinstance(item, StreamDisconnected):
+                    if self.connected:
+                        self.record(ServerDisconnected(text=item.reason))
+                    self.connected = False
+                else:
+                    await self.handle_event(item.event)
+            except Exception:
+                log.exception("the coordinator failed on a stream item; carrying on")
+
+    async def handle_event(self, event: Event) -> None:
+        """Fold one OpenCode event into the team (the stream calls this for every frame)."""
+        session_id = getattr(event, "session_id", None)
+        state = self._sessions.get(session_id) if session_id else None
+        if state is None and hasattr(event, "request"):
+            state = self._sessions.get(getattr(event.request, "session_id", ""))
+        if state is None:
+            return
+        change = state.apply(event)
+        if change.matters:
+            await self._on_change(state, change)
+            self._changed.set()
+        for listener in list(self._session_listeners):
+            listener(state, event)
+
+    async def resync(self) -> None:
+        """Reconcile with the server (recovery's handler, set by the composition root)."""
+        if self._resync is not None:
+            await self._resync()
+
+    # The lead
+
+    async def start_lead(self, title: str = "ensemble lead") -> SessionState:
+        """Create the lead's session in the repository and give it the team tools."""
+        session = await self.client.create_session(str(self.repo_root), title=title)
+        return await self._track_lead(session.id, session.agent or "build")
+
+    async def adopt_lead(self, session_id: str) -> SessionState:
+        """Continue an existing session of this repository as the lead."""
+        session = await self.client.get_session(session_id, str(self.repo_root))
+        if session.directory != str(self.repo_root):
+            raise OpenCodeError(
+                f"GET /session/{session_id}",
+                f"that session works in {session.directory}, not in {self.repo_root}",
+            )
+        return await self._track_lead(session.id, session.agent or "build")
+
+    async def _track_lead(self, session_id: str, agent: str) -> SessionState:
+        directory = str(self.repo_root)
+        model = ModelRef.parse(self.settings.default_model) if self.settings.default_model else None
+        state = SessionState(LEAD_NAME, session_id, directory, agent, model)
+        self.track(state)
+        await self.register_tools(directory, self.issue_token(LEAD_NAME, session_id, is_lead=True))
+        self.record(LeadStarted(member=LEAD_NAME, session=session_id))
+        return state
+
+    async def register_tools(self, directory: str, token: str) -> None:
+        """Give the sessions of *directory* the team tools, carrying *token*."""
+        if self.tool_server_url is None:
+            raise RuntimeError("the team tool server is not running")
+        statuses = await self.client.add_mcp_server(
+            directory, MCP_SERVER_NAME, self.tool_server_url, token=token
+        )
+        status = statuses.get(MCP_SERVER_NAME)
+        if status is not None and status.status != "connected":
+            raise OpenCodeError(
+                "POST /mcp", f"the team tools did not connect ({status.status}: {status.error})"
+            )
+
+    @property
+    def lead(self) -> SessionState | None:
+        return next((s for s in self._sessions.values() if s.member == LEAD_NAME), None)
+
+    def session_of(self, member: str) -> SessionState | None:
+        return next((s for s in self._sessions.values() if s.member == member), None)
+
+    async def prompt(self, state: SessionState, text: str, *, system: str | None = None) -> None:
+        """Send a user message to a member's session, pinning its agent and model."""
+        if state.member == LEAD_NAME:
+            system = "\n\n".join(part for part in (LEAD_SYSTEM, self.digest(), system) if part)
+        state.prompt_sent()
+        self._changed.set()
+        try:
+            await self.client.prompt_async(
+                state.session_id,
+                state.directory,
+                text,
+                agent=state.agent,
+                model=state.model,
+                system=system,
+            )
+        except OpenCodeError:
+            state.awaiting_turn = False
+            raise
+
+    def digest(self) -> str:
+        if self._team is None:
+            return lead_digest(None, [], [], 0)
+        members = self.store.list_members(self._team.id)
+        tasks = self.board.list_tasks(self._team.id)
+        unread = len(self.store.list_undelivered(self._team.id, LEAD_NAME))
+        return lead_digest(self._team.name, members, tasks, unread)
+
+    # Ending a member
+
+    async def commit_member_work(self, member: Member, reason: str) -> str | None:
+        """Commit a teammate's uncommitted changes to its branch (None if there were none)."""
+        path = member.worktree_path
+        if path is None or member.branch is None or not path.exists():
+            return None
+        message = wip_message(member.name, reason)
+        return await asyncio.to_thread(commit_work_in_progress, path, message)
+
+    def end_member(
+        self, member: Member, status: MemberStatus, error: str | None = None
+    ) -> list[str]:
+        """Mark a teammate ended: its tasks go back to the board, its late messages are
+        dropped, its token stops working. Returns the ids of the released tasks."""
+        team = self.require_team()
+        self.delivery.drop_undeliverable(member.name)
+        released = self.board.release_member_tasks(team.id, member.name)
+        for task in released:
+            self.record(TaskReleased(member=member.name, task=task.id, text=task.content))
+        update = MemberUpdate(status=status, shutdown_requested=False, error=error)
+        self.store.update_member(team.id, member.name, update)
+        self.tokens.revoke_member(member.name)
+        return [task.id for task in released]
+
+    async def finish_shutdown(self, member: Member, reason: str) -> None:
+        """Mark a stopped teammate shut down: commit its work, release its tasks."""
+        try:
+            await self.commit_member_work(member, reason)
+        except GitError as error:
+            log.warning("could not commit %s's work: %s", member.name, error)
+        released = self.end_member(member, MemberStatus.SHUT_DOWN)
+        self.record(MemberShutDown(member=member.name, text=reason, released=released))
+
+    # Reacting to events
+
+    async def _on_change(self, state: SessionState, change: Change) -> None:
+        team = self._team
+        member = self.store.get_member(team.id, state.member) if team is not None else None
+        if change.usage is not None and member is not None and team is not None:
+            tokens, cost = change.usage
+            self.store.add_member_usage(
+                team.id,
+                state.member,
+                input_tokens=tokens.input,
+                output_tokens=tokens.output,
+                reasoning_tokens=tokens.reasoning,
+                cost=cost,
+            )
+        if change.permission is not None:
+            self.record(
+                PermissionAsked(
+                    member=state.member,
+                    text=change.permission.permission,
+                    request=change.permission.id,
+                    patterns=change.permission.patterns,
+                )
+            )
+        if change.question is not None:
+            asked = "; ".join(q.question for q in change.question.questions)
+            self.record(QuestionAsked(member=state.member, text=asked))
+        if change.error is not None:
+            self.record(MemberErrored(member=state.member, text=change.error))
+        if change.failed_start is not None and not (member and member.status.ended):
+            state.error = f"the model failed to start: {change.failed_start}"
+            change.status = state.status()
+            self.record(MemberErrored(member=state.member, text=state.error))
+        if change.status is MemberStatus.RATE_LIMITED and state.retrying_until is not None:
+            at = datetime.fromtimestamp(state.retrying_until / 1000, UTC)
+            self.record(
+                MemberRateLimited(
+                    member=state.member,
+                    text=f"the provider is busy; next attempt at {at.astimezone():%H:%M:%S}",
+                    next_attempt=at.isoformat(),
+                )
+            )
+        if change.status is not None:
+            self._record_status(state, change.status, member)
+        if change.turn_ended:
+            stopped = change.stopped_by_human
+            said = "stopped by you" if stopped else None
+            self.record(MemberIdle(member=state.member, text=said, stopped=stopped))
+            if member is not None and member.shutdown_requested and not member.status.ended:
+                await self.finish_shutdown(member, "shutdown")
+            else:
+                await self.delivery.deliver_pending(state)
+
+    def record_status(self, state: SessionState) -> None:
+        """Store the status a session's state stands for, if it changed."""
+        if self._team is not None:
+            member = self.store.get_member(self._team.id, state.member)
+            self._record_status(state, state.status(), member)
+
+    def _record_status(
+        self, state: SessionState, status: MemberStatus, member: Member | None
+    ) -> None:
+        if member is None or self._team is None or member.status.ended:
+            return
+        if member.status != status:
+            update = MemberUpdate(status=status, error=state.error if state.error else None)
+            self.store.update_member(self._team.id, state.member, update)
+            self.record(MemberStatusChanged(member=state.member, text=status.value))
+
+    # Settling
+
+    def settled(self) -> bool:
+        """True when every session is idle, nothing is being done, and nothing waits."""
+        if self._operations_in_flight:
+            return False
+        if not all(state.idle for state in self._sessions.values()):
+            return False
+        if self._team is None:
+            return True
+        waiting = self.store.count_undelivered(self._team.id)
+        return waiting == 0 and not self.store.undelivered_notices(self._team.id)
+
+    async def wait_until_settled(self, *, limit: float) -> None:
+        """Wait until `settled()` holds twice across a short pause (raises TimeoutError)."""
+        async with asyncio.timeout(limit):
+            while True:
+                if self.settled():
+                    await asyncio.sleep(0.5)
+                    if self.settled():
+                        return
+                stale = [
+                    s
+                    for s in self._sessions.values()
+                    if s.awaiting_turn and time.monotonic() - s.sent_at > STALE_IDLE_GRACE * 2
+                ]
+                if stale:
+                    await self.resync()
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(2.0):
+                        await self._changed.wait()

@@ -1,0 +1,99 @@
+"""Delivering messages and notices to a member's session, and dropping what came too late.
+
+Messages and coordinator notices are saved first (store) and delivered second: all that
+waits for a member goes in one prompt when its session is idle. A delivery is marked
+done only after OpenCode accepted the prompt, so a crash in between delivers it again
+(recovery checks the delivery markers first, so nothing arrives twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from ensemble_tui.core.models import Message, Team
+from ensemble_tui.core.store.notices import Notice
+from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.events import (
+    DeliveryFailed,
+    MessageDelivered,
+    MessageUndeliverable,
+    TeamEvent,
+)
+from ensemble_tui.core.team.prompts import delivery_text
+from ensemble_tui.core.team.sessions import SessionState
+from ensemble_tui.opencode.client import OpenCodeError
+
+Prompt = Callable[[SessionState, str], Awaitable[None]]
+
+
+class Delivery:
+    """The team's post: notices and messages into members' sessions."""
+
+    def __init__(
+        self,
+        store: Store,
+        record: Callable[[TeamEvent], None],
+        prompt: Prompt,
+        team: Callable[[], Team | None],
+    ) -> None:
+        self._store = store
+        self._record = record
+        self._prompt = prompt
+        self._team = team
+
+    def notify(self, member: str, notice: str) -> None:
+        """Save a coordinator notice (not a member's message) for *member*'s next delivery."""
+        team = self._team()
+        if team is not None:
+            self._store.add_notice(team.id, member, notice)
+
+    async def deliver_pending(self, state: SessionState, *, even_if_busy: bool = False) -> None:
+        """Deliver every waiting message and notice in one prompt, when the session is idle
+        (or at once if *even_if_busy*: OpenCode queues it behind the running turn)."""
+        team = self._team()
+        if (not state.idle and not even_if_busy) or team is None:
+            return
+        member = self._store.get_member(team.id, state.member)
+        if member is None or member.status.ended:
+            return
+        messages = self._store.list_undelivered(team.id, state.member)
+        notices = self._store.undelivered_notices(team.id, state.member)
+        if not messages and not notices:
+            return
+        try:
+            await self._prompt(state, delivery_text(messages, notices))
+        except OpenCodeError as error:
+            self._record(DeliveryFailed(member=state.member, text=str(error)))
+            return
+        self.mark_delivered(state.member, messages, notices)
+
+    def mark_delivered(
+        self, recipient: str, messages: list[Message], notices: list[Notice]
+    ) -> None:
+        """Record deliveries as done (and tell the feed)."""
+        self._store.mark_notices_delivered([notice.id for notice in notices])
+        for message in messages:
+            self._store.mark_delivered(message.id, recipient)
+            self._record(
+                MessageDelivered(sender=message.sender, recipient=recipient, message=message.id)
+            )
+
+    def drop_undeliverable(self, name: str) -> None:
+        """Messages that arrived too late for a member that ends: kept in the feed and the
+        store, recorded as never delivered to its session."""
+        team = self._team()
+        if team is None:
+            return
+        late = self._store.list_undelivered(team.id, name)
+        notices = self._store.undelivered_notices(team.id, name)
+        self._store.mark_notices_delivered([notice.id for notice in notices])
+        for message in late:
+            self._store.mark_delivered(message.id, name)
+            self._record(
+                MessageUndeliverable(
+                    sender=message.sender,
+                    recipient=name,
+                    text=f"{name} stopped before reading it",
+                    message=message.id,
+                )
+            )

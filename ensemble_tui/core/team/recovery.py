@@ -1,0 +1,212 @@
+"""Picking a team up again: after a crash of ours, or a restart of the OpenCode server.
+
+The store is the truth of what the team is; OpenCode, `git worktree list` and the
+branches are checked against it:
+- a member whose session still exists is tracked again, with fresh team tools;
+- a member whose session is gone is marked so, its branch kept;
+- a spawn that a crash cut short is undone;
+- a delivery whose marker is in the session already arrived and is not sent again;
+- a member whose turn the crash (or restart) cut short is told to continue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from ensemble_tui.core.git.commands import GitError
+from ensemble_tui.core.git.worktrees import WorktreeInfo, remove_worktree
+from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
+from ensemble_tui.core.team.coordinator import MCP_SERVER_NAME, Coordinator
+from ensemble_tui.core.team.events import (
+    MemberLost,
+    MemberSpawnFailed,
+    ServerRestarted,
+    TeamEvent,
+    TeamResumed,
+    from_record,
+)
+from ensemble_tui.core.team.prompts import delivered_tokens
+from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
+from ensemble_tui.opencode.client import OpenCodeError
+from ensemble_tui.opencode.models import BusyStatus, ModelRef, RetryStatus, TextPart
+
+log = logging.getLogger(__name__)
+
+# Statuses that mean a turn was running when we stopped watching.
+WAS_WORKING = (
+    MemberStatus.STARTING,
+    MemberStatus.WORKING,
+    MemberStatus.STALLED,
+    MemberStatus.RATE_LIMITED,
+    MemberStatus.NEEDS_PERMISSION,
+    MemberStatus.NEEDS_ANSWER,
+)
+CONTINUE_NOTICE = (
+    "ensemble-tui restarted while you were working, so your last step was cut short. "
+    "Continue your task where you left off (check what is already done first)."
+)
+
+
+async def resume_team(coordinator: Coordinator, team: Team) -> list[str]:
+    """Track an unfinished team again; returns a line per member saying what was found."""
+    coordinator.set_team(team)
+    coordinator.feed.remember(_history(coordinator, team))
+    notes: list[str] = []
+    was_working: set[str] = set()
+    for member in coordinator.store.list_members(team.id):
+        if member.status.ended:
+            continue
+        note = await _track_member(coordinator, team, member)
+        if note is not None:
+            notes.append(note)
+        elif member.status in WAS_WORKING:
+            was_working.add(member.name)
+    await reconcile(coordinator, cut_short=was_working)
+    coordinator.record(TeamResumed(member=LEAD_NAME, text=team.name, notes=notes))
+    return notes
+
+
+async def _track_member(coordinator: Coordinator, team: Team, member: Member) -> str | None:
+    """Track one member again; a note if it could not be (spawn undone, session gone)."""
+    store = coordinator.store
+    if member.name == LEAD_NAME:
+        session_id, directory = team.lead_session_id, str(coordinator.repo_root)
+    elif member.session_id is None or member.worktree_path is None:
+        return await _undo_interrupted_spawn(coordinator, team, member)
+    else:
+        session_id, directory = member.session_id, str(member.worktree_path)
+    try:
+        await coordinator.client.get_session(session_id, directory)
+    except OpenCodeError as error:
+        if error.status != 404:
+            raise
+        reason = "its OpenCode session is gone; its branch is kept"
+        store.update_member(
+            team.id, member.name, MemberUpdate(status=MemberStatus.ERROR, error=reason)
+        )
+        coordinator.record(MemberLost(member=member.name, text=reason))
+        return f"{member.name}: {reason}"
+    if member.name != LEAD_NAME and not await asyncio.to_thread(Path(directory).is_dir):
+        reason = f"its worktree {directory} is gone; its branch {member.branch} is kept"
+        store.update_member(
+            team.id, member.name, MemberUpdate(status=MemberStatus.ERROR, error=reason)
+        )
+        coordinator.record(MemberLost(member=member.name, text=reason))
+        return f"{member.name}: {reason}"
+    model = ModelRef.parse(member.model) if member.model else None
+    state = SessionState(member.name, session_id, directory, member.agent, model)
+    coordinator.track(state)
+    token = coordinator.issue_token(member.name, session_id, is_lead=member.name == LEAD_NAME)
+    await coordinator.register_tools(directory, token)
+    return None
+
+
+async def _undo_interrupted_spawn(coordinator: Coordinator, team: Team, member: Member) -> str:
+    """A crash during a spawn: remove what it made (its branch has no work yet)."""
+    if member.worktree_path is not None and member.base_commit is not None:
+        info = WorktreeInfo(team.name, member.name, member.worktree_path, member.base_commit)
+        try:
+            await asyncio.to_thread(remove_worktree, coordinator.repo_root, info, merged=True)
+        except GitError as error:
+            log.warning("kept the worktree of the interrupted spawn of %s: %s", member.name, error)
+    try:
+        coordinator.store.delete_member(team.id, member.name)
+    except Exception:
+        update = MemberUpdate(status=MemberStatus.SHUT_DOWN, error="spawn interrupted")
+        coordinator.store.update_member(team.id, member.name, update)
+    coordinator.record(MemberSpawnFailed(member=member.name, text="interrupted by a crash"))
+    coordinator.delivery.notify(
+        LEAD_NAME,
+        f"The spawn of {member.name} was interrupted by a restart and has been undone; "
+        "spawn it again if it is still needed.",
+    )
+    return f"{member.name}: its spawn was interrupted and has been undone"
+
+
+async def reconcile(coordinator: Coordinator, *, cut_short: set[str]) -> None:
+    """Bring tracked sessions in line with the server: statuses, requests, deliveries.
+
+    *cut_short* names members whose turn is known to have been interrupted; those the
+    server now shows idle are told to continue.
+    """
+    by_directory: dict[str, list[SessionState]] = {}
+    for state in coordinator.sessions:
+        by_directory.setdefault(state.directory, []).append(state)
+    for directory, states in by_directory.items():
+        statuses = await coordinator.client.statuses(directory)
+        permissions = await coordinator.client.permissions(directory)
+        questions = await coordinator.client.questions(directory)
+        for state in states:
+            status = statuses.get(state.session_id)
+            state.busy = isinstance(status, BusyStatus | RetryStatus)
+            # A prompt sent a moment ago may not have made the session busy yet.
+            just_sent = time.monotonic() - state.sent_at < STALE_IDLE_GRACE
+            state.awaiting_turn = state.awaiting_turn and just_sent and not state.busy
+            state.permissions = {p.id: p for p in permissions if p.session_id == state.session_id}
+            state.questions = {q.id: q for q in questions if q.session_id == state.session_id}
+    for state in coordinator.sessions:
+        await _confirm_deliveries(coordinator, state)
+        if state.member in cut_short and state.idle:
+            coordinator.delivery.notify(state.member, CONTINUE_NOTICE)
+        coordinator.record_status(state)
+        await coordinator.delivery.deliver_pending(state)
+
+
+async def _confirm_deliveries(coordinator: Coordinator, state: SessionState) -> None:
+    """Mark as delivered what the session's messages show already arrived."""
+    team = coordinator.team
+    if team is None:
+        return
+    messages = coordinator.store.list_undelivered(team.id, state.member)
+    notices = coordinator.store.undelivered_notices(team.id, state.member)
+    if not messages and not notices:
+        return
+    transcript = await coordinator.client.messages(state.session_id, state.directory)
+    seen: set[str] = set()
+    for entry in transcript:
+        if entry.info.role == "user":
+            for part in entry.parts:
+                if isinstance(part, TextPart):
+                    seen |= delivered_tokens(part.text)
+    arrived = [m for m in messages if f"m{m.id}" in seen]
+    arrived_notices = [n for n in notices if f"n{n.id}" in seen]
+    coordinator.delivery.mark_delivered(state.member, arrived, arrived_notices)
+
+
+async def after_reconnect(coordinator: Coordinator) -> None:
+    """After the event stream came back: reconcile with the server, which may have
+    restarted (then our team tools are gone and every running turn was cut short)."""
+    restarted = await _server_restarted(coordinator)
+    cut_short: set[str] = set()
+    if restarted:
+        cut_short = {state.member for state in coordinator.sessions if not state.idle}
+        for token, session_id in coordinator.tokens.sessions():
+            state = coordinator.session(session_id)
+            if state is not None:
+                await coordinator.register_tools(state.directory, token)
+        coordinator.record(ServerRestarted(cut_short=sorted(cut_short)))
+    try:
+        await reconcile(coordinator, cut_short=cut_short)
+    except OpenCodeError as error:
+        log.warning("resync failed: %s", error)
+
+
+async def _server_restarted(coordinator: Coordinator) -> bool:
+    """Whether the server forgot our team tools, as a restarted server does."""
+    state = coordinator.lead or next(iter(coordinator.sessions), None)
+    if state is None or coordinator.tool_server_url is None:
+        return False
+    try:
+        statuses = await coordinator.client.mcp_status(state.directory)
+    except OpenCodeError:
+        return False
+    return MCP_SERVER_NAME not in statuses
+
+
+def _history(coordinator: Coordinator, team: Team) -> list[TeamEvent]:
+    """The team's event log as events, for the feed of a resumed team."""
+    events = (from_record(entry.detail) for entry in coordinator.store.list_events(team.id))
+    return [event for event in events if event is not None]

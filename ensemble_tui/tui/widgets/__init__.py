@@ -1,0 +1,1 @@
+"""The panes of the main screen, each with its own `DEFAULT_CSS`."""

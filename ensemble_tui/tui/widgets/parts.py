@@ -1,0 +1,276 @@
+"""The pieces of a transcript: text as Markdown, tool calls and reasoning as folded lines."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from markdown_it import MarkdownIt
+from textual.content import Content
+from textual.events import Click
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from ensemble_tui.core.team.prompts import without_delivery_marker
+from ensemble_tui.opencode.models import (
+    ReasoningPart,
+    ToolCompleted,
+    ToolFailed,
+    ToolPart,
+    ToolPending,
+    ToolRunning,
+)
+
+# The input field that best says what a tool works on, in order of preference.
+TARGET_KEYS = ("filePath", "path", "file", "command", "pattern", "url", "query", "description")
+BODY_CHARS = 4000
+BODY_LINES = 40
+
+
+def markdown_without_html() -> MarkdownIt:
+    """Markdown in which `<div>` or `<<tag>>` is text: Textual drops raw HTML tokens, so a
+    prompt mentioning a tag would silently lose it."""
+    return MarkdownIt("gfm-like", {"html": False})
+
+
+def markdown_as_typed() -> MarkdownIt:
+    """For what a person typed: no HTML, and `&amp;` stays `&amp;` rather than `&`."""
+    return markdown_without_html().disable("entity")
+
+
+class StreamedMarkdown(Markdown):
+    """A text part: Markdown that grows as deltas arrive, never re-rendered whole per token."""
+
+    def __init__(self, text: str, *, classes: str | None = None) -> None:
+        super().__init__(text, classes=classes, parser_factory=self.make_parser)
+        self.text = text
+        self._stream: MarkdownStream | None = None
+
+    @staticmethod
+    def make_parser() -> MarkdownIt:
+        """The parser of this kind of text."""
+        return markdown_without_html()
+
+    async def add(self, fragment: str) -> None:
+        """Append streamed text."""
+        if not fragment:
+            return
+        self.text += fragment
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self)
+        await self._stream.write(fragment)
+
+    async def set_text(self, text: str) -> None:
+        """Show the part's whole text (appending when it only grew)."""
+        if text == self.text:
+            return
+        if text.startswith(self.text):
+            await self.add(text[len(self.text) :])
+            return
+        await self.finish()
+        self.text = text
+        await self.update(text)
+
+    async def finish(self) -> None:
+        """Stop streaming (what was written is kept)."""
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            await stream.stop()
+
+
+_SCRIPT_BLOCK = re.compile(r"```scripted[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL)
+
+
+def readable_prompt(text: str) -> str:
+    """A prompt as a person reads it: a scripted model's script folded to one line (the
+    demo's prompts carry one), the coordinator's delivery marker left out."""
+
+    def fold(match: re.Match[str]) -> str:
+        steps = sum(1 for line in match.group(1).splitlines() if line.strip())
+        return f"*(the scripted model's script: {steps} steps)*"
+
+    return without_delivery_marker(_SCRIPT_BLOCK.sub(fold, text))
+
+
+class UserText(StreamedMarkdown):
+    """What the human (or the coordinator, delivering a message) said to the session."""
+
+    @staticmethod
+    def make_parser() -> MarkdownIt:
+        return markdown_as_typed()
+
+    def __init__(self, text: str, *, classes: str | None = None) -> None:
+        super().__init__(readable_prompt(text), classes=classes)
+
+    async def set_text(self, text: str) -> None:
+        await super().set_text(readable_prompt(text))
+
+    DEFAULT_CSS = """
+    UserText {
+        margin: 1 0 0 0;
+        padding: 0 1;
+        border-left: outer $primary;
+        background: $boost;
+    }
+    """
+
+
+class AgentText(StreamedMarkdown):
+    """What the agent said."""
+
+    DEFAULT_CSS = """
+    AgentText {
+        margin: 1 0 0 0;
+        padding: 0 1 0 2;
+    }
+    """
+
+
+class FoldLine(Static):
+    """One compact line that opens (click, or `e` in the transcript) to show more.
+
+    One widget, not a title and a body: a long transcript has many of these, and every
+    widget costs layout time.
+    """
+
+    DEFAULT_CSS = """
+    FoldLine {
+        height: auto;
+        padding: 0 1 0 2;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        &.-open { text-wrap: wrap; }
+        &:hover { background: $boost; }
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(markup=False)
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    def title(self) -> Content:
+        return Content("")
+
+    def body(self) -> str:
+        return ""
+
+    def redraw(self) -> None:
+        if not self.has_class("-open"):
+            self.update(self.title())
+            return
+        body = "\n".join(f"  {line}" for line in self.body().splitlines())
+        self.update(Content.assemble(self.title(), "\n", (body, "$text-muted")))
+
+    def on_click(self, event: Click) -> None:
+        event.stop()
+        self.toggle_class("-open")
+        self.redraw()
+
+
+def short_path(value: str, directory: str | None) -> str:
+    """A path relative to the session's folder when it lies inside it."""
+    if directory and value.startswith("/"):
+        try:
+            return str(Path(value).relative_to(directory))
+        except ValueError:
+            return value
+    return value
+
+
+def tool_target(tool: str, arguments: dict[str, Any], directory: str | None) -> str:
+    """The one thing a tool call is about: its file, command, pattern, or its arguments."""
+    for key in TARGET_KEYS:
+        value = arguments.get(key)
+        if isinstance(value, str) and value:
+            first_line = value.strip().splitlines()[0] if value.strip() else value
+            return short_path(first_line, directory)
+    parts = [f"{key}={json.dumps(value)}" for key, value in arguments.items()]
+    return " ".join(parts)
+
+
+class ToolCall(FoldLine):
+    """A tool call: `✓ write  hello.txt`; opened, its input and output."""
+
+    def __init__(self, part: ToolPart, directory: str | None) -> None:
+        super().__init__()
+        self.part = part
+        self.directory = directory
+
+    def update_part(self, part: ToolPart) -> None:
+        self.part = part
+        self.redraw()
+
+    def title(self) -> Content:
+        state = self.part.state
+        name = self.part.tool.removeprefix("ensemble_")
+        target = tool_target(name, getattr(state, "input", {}) or {}, self.directory)
+        if isinstance(state, ToolCompleted):
+            icon, word, style = "✓", "done", "$success"
+        elif isinstance(state, ToolFailed):
+            icon, word, style = "✗", "failed", "$error"
+        elif isinstance(state, ToolRunning | ToolPending):
+            icon, word, style = "⋯", "running", "$warning"
+        else:
+            icon, word, style = "?", state.status, "$text-muted"
+        return Content.assemble(
+            (icon, style), " ", (name, "bold"), "  ", target, "  ", (word, style)
+        )
+
+    def body(self) -> str:
+        state = self.part.state
+        arguments = getattr(state, "input", {}) or {}
+        text = json.dumps(arguments, indent=2, ensure_ascii=False)
+        if isinstance(state, ToolCompleted) and state.output:
+            text += "\n── output ──\n" + state.output
+        elif isinstance(state, ToolFailed):
+            text += "\n── error ──\n" + state.error
+        return _limit(text)
+
+
+class Reasoning(FoldLine):
+    """The model's reasoning, folded to one line."""
+
+    DEFAULT_CSS = """
+    Reasoning { color: $text-muted; text-style: italic; }
+    """
+
+    def __init__(self, part: ReasoningPart) -> None:
+        super().__init__()
+        self.text = part.text
+
+    def add(self, fragment: str) -> None:
+        self.text += fragment
+        self.redraw()
+
+    def set_text(self, text: str) -> None:
+        if text != self.text:
+            self.text = text
+            self.redraw()
+
+    def title(self) -> Content:
+        words = len(self.text.split())
+        return Content(f"∴ thinking ({words} words)")
+
+    def body(self) -> str:
+        return _limit(self.text)
+
+
+def _limit(text: str) -> str:
+    """At most BODY_LINES lines and BODY_CHARS characters, saying how much was left out."""
+    lines = text[:BODY_CHARS].splitlines()
+    kept = "\n".join(lines[:BODY_LINES])
+    if len(kept) < len(text):
+        kept += f"\n… ({len(text) - len(kept)} more characters)"
+    return kept
+
+
+class ErrorLine(Static):
+    """A turn that ended in an error."""
+
+    DEFAULT_CSS = """
+    ErrorLine { padding: 0 1 0 2; color: $error; }
+    """

@@ -1,0 +1,214 @@
+"""The live transcript of one session: loaded once, then grown part by part as events come.
+
+Only the newest parts are mounted when a session is opened (`home` mounts earlier ones),
+and streamed text is appended to its part's Markdown, so a long transcript stays fast
+and no token rebuilds what is already on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Static
+
+from ensemble_tui.opencode.events import Event, MessageUpdated, PartDelta, PartRemoved, PartUpdated
+from ensemble_tui.opencode.models import (
+    AssistantMessage,
+    MessageWithParts,
+    ReasoningPart,
+    TextPart,
+    ToolPart,
+)
+from ensemble_tui.tui.widgets.parts import (
+    AgentText,
+    ErrorLine,
+    FoldLine,
+    Reasoning,
+    StreamedMarkdown,
+    ToolCall,
+    UserText,
+)
+
+FIRST_PARTS = 50
+MORE_PARTS = 50
+
+PartWidget = StreamedMarkdown | ToolCall | Reasoning
+
+
+def shown_part(part: Any) -> bool:
+    """Whether a part has a place in the transcript (steps, patches, files do not)."""
+    if isinstance(part, TextPart):
+        return not part.synthetic
+    return isinstance(part, ToolPart | ReasoningPart)
+
+
+class Transcript(VerticalScroll):
+    """The parts of one session, oldest at the top, following the newest."""
+
+    DEFAULT_CSS = """
+    Transcript {
+        height: 1fr;
+        padding: 0 1 1 0;
+        & > .earlier { color: $text-muted; padding: 0 2; }
+        & > .empty { color: $text-muted; padding: 1 2; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "toggle_folds", "Open/fold tool calls", id="transcript.folds"),
+        Binding("home", "earlier", "Earlier parts", id="transcript.earlier"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.directory: str | None = None
+        self.roles: dict[str, str] = {}
+        self.widgets: dict[str, PartWidget] = {}
+        self.errors: set[str] = set()
+        self.early_deltas: dict[str, str] = {}
+        self.hidden: list[tuple[str, Any]] = []
+
+    async def reset(self, directory: str | None, note: str) -> None:
+        """Empty the transcript (for another session) and show *note* until it loads."""
+        await self._finish_streams()
+        self.directory = directory
+        self.roles.clear()
+        self.widgets.clear()
+        self.errors.clear()
+        self.early_deltas.clear()
+        self.hidden.clear()
+        await self.remove_children()
+        await self.mount(Static(note, classes="empty"))
+
+    async def load(
+        self, messages: Sequence[MessageWithParts], empty: str = "Nothing said yet."
+    ) -> None:
+        """Show a whole session: its newest parts mounted, the older ones kept back."""
+        await self.remove_children()
+        items: list[tuple[str, Any]] = []
+        for message in messages:
+            self.roles[message.info.id] = message.info.role
+            items += [(message.info.role, part) for part in message.parts if shown_part(part)]
+            error = getattr(message.info, "error", None)
+            if error is not None:
+                items.append(("error", message.info))
+        self.hidden = items[:-FIRST_PARTS] if len(items) > FIRST_PARTS else []
+        shown = items[-FIRST_PARTS:]
+        widgets = [self._build(role, part) for role, part in shown]
+        if self.hidden:
+            widgets.insert(0, self._earlier_note())
+        if not widgets:
+            widgets.append(Static(empty, classes="empty"))
+        await self.mount_all(widgets)
+        self.anchor()
+
+    def _earlier_note(self) -> Static:
+        return Static(f"▲ {len(self.hidden)} earlier parts: press home", classes="earlier")
+
+    def _build(self, role: str, part: Any) -> Widget:
+        if role == "error":
+            self.errors.add(part.id)
+            return ErrorLine(f"✖ {part.error.message}")
+        widget: PartWidget
+        if isinstance(part, ToolPart):
+            widget = ToolCall(part, self.directory)
+        elif isinstance(part, ReasoningPart):
+            widget = Reasoning(part)
+        elif role == "user":
+            widget = UserText(part.text)
+        else:
+            widget = AgentText(part.text)
+        self.widgets[part.id] = widget
+        return widget
+
+    async def action_earlier(self) -> None:
+        """Mount the next chunk of earlier parts above the shown ones."""
+        if not self.hidden:
+            return
+        chunk, self.hidden = self.hidden[-MORE_PARTS:], self.hidden[:-MORE_PARTS]
+        for note in self.query(".earlier"):
+            await note.remove()
+        widgets = [self._build(role, part) for role, part in chunk]
+        if self.hidden:
+            widgets.insert(0, self._earlier_note())
+        await self.mount_all(widgets, before=0 if self.children else None)
+        self.scroll_home(animate=False)
+
+    def action_toggle_folds(self) -> None:
+        folds = list(self.query(FoldLine))
+        opening = not any(fold.has_class("-open") for fold in folds)
+        for fold in folds:
+            fold.set_class(opening, "-open")
+            fold.redraw()
+
+    async def apply(self, events: Iterable[Event]) -> None:
+        """Fold new events of this session into what is shown."""
+        for event in events:
+            if isinstance(event, MessageUpdated):
+                await self._message_updated(event)
+            elif isinstance(event, PartUpdated):
+                await self._part_updated(event.part)
+            elif isinstance(event, PartDelta):
+                await self._part_delta(event)
+            elif isinstance(event, PartRemoved):
+                removed = self.widgets.pop(event.part_id, None)
+                if removed is not None:
+                    await removed.remove()
+
+    async def _message_updated(self, event: MessageUpdated) -> None:
+        info = event.info
+        self.roles[info.id] = info.role
+        error = info.error if isinstance(info, AssistantMessage) else None
+        if error is not None and error.name != "MessageAbortedError" and info.id not in self.errors:
+            await self._append(self._build("error", info))
+
+    async def _part_updated(self, part: Any) -> None:
+        if not shown_part(part):
+            return
+        widget = self.widgets.get(part.id)
+        if widget is None:
+            await self._append(self._build(self.roles.get(part.message_id, "assistant"), part))
+            widget = self.widgets[part.id]
+            pending = self.early_deltas.pop(part.id, "")
+            if pending and isinstance(widget, StreamedMarkdown | Reasoning):
+                await _add(widget, pending)
+        if isinstance(widget, ToolCall) and isinstance(part, ToolPart):
+            widget.update_part(part)
+        elif isinstance(widget, Reasoning) and isinstance(part, ReasoningPart):
+            widget.set_text(part.text)
+        elif isinstance(widget, StreamedMarkdown) and isinstance(part, TextPart):
+            await widget.set_text(part.text)
+            if part.time.end is not None:
+                await widget.finish()
+
+    async def _part_delta(self, event: PartDelta) -> None:
+        if event.field != "text":
+            return
+        widget = self.widgets.get(event.part_id)
+        if widget is None:
+            self.early_deltas[event.part_id] = (
+                self.early_deltas.get(event.part_id, "") + event.delta
+            )
+        elif isinstance(widget, StreamedMarkdown | Reasoning):
+            await _add(widget, event.delta)
+
+    async def _append(self, widget: Widget) -> None:
+        for empty in self.query(".empty"):
+            await empty.remove()
+        await self.mount(widget)
+
+    async def _finish_streams(self) -> None:
+        for widget in self.widgets.values():
+            if isinstance(widget, StreamedMarkdown):
+                await widget.finish()
+
+
+async def _add(widget: StreamedMarkdown | Reasoning, fragment: str) -> None:
+    if isinstance(widget, Reasoning):
+        widget.add(fragment)
+    else:
+        await widget.add(fragment)
