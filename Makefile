@@ -10,7 +10,7 @@ PINNED_OPENCODE := $(CURDIR)/$(TOOLS)/opencode-$(OPENCODE_VERSION)/node_modules/
 DEMO_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(shell command -v opencode 2>/dev/null),$(PINNED_OPENCODE))
 TEST_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(PINNED_OPENCODE))
 
-.PHONY: help venv opencode demo test test-fast lint typecheck pytest screenshots bench clean
+.PHONY: help venv opencode chromium demo test test-fast lint typecheck pytest screenshots bench clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,6 +32,13 @@ opencode:  ## Install the pinned OpenCode into .tools unless one is on PATH or n
 	@if [ -n "$(ENSEMBLE_OPENCODE_BIN)" ] || command -v opencode >/dev/null; then \
 		echo "using $(DEMO_OPENCODE)"; else $(MAKE) --no-print-directory $(PINNED_OPENCODE); fi
 
+# The browser test (`serve` in headless Chromium) is skipped, saying so, without it.
+chromium:  ## Install Debian's chromium for the browser test when it is missing and apt-get can
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		{ command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -q && apt-get install -y -q chromium; } || \
+		echo "chromium could not be installed here: the browser test will be skipped"
+
 demo: venv opencode  ## Set everything up and run the demo (no API key needed)
 	ENSEMBLE_OPENCODE_BIN=$(DEMO_OPENCODE) $(BIN)/ensemble-tui demo
 
@@ -43,7 +50,7 @@ lint: venv  ## ruff format --check, ruff check, and the import layers (import-li
 typecheck: venv  ## Strict mypy on the package and its tests
 	$(BIN)/mypy ensemble_tui tests bench
 
-pytest: venv $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## The whole test suite against the pinned OpenCode
+pytest: venv chromium $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## The whole test suite against the pinned OpenCode
 	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest  ## Set everything up, then lint, type check and test
@@ -54,8 +61,11 @@ test-fast: venv  ## The tests that need no OpenCode (seconds, not minutes)
 bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
 	@for b in bench/bench_*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done
 
-screenshots: venv  ## SVGs of the screen's main states, from the real app, into screenshots/
+screenshots: venv chromium $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## SVGs of the screen's main states and a PNG of the demo in a browser, into screenshots/
 	$(BIN)/python scripts/screenshots.py
+	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python scripts/browser_screenshot.py --demo \
+		--expect "  ada " --expect "asks to use" --expect "Messages 2" \
+		--then "last 2m" screenshots/browser.png
 
 clean:  ## Remove the virtualenv and the local OpenCode
 	rm -rf $(VENV) $(TOOLS)

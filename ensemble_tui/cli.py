@@ -17,7 +17,7 @@ With no COMMAND, `ensemble-tui [PATH]` opens the screen on the repository at PAT
 (default: .), starting `opencode serve` for it, or attaching to one with --url.
 """
 USAGE = "ensemble-tui [PATH] [options]\n       ensemble-tui COMMAND ..."
-COMMANDS = ("tui", "run", "demo", "config", "trust")
+COMMANDS = ("tui", "run", "demo", "config", "trust", "serve")
 
 
 # What parsers and argument groups share: add_argument.
@@ -136,6 +136,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--headless", action="store_true", help="print the story, no screen")
     demo.add_argument("--fast", action="store_true", help="no pauses between steps")
 
+    serve = commands.add_parser(
+        "serve",
+        prog="ensemble-tui serve",
+        help="the same screen in a browser (textual-serve), on 127.0.0.1 by default",
+        description=(
+            "Serve the ensemble screen on the repository at PATH to a web browser: each "
+            "browser tab (one at a time) runs the screen as `ensemble-tui [PATH]` would, with "
+            "the same options. It listens on 127.0.0.1 and a free port unless told otherwise; "
+            "--host beyond loopback needs a token (--token or ENSEMBLE_SERVE_TOKEN)."
+        ),
+    )
+    serve.add_argument(
+        "path", metavar="PATH", nargs="?", type=Path, default=Path("."), help="default: ."
+    )
+    _screen_options(serve)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the interface to listen on (default: 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, help="the port to listen on (default: a free one)")
+    serve.add_argument(
+        "--token",
+        help="require this token (at least 16 characters) to open the page; needed for a "
+        "--host beyond loopback (default: $ENSEMBLE_SERVE_TOKEN)",
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="serve the demo (a scripted team) instead of PATH"
+    )
+
     config = commands.add_parser(
         "config",
         prog="ensemble-tui config",
@@ -203,6 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         run_demo,
         run_headless_command,
         run_screen,
+        run_serve,
         show_config,
         trust_settings,
     )
@@ -213,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
         "demo": run_demo,
         "config": show_config,
         "trust": trust_settings,
+        "serve": run_serve,
     }[args.command]
     try:
         command(args)

@@ -121,6 +121,22 @@ def run_screen(args: argparse.Namespace) -> None:
         sys.exit(app.return_code)
 
 
+def run_serve(args: argparse.Namespace) -> None:
+    """`ensemble-tui serve [PATH]`: the screen in a browser, checked before anything listens."""
+    from ensemble_tui.serve import ServeRefused, plan_serving, serve
+
+    try:
+        plan = plan_serving(args, dict(os.environ))
+        if args.demo:
+            check_opencode_version(find_opencode())
+        else:
+            repo = resolve_repository(args.path.resolve())
+            _opencode_for(args, _settings(repo, args))
+        serve(args, plan)
+    except ServeRefused as refusal:
+        raise CommandFailed(str(refusal)) from None
+
+
 def run_headless_command(args: argparse.Namespace) -> None:
     """`ensemble-tui run`: a team with no screen."""
     from ensemble_tui.composition import RunOptions

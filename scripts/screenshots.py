@@ -27,6 +27,7 @@ STATES: dict[str, tuple[str, tuple[int, int], tuple[str, ...], str]] = {
     "empty-team": ("empty", SMALL, (), "Ensemble before the lead has made a team"),
     "team-at-work": ("team", SMALL, (), "A team at work"),
     "team-at-work-large": ("team", LARGE, (), "A team at work on a large terminal"),
+    "glance": ("team", (80, 24), (), "The team at a glance on an 80x24 terminal"),
     "teammate-session": ("team", SMALL, ("escape", "j", "enter"), "A teammate's session"),
     "diff": ("team", SMALL, ("escape", "j", "d"), "A teammate's diff"),
     "permission": ("permission", SMALL, (), "A teammate asks for permission"),

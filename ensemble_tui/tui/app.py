@@ -158,6 +158,7 @@ class EnsembleApp(TeamActions):
         coordinator = message.coordinator
         self.control = TeamControl(coordinator)
         self.connection = Connection(coordinator.client.base_url, "connected")
+        self.main.attach_glance(coordinator)
         self.bridge = Bridge(coordinator, self)
         self.bridge.attach()
         self.show_member(LEAD_NAME)
@@ -197,6 +198,7 @@ class EnsembleApp(TeamActions):
             return
         self.rows = self.snapshot.rows
         self.main.teammates.show(self.rows, self.clock())
+        self.main.show_glance(self.rows, self.clock())
         row = self._row(self.shown)
         if row is None or not row.has_session:
             where = "no session yet"

@@ -56,6 +56,12 @@ COMMANDS = (
     Command("abort", "app.abort", "Stop the shown member's turn", "Its session stays."),
     Command("open_in_opencode", "app.open", "Open the shown session in OpenCode", "attach."),
     Command("cleanup", "app.cleanup", "Clean up the team", "Shut down, merge, end the team."),
+    Command(
+        "screen.toggle_timeline",
+        "main.timeline",
+        "Show or hide the timeline",
+        "The team's events over time.",
+    ),
     Command("help", "app.help", "Show the keys", "Every key and where it works."),
 )
 

@@ -26,7 +26,17 @@ from ensemble_tui.core.git.worktrees import create_worktree
 from ensemble_tui.core.models import Member, MemberStatus, MemberUpdate
 from ensemble_tui.core.store.connection import sql_value
 from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.activity import TeamGlance
 from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.events import (
+    MemberSpawned,
+    MessageSent,
+    TaskAdded,
+    TaskClaimed,
+    TaskCompleted,
+    TeamCreated,
+    TeamEvent,
+)
 from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.core.team.taskboard import TaskSpec
 from ensemble_tui.opencode.client import OpenCodeClient
@@ -343,6 +353,47 @@ def fix_times(store: Store, team_id: int) -> None:
         db.execute("UPDATE teams SET created = ? WHERE id = ?", (fixed, team_id))
 
 
+def at(minutes: float) -> datetime:
+    return NOW - timedelta(minutes=minutes)
+
+
+def publish_story(coordinator: Coordinator) -> None:
+    """The team events a team like `build_team`'s would have emitted, at fixed times."""
+    story: list[TeamEvent] = [
+        TeamCreated(time=at(20), member="lead", text="demo"),
+        *(TaskAdded(time=at(20), member="lead", task=f"t{n}") for n in range(1, 5)),
+        MemberSpawned(time=at(19.5), member="alice", branch="ensemble/demo/alice"),
+        MemberSpawned(time=at(19), member="bob", branch="ensemble/demo/bob"),
+        TaskClaimed(time=at(18), member="alice", task="t1"),
+        MessageSent(time=at(12), sender="alice", recipient="bob", text="greet(name)", message=1),
+        TaskCompleted(time=at(10), member="alice", task="t1", text="greet.py committed"),
+        MessageSent(time=at(9), sender="alice", recipient="lead", text="greet.py done", message=2),
+        TaskClaimed(time=at(8.5), member="bob", task="t2"),
+        MessageSent(time=at(6), sender="lead", text="Keep commits small.", message=3),
+    ]
+    for event in story:
+        coordinator.feed.emit(event)
+
+
+def recent_glance(coordinator: Coordinator) -> TeamGlance:
+    """The last minutes of a live-looking team: the lead busy in bursts, alice busy then
+    idle, bob working but quiet for the last 45 seconds (drawn as quiet)."""
+    publish_story(coordinator)
+    glance = TeamGlance(coordinator)
+    for step in range(60):
+        seconds = 300 - 5 * step
+        moment = NOW - timedelta(seconds=seconds)
+        glance.activity.record("lead", moment, 4 + (step * 7) % 11 if step % 9 < 6 else 0)
+        if seconds > 150:
+            glance.activity.record("alice", moment, 6 + (step * 5) % 9)
+        if 45 < seconds < 260:
+            glance.activity.record("bob", moment, 2 + (step * 3) % 7)
+    for minute in range(30, 0, -1):
+        tokens = int(52_200 * (1 - minute / 32) ** 2)
+        glance.spend.note(tokens, 0.12 * tokens / 52_200, at(minute))
+    return glance
+
+
 def build_scene(root: Path, kind: str, *, keys: dict[str, str] | None = None) -> Scene:
     """`empty`: a lead and no team yet; `team`: a team at work; `permission` and
     `question`: the same, with bob waiting for the human's permission or answer."""
@@ -362,6 +413,8 @@ def build_scene(root: Path, kind: str, *, keys: dict[str, str] | None = None) ->
         build_team(coordinator, root, kind)
     options = RunOptions(repo_root=repo, prompt="", url=URL, password="")
     app = make_app(options, coordinator=coordinator, clock=fixed_clock, keys=keys)
+    if kind != "empty":
+        app.main.glance = recent_glance(coordinator)
     return Scene(app, coordinator, store, replies)
 
 

@@ -58,7 +58,8 @@ def test_team_at_work(snap_compare: Compare, tmp_path: Path) -> None:
 
 
 def test_team_at_work_on_a_large_terminal(snap_compare: Compare, tmp_path: Path) -> None:
-    """You should see the same team using the space: a wider transcript and side panes."""
+    """You should see the same team using the space: a wider transcript and side panes,
+    the activity column beside the team, the timeline and the tokens chart under it."""
     app = build_scene(tmp_path, "team").app
     assert snap_compare(app, terminal_size=LARGE, run_before=keys())
 
@@ -97,9 +98,28 @@ def test_the_help_screen(snap_compare: Compare, tmp_path: Path) -> None:
 def test_team_at_work_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:
     """You should see the team on an 80x24 terminal: no branch column in the team list,
     bob's task readable ("t2 Write tests for greet"), the task board without padding
-    (ids, marks and most of each task's title), and no horizontal scroll bar anywhere."""
+    (ids, marks and most of each task's title), and no horizontal scroll bar anywhere.
+    Beside the list, a sparkline per member: the lead's busy in bursts, alice's flat
+    (idle), bob's orange (working, but silent for the last 50 s); under the list the
+    timeline (◎ team, + tasks, ▲ spawns, → messages, ◇ claims, ◆ a completion; dim dots
+    for pauses) naming the newest event, and the Tokens 30m chart rising to 52.2k $0.12."""
     app = build_scene(tmp_path, "team").app
     assert snap_compare(app, terminal_size=TINY, run_before=keys())
+
+
+def test_an_event_chosen_on_the_timeline(snap_compare: Compare, tmp_path: Path) -> None:
+    """You should see the timeline focused with one event (bob's claim of t2, ◇) drawn
+    reversed, and its border saying "14:21 bob · task claimed t2"."""
+    app = build_scene(tmp_path, "team").app
+
+    async def choose(pilot: Pilot[Any]) -> None:
+        await keys()(pilot)
+        assert isinstance(pilot.app, EnsembleApp)
+        pilot.app.main.timeline.focus()
+        await pilot.press("left")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=LARGE, run_before=choose)
 
 
 def test_a_waiting_permission_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:

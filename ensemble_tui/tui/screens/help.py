@@ -49,6 +49,13 @@ LEFT: tuple[Section, ...] = (
     ),
     ("In tasks, messages", ((("enter",), "show it whole"),)),
     (
+        "In the timeline",
+        (
+            (("timeline.earlier", "timeline.later"), "earlier or later event"),
+            (("timeline.open",), "show it whole"),
+        ),
+    ),
+    (
         "In the diff",
         (
             (("diff.next", "diff.previous"), "next or previous file"),
@@ -71,6 +78,7 @@ RIGHT: tuple[Section, ...] = (
             (("app.open",), "open the session in OpenCode"),
             (("app.abort",), "stop the shown member's turn"),
             (("app.cleanup",), "clean up and end the team"),
+            (("main.timeline",), "timeline on or off"),
         ),
     ),
     (

@@ -6,26 +6,44 @@ which searches whichever screen is on top (a diff, a confirmation) and would mis
 
 from __future__ import annotations
 
-from textual import getters
+from datetime import datetime
+from typing import ClassVar
+
+from textual import getters, on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 
+from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.core.team.activity import QUIET_AFTER_SECONDS, GlanceSource, TeamGlance
+from ensemble_tui.core.team.read_model import MemberRow
+from ensemble_tui.tui.widgets.activity import ActivityColumn, ActivityLine, SpendChart
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.feed import MessageFeed
 from ensemble_tui.tui.widgets.session import PromptBox, SessionPane
 from ensemble_tui.tui.widgets.statusbar import StatusBar
 from ensemble_tui.tui.widgets.taskboard import TaskBoard
 from ensemble_tui.tui.widgets.teammates import TeammateList
+from ensemble_tui.tui.widgets.timeline import Timeline, event_detail
 from ensemble_tui.tui.widgets.transcript import Transcript
 
 
 class MainScreen(Screen[None]):
-    """The team list on top; the session pane beside the tasks and messages; the
-    attention line and the status bar at the bottom."""
+    """The team list (with each member's activity) on top, the timeline and the spend
+    chart under it; the
+    session pane beside the tasks and messages; the attention line and the status bar at
+    the bottom."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "toggle_timeline", "Timeline", id="main.timeline"),
+    ]
 
     teammates = getters.query_one(TeammateList)
+    activity = getters.query_one(ActivityColumn)
+    timeline = getters.query_one(Timeline)
+    spend = getters.query_one(SpendChart)
     session = getters.query_one(SessionPane)
     transcript = getters.query_one(Transcript)
     prompt = getters.query_one(PromptBox)
@@ -37,8 +55,19 @@ class MainScreen(Screen[None]):
     class Ready(Message):
         """The panes are mounted: the app can fill them."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.glance: TeamGlance | None = None
+        """What the sparklines draw; made for the first coordinator shown (a test may
+        give one that has counted already)."""
+
     def compose(self) -> ComposeResult:
-        yield TeammateList(id="teammates")
+        with Horizontal(id="team"):
+            yield TeammateList(id="teammates")
+            yield ActivityColumn(id="activity")
+        with Horizontal(id="glance"):
+            yield Timeline(id="timeline")
+            yield SpendChart(id="spend")
         with Horizontal(id="main"):
             yield SessionPane(id="session")
             with Vertical(id="side"):
@@ -49,3 +78,46 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.post_message(self.Ready())
+
+    def on_unmount(self) -> None:
+        if self.glance is not None:
+            self.glance.close()
+
+    def attach_glance(self, coordinator: GlanceSource) -> None:
+        """Start counting the activity and following the events of *coordinator*."""
+        if self.glance is None or self.glance.coordinator is not coordinator:
+            if self.glance is not None:
+                self.glance.close()
+            self.glance = TeamGlance(coordinator)
+
+    def show_glance(self, rows: list[MemberRow], now: datetime) -> None:
+        """Refresh the activity sparklines, the timeline and the spend chart."""
+        glance = self.glance
+        if glance is None:
+            return
+        tokens, cost = sum(row.tokens for row in rows), sum(row.cost for row in rows)
+        glance.spend.note(tokens, cost, now)
+        lines = []
+        for row in rows:
+            quiet_for = glance.activity.quiet_for(row.name, now)
+            quiet = (
+                row.status is MemberStatus.WORKING
+                and quiet_for is not None
+                and quiet_for >= QUIET_AFTER_SECONDS
+            )
+            lines.append(ActivityLine(row.name, glance.activity.series(row.name, now), quiet))
+        # Row for row with the list, also when the list has scrolled.
+        self.activity.show(lines[round(self.teammates.scroll_y) :])
+        self.timeline.show(glance.events)
+        self.spend.show(glance.spend.tokens(now), tokens, cost)
+
+    def action_toggle_timeline(self) -> None:
+        """Show or hide the timeline strip (and the spend chart beside it)."""
+        strip = self.query_one("#glance")
+        strip.display = not strip.display
+        if not strip.display and self.timeline.has_focus:
+            self.teammates.focus()
+
+    @on(Timeline.EventChosen)
+    def _event_chosen(self, message: Timeline.EventChosen) -> None:
+        self.app.push_screen(event_detail(message.event))

@@ -97,7 +97,8 @@ class MessageFeed(OptionList):
             self.scroll_end(animate=False)
 
     def on_resize(self) -> None:
-        # Lines rewrap when the width settles (a scroll bar comes or goes): stay at the end.
+        # Lines rewrap when the width settles (a scroll bar comes or goes), and the pane
+        # shrinks when the layout settles: stay at the end.
         if self.following:
             self.scroll_end(animate=False)
 
