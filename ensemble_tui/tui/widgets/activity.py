@@ -33,7 +33,7 @@ class ActivityColumn(Vertical):
 
     DEFAULT_CSS = """
     ActivityColumn {
-        width: 14;
+        width: 10;
         height: auto;
         max-height: 40%;
         border: round $border-blurred;

@@ -27,6 +27,9 @@ from ensemble_tui.tui.views import (
 # The branch column only when the list is this wide: the names say it otherwise, and on
 # an 80-column terminal the task needs the room.
 BRANCH_WIDTH = 90
+# The cost column only from this width (the status bar has the team's cost): below it the
+# task's text gets the room, as at 80 columns beside the activity column.
+COST_WIDTH = 72
 COLUMNS = ("name", "status", "task", "branch", "time", "tokens", "cost")
 
 
@@ -71,6 +74,7 @@ class TeammateList(DataTable[Text]):
         self.shown_member = "lead"
         self.now: datetime | None = None
         self.with_branch = False
+        self.with_cost = True
         self.task_width = 4
         self.border_title = "Team"
 
@@ -78,7 +82,10 @@ class TeammateList(DataTable[Text]):
         self._add_columns()
 
     def _columns(self) -> tuple[str, ...]:
-        return tuple(c for c in COLUMNS if c != "branch" or self.with_branch)
+        hidden = {"branch"} if not self.with_branch else set()
+        if not self.with_cost:
+            hidden.add("cost")
+        return tuple(c for c in COLUMNS if c not in hidden)
 
     def _add_columns(self) -> None:
         for column in self._columns():
@@ -86,8 +93,9 @@ class TeammateList(DataTable[Text]):
 
     def on_resize(self, event: Resize) -> None:
         wide = event.size.width >= BRANCH_WIDTH
-        if wide != self.with_branch:
-            self.with_branch = wide
+        costly = event.size.width >= COST_WIDTH
+        if (wide, costly) != (self.with_branch, self.with_cost):
+            self.with_branch, self.with_cost = wide, costly
             selected = self.selected
             rows = list(self.rows_shown.values())
             self.clear(columns=True)
