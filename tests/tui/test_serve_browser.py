@@ -60,7 +60,7 @@ async def test_the_screen_opens_in_a_real_browser_and_takes_keys(
         seen = await capture(
             url,
             shot,
-            expect=["Team", "▶ lead", "● connected", "Activity", "Timeline"],
+            expect=["Team", "▶ lead", "● connected", "last 2m", "Timeline"],
             keys=["ctrl+p"],
             then=["Search for commands", "Show or hide the timeline"],
         )
