@@ -2,10 +2,11 @@
 
 Data flows one way: OpenCode events -> `SessionState` -> store -> team events. Commands
 come in through two ports, `TeamTools` (the agents) and `TeamControl` (the human), and
-the parts that carry them out (spawn, finishing, recovery, the watchdog) change the
-team only through the methods here: `set_team`, `track`, `untrack`, `issue_token`,
-`update_member`, `record`. Everything is written to the store before anything is sent
-to OpenCode.
+the parts that carry them out (spawn, finishing, recovery, the watchdog, and the
+reactions to OpenCode's events in `reactions.py`) change the team only through the
+methods here: `set_team`, `track`, `untrack`, `issue_token`, `update_member`,
+`add_usage`, `record_status`, `record`. Everything is written to the store before
+anything is sent to OpenCode.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ensemble_tui.core.errors import Refused
@@ -31,13 +31,8 @@ from ensemble_tui.core.store.store import Store
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
     LeadStarted,
-    MemberErrored,
-    MemberIdle,
-    MemberRateLimited,
     MemberShutDown,
     MemberStatusChanged,
-    PermissionAsked,
-    QuestionAsked,
     ServerConnected,
     ServerDisconnected,
     TaskReleased,
@@ -46,19 +41,17 @@ from ensemble_tui.core.team.events import (
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.identity import Caller, TokenBook
 from ensemble_tui.core.team.prompts import LEAD_SYSTEM, lead_digest
-from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, Change, SessionState
+from ensemble_tui.core.team.reactions import EventReactions, SessionListener
+from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
-from ensemble_tui.opencode.events import Event
-from ensemble_tui.opencode.models import ModelRef
+from ensemble_tui.opencode.models import ModelRef, Tokens
 from ensemble_tui.opencode.stream import EventStream, StreamConnected, StreamDisconnected
 
 log = logging.getLogger(__name__)
 
 # The name the team tools are registered under, in every directory.
 MCP_SERVER_NAME = "ensemble"
-
-SessionListener = Callable[[SessionState, Event], None]
 
 
 @dataclass
@@ -112,8 +105,8 @@ class Coordinator:
         self._stream_task: asyncio.Task[None] | None = None
         self._stream_ready = asyncio.Event()
         self._resync: Callable[[], Awaitable[None]] | None = None
-        # The screen follows the shown session's parts and deltas through these.
-        self._session_listeners: list[SessionListener] = []
+        self.reactions = EventReactions(self)
+        """What OpenCode's events do to the team (through the methods here)."""
 
     # The state it owns
 
@@ -161,8 +154,7 @@ class Coordinator:
 
     def add_session_listener(self, listener: SessionListener) -> Callable[[], None]:
         """Call *listener* with every event of a tracked session; returns the remover."""
-        self._session_listeners.append(listener)
-        return lambda: self._session_listeners.remove(listener)
+        return self.reactions.add_session_listener(listener)
 
     def on_resync(self, handler: Callable[[], Awaitable[None]]) -> None:
         """What to do when the stream comes back or a turn looks lost (recovery's job)."""
@@ -207,6 +199,17 @@ class Coordinator:
     def update_member(self, name: str, update: MemberUpdate) -> Member:
         return self.store.update_member(self.require_team().id, name, update)
 
+    def add_usage(self, name: str, tokens: Tokens, cost: float) -> None:
+        """Add one step's tokens and cost to *name*'s totals."""
+        self.store.add_member_usage(
+            self.require_team().id,
+            name,
+            input_tokens=tokens.input,
+            output_tokens=tokens.output,
+            reasoning_tokens=tokens.reasoning,
+            cost=cost,
+        )
+
     def record(self, event: TeamEvent) -> None:
         """The one way a team event is told: into the team's log, then to the feed."""
         if event.logged and self._team is not None:
@@ -245,24 +248,9 @@ class Coordinator:
                         self.record(ServerDisconnected(text=item.reason))
                     self.connected = False
                 else:
-                    await self.handle_event(item.event)
+                    await self.reactions.handle_event(item.event)
             except Exception:
                 log.exception("the coordinator failed on a stream item; carrying on")
-
-    async def handle_event(self, event: Event) -> None:
-        """Fold one OpenCode event into the team (the stream calls this for every frame)."""
-        session_id = getattr(event, "session_id", None)
-        state = self._sessions.get(session_id) if session_id else None
-        if state is None and hasattr(event, "request"):
-            state = self._sessions.get(getattr(event.request, "session_id", ""))
-        if state is None:
-            return
-        change = state.apply(event)
-        if change.matters:
-            await self._on_change(state, change)
-            self._changed.set()
-        for listener in list(self._session_listeners):
-            listener(state, event)
 
     async def resync(self) -> None:
         """Reconcile with the server (recovery's handler, set by the composition root)."""
@@ -376,58 +364,7 @@ class Coordinator:
         released = self.end_member(member, MemberStatus.SHUT_DOWN)
         self.record(MemberShutDown(member=member.name, text=reason, released=released))
 
-    # Reacting to events
-
-    async def _on_change(self, state: SessionState, change: Change) -> None:
-        team = self._team
-        member = self.store.get_member(team.id, state.member) if team is not None else None
-        if change.usage is not None and member is not None and team is not None:
-            tokens, cost = change.usage
-            self.store.add_member_usage(
-                team.id,
-                state.member,
-                input_tokens=tokens.input,
-                output_tokens=tokens.output,
-                reasoning_tokens=tokens.reasoning,
-                cost=cost,
-            )
-        if change.permission is not None:
-            self.record(
-                PermissionAsked(
-                    member=state.member,
-                    text=change.permission.permission,
-                    request=change.permission.id,
-                    patterns=change.permission.patterns,
-                )
-            )
-        if change.question is not None:
-            asked = "; ".join(q.question for q in change.question.questions)
-            self.record(QuestionAsked(member=state.member, text=asked))
-        if change.error is not None:
-            self.record(MemberErrored(member=state.member, text=change.error))
-        if change.failed_start is not None and not (member and member.status.ended):
-            state.error = f"the model failed to start: {change.failed_start}"
-            change.status = state.status()
-            self.record(MemberErrored(member=state.member, text=state.error))
-        if change.status is MemberStatus.RATE_LIMITED and state.retrying_until is not None:
-            at = datetime.fromtimestamp(state.retrying_until / 1000, UTC)
-            self.record(
-                MemberRateLimited(
-                    member=state.member,
-                    text=f"the provider is busy; next attempt at {at.astimezone():%H:%M:%S}",
-                    next_attempt=at.isoformat(),
-                )
-            )
-        if change.status is not None:
-            self._record_status(state, change.status, member)
-        if change.turn_ended:
-            stopped = change.stopped_by_human
-            said = "stopped by you" if stopped else None
-            self.record(MemberIdle(member=state.member, text=said, stopped=stopped))
-            if member is not None and member.shutdown_requested and not member.status.ended:
-                await self.finish_shutdown(member, "shutdown")
-            else:
-                await self.delivery.deliver_pending(state)
+    # What the reactions to events change
 
     def record_status(self, state: SessionState) -> None:
         """Store the status a session's state stands for, if it changed."""
@@ -446,6 +383,10 @@ class Coordinator:
             self.record(MemberStatusChanged(member=state.member, text=status.value))
 
     # Settling
+
+    def note_change(self) -> None:
+        """Something that `settled()` reads may have changed: look again."""
+        self._changed.set()
 
     def settled(self) -> bool:
         """True when every session is idle, nothing is being done, and nothing waits."""
