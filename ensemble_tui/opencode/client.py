@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import (
+    ConfiguredProviders,
     FileDiff,
     Health,
     McpStatus,
@@ -24,7 +25,9 @@ from ensemble_tui.opencode.models import (
     PermissionReply,
     PermissionRequest,
     PermissionRule,
+    ProviderCatalogue,
     QuestionRequest,
+    ServerConfig,
     Session,
     SessionStatus,
     Todo,
@@ -298,6 +301,20 @@ class OpenCodeClient:
     async def mcp_status(self, directory: str) -> dict[str, McpStatus]:
         return await self._call(_MCP, "GET", "/mcp", directory=directory)
 
+    # Providers and models
+
+    async def configured_providers(self, directory: str) -> ConfiguredProviders:
+        """`GET /config/providers`: the providers usable now, with their models."""
+        return await self._call(_CONFIGURED, "GET", "/config/providers", directory=directory)
+
+    async def provider_catalogue(self, directory: str) -> ProviderCatalogue:
+        """`GET /provider`: which providers are connected (have a key or need none)."""
+        return await self._call(_CATALOGUE, "GET", "/provider", directory=directory)
+
+    async def server_config(self, directory: str) -> ServerConfig:
+        """`GET /config`: the server's configuration for *directory* (its `model`)."""
+        return await self._call(_CONFIG, "GET", "/config", directory=directory)
+
 
 _HEALTH = TypeAdapter(Health)
 _SESSION = TypeAdapter(Session)
@@ -310,3 +327,6 @@ _STATUSES: TypeAdapter[dict[str, SessionStatus]] = TypeAdapter(dict[str, Session
 _PERMISSIONS = TypeAdapter(list[PermissionRequest])
 _QUESTIONS = TypeAdapter(list[QuestionRequest])
 _MCP = TypeAdapter(dict[str, McpStatus])
+_CONFIGURED = TypeAdapter(ConfiguredProviders)
+_CATALOGUE = TypeAdapter(ProviderCatalogue)
+_CONFIG = TypeAdapter(ServerConfig)

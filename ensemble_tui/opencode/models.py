@@ -369,4 +369,39 @@ class McpStatus(OpenCodeModel):
     error: str | None = None
 
 
+# Providers and models
+
+
+class ProviderModels(OpenCodeModel):
+    """A provider the server can use (`GET /config/providers`), with its models by id."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    id: str
+    name: str = ""
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class ConfiguredProviders(OpenCodeModel):
+    """`GET /config/providers`: the usable providers and each one's default model id."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    providers: list[ProviderModels] = Field(default_factory=list)
+    default: dict[str, str] = Field(default_factory=dict)
+
+
+class ProviderCatalogue(OpenCodeModel):
+    """`GET /provider`, without its long `all` list: which providers are connected."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    connected: list[str] = Field(default_factory=list)
+    default: dict[str, str] = Field(default_factory=dict)
+
+
+class ServerConfig(OpenCodeModel):
+    """The parts of `GET /config` ensemble-tui reads: the configured default model."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model: str | None = None
+
+
 PermissionReply = Literal["once", "always", "reject"]

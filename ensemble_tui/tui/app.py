@@ -182,6 +182,7 @@ class EnsembleApp(TeamActions):
             self.main.tasks.show(snapshot.tasks)
         self.main.messages.add(snapshot.messages)
         self.pending = snapshot.pending
+        self.main.attention.show_problem(snapshot.model_problem)
         self.main.attention.show(self.pending)
         state = "connected" if snapshot.connected else "reconnecting"
         self.connection = Connection(snapshot.server_url, state)
@@ -204,6 +205,8 @@ class EnsembleApp(TeamActions):
             where = "no session yet"
         else:
             where = row.branch or "your working tree"
+            if row.model:
+                where = f"{where} · {row.model}"
         self.main.session.show(self.shown, row.status if row else None, where)
 
     def on_unmount(self) -> None:
