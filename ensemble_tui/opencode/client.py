@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import (
-    ConfiguredProviders,
+    Agent,
     FileDiff,
     Health,
     McpStatus,
@@ -26,6 +26,7 @@ from ensemble_tui.opencode.models import (
     PermissionRequest,
     PermissionRule,
     ProviderCatalogue,
+    Providers,
     QuestionRequest,
     ServerConfig,
     Session,
@@ -159,6 +160,14 @@ class OpenCodeClient:
         check_supported_version(health.version)
         self.version = health.version
         return health
+
+    async def agents(self, directory: str) -> list[Agent]:
+        """`GET /agent`: the agents a session of *directory* may use."""
+        return await self._call(_AGENTS, "GET", "/agent", directory=directory)
+
+    async def providers(self, directory: str) -> Providers:
+        """`GET /config/providers`: the configured providers and their models."""
+        return await self._call(_PROVIDERS, "GET", "/config/providers", directory=directory)
 
     # Sessions
 
@@ -303,10 +312,6 @@ class OpenCodeClient:
 
     # Providers and models
 
-    async def configured_providers(self, directory: str) -> ConfiguredProviders:
-        """`GET /config/providers`: the providers usable now, with their models."""
-        return await self._call(_CONFIGURED, "GET", "/config/providers", directory=directory)
-
     async def provider_catalogue(self, directory: str) -> ProviderCatalogue:
         """`GET /provider`: which providers are connected (have a key or need none)."""
         return await self._call(_CATALOGUE, "GET", "/provider", directory=directory)
@@ -317,6 +322,8 @@ class OpenCodeClient:
 
 
 _HEALTH = TypeAdapter(Health)
+_AGENTS = TypeAdapter(list[Agent])
+_PROVIDERS = TypeAdapter(Providers)
 _SESSION = TypeAdapter(Session)
 _BOOL = TypeAdapter(bool)
 _SESSIONS = TypeAdapter(list[Session])
@@ -327,6 +334,5 @@ _STATUSES: TypeAdapter[dict[str, SessionStatus]] = TypeAdapter(dict[str, Session
 _PERMISSIONS = TypeAdapter(list[PermissionRequest])
 _QUESTIONS = TypeAdapter(list[QuestionRequest])
 _MCP = TypeAdapter(dict[str, McpStatus])
-_CONFIGURED = TypeAdapter(ConfiguredProviders)
 _CATALOGUE = TypeAdapter(ProviderCatalogue)
 _CONFIG = TypeAdapter(ServerConfig)

@@ -369,23 +369,26 @@ class McpStatus(OpenCodeModel):
     error: str | None = None
 
 
-# Providers and models
+class Agent(OpenCodeModel):
+    """One of the server's agents (`GET /agent`); hidden ones are OpenCode's own helpers."""
+
+    name: str
+    mode: str = "primary"
+    hidden: bool | None = None
 
 
-class ProviderModels(OpenCodeModel):
-    """A provider the server can use (`GET /config/providers`), with its models by id."""
+class Provider(OpenCodeModel):
+    """A configured provider and its models, keyed by model id (`GET /config/providers`)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
     id: str
     name: str = ""
-    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    models: dict[str, Any] = Field(default_factory=dict)
 
 
-class ConfiguredProviders(OpenCodeModel):
+class Providers(OpenCodeModel):
     """`GET /config/providers`: the usable providers and each one's default model id."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-    providers: list[ProviderModels] = Field(default_factory=list)
+    providers: list[Provider] = Field(default_factory=list)
     default: dict[str, str] = Field(default_factory=dict)
 
 

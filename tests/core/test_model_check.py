@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ensemble_tui.core.team.model_check import FIX, judge
-from ensemble_tui.opencode.models import ConfiguredProviders
+from ensemble_tui.opencode.models import Providers
 
 
-def providers(**models: list[str]) -> ConfiguredProviders:
-    return ConfiguredProviders.model_validate(
+def providers(**models: list[str]) -> Providers:
+    return Providers.model_validate(
         {
             "providers": [
                 {"id": name, "name": name.title(), "models": {m: {"id": m} for m in ids}}

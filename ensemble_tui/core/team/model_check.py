@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 
 from ensemble_tui.opencode.client import OpenCodeClient
-from ensemble_tui.opencode.models import ConfiguredProviders, ModelRef
+from ensemble_tui.opencode.models import ModelRef, Providers
 
 FIX = (
     "Fix: run `opencode auth login` to connect a provider (then start ensemble-tui again), "
@@ -65,7 +65,7 @@ class ModelCheck:
         return f"{self.problem} {FIX}" if self.problem else f"{self.model} ({self.source})"
 
 
-def _opencode_default(configured: ConfiguredProviders) -> str | None:
+def _opencode_default(configured: Providers) -> str | None:
     """The model OpenCode picks when none is named: its first usable provider's default."""
     for provider in configured.providers:
         model = configured.default.get(provider.id)
@@ -77,7 +77,7 @@ def _opencode_default(configured: ConfiguredProviders) -> str | None:
 def judge(
     wanted: str | None,
     configured_model: str | None,
-    configured: ConfiguredProviders,
+    configured: Providers,
     connected: list[str],
 ) -> ModelCheck:
     """Name the model the lead will use and say what is wrong with it (pure, for tests)."""
@@ -119,7 +119,7 @@ def judge(
 async def check_model(client: OpenCodeClient, directory: str, wanted: str | None) -> ModelCheck:
     """Read the server's providers and configured model, and judge the lead's model."""
     configured, catalogue, config = await asyncio.gather(
-        client.configured_providers(directory),
+        client.providers(directory),
         client.provider_catalogue(directory),
         client.server_config(directory),
     )
