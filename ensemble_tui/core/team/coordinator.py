@@ -31,8 +31,11 @@ from ensemble_tui.core.store.store import Store
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
     LeadStarted,
+    MemberErrored,
     MemberShutDown,
     MemberStatusChanged,
+    ModelChecked,
+    ModelUnavailable,
     ServerConnected,
     ServerDisconnected,
     TaskReleased,
@@ -40,6 +43,7 @@ from ensemble_tui.core.team.events import (
 )
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.identity import Caller, TokenBook
+from ensemble_tui.core.team.model_check import FIX, ModelCheck, check_model
 from ensemble_tui.core.team.prompts import LEAD_SYSTEM, lead_digest
 from ensemble_tui.core.team.reactions import EventReactions, SessionListener
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
@@ -107,6 +111,10 @@ class Coordinator:
         self._resync: Callable[[], Awaitable[None]] | None = None
         self.reactions = EventReactions(self)
         """What OpenCode's events do to the team (through the methods here)."""
+        self.model_check: ModelCheck | None = None
+        """The lead's model as checked at start (None until checked, or if it could not be)."""
+        self.model_problem: str | None = None
+        """Why no model answers, with the fix, until one does (the screen shows it)."""
 
     # The state it owns
 
@@ -256,6 +264,49 @@ class Coordinator:
         """Reconcile with the server (recovery's handler, set by the composition root)."""
         if self._resync is not None:
             await self._resync()
+
+    # The model
+
+    async def check_model(self) -> ModelCheck | None:
+        """Name the lead's model and say at once (`model.unavailable`) if it cannot work."""
+        try:
+            found = await check_model(self.client, str(self.repo_root), self.settings.default_model)
+        except OpenCodeError as error:
+            log.warning("could not check the model: %s", error)
+            return None
+        self.model_check = found
+        if found.usable:
+            self.record(ModelChecked(member=LEAD_NAME, text=found.source, model=found.model))
+        else:
+            self.model_problem = found.describe()
+            self.record(
+                ModelUnavailable(member=LEAD_NAME, text=found.describe(), model=found.model)
+            )
+        return found
+
+    def model_of(self, state: SessionState) -> str | None:
+        """The model a session uses: pinned or learned, else the lead's checked one."""
+        if state.model is not None:
+            return str(state.model)
+        if state.member == LEAD_NAME and self.model_check is not None:
+            return self.model_check.model
+        return None
+
+    async def model_unreachable(self, state: SessionState, reason: str) -> None:
+        """Stop a turn whose model cannot be reached, and say why with the fix."""
+        model = self.model_of(state) or "OpenCode's default model"
+        text = f"the model {model} cannot be reached: {reason}. {FIX}"
+        state.error = text
+        self.model_problem = text
+        self.record(MemberErrored(member=state.member, text=text))
+        try:
+            await self.client.abort(state.session_id, state.directory)
+        except OpenCodeError as error:
+            log.warning("could not stop %s's hopeless retries: %s", state.member, error)
+
+    def model_answered(self) -> None:
+        """A model answered: whatever was said about models no longer holds."""
+        self.model_problem = None
 
     # The lead
 

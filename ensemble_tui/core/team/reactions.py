@@ -46,6 +46,10 @@ class ReactionTarget(Protocol):
 
     async def finish_shutdown(self, member: Member, reason: str) -> None: ...
 
+    async def model_unreachable(self, state: SessionState, reason: str) -> None: ...
+
+    def model_answered(self) -> None: ...
+
     def note_change(self) -> None: ...
 
 
@@ -98,6 +102,10 @@ class EventReactions:
             record(QuestionAsked(member=state.member, text=asked))
         if change.error is not None:
             record(MemberErrored(member=state.member, text=change.error))
+        if change.unreachable is not None:
+            await coordinator.model_unreachable(state, change.unreachable)
+        if change.usage is not None:
+            coordinator.model_answered()
         if change.failed_start is not None and not (member and member.status.ended):
             state.error = f"the model failed to start: {change.failed_start}"
             change.status = state.status()
