@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import (
+    Agent,
     FileDiff,
     Health,
     McpStatus,
@@ -24,7 +25,10 @@ from ensemble_tui.opencode.models import (
     PermissionReply,
     PermissionRequest,
     PermissionRule,
+    ProviderCatalogue,
+    Providers,
     QuestionRequest,
+    ServerConfig,
     Session,
     SessionStatus,
     Todo,
@@ -156,6 +160,14 @@ class OpenCodeClient:
         check_supported_version(health.version)
         self.version = health.version
         return health
+
+    async def agents(self, directory: str) -> list[Agent]:
+        """`GET /agent`: the agents a session of *directory* may use."""
+        return await self._call(_AGENTS, "GET", "/agent", directory=directory)
+
+    async def providers(self, directory: str) -> Providers:
+        """`GET /config/providers`: the configured providers and their models."""
+        return await self._call(_PROVIDERS, "GET", "/config/providers", directory=directory)
 
     # Sessions
 
@@ -298,8 +310,20 @@ class OpenCodeClient:
     async def mcp_status(self, directory: str) -> dict[str, McpStatus]:
         return await self._call(_MCP, "GET", "/mcp", directory=directory)
 
+    # Providers and models
+
+    async def provider_catalogue(self, directory: str) -> ProviderCatalogue:
+        """`GET /provider`: which providers are connected (have a key or need none)."""
+        return await self._call(_CATALOGUE, "GET", "/provider", directory=directory)
+
+    async def server_config(self, directory: str) -> ServerConfig:
+        """`GET /config`: the server's configuration for *directory* (its `model`)."""
+        return await self._call(_CONFIG, "GET", "/config", directory=directory)
+
 
 _HEALTH = TypeAdapter(Health)
+_AGENTS = TypeAdapter(list[Agent])
+_PROVIDERS = TypeAdapter(Providers)
 _SESSION = TypeAdapter(Session)
 _BOOL = TypeAdapter(bool)
 _SESSIONS = TypeAdapter(list[Session])
@@ -310,3 +334,5 @@ _STATUSES: TypeAdapter[dict[str, SessionStatus]] = TypeAdapter(dict[str, Session
 _PERMISSIONS = TypeAdapter(list[PermissionRequest])
 _QUESTIONS = TypeAdapter(list[QuestionRequest])
 _MCP = TypeAdapter(dict[str, McpStatus])
+_CATALOGUE = TypeAdapter(ProviderCatalogue)
+_CONFIG = TypeAdapter(ServerConfig)

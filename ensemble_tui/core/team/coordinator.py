@@ -36,6 +36,8 @@ from ensemble_tui.core.team.events import (
     MemberRateLimited,
     MemberShutDown,
     MemberStatusChanged,
+    ModelChecked,
+    ModelUnavailable,
     PermissionAsked,
     QuestionAsked,
     ServerConnected,
@@ -45,6 +47,7 @@ from ensemble_tui.core.team.events import (
 )
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.identity import Caller, TokenBook
+from ensemble_tui.core.team.model_check import FIX, ModelCheck, check_model
 from ensemble_tui.core.team.prompts import LEAD_SYSTEM, lead_digest
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, STREAMED, Change, SessionState
 from ensemble_tui.core.team.taskboard import TaskBoard
@@ -80,6 +83,7 @@ class CoordinatorSettings:
     tool_burst: int = 20
     ack_cooldown: float = 60.0
     max_spawn_failures: int = 3
+    max_members: int = 20
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True
@@ -139,6 +143,10 @@ class Coordinator:
         # The screen follows the shown session's parts and deltas through these.
         # A tuple, replaced on change, so a listener may remove itself while being called.
         self._session_listeners: tuple[SessionListener, ...] = ()
+        self.model_check: ModelCheck | None = None
+        """The lead's model as checked at start (None until checked, or if it could not be)."""
+        self.model_problem: str | None = None
+        """Why no model answers, with the fix, until one does (the screen shows it)."""
 
     # The state it owns
 
@@ -311,7 +319,12 @@ class Coordinator:
                     await asyncio.sleep(0)
                 try:
                     state, change, standing = self._fold(event, writing)
-                    if change is not None and change.turn_ended and state is not None:
+                    if state is None or change is None:
+                        continue
+                    if change.unreachable is not None:
+                        writing.commit()
+                        await self._stop_hopeless(state)
+                    if change.turn_ended:
                         writing.commit()
                         await self._after_turn(state, standing)
                 except Exception:
@@ -342,6 +355,49 @@ class Coordinator:
         """Reconcile with the server (recovery's handler, set by the composition root)."""
         if self._resync is not None:
             await self._resync()
+
+    # The model
+
+    async def check_model(self) -> ModelCheck | None:
+        """Name the lead's model and say at once (`model.unavailable`) if it cannot work."""
+        try:
+            found = await check_model(self.client, str(self.repo_root), self.settings.default_model)
+        except OpenCodeError as error:
+            log.warning("could not check the model: %s", error)
+            return None
+        self.model_check = found
+        if found.usable:
+            self.record(ModelChecked(member=LEAD_NAME, text=found.source, model=found.model))
+        else:
+            self.model_problem = found.describe()
+            self.record(
+                ModelUnavailable(member=LEAD_NAME, text=found.describe(), model=found.model)
+            )
+        return found
+
+    def model_of(self, state: SessionState) -> str | None:
+        """The model a session uses: pinned or learned, else the lead's checked one."""
+        if state.model is not None:
+            return str(state.model)
+        if state.member == LEAD_NAME and self.model_check is not None:
+            return self.model_check.model
+        return None
+
+    def _model_unreachable(self, state: SessionState, reason: str) -> None:
+        """Say why a turn's model cannot be reached, with the fix (`_stop_hopeless` then
+        stops the turn)."""
+        model = self.model_of(state) or "OpenCode's default model"
+        text = f"the model {model} cannot be reached: {reason}. {FIX}"
+        state.error = text
+        self.model_problem = text
+        self.record(MemberErrored(member=state.member, text=text))
+
+    async def _stop_hopeless(self, state: SessionState) -> None:
+        """Stop a turn whose model cannot be reached: its retries would never end."""
+        try:
+            await self.client.abort(state.session_id, state.directory)
+        except OpenCodeError as error:
+            log.warning("could not stop %s's hopeless retries: %s", state.member, error)
 
     # The lead
 
@@ -490,6 +546,11 @@ class Coordinator:
             self.record(QuestionAsked(member=state.member, text=asked))
         if change.error is not None:
             self.record(MemberErrored(member=state.member, text=change.error))
+        if change.unreachable is not None:
+            self._model_unreachable(state, change.unreachable)
+        if change.usage is not None:
+            # A model answered: whatever was said about models no longer holds.
+            self.model_problem = None
         if change.failed_start is not None and not (standing and standing.status.ended):
             state.error = f"the model failed to start: {change.failed_start}"
             change.status = state.status()
