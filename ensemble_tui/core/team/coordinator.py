@@ -27,7 +27,7 @@ from ensemble_tui.core.git.worktrees import (
     wip_message,
 )
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
-from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.store.store import MemberStanding, Store
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
     LeadStarted,
@@ -49,8 +49,13 @@ from ensemble_tui.core.team.reactions import EventReactions, SessionListener
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
+from ensemble_tui.opencode.events import Event
 from ensemble_tui.opencode.models import ModelRef, Tokens
-from ensemble_tui.opencode.stream import EventStream, StreamConnected, StreamDisconnected
+from ensemble_tui.opencode.stream import (
+    EventStream,
+    StreamConnected,
+    StreamDisconnected,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +114,7 @@ class Coordinator:
         self._stream_task: asyncio.Task[None] | None = None
         self._stream_ready = asyncio.Event()
         self._resync: Callable[[], Awaitable[None]] | None = None
-        self.reactions = EventReactions(self)
+        self.reactions = EventReactions(self, store)
         """What OpenCode's events do to the team (through the methods here)."""
         self.model_check: ModelCheck | None = None
         """The lead's model as checked at start (None until checked, or if it could not be)."""
@@ -207,6 +212,11 @@ class Coordinator:
     def update_member(self, name: str, update: MemberUpdate) -> Member:
         return self.store.update_member(self.require_team().id, name, update)
 
+    def member_standing(self, name: str) -> MemberStanding | None:
+        """*name*'s status and whether its shutdown was asked for (cheap: read per change)."""
+        team = self._team
+        return self.store.member_standing(team.id, name) if team is not None else None
+
     def add_usage(self, name: str, tokens: Tokens, cost: float) -> None:
         """Add one step's tokens and cost to *name*'s totals."""
         self.store.add_member_usage(
@@ -243,22 +253,31 @@ class Coordinator:
             self._stream_task = None
 
     async def _follow(self, stream: EventStream) -> None:
-        async for item in stream:
-            try:
-                if isinstance(item, StreamConnected):
-                    self.connected = True
-                    if item.reconnected:
-                        await self.resync()
-                    self.record(ServerConnected(reconnected=item.reconnected))
-                    self._stream_ready.set()
-                elif isinstance(item, StreamDisconnected):
-                    if self.connected:
-                        self.record(ServerDisconnected(text=item.reason))
-                    self.connected = False
+        async for batch in stream.batches():
+            events: list[Event] = []
+            for item in batch:
+                if isinstance(item, StreamConnected | StreamDisconnected):
+                    await self.reactions.handle_events(events)
+                    events = []
+                    await self._take(item)
                 else:
-                    await self.reactions.handle_event(item.event)
-            except Exception:
-                log.exception("the coordinator failed on a stream item; carrying on")
+                    events.append(item.event)
+            await self.reactions.handle_events(events)
+
+    async def _take(self, item: StreamConnected | StreamDisconnected) -> None:
+        try:
+            if isinstance(item, StreamConnected):
+                self.connected = True
+                if item.reconnected:
+                    await self.resync()
+                self.record(ServerConnected(reconnected=item.reconnected))
+                self._stream_ready.set()
+            else:
+                if self.connected:
+                    self.record(ServerDisconnected(text=item.reason))
+                self.connected = False
+        except Exception:
+            log.exception("the coordinator failed on a stream item; carrying on")
 
     async def resync(self) -> None:
         """Reconcile with the server (recovery's handler, set by the composition root)."""
@@ -292,21 +311,25 @@ class Coordinator:
             return self.model_check.model
         return None
 
-    async def model_unreachable(self, state: SessionState, reason: str) -> None:
-        """Stop a turn whose model cannot be reached, and say why with the fix."""
+    def model_unreachable(self, state: SessionState, reason: str) -> None:
+        """Say why a turn's model cannot be reached, with the fix (`stop_hopeless` then
+        stops the turn)."""
         model = self.model_of(state) or "OpenCode's default model"
         text = f"the model {model} cannot be reached: {reason}. {FIX}"
         state.error = text
         self.model_problem = text
         self.record(MemberErrored(member=state.member, text=text))
-        try:
-            await self.client.abort(state.session_id, state.directory)
-        except OpenCodeError as error:
-            log.warning("could not stop %s's hopeless retries: %s", state.member, error)
 
     def model_answered(self) -> None:
         """A model answered: whatever was said about models no longer holds."""
         self.model_problem = None
+
+    async def stop_hopeless(self, state: SessionState) -> None:
+        """Stop a turn whose model cannot be reached: its retries would never end."""
+        try:
+            await self.client.abort(state.session_id, state.directory)
+        except OpenCodeError as error:
+            log.warning("could not stop %s's hopeless retries: %s", state.member, error)
 
     # The lead
 
@@ -420,17 +443,19 @@ class Coordinator:
     def record_status(self, state: SessionState) -> None:
         """Store the status a session's state stands for, if it changed."""
         if self._team is not None:
-            member = self.store.get_member(self._team.id, state.member)
-            self._record_status(state, state.status(), member)
+            standing = self.store.member_standing(self._team.id, state.member)
+            self.record_status_change(state, state.status(), standing)
 
-    def _record_status(
-        self, state: SessionState, status: MemberStatus, member: Member | None
+    def record_status_change(
+        self, state: SessionState, status: MemberStatus, standing: MemberStanding | None
     ) -> None:
-        if member is None or self._team is None or member.status.ended:
+        """Store *status* for *state*'s member, whose *standing* was read just before, if
+        it changed and the member has not ended."""
+        if standing is None or self._team is None or standing.status.ended:
             return
-        if member.status != status:
-            update = MemberUpdate(status=status, error=state.error if state.error else None)
-            self.store.update_member(self._team.id, state.member, update)
+        if standing.status != status:
+            error = state.error if state.error else None
+            self.store.set_member_status(self._team.id, state.member, status, error)
             self.record(MemberStatusChanged(member=state.member, text=status.value))
 
     # Settling
