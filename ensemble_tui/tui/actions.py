@@ -14,9 +14,10 @@ from textual.app import App, SuspendNotSupported
 from textual.message import Message
 
 from ensemble_tui.composition import RunOptions
-from ensemble_tui.core.git.merge import MergeResult
+from ensemble_tui.core.git.merge import MergeResult, MergeStatus
 from ensemble_tui.core.git.worktrees import BranchDiff
 from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.read_model import MemberRow, PendingRequest
 from ensemble_tui.errors import EnsembleError
@@ -204,23 +205,45 @@ class TeamActions(App[None]):
 
     @work(exclusive=True, group="merge", exit_on_error=False)
     async def _preview_merge(self, name: str) -> None:
-        assert self.control is not None
+        control = self.control
+        assert control is not None
         try:
-            result = await self.control.preview_merge(name)
+            result = await control.preview_merge(name)
+            check = None
+            command = control.check_command
+            if command is not None and result.status is not MergeStatus.CONFLICT:
+                said = f"Checking {name}'s branch first ({command})…"
+                self.post_message(self.ActionFinished("Merge", said))
+                check = await control.check(name)
         except EnsembleError as refusal:
             self.post_message(
                 self.ActionFinished(f"Cannot merge {name}", str(refusal), True, show=True)
             )
             return
-        self.post_message(self.MergePreviewed(name, result))
+        self.post_message(self.MergePreviewed(name, result, check))
 
     @dataclass
     class MergePreviewed(Message):
         member: str
         result: MergeResult
+        check: CheckResult | None = None
 
     def on_team_actions_merge_previewed(self, message: MergePreviewed) -> None:
         name = message.member
+        check = message.check
+        if (
+            check is not None
+            and not check.passed
+            and message.result.status is not (MergeStatus.CONFLICT)
+        ):
+            title, body = texts.check_refusal(name, check)
+
+            def overridden(yes: bool | None) -> None:
+                if yes:
+                    self._act(f"Merge of {name}", lambda c: c.merge(name, override=True), show=True)
+
+            self.push_screen(ConfirmScreen(title, body, "Merge anyway"), overridden)
+            return
         title, body, can_merge = texts.merge_preview(name, message.result, self._row(name))
 
         def confirmed(yes: bool | None) -> None:

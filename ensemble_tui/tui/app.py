@@ -197,6 +197,7 @@ class EnsembleApp(TeamActions):
         if self.snapshot is None:
             return
         self.rows = self.snapshot.rows
+        self.main.teammates.show_check_column(self.snapshot.check_command is not None)
         self.main.teammates.show(self.rows, self.clock())
         self.main.show_glance(self.rows, self.clock())
         row = self._row(self.shown)
@@ -204,6 +205,10 @@ class EnsembleApp(TeamActions):
             where = "no session yet"
         else:
             where = row.branch or "your working tree"
+            if row.checking:
+                where += " · check running…"
+            elif row.check is not None:
+                where += f" · check {row.check.describe()}"
         self.main.session.show(self.shown, row.status if row else None, where)
 
     def on_unmount(self) -> None:

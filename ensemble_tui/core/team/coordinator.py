@@ -28,6 +28,7 @@ from ensemble_tui.core.git.worktrees import (
 )
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
 from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.checks import Checks
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
     LeadStarted,
@@ -77,6 +78,8 @@ class CoordinatorSettings:
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True
+    check: str | None = None
+    check_timeout: float = 600.0
 
 
 class Coordinator:
@@ -98,6 +101,7 @@ class Coordinator:
         self.board = TaskBoard(store)
         self.tokens = TokenBook()
         self.delivery = Delivery(store, self.record, self.prompt, lambda: self._team)
+        self.checks = Checks(self)
         self.tool_server_url: str | None = None
         self.connected = False
         self.spawn_failures = 0
@@ -427,6 +431,7 @@ class Coordinator:
                 await self.finish_shutdown(member, "shutdown")
             else:
                 await self.delivery.deliver_pending(state)
+                self.checks.after_turn(state)
 
     def record_status(self, state: SessionState) -> None:
         """Store the status a session's state stands for, if it changed."""

@@ -261,8 +261,12 @@ class MemberShutDown(TeamEvent):
 @dataclass(frozen=True, kw_only=True)
 class MemberMerged(TeamEvent):
     type: ClassVar[str] = "member.merged"
-    summary: ClassVar[str] = "a branch came back as unstaged changes (`files`)"
+    summary: ClassVar[str] = (
+        "a branch came back as unstaged changes (`files`); `check_overridden` if the human "
+        "merged it although its check did not pass"
+    )
     files: list[str] = field(default_factory=list)
+    check_overridden: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -387,3 +391,45 @@ class TaskUnblocked(TeamEvent):
 class TaskReleased(TeamEvent):
     type: ClassVar[str] = "task.released"
     summary: ClassVar[str] = "`member` ended while holding task `task`; it is pending again"
+
+
+# Checks before merge
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckStarted(TeamEvent):
+    type: ClassVar[str] = "check.started"
+    summary: ClassVar[str] = "`member`'s check (`command`) started on `commit`"
+    command: str = ""
+    commit: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckPassed(TeamEvent):
+    type: ClassVar[str] = "check.passed"
+    summary: ClassVar[str] = "`member`'s check (`command`) passed on `commit` in `seconds`"
+    command: str = ""
+    commit: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckFailed(TeamEvent):
+    type: ClassVar[str] = "check.failed"
+    summary: ClassVar[str] = (
+        "`member`'s check (`command`) did not pass on `commit`: `outcome` is failed, "
+        "timed_out or not_run, `exit_code`, `seconds`; `text` is the end of its output"
+    )
+    command: str = ""
+    commit: str | None = None
+    outcome: str = "failed"
+    exit_code: int | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeBlocked(TeamEvent):
+    type: ClassVar[str] = "merge.blocked"
+    summary: ClassVar[str] = (
+        "a merge was refused because `member`'s check did not pass; `text` says why"
+    )

@@ -102,14 +102,22 @@ async def wait_for_stop(coordinator: Coordinator, team: Team, name: str, limit: 
     return found
 
 
-async def merge_member(coordinator: Coordinator, team: Team, member: Member) -> str:
-    """Squash a teammate's branch into the user's working directory as unstaged changes."""
+async def merge_member(
+    coordinator: Coordinator, team: Team, member: Member, *, override: bool = False
+) -> str:
+    """Squash a teammate's branch into the user's working directory as unstaged changes.
+
+    With a `check` set, the branch must pass it first; *override* (the human's, after a
+    confirmation) merges it all the same."""
     async with coordinator.operation_lock:
         _still_active(coordinator, team)
-        return await _merge(coordinator, team, _fresh(coordinator, team, member))
+        fresh = _fresh(coordinator, team, member)
+        return await _merge(coordinator, team, fresh, override=override)
 
 
-async def _merge(coordinator: Coordinator, team: Team, member: Member) -> str:
+async def _merge(
+    coordinator: Coordinator, team: Team, member: Member, *, override: bool = False
+) -> str:
     if member.status is MemberStatus.MERGED:
         return f"{member.name} is already merged."
     worktree = _worktree(team, member)
@@ -129,6 +137,8 @@ async def _merge(coordinator: Coordinator, team: Team, member: Member) -> str:
                 "or shut it down with force=true."
             ) from None
     await coordinator.commit_member_work(member, "merge")
+    checked = await coordinator.checks.gate_merge(team, member, override=override)
+    overridden = checked is not None and not checked.passed
     result = await asyncio.to_thread(
         merge_branch_into_worktree, coordinator.repo_root, worktree.branch
     )
@@ -151,7 +161,11 @@ async def _merge(coordinator: Coordinator, team: Team, member: Member) -> str:
     except GitError as error:
         log.warning("kept %s's worktree after merging: %s", member.name, error)
     files = [f.path for f in result.files]
-    coordinator.record(MemberMerged(member=member.name, text=result.message, files=files))
+    coordinator.record(
+        MemberMerged(
+            member=member.name, text=result.message, files=files, check_overridden=overridden
+        )
+    )
     if result.status is MergeStatus.NOTHING_TO_MERGE:
         return f"{member.name} had nothing to merge; its worktree is removed.{kept_note}"
     return (

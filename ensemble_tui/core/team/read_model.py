@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, Message, Task
+from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
@@ -38,6 +39,19 @@ class MemberRow:
     has_session: bool
     has_branch: bool
     model: str = ""
+    check: CheckResult | None = None
+    """The newest result of the `check` command on the member's branch."""
+    checking: bool = False
+    """Whether the check runs on its branch now."""
+
+    @property
+    def check_label(self) -> str:
+        """A word or two for the check column: passed, failed, running…, or '' for none."""
+        if self.checking:
+            return "running…"
+        if self.check is None:
+            return ""
+        return self.check.outcome.value.replace("_", " ")
 
     @property
     def is_lead(self) -> bool:
@@ -100,6 +114,8 @@ class TeamSnapshot:
     connected: bool
     server_url: str
     totals: Totals
+    check_command: str | None = None
+    """The `check` setting (None: no check is run, and the screen shows no check column)."""
 
     def row(self, name: str) -> MemberRow | None:
         return next((row for row in self.rows if row.name == name), None)
@@ -132,6 +148,8 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
         found = member.current_task_id
         return f"{found} {held.get(found, '')}".strip() if found else ""
 
+    team = coordinator.team
+    checks = coordinator.checks.latest(team) if team is not None else {}
     rows = []
     for member in coordinator.members():
         state = coordinator.session_of(member.name)
@@ -148,6 +166,8 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
                 has_session=state is not None,
                 has_branch=member.branch is not None,
                 model=model,
+                check=checks.get(member.name),
+                checking=member.name in coordinator.checks.running,
             )
         )
     lead = coordinator.lead
@@ -185,4 +205,5 @@ def snapshot(coordinator: Coordinator, *, messages_after: int = 0) -> TeamSnapsh
         connected=coordinator.connected,
         server_url=coordinator.client.base_url,
         totals=totals,
+        check_command=coordinator.checks.command,
     )
