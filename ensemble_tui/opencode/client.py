@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import (
+    Agent,
     FileDiff,
     Health,
     McpStatus,
@@ -24,6 +25,7 @@ from ensemble_tui.opencode.models import (
     PermissionReply,
     PermissionRequest,
     PermissionRule,
+    Providers,
     QuestionRequest,
     Session,
     SessionStatus,
@@ -156,6 +158,14 @@ class OpenCodeClient:
         check_supported_version(health.version)
         self.version = health.version
         return health
+
+    async def agents(self, directory: str) -> list[Agent]:
+        """`GET /agent`: the agents a session of *directory* may use."""
+        return await self._call(_AGENTS, "GET", "/agent", directory=directory)
+
+    async def providers(self, directory: str) -> Providers:
+        """`GET /config/providers`: the configured providers and their models."""
+        return await self._call(_PROVIDERS, "GET", "/config/providers", directory=directory)
 
     # Sessions
 
@@ -300,6 +310,8 @@ class OpenCodeClient:
 
 
 _HEALTH = TypeAdapter(Health)
+_AGENTS = TypeAdapter(list[Agent])
+_PROVIDERS = TypeAdapter(Providers)
 _SESSION = TypeAdapter(Session)
 _BOOL = TypeAdapter(bool)
 _SESSIONS = TypeAdapter(list[Session])

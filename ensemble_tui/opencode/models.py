@@ -369,4 +369,23 @@ class McpStatus(OpenCodeModel):
     error: str | None = None
 
 
+class Agent(OpenCodeModel):
+    """One of the server's agents (`GET /agent`); hidden ones are OpenCode's own helpers."""
+
+    name: str
+    mode: str = "primary"
+    hidden: bool | None = None
+
+
+class Provider(OpenCodeModel):
+    """A configured provider and its models, keyed by model id (`GET /config/providers`)."""
+
+    id: str
+    models: dict[str, Any] = Field(default_factory=dict)
+
+
+class Providers(OpenCodeModel):
+    providers: list[Provider] = Field(default_factory=list)
+
+
 PermissionReply = Literal["once", "always", "reject"]
