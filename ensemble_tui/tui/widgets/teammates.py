@@ -32,12 +32,12 @@ BRANCH_WIDTH = 90
 COST_WIDTH = 72
 COLUMNS = ("name", "status", "check", "task", "branch", "time", "tokens", "cost")
 # The check column's glyph and theme colour per result (the label says the rest).
-CHECK_LOOKS = {
+CHECK_LOOKS: dict[str, tuple[str, str | None]] = {
     "passed": ("✓", "success"),
     "failed": ("✗", "error"),
     "timed out": ("⏱", "error"),
     "not run": ("!", "warning"),
-    "running…": ("⧗", "text-muted"),
+    "running…": ("⧗", None),
 }
 
 
@@ -210,8 +210,9 @@ class TeammateList(DataTable[Text]):
         label = row.check_label
         if not label:
             return Text("—" if not row.is_lead else "", style="dim")
-        glyph, colour = CHECK_LOOKS.get(label, ("", "text-muted"))
-        return Text(f"{glyph} {label}", Style(color=self.app.theme_variables[colour]))
+        glyph, colour = CHECK_LOOKS.get(label, ("", None))
+        style = Style(color=self.app.theme_variables[colour]) if colour else Style(dim=True)
+        return Text(f"{glyph} {label}", style)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
