@@ -116,6 +116,8 @@ class TeamSnapshot:
     totals: Totals
     check_command: str | None = None
     """The `check` setting (None: no check is run, and the screen shows no check column)."""
+    model_problem: str | None = None
+    """Why no model answers and the fix (from the start's check or a failed turn)."""
 
     def row(self, name: str) -> MemberRow | None:
         return next((row for row in self.rows if row.name == name), None)
@@ -153,7 +155,8 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
     rows = []
     for member in coordinator.members():
         state = coordinator.session_of(member.name)
-        model = member.model or (str(state.model) if state and state.model else "")
+        used = coordinator.model_of(state) if state is not None else None
+        model = member.model or used or ""
         rows.append(
             MemberRow(
                 name=member.name,
@@ -172,7 +175,7 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
         )
     lead = coordinator.lead
     if lead is not None and not any(row.is_lead for row in rows):
-        model = str(lead.model) if lead.model else ""
+        model = coordinator.model_of(lead) or ""
         rows.insert(
             0, MemberRow(LEAD_NAME, lead.status(), "", "", None, 0, 0.0, True, False, model)
         )
@@ -206,4 +209,5 @@ def snapshot(coordinator: Coordinator, *, messages_after: int = 0) -> TeamSnapsh
         server_url=coordinator.client.base_url,
         totals=totals,
         check_command=coordinator.checks.command,
+        model_problem=coordinator.model_problem,
     )
