@@ -22,12 +22,13 @@ from ensemble_tui.core.git.worktrees import BranchDiff
 from ensemble_tui.core.models import MemberStatus
 from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.control import TeamControl
-from ensemble_tui.core.team.read_model import MemberRow, PendingRequest
+from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import PermissionReply
 from ensemble_tui.tui import texts
 from ensemble_tui.tui.runtime import attach_command, run_attached
 from ensemble_tui.tui.screens.confirm import ConfirmScreen, QuestionScreen, TextScreen
+from ensemble_tui.tui.screens.detail import DetailScreen
 from ensemble_tui.tui.widgets.attention import AttentionBar
 
 NEEDS_A_TEAM = {"diff", "merge", "shutdown", "cleanup"}
@@ -44,6 +45,8 @@ class TeamView(Protocol):
     """The member highlighted in the team list."""
     rows: list[MemberRow]
     pending: list[PendingRequest]
+    snapshot: TeamSnapshot | None
+    """The team as last shown."""
 
     def show_member(self, name: str) -> None: ...
 
@@ -105,6 +108,7 @@ class TeamActions:
             "shutdown": selected is not None and not selected.is_lead and not selected.ended,
             "abort": control.is_working(team.shown),
             "open_in_opencode": control.session_id(team.shown) is not None,
+            "report": team.snapshot is not None and team.snapshot.report is not None,
         }
         return checks.get(action, True)
 
@@ -281,6 +285,15 @@ class TeamActions:
         self.screen.app.push_screen(
             ConfirmScreen("Clean up the team?", texts.CLEANUP_BODY, "Clean up"), confirmed
         )
+
+    def show_report(self) -> None:
+        """Show the report of the last team that ended, whole."""
+        snapshot = self.team.snapshot
+        report = snapshot.report if snapshot is not None else None
+        if report is not None:
+            self.screen.app.push_screen(
+                DetailScreen(f"Report: team {report.team}", report.text or "")
+            )
 
     def abort(self, name: str) -> None:
         self.run(f"Stop {name}", lambda c: c.abort(name))

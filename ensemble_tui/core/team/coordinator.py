@@ -45,6 +45,7 @@ from ensemble_tui.core.team.events import (
     ServerDisconnected,
     TaskReleased,
     TeamEvent,
+    TeamReported,
 )
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.identity import Caller, TokenBook
@@ -113,6 +114,9 @@ class Coordinator:
         # at a time, so a second one sees the first one's result.
         self.operation_lock = asyncio.Lock()
         self._team: Team | None = None
+        self.report: TeamReported | None = None
+        """The report of the last team that ended (the screen keeps showing that team)."""
+        self.ended_team: Team | None = None
         self._sessions: dict[str, SessionState] = {}
         self._operations_in_flight = 0
         self._changed = asyncio.Event()
@@ -140,7 +144,7 @@ class Coordinator:
 
     def end_team(self) -> None:
         """The team is over: only the lead keeps its session and (unbound) tools."""
-        self._team = None
+        self.ended_team, self._team = self._team, None
         for state in list(self._sessions.values()):
             if state.member != LEAD_NAME:
                 self.untrack(state.session_id)

@@ -291,10 +291,13 @@ class MemberShutDown(TeamEvent):
 class MemberMerged(TeamEvent):
     type: ClassVar[str] = "member.merged"
     summary: ClassVar[str] = (
-        "a branch came back as unstaged changes (`files`); `check_overridden` if the human "
-        "merged it although its check did not pass"
+        "a branch came back as unstaged changes (`files`, `additions`, `deletions`, from "
+        "`commits`); `check_overridden` if the human merged it although its check did not pass"
     )
     files: list[str] = field(default_factory=list)
+    additions: int = 0
+    deletions: int = 0
+    commits: int = 0
     check_overridden: bool = False
 
 
@@ -462,3 +465,29 @@ class MergeBlocked(TeamEvent):
     summary: ClassVar[str] = (
         "a merge was refused because `member`'s check did not pass; `text` says why"
     )
+
+
+# The end of a team
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamReported(TeamEvent):
+    type: ClassVar[str] = "team.report"
+    logged: ClassVar[bool] = False  # It is saved once, by the report itself.
+    summary: ClassVar[str] = (
+        "the team's report (`run`'s last event): the `reason` it ended, `members` (each with "
+        "`tasks`, `commits`, `files`, `additions`, `deletions`, `check`, `outcome`, `tokens`, "
+        "`cost`), `tasks_open`, `tokens`, `cost`, `seconds`; `text` is it in Markdown"
+    )
+    team: str = ""
+    reason: str = ""
+    members: list[dict[str, Any]] = field(default_factory=list)
+    tasks_open: list[str] = field(default_factory=list)
+    tokens: int = 0
+    cost: float = 0.0
+    seconds: float = 0.0
+
+    def to_line(self) -> str:
+        """The whole report: it is read, not skimmed."""
+        clock = self.time.astimezone().strftime("%H:%M:%S")
+        return f"{clock} {self.type:<20} {self.team}: {self.reason}\n{self.text or ''}".rstrip()

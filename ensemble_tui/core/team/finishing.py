@@ -13,6 +13,7 @@ import logging
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.git.commands import GitError
 from ensemble_tui.core.git.merge import MergeStatus, merge_branch_into_worktree
+from ensemble_tui.core.git.work import count_commits
 from ensemble_tui.core.git.worktrees import WorktreeInfo, remove_worktree
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
 from ensemble_tui.core.team.coordinator import Coordinator
@@ -22,6 +23,7 @@ from ensemble_tui.core.team.events import (
     MergeRefused,
     TeamCleanedUp,
 )
+from ensemble_tui.core.team.report import write_report
 from ensemble_tui.opencode.client import OpenCodeError
 
 log = logging.getLogger(__name__)
@@ -161,9 +163,21 @@ async def _merge(
     except GitError as error:
         log.warning("kept %s's worktree after merging: %s", member.name, error)
     files = [f.path for f in result.files]
+    try:
+        commits = await asyncio.to_thread(
+            count_commits, coordinator.repo_root, result.merge_base, result.branch_commit
+        )
+    except GitError:
+        commits = 0
     coordinator.record(
         MemberMerged(
-            member=member.name, text=result.message, files=files, check_overridden=overridden
+            member=member.name,
+            text=result.message,
+            files=files,
+            additions=sum(f.additions or 0 for f in result.files),
+            deletions=sum(f.deletions or 0 for f in result.files),
+            commits=commits,
+            check_overridden=overridden,
         )
     )
     if result.status is MergeStatus.NOTHING_TO_MERGE:
@@ -182,6 +196,7 @@ async def cleanup_team(coordinator: Coordinator, team: Team) -> str:
     async with coordinator.operation_lock:
         _still_active(coordinator, team)
         lines = await _cleanup(coordinator, team)
+        await write_report(coordinator, team, "cleaned up")
         coordinator.store.archive_team(team.id)
         coordinator.record(TeamCleanedUp(member=LEAD_NAME, text=team.name))
         coordinator.end_team()

@@ -52,6 +52,7 @@ class MainScreen(Screen[None]):
         Binding("S", "abort", "Stop turn", id="app.abort"),
         Binding("C", "cleanup", "Clean up", id="app.cleanup"),
         Binding("o", "open_in_opencode", "Open in OpenCode", id="app.open"),
+        Binding("R", "report", "Report", id="app.report"),
         Binding("t", "toggle_timeline", "Timeline", id="main.timeline"),
     ]
 
@@ -175,6 +176,10 @@ class MainScreen(Screen[None]):
 
     async def action_open_in_opencode(self) -> None:
         await self.actions.open_in_opencode(self.team.shown)
+
+    def action_report(self) -> None:
+        """Show the report of the last team that ended."""
+        self.actions.show_report()
 
     @on(TeamActions.Finished)
     def _action_finished(self, message: TeamActions.Finished) -> None:
