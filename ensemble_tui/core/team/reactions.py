@@ -17,6 +17,7 @@ from typing import Protocol
 
 from ensemble_tui.core.models import Member, MemberStatus
 from ensemble_tui.core.store.store import MemberStanding, Store
+from ensemble_tui.core.team.checks import Checks
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
     MemberErrored,
@@ -41,6 +42,7 @@ class ReactionTarget(Protocol):
     """What the reactions need of the coordinator, which owns the team's state."""
 
     delivery: Delivery
+    checks: Checks
 
     def session(self, session_id: str) -> SessionState | None: ...
 
@@ -171,6 +173,7 @@ class EventReactions:
                 await coordinator.finish_shutdown(member, "shutdown")
         else:
             await coordinator.delivery.deliver_pending(state)
+            coordinator.checks.after_turn(state)
 
     def _write_change(self, state: SessionState, change: Change) -> MemberStanding | None:
         """Write what *change* says to the store and the feed; the member's standing as
