@@ -31,6 +31,7 @@ from ensemble_tui.core.store.store import Store
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
     LeadStarted,
+    MemberCompacted,
     MemberErrored,
     MemberIdle,
     MemberRateLimited,
@@ -45,7 +46,12 @@ from ensemble_tui.core.team.events import (
 )
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.identity import Caller, TokenBook
-from ensemble_tui.core.team.prompts import LEAD_SYSTEM, lead_digest
+from ensemble_tui.core.team.prompts import (
+    LEAD_SYSTEM,
+    compaction_reminder,
+    lead_digest,
+    teammate_context,
+)
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, Change, SessionState
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
@@ -59,6 +65,7 @@ log = logging.getLogger(__name__)
 MCP_SERVER_NAME = "ensemble"
 
 SessionListener = Callable[[SessionState, Event], None]
+AfterTurn = Callable[[SessionState], Awaitable[None]]
 
 
 @dataclass
@@ -77,6 +84,7 @@ class CoordinatorSettings:
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True
+    teammates_may_fork: bool = False
 
 
 class Coordinator:
@@ -113,6 +121,9 @@ class Coordinator:
         self._resync: Callable[[], Awaitable[None]] | None = None
         # The screen follows the shown session's parts and deltas through these.
         self._session_listeners: list[SessionListener] = []
+        # What to do once a member's running turn ends, instead of delivering (a hand-off).
+        self._after_turn: dict[str, AfterTurn] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     # The state it owns
 
@@ -166,6 +177,32 @@ class Coordinator:
     def on_resync(self, handler: Callable[[], Awaitable[None]]) -> None:
         """What to do when the stream comes back or a turn looks lost (recovery's job)."""
         self._resync = handler
+
+    def after_turn(self, member: str, action: AfterTurn) -> None:
+        """Run *action* once *member*'s current turn ends (one waiting action per member)."""
+        self._after_turn[member] = action
+        self._changed.set()
+
+    def waiting_after_turn(self, member: str) -> bool:
+        return member in self._after_turn
+
+    def _run_after_turn(self, state: SessionState, action: AfterTurn) -> None:
+        """Run an after-turn action beside the stream (it may wait on the server), counted
+        as an operation from now on so the team is not settled meanwhile."""
+        self._operations_in_flight += 1
+
+        async def run() -> None:
+            try:
+                await action(state)
+            except Exception:
+                log.exception("the action after %s's turn failed", state.member)
+            finally:
+                self._operations_in_flight -= 1
+                self._changed.set()
+
+        task = asyncio.create_task(run(), name=f"ensemble-after-{state.member}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @contextlib.asynccontextmanager
     async def operation(self) -> AsyncIterator[None]:
@@ -318,6 +355,9 @@ class Coordinator:
         """Send a user message to a member's session, pinning its agent and model."""
         if state.member == LEAD_NAME:
             system = "\n\n".join(part for part in (LEAD_SYSTEM, self.digest(), system) if part)
+        elif state.needs_context and (reminder := self.teammate_reminder(state.member)):
+            text = f"{reminder}\n\n{text}"
+        state.needs_context = False
         state.prompt_sent()
         self._changed.set()
         try:
@@ -332,6 +372,14 @@ class Coordinator:
         except OpenCodeError:
             state.awaiting_turn = False
             raise
+
+    def teammate_reminder(self, name: str) -> str | None:
+        """Who a compacted teammate is, to put before its next prompt (None if unknown)."""
+        member = self.member(name)
+        if member is None or self._team is None:
+            return None
+        names = [m.name for m in self.members()]
+        return compaction_reminder(teammate_context(member, self._team.name, names))
 
     def digest(self) -> str:
         if self._team is None:
@@ -404,6 +452,8 @@ class Coordinator:
             self.record(QuestionAsked(member=state.member, text=asked))
         if change.error is not None:
             self.record(MemberErrored(member=state.member, text=change.error))
+        if change.compacted:
+            self.record(MemberCompacted(member=state.member))
         if change.failed_start is not None and not (member and member.status.ended):
             state.error = f"the model failed to start: {change.failed_start}"
             change.status = state.status()
@@ -423,8 +473,11 @@ class Coordinator:
             stopped = change.stopped_by_human
             said = "stopped by you" if stopped else None
             self.record(MemberIdle(member=state.member, text=said, stopped=stopped))
+            action = self._after_turn.pop(state.member, None)
             if member is not None and member.shutdown_requested and not member.status.ended:
                 await self.finish_shutdown(member, "shutdown")
+            elif action is not None:
+                self._run_after_turn(state, action)
             else:
                 await self.delivery.deliver_pending(state)
 
@@ -448,7 +501,7 @@ class Coordinator:
 
     def settled(self) -> bool:
         """True when every session is idle, nothing is being done, and nothing waits."""
-        if self._operations_in_flight:
+        if self._operations_in_flight or self._after_turn:
             return False
         if not all(state.idle for state in self._sessions.values()):
             return False
