@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     rate_burst: int = Field(default=20, ge=1)
     """Team tool calls a member may make at once before the rate limit applies."""
 
+    max_members: int = Field(default=20, ge=1)
+    """The most teammates a team may have at work at once; a spawn beyond it is refused."""
+
     worktree_root: Path | None = Field(default=None, json_schema_extra={"needs_trust": True})
     """Where teammates' worktrees go (default: the XDG data folder, outside the repository)."""
 
@@ -325,6 +328,7 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         timeout=settings.timeout,
         merge_on_cleanup=settings.merge_on_cleanup,
         teammates_may_fork=settings.teammates_may_fork,
+        max_members=settings.max_members,
     )
 
 

@@ -25,6 +25,7 @@ from ensemble_tui.opencode.models import (
     PermissionReply,
     PermissionRequest,
     PermissionRule,
+    Providers,
     QuestionRequest,
     Session,
     SessionStatus,
@@ -175,8 +176,12 @@ class OpenCodeClient:
         return True
 
     async def agents(self, directory: str) -> list[Agent]:
-        """`GET /agent`: the agents the server offers in *directory*."""
+        """`GET /agent`: the agents a session of *directory* may use."""
         return await self._call(_AGENTS, "GET", "/agent", directory=directory)
+
+    async def providers(self, directory: str) -> Providers:
+        """`GET /config/providers`: the configured providers and their models."""
+        return await self._call(_PROVIDERS, "GET", "/config/providers", directory=directory)
 
     # Sessions
 
@@ -347,6 +352,7 @@ class OpenCodeClient:
 
 _HEALTH = TypeAdapter(Health)
 _AGENTS = TypeAdapter(list[Agent])
+_PROVIDERS = TypeAdapter(Providers)
 _SESSION = TypeAdapter(Session)
 _BOOL = TypeAdapter(bool)
 _SESSIONS = TypeAdapter(list[Session])

@@ -53,13 +53,6 @@ class ModelRef(OpenCodeModel):
         return f"{self.provider_id}/{self.model_id}"
 
 
-class Agent(OpenCodeModel):
-    """An agent the server offers (`GET /agent`)."""
-
-    name: str
-    mode: str = ""
-
-
 class Tokens(OpenCodeModel):
     input: int = 0
     output: int = 0
@@ -394,6 +387,25 @@ class McpStatus(OpenCodeModel):
 
     status: str
     error: str | None = None
+
+
+class Agent(OpenCodeModel):
+    """One of the server's agents (`GET /agent`); hidden ones are OpenCode's own helpers."""
+
+    name: str
+    mode: str = "primary"
+    hidden: bool | None = None
+
+
+class Provider(OpenCodeModel):
+    """A configured provider and its models, keyed by model id (`GET /config/providers`)."""
+
+    id: str
+    models: dict[str, Any] = Field(default_factory=dict)
+
+
+class Providers(OpenCodeModel):
+    providers: list[Provider] = Field(default_factory=list)
 
 
 PermissionReply = Literal["once", "always", "reject"]

@@ -1,17 +1,20 @@
-"""The team actions of the screen: answering requests, diff, merge, shut down, clean up.
+"""What the human's keys do to the team: answer requests, diff, merge, shut down, clean up.
 
-Each action runs one `TeamControl` call in a worker (`_act`), which posts what it got
-back; the handlers here show it. A confirmation says what will happen first.
+`TeamActions` is a collaborator of the main screen (which owns the keys and asks it what
+can run now). It reads the app's picture of the team through `TeamView`, asks first where
+an action cannot be undone, runs one `TeamControl` call in a worker, and posts what came
+back to the screen, which shows it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from textual import work
-from textual.app import App, SuspendNotSupported
+from textual.app import SuspendNotSupported
 from textual.message import Message
+from textual.screen import Screen
 
 from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.git.merge import MergeResult
@@ -22,30 +25,35 @@ from ensemble_tui.core.team.read_model import MemberRow, PendingRequest
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import PermissionReply
 from ensemble_tui.tui import texts
-from ensemble_tui.tui.keys import KeyHints
 from ensemble_tui.tui.runtime import attach_command, run_attached
 from ensemble_tui.tui.screens.confirm import ConfirmScreen, QuestionScreen, TextScreen
-from ensemble_tui.tui.screens.diff import DiffScreen
-from ensemble_tui.tui.screens.help import HelpScreen
-from ensemble_tui.tui.screens.main import MainScreen
+from ensemble_tui.tui.widgets.attention import AttentionBar
 
 NEEDS_A_TEAM = {"diff", "merge", "shutdown", "cleanup"}
 
 
-class TeamActions(App[None]):
-    """The actions on the team, and the state they read; `EnsembleApp` builds on it."""
+class TeamView(Protocol):
+    """The app's picture of the team, which the actions read (the app keeps it current)."""
 
     options: RunOptions
     control: TeamControl | None
     shown: str
+    """Whose session the session pane shows."""
     selected: str | None
+    """The member highlighted in the team list."""
     rows: list[MemberRow]
     pending: list[PendingRequest]
-    main: MainScreen
-    hints: KeyHints
+
+    def show_member(self, name: str) -> None: ...
+
+    def refresh_team(self) -> None: ...
+
+
+class TeamActions:
+    """The team's operations as the human asks for them, one `TeamControl` call each."""
 
     @dataclass
-    class ActionFinished(Message):
+    class Finished(Message):
         """A worker's action on the team ended: what happened, or why nothing did."""
 
         title: str
@@ -55,9 +63,55 @@ class TeamActions(App[None]):
         unsent: str | None = None
         """Text the human typed that did not reach its session (put back in the prompt)."""
 
-    # Running actions
+    @dataclass
+    class DiffReady(Message):
+        member: str
+        diff: BranchDiff
 
-    def _act(
+    @dataclass
+    class MergePreviewed(Message):
+        member: str
+        result: MergeResult
+
+    def __init__(self, screen: Screen[Any], team: TeamView) -> None:
+        self.screen = screen
+        """Where the workers run and their results are posted."""
+        self.team = team
+
+    # What can run now
+
+    def can(self, action: str) -> bool | None:
+        """Whether *action* can do something now (False hides its key and palette entry)."""
+        team = self.team
+        control = team.control
+        if control is None:
+            return False
+        selected = self.row(team.selected)
+        first = team.pending[0] if team.pending else None
+        if action in NEEDS_A_TEAM and not control.has_team:
+            return False
+        checks = {
+            "allow_once": first is not None,
+            "allow_always": first is not None and first.permission is not None,
+            "reject": first is not None and first.permission is not None,
+            "next_attention": any(row.needs_human for row in team.rows),
+            "diff": selected is not None and selected.has_branch,
+            "merge": selected is not None
+            and selected.has_branch
+            and selected.status is not MemberStatus.MERGED,
+            "shutdown": selected is not None and not selected.is_lead and not selected.ended,
+            "abort": control.is_working(team.shown),
+            "open_in_opencode": control.session_id(team.shown) is not None,
+        }
+        return checks.get(action, True)
+
+    def row(self, name: str | None) -> MemberRow | None:
+        """The team list's row of *name*, if it has one."""
+        return next((row for row in self.team.rows if row.name == name), None)
+
+    # Running them
+
+    def run(
         self,
         title: str,
         action: Callable[[TeamControl], Awaitable[str]],
@@ -67,225 +121,168 @@ class TeamActions(App[None]):
         unsent: str | None = None,
     ) -> None:
         """Run one TeamControl action in a worker and report what it said."""
-        control = self.control
+        control = self.team.control
         if control is None:
             return
+        screen = self.screen
 
         async def act() -> None:
             try:
                 text = await action(control)
             except EnsembleError as refusal:
-                refused = self.ActionFinished(title, str(refusal), True, show, unsent)
-                self.post_message(refused)
+                screen.post_message(self.Finished(title, str(refusal), True, show, unsent))
                 return
             if not quiet:
-                self.post_message(self.ActionFinished(title, text, show=show))
+                screen.post_message(self.Finished(title, text, show=show))
 
-        self.run_worker(act(), group="actions", exit_on_error=False)
+        screen.run_worker(act(), group="actions", exit_on_error=False)
 
-    def on_team_actions_action_finished(self, message: ActionFinished) -> None:
-        if message.unsent and not self.main.prompt.text.strip():
-            self.main.prompt.text = message.unsent
-        if message.show:
-            self.push_screen(ConfirmScreen(message.title, message.text))
-        elif message.refused:
-            self.notify(message.text, title=message.title, severity="error")
-        else:
-            self.notify(message.text)
-        self.refresh_team()
-        self.refresh_bindings()
-
-    # Actions: the keys and the command palette reach these
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        control = self.control
-        if control is None:
-            return action in {"quit", "help", "focus_prompt", "leave_prompt", "command_palette"}
-        selected = self._row(self.selected)
-        first = self.pending[0] if self.pending else None
-        if action in NEEDS_A_TEAM and not control.has_team:
-            return False
-        checks = {
-            "show_selected": selected is not None and selected.has_session,
-            "allow_once": first is not None,
-            "allow_always": first is not None and first.permission is not None,
-            "reject": first is not None and first.permission is not None,
-            "next_attention": any(row.needs_human for row in self.rows),
-            "diff": selected is not None and selected.has_branch,
-            "merge": selected is not None
-            and selected.has_branch
-            and selected.status is not MemberStatus.MERGED,
-            "shutdown": selected is not None and not selected.is_lead and not selected.ended,
-            "abort": control.is_working(self.shown),
-            "open_in_opencode": control.session_id(self.shown) is not None,
-        }
-        return checks.get(action, True)
-
-    def action_next_attention(self) -> None:
-        waiting = [row.name for row in self.rows if row.needs_human]
-        if not waiting:
-            return
-        after = waiting.index(self.shown) + 1 if self.shown in waiting else 0
-        name = waiting[after % len(waiting)]
-        self.main.teammates.select(name)
-        self.show_member(name)
-
-    def action_allow_once(self) -> None:
-        request = self.pending[0] if self.pending else None
+    def allow_once(self) -> None:
+        """Allow the oldest waiting permission once, or answer its question."""
+        pending = self.team.pending
+        request = pending[0] if pending else None
         if request is None:
             return
         if request.question is not None:
-            self.push_screen(
+            self.screen.app.push_screen(
                 QuestionScreen(request.member, request.question), self._answered(request)
             )
             return
         self._reply(request, "once")
 
-    def action_allow_always(self) -> None:
-        if self.pending:
-            self._reply(self.pending[0], "always")
+    def allow_always(self) -> None:
+        if self.team.pending:
+            self._reply(self.team.pending[0], "always")
 
-    def action_reject(self) -> None:
-        if not self.pending:
+    def reject(self) -> None:
+        """Reject the oldest waiting permission, with a reason the human may give."""
+        if not self.team.pending:
             return
-        request = self.pending[0]
+        request = self.team.pending[0]
 
         def rejected(reason: str | None) -> None:
             if reason is not None:
                 self._reply(request, "reject", reason.strip() or None)
 
         prompt = f"Reject: {request.describe()}. Why? (the agent reads this; may be empty)"
-        self.push_screen(TextScreen("Reject", prompt, "a reason, or just enter"), rejected)
+        self.screen.app.push_screen(
+            TextScreen("Reject", prompt, "a reason, or just enter"), rejected
+        )
 
     def _reply(
         self, request: PendingRequest, reply: PermissionReply, reason: str | None = None
     ) -> None:
-        self.pending = [p for p in self.pending if p.id != request.id]
-        self.main.attention.show(self.pending)
-        self._act(
+        team = self.team
+        team.pending = [p for p in team.pending if p.id != request.id]
+        self.screen.query_one(AttentionBar).show(team.pending)
+        self.run(
             f"{request.member}'s request", lambda c: c.answer_permission(request, reply, reason)
         )
 
     def _answered(self, request: PendingRequest) -> Callable[[list[list[str]] | None], None]:
         def answered(answers: list[list[str]] | None) -> None:
             if answers is not None:
-                self._act(
+                self.run(
                     f"{request.member}'s question", lambda c: c.answer_question(request, answers)
                 )
 
         return answered
 
-    def action_diff(self) -> None:
-        name = self.selected
-        if name is not None:
-            self._fetch_diff(name)
-
-    @work(exclusive=True, group="diff", exit_on_error=False)
-    async def _fetch_diff(self, name: str) -> None:
-        assert self.control is not None
-        try:
-            diff = await self.control.diff(name)
-        except EnsembleError as refusal:
-            self.post_message(self.ActionFinished(f"No diff for {name}", str(refusal), True))
+    def diff(self, name: str) -> None:
+        """Fetch *name*'s diff in a worker; the screen shows it when it is ready."""
+        control = self.team.control
+        if control is None:
             return
-        self.post_message(self.DiffReady(name, diff))
+        screen = self.screen
 
-    @dataclass
-    class DiffReady(Message):
-        member: str
-        diff: BranchDiff
+        async def fetch() -> None:
+            try:
+                diff = await control.diff(name)
+            except EnsembleError as refusal:
+                screen.post_message(self.Finished(f"No diff for {name}", str(refusal), True))
+                return
+            screen.post_message(self.DiffReady(name, diff))
 
-    def on_team_actions_diff_ready(self, message: DiffReady) -> None:
-        self.push_screen(DiffScreen(message.member, message.diff))
+        screen.run_worker(fetch(), group="diff", exclusive=True, exit_on_error=False)
 
-    def action_merge(self) -> None:
-        if self.selected is not None:
-            self._preview_merge(self.selected)
-
-    @work(exclusive=True, group="merge", exit_on_error=False)
-    async def _preview_merge(self, name: str) -> None:
-        assert self.control is not None
-        try:
-            result = await self.control.preview_merge(name)
-        except EnsembleError as refusal:
-            self.post_message(
-                self.ActionFinished(f"Cannot merge {name}", str(refusal), True, show=True)
-            )
+    def preview_merge(self, name: str) -> None:
+        """Try *name*'s merge in a worker; the screen asks to confirm what it would do."""
+        control = self.team.control
+        if control is None:
             return
-        self.post_message(self.MergePreviewed(name, result))
+        screen = self.screen
 
-    @dataclass
-    class MergePreviewed(Message):
-        member: str
-        result: MergeResult
+        async def preview() -> None:
+            try:
+                result = await control.preview_merge(name)
+            except EnsembleError as refusal:
+                refused = self.Finished(f"Cannot merge {name}", str(refusal), True, show=True)
+                screen.post_message(refused)
+                return
+            screen.post_message(self.MergePreviewed(name, result))
 
-    def on_team_actions_merge_previewed(self, message: MergePreviewed) -> None:
-        name = message.member
-        title, body, can_merge = texts.merge_preview(name, message.result, self._row(name))
+        screen.run_worker(preview(), group="merge", exclusive=True, exit_on_error=False)
+
+    def confirm_merge(self, name: str, result: MergeResult) -> None:
+        """Say what the merge of *name* would do, and merge if the human says yes."""
+        title, body, can_merge = texts.merge_preview(name, result, self.row(name))
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._act(f"Merge of {name}", lambda c: c.merge(name), show=True)
+                self.run(f"Merge of {name}", lambda c: c.merge(name), show=True)
 
-        self.push_screen(ConfirmScreen(title, body, "Merge" if can_merge else None), confirmed)
+        self.screen.app.push_screen(
+            ConfirmScreen(title, body, "Merge" if can_merge else None), confirmed
+        )
 
-    def action_shutdown(self) -> None:
-        row = self._row(self.selected)
+    def shutdown(self, name: str | None) -> None:
+        """Shut *name* down (its work committed first), once the human confirms."""
+        row = self.row(name)
         if row is None or row.is_lead:
             return
         title, body = texts.shutdown_preview(row)
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._act(f"Shut down {row.name}", lambda c: c.shutdown(row.name))
+                self.run(f"Shut down {row.name}", lambda c: c.shutdown(row.name))
 
-        self.push_screen(ConfirmScreen(title, body, "Shut down"), confirmed)
+        self.screen.app.push_screen(ConfirmScreen(title, body, "Shut down"), confirmed)
 
-    def action_cleanup(self) -> None:
+    def cleanup(self) -> None:
+        """Shut every teammate down, merge their work and end the team, once confirmed."""
+
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.notify("Cleaning up: shutting teammates down, then merging…")
-                self._act("Clean-up", lambda c: c.cleanup(), show=True)
+                self.screen.notify("Cleaning up: shutting teammates down, then merging…")
+                self.run("Clean-up", lambda c: c.cleanup(), show=True)
 
-        self.push_screen(
+        self.screen.app.push_screen(
             ConfirmScreen("Clean up the team?", texts.CLEANUP_BODY, "Clean up"), confirmed
         )
 
-    def action_abort(self) -> None:
-        name = self.shown
-        self._act(f"Stop {name}", lambda c: c.abort(name))
+    def abort(self, name: str) -> None:
+        self.run(f"Stop {name}", lambda c: c.abort(name))
 
-    async def action_open_in_opencode(self) -> None:
-        target = self.control.attach_target(self.shown) if self.control else None
-        if target is None:
+    async def open_in_opencode(self, name: str) -> None:
+        """Hand the terminal to `opencode attach` on *name*'s session until it exits."""
+        control = self.team.control
+        target = control.attach_target(name) if control else None
+        if control is None or target is None:
             return
         url, session_id, directory = target
         command = attach_command(
             url,
             session_id,
             directory,
-            password=self.control.server_password if self.control else None,
-            binary=self.options.opencode_bin,
+            password=control.server_password,
+            binary=self.team.options.opencode_bin,
         )
+        app = self.screen.app
         try:
             # Batching first: nothing may be drawn while the terminal is OpenCode's.
-            with self.batch_update(), self.suspend():
+            with app.batch_update(), app.suspend():
                 await run_attached(command)
         except SuspendNotSupported:
-            self.notify("This terminal cannot hand over to OpenCode.", severity="error")
+            self.screen.notify("This terminal cannot hand over to OpenCode.", severity="error")
             return
-        self.show_member(self.shown)
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.hints))
-
-    def show_member(self, name: str) -> None:
-        """Switch the session pane to *name* (the app does it)."""
-        raise NotImplementedError
-
-    def refresh_team(self) -> None:
-        """Read the team again after an action (the app does it)."""
-        raise NotImplementedError
-
-    def _row(self, name: str | None) -> MemberRow | None:
-        return next((row for row in self.rows if row.name == name), None)
+        self.team.show_member(name)

@@ -36,6 +36,7 @@ from ensemble_tui.tui.keys import KeyHints, check_keymap
 from ensemble_tui.tui.notices import notice_for
 from ensemble_tui.tui.runtime import run_team
 from ensemble_tui.tui.screens.detail import message_detail, task_detail
+from ensemble_tui.tui.screens.help import HelpScreen
 from ensemble_tui.tui.screens.main import MainScreen
 from ensemble_tui.tui.views import Clock, default_clock
 from ensemble_tui.tui.widgets.feed import MessageFeed
@@ -52,7 +53,7 @@ WELCOME = (
 STARTUP_ERRORS = (EnsembleError, OSError)
 
 
-class EnsembleApp(TeamActions):
+class EnsembleApp(App[None]):
     """Mission control for one team: see every member, talk to any, act on their work."""
 
     CSS_PATH = "app.tcss"
@@ -61,16 +62,6 @@ class EnsembleApp(TeamActions):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("i", "focus_prompt", "Prompt", id="app.prompt"),
-        Binding("n", "next_attention", "Next waiting", id="app.next"),
-        Binding("a", "allow_once", "Allow once", id="app.allow_once"),
-        Binding("A", "allow_always", "Allow always", id="app.allow_always"),
-        Binding("r", "reject", "Reject", id="app.reject"),
-        Binding("d", "diff", "Diff", id="app.diff"),
-        Binding("m", "merge", "Merge", id="app.merge"),
-        Binding("x", "shutdown", "Shut down", id="app.shutdown"),
-        Binding("S", "abort", "Stop turn", id="app.abort"),
-        Binding("C", "cleanup", "Clean up", id="app.cleanup"),
-        Binding("o", "open_in_opencode", "Open in OpenCode", id="app.open"),
         Binding("question_mark", "help", "Keys", id="app.help"),
     ]
 
@@ -116,7 +107,7 @@ class EnsembleApp(TeamActions):
         self.ready = asyncio.Event()
         """Set once the team is running and shown (for scripts and tests to await)."""
         self.team_worker: Worker[None] | None = None
-        self.main = MainScreen(id="main-screen")
+        self.main = MainScreen(self, id="main-screen")
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -199,7 +190,7 @@ class EnsembleApp(TeamActions):
         self.rows = self.snapshot.rows
         self.main.teammates.show(self.rows, self.clock())
         self.main.show_glance(self.rows, self.clock())
-        row = self._row(self.shown)
+        row = self.main.actions.row(self.shown)
         if row is None or not row.has_session:
             where = "no session yet"
         else:
@@ -250,8 +241,8 @@ class EnsembleApp(TeamActions):
         try:
             messages = await self.control.transcript(name)
         except EnsembleError as refusal:
-            self.post_message(
-                self.ActionFinished(f"Could not load {name}'s session", str(refusal), True)
+            self.main.post_message(
+                TeamActions.Finished(f"Could not load {name}'s session", str(refusal), True)
             )
             messages = []
         self.post_message(self.TranscriptLoaded(session_id, messages))
@@ -284,7 +275,20 @@ class EnsembleApp(TeamActions):
         async def send(control: TeamControl) -> str:
             return await control.send(member, text)
 
-        self._act(f"Not sent to {member}", send, quiet=True, unsent=text)
+        self.main.actions.run(f"Not sent to {member}", send, quiet=True, unsent=text)
+
+    # The app's own keys: they work before the team has started
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.control is None:
+            return action in {"quit", "help", "focus_prompt", "leave_prompt", "command_palette"}
+        if action == "show_selected":
+            row = self.main.actions.row(self.selected)
+            return row is not None and row.has_session
+        return True
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.hints))
 
     def action_focus_prompt(self) -> None:
         self.main.prompt.focus()

@@ -12,14 +12,21 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from ensemble_tui.tui.keys import KeyHints
 
 
-class PaletteHost(Protocol):
+class ActionNode(Protocol):
+    """Where an action runs: the app, or its main screen (the team's keys)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None: ...
+
+    async def run_action(self, action: str) -> object: ...
+
+
+class PaletteHost(ActionNode, Protocol):
     """What the palette needs of the app (the app imports the palette, not the reverse)."""
 
     hints: KeyHints
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None: ...
-
-    async def run_action(self, action: str) -> bool: ...
+    @property
+    def main(self) -> ActionNode: ...
 
     def member_names(self) -> list[str]: ...
 
@@ -31,6 +38,7 @@ class Command:
     """One palette entry: the action it runs, the binding whose key it shows, what it does."""
 
     action: str
+    """The action's name; `screen.` for the main screen's (the team's keys)."""
     binding: str | None
     title: str
     help: str
@@ -38,7 +46,8 @@ class Command:
     """Where the key works, when not everywhere (e.g. 'in the list')."""
 
 
-# Every action_* of the app, in the order the palette lists them when nothing is typed.
+# Every action of the app and its main screen, in the order the palette lists them when
+# nothing is typed.
 COMMANDS = (
     Command("focus_prompt", "app.prompt", "Type to the shown session", "Put the cursor there."),
     Command("leave_prompt", "prompt.leave", "Go to the team list", "Leave the prompt box."),
@@ -46,16 +55,35 @@ COMMANDS = (
     Command(
         "show_lead", "teammates.lead", "Show the lead's session", "Back to the lead.", "in the list"
     ),
-    Command("next_attention", "app.next", "Next member that needs you", "A waiting request."),
-    Command("allow_once", "app.allow_once", "Allow the waiting request once", "Or answer it."),
-    Command("allow_always", "app.allow_always", "Allow the waiting request always", "From now."),
-    Command("reject", "app.reject", "Reject the waiting request", "With an optional reason."),
-    Command("diff", "app.diff", "Diff of the selected teammate", "Its work against its base."),
-    Command("merge", "app.merge", "Merge the selected teammate", "Squash into your working tree."),
-    Command("shutdown", "app.shutdown", "Shut the selected teammate down", "Work committed first."),
-    Command("abort", "app.abort", "Stop the shown member's turn", "Its session stays."),
-    Command("open_in_opencode", "app.open", "Open the shown session in OpenCode", "attach."),
-    Command("cleanup", "app.cleanup", "Clean up the team", "Shut down, merge, end the team."),
+    Command(
+        "screen.next_attention", "app.next", "Next member that needs you", "A waiting request."
+    ),
+    Command(
+        "screen.allow_once", "app.allow_once", "Allow the waiting request once", "Or answer it."
+    ),
+    Command(
+        "screen.allow_always", "app.allow_always", "Allow the waiting request always", "From now."
+    ),
+    Command(
+        "screen.reject", "app.reject", "Reject the waiting request", "With an optional reason."
+    ),
+    Command(
+        "screen.diff", "app.diff", "Diff of the selected teammate", "Its work against its base."
+    ),
+    Command(
+        "screen.merge", "app.merge", "Merge the selected teammate", "Squash into your working tree."
+    ),
+    Command(
+        "screen.shutdown",
+        "app.shutdown",
+        "Shut the selected teammate down",
+        "Work committed first.",
+    ),
+    Command("screen.abort", "app.abort", "Stop the shown member's turn", "Its session stays."),
+    Command("screen.open_in_opencode", "app.open", "Open the shown session in OpenCode", "attach."),
+    Command(
+        "screen.cleanup", "app.cleanup", "Clean up the team", "Shut down, merge, end the team."
+    ),
     Command(
         "screen.toggle_timeline",
         "main.timeline",
@@ -84,10 +112,12 @@ class TeamCommands(Provider):
     def _entries(self) -> Iterator[tuple[str, Callable[[], object], str]]:
         app = self.ensemble
         for command in COMMANDS:
-            if app.check_action(command.action, ()) is not False:
+            namespace, _, action = command.action.rpartition(".")
+            node = app.main if namespace == "screen" else app
+            if node.check_action(action, ()) is not False:
                 key = app.hints.key(command.binding) if command.binding else None
                 title = command_title(command, key)
-                yield title, partial(app.run_action, command.action), command.help
+                yield title, partial(node.run_action, action), command.help
         for name in app.member_names():
             yield (
                 f"Show {name}'s session",

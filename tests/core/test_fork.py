@@ -153,17 +153,24 @@ async def test_bad_forks_are_refused_and_change_nothing(
             await tools.team_fork(lead_caller, "fie", "go", None, None, None)
         except Refused as refusal:
             refusals["no move route"] = str(refusal)
+        coord.client.can_move_sessions = True
+        coord.settings.max_members = 1
+        try:
+            await tools.team_fork(lead_caller, "fif", "go", None, None, None)
+        except Refused as refusal:
+            refusals["full"] = str(refusal)
         after = (coord.store.list_members(coord.team.id), branches(git_repo))
 
     assert "already exists" in refusals["taken"]
     assert "no agent 'no-such-agent'" in refusals["agent"]
-    assert "'build'" in refusals["agent"]
+    assert "build" in refusals["agent"]
     assert "teammates_may_fork" in refusals["teammate"]
     assert "lead is not a fork" in refusals["not a fork"]
     assert "no member 'nobody'" in refusals["nobody"]
     assert "not a message id" in refusals["message id"]
     assert "move-session" in refusals["no move route"]
     assert "Spawning, merging and the hand-offs work" in refusals["no move route"]
+    assert "max_members = 1" in refusals["full"]
     assert after == before
 
 

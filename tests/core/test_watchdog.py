@@ -81,9 +81,10 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
 
 
 async def test_a_model_that_fails_to_start_is_reported(team_options: TeamOptions) -> None:
+    # The model exists (a spawn naming one that does not is refused) but rejects the request.
     lead_script = script_block(
         tool("ensemble_team_create", name="broken"),
-        tool("ensemble_team_spawn", name="hal", prompt="Hello", model="scripted/no-such-model"),
+        tool("ensemble_team_spawn", name="hal", prompt="Hello\n" + script_block({"fail": 400})),
         {"text": "spawned"},
     )
     async with running_team(team_options(lead_script)) as coord:

@@ -23,7 +23,7 @@ async def test_a_rebound_key_shows_in_every_hint(tmp_path: Path) -> None:
         assert "M merge" in str(app.main.teammates.border_subtitle)
         assert "D diff" in str(app.main.teammates.border_subtitle)
         assert "^n new line" in str(app.main.prompt.placeholder)
-        merge = next(c for c in COMMANDS if c.action == "merge")
+        merge = next(c for c in COMMANDS if c.action == "screen.merge")
         assert command_title(merge, app.hints.key("app.merge")).endswith("(M)")
         await pilot.press("escape", "question_mark")
         await settle(pilot)

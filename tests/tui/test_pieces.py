@@ -211,14 +211,14 @@ async def test_keys_that_can_do_nothing_are_hidden(tmp_path: Path) -> None:
         await settle(pilot)
         await pilot.press("escape")
         assert app.selected == "lead"
-        assert app.check_action("merge", ()) is False, "the lead has no branch"
-        assert app.check_action("shutdown", ()) is False
-        assert app.check_action("allow_once", ()) is False, "nothing waits for an answer"
+        assert app.main.check_action("merge", ()) is False, "the lead has no branch"
+        assert app.main.check_action("shutdown", ()) is False
+        assert app.main.check_action("allow_once", ()) is False, "nothing waits for an answer"
         await pilot.press("j")
         assert app.selected == "alice"
-        assert app.check_action("merge", ()) is True
-        assert app.check_action("diff", ()) is True
-        assert app.check_action("cleanup", ()) is True
+        assert app.main.check_action("merge", ()) is True
+        assert app.main.check_action("diff", ()) is True
+        assert app.main.check_action("cleanup", ()) is True
 
 
 async def test_enter_on_a_task_and_on_a_message_shows_it_whole(tmp_path: Path) -> None:
@@ -315,7 +315,7 @@ async def test_a_answers_a_question_by_the_number_of_an_option(tmp_path: Path) -
         await settle(pilot)
         assert "bob asks: Which test runner?" in str(app.query_one(AttentionBar).render())
         await pilot.press("escape")
-        assert app.check_action("reject", ()) is False, "r rejects permissions only"
+        assert app.main.check_action("reject", ()) is False, "r rejects permissions only"
         await pilot.press("a")
         await settle(pilot)
         assert isinstance(app.screen, QuestionScreen)

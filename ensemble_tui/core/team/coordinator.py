@@ -81,6 +81,7 @@ class CoordinatorSettings:
     tool_burst: int = 20
     ack_cooldown: float = 60.0
     max_spawn_failures: int = 3
+    max_members: int = 20
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True

@@ -30,7 +30,13 @@ from ensemble_tui.core.team.events import ForkChosen, MemberForked, MemberSpawnF
 from ensemble_tui.core.team.finishing import merge_member, shutdown_member
 from ensemble_tui.core.team.prompts import fork_first_prompt
 from ensemble_tui.core.team.sessions import SessionState
-from ensemble_tui.core.team.spawn import Undo, make_directory, write_rules
+from ensemble_tui.core.team.spawn import (
+    Undo,
+    check_agent_and_model,
+    check_room,
+    make_directory,
+    write_rules,
+)
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.models import ModelRef, TextPart
 
@@ -55,17 +61,6 @@ class ForkRequest:
     model: str | None = None
     from_message: str | None = None
     group: str | None = None
-
-
-async def require_agent(client: OpenCodeClient, agent: str, directory: str) -> None:
-    """Refuse an agent the server does not have, naming the ones it has."""
-    try:
-        agents = await client.agents(directory)
-    except OpenCodeError as error:
-        raise Refused(f"Could not list the server's agents: {error}") from None
-    names = [found.name for found in agents]
-    if agent not in names:
-        raise Refused(f"There is no agent {agent!r} on this OpenCode server; agents: {names}.")
 
 
 async def require_move_route(client: OpenCodeClient) -> None:
@@ -116,13 +111,14 @@ async def fork_member(coordinator: Coordinator, team: Team, request: ForkRequest
     """Fork *request.source* into a new teammate; raises Refused (nothing left) on failure."""
     source = _check_request(coordinator, team, request)
     await require_move_route(coordinator.client)
+    check_room(coordinator, team)
     agent = request.agent or source.agent
-    if request.agent is not None:
-        await require_agent(coordinator.client, agent, source.directory)
     try:
         model = ModelRef.parse(request.model) if request.model else source.model
     except ValueError as error:
         raise Refused(str(error)) from None
+    if request.agent is not None or request.model is not None:
+        await check_agent_and_model(coordinator, agent, model if request.model else None)
     group = request.group or await fork_group_of(coordinator, source, request.from_message)
     undo = Undo()
     async with coordinator.operation():

@@ -21,10 +21,9 @@ from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberUpdate, Team
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import HandoffDone, HandoffQueued, MemberErrored
-from ensemble_tui.core.team.forking import require_agent
 from ensemble_tui.core.team.prompts import handoff_note, teammate_context
 from ensemble_tui.core.team.sessions import SessionState
-from ensemble_tui.core.team.spawn import permission_rules
+from ensemble_tui.core.team.spawn import check_agent_and_model, permission_rules
 from ensemble_tui.opencode.client import OpenCodeError
 
 
@@ -60,7 +59,7 @@ async def hand_off(coordinator: Coordinator, team: Team, handoff: Handoff) -> st
     if handoff.mode is HandoffMode.MESSAGE and handoff.agent is None:
         raise Refused("A 'message' hand-off passes the conversation to another agent: name it.")
     if handoff.agent is not None:
-        await require_agent(coordinator.client, handoff.agent, state.directory)
+        await check_agent_and_model(coordinator, handoff.agent, None)
     if handoff.mode is HandoffMode.COMPACT and state.model is None:
         raise Refused(
             f"{member.name}'s model is not known yet, so its conversation cannot be "

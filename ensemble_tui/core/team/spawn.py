@@ -28,6 +28,7 @@ from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
 from ensemble_tui.core.team.events import MemberPlanApproved, MemberSpawned, MemberSpawnFailed
 from ensemble_tui.core.team.prompts import teammate_first_prompt
 from ensemble_tui.core.team.sessions import SessionState
+from ensemble_tui.opencode.client import OpenCodeError
 from ensemble_tui.opencode.models import ModelRef, PermissionRule
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnReq
         raise Refused(str(error)) from None
     if store.get_member(team.id, request.name) is not None:
         raise Refused(f"A member named {request.name!r} already exists in team {team.name}.")
+    check_room(coordinator, team)
     try:
         spawned_before = sum(m.name != "lead" for m in store.list_members(team.id))
         model = choose_model(coordinator.settings, request.agent, request.model, spawned_before)
@@ -126,6 +128,7 @@ async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnReq
     read_only = not request.worktree
     undo = Undo()
     async with coordinator.operation():
+        await check_agent_and_model(coordinator, request.agent, model)
         member, session_id = await _spawn(coordinator, team, request, model, undo)
     coordinator.spawn_failures = 0
     coordinator.record(
@@ -142,6 +145,8 @@ async def _spawn(
     """The steps of a spawn, each with its undo; all undone if one fails."""
     store, client = coordinator.store, coordinator.client
     read_only = not request.worktree
+    # Again with no await before the row is added: concurrent spawns cannot both fit in.
+    check_room(coordinator, team)
     try:
         member = store.add_member(
             Member(
@@ -162,13 +167,16 @@ async def _spawn(
         planning = read_only or request.plan_approval
         rules = permission_rules(directory, coordinator.repo_root, read_only=planning)
         lead = coordinator.lead
+        title = f"{request.name} ({team.name})"
+        # Before the call: a session the server made but never answered for (a timeout,
+        # a cancelled tool call) is found by its folder and title and deleted too.
+        undo.push("session", lambda: _delete_sessions(coordinator, directory, title))
         session = await client.create_session(
             str(directory),
-            title=f"{request.name} ({team.name})",
+            title=title,
             parent_id=lead.session_id if lead else None,
             permission=rules,
         )
-        undo.push("session", lambda: client.delete_session(session.id, str(directory)))
         token = coordinator.issue_token(request.name, session.id, is_lead=False)
         undo.push("token", lambda: _forget_token(coordinator, token))
         await coordinator.register_tools(str(directory), token)
@@ -214,6 +222,64 @@ async def make_directory(
         MemberUpdate(worktree_path=info.path, branch=info.branch, base_commit=info.base_commit),
     )
     return info.path
+
+
+def check_room(coordinator: Coordinator, team: Team) -> None:
+    """Refuse a spawn that would make the team larger than `max_members` teammates."""
+    limit = coordinator.settings.max_members
+    members = coordinator.store.list_members(team.id)
+    working = [m.name for m in members if m.role is MemberRole.TEAMMATE and not m.status.ended]
+    if len(working) >= limit:
+        raise Refused(
+            f"Team {team.name} already has {len(working)} teammates, the most it may have "
+            f"(max_members = {limit}). Shut one down or merge one before spawning another, "
+            "or ask the user to raise max_members."
+        )
+
+
+async def check_agent_and_model(
+    coordinator: Coordinator, agent: str, model: ModelRef | None
+) -> None:
+    """Refuse an agent or model the OpenCode server does not have, before anything exists."""
+    directory = str(coordinator.repo_root)
+    try:
+        agents = await coordinator.client.agents(directory)
+        providers = (await coordinator.client.providers(directory)).providers if model else []
+    except OpenCodeError as error:
+        raise Refused(
+            f"Could not check the agent and model with OpenCode ({error}); nothing was created."
+        ) from None
+    usable = sorted(a.name for a in agents if not a.hidden)
+    if agent not in usable:
+        raise Refused(
+            f"OpenCode has no agent {agent!r}; use one of: {', '.join(usable)}. "
+            "Nothing was created."
+        )
+    if model is None:
+        return
+    provider = next((p for p in providers if p.id == model.provider_id), None)
+    if provider is None:
+        names = ", ".join(sorted(p.id for p in providers)) or "none"
+        raise Refused(
+            f"OpenCode has no provider {model.provider_id!r} for the model {model}; "
+            f"its providers: {names}. Nothing was created."
+        )
+    if model.model_id not in provider.models:
+        known = sorted(provider.models)
+        shown = ", ".join(f"{provider.id}/{m}" for m in known[:10])
+        more = f" and {len(known) - 10} more" if len(known) > 10 else ""
+        raise Refused(
+            f"Provider {provider.id} has no model {model.model_id!r}; its models: "
+            f"{shown or 'none'}{more}. Nothing was created."
+        )
+
+
+async def _delete_sessions(coordinator: Coordinator, directory: Path, title: str) -> None:
+    """Delete the spawn's sessions in its new folder (none but the spawn's are there)."""
+    client = coordinator.client
+    for session in await client.list_sessions(str(directory)):
+        if session.directory == str(directory) and session.title == title:
+            await client.delete_session(session.id, str(directory))
 
 
 async def _forget_token(coordinator: Coordinator, token: str) -> None:

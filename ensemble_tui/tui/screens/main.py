@@ -1,7 +1,8 @@
-"""The main screen: the panes, and typed accessors the app reaches them by.
+"""The main screen: the panes, the keys that act on the team, and typed accessors.
 
 The app reaches its panes through this screen rather than through `App.query_one`,
 which searches whichever screen is on top (a diff, a confirmation) and would miss them.
+The team's keys are the screen's; what each does is its collaborator `TeamActions`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from textual.screen import Screen
 from ensemble_tui.core.models import MemberStatus
 from ensemble_tui.core.team.activity import QUIET_AFTER_SECONDS, GlanceSource, TeamGlance
 from ensemble_tui.core.team.read_model import MemberRow
+from ensemble_tui.tui.actions import TeamActions, TeamView
+from ensemble_tui.tui.screens.confirm import ConfirmScreen
+from ensemble_tui.tui.screens.diff import DiffScreen
 from ensemble_tui.tui.widgets.activity import ActivityColumn, ActivityLine, SpendChart
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.feed import MessageFeed
@@ -36,7 +40,18 @@ class MainScreen(Screen[None]):
     session pane beside the tasks and messages; the attention line and the status bar at
     the bottom."""
 
+    # The team's keys keep their `app.` ids, which the users' keymaps name.
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "next_attention", "Next waiting", id="app.next"),
+        Binding("a", "allow_once", "Allow once", id="app.allow_once"),
+        Binding("A", "allow_always", "Allow always", id="app.allow_always"),
+        Binding("r", "reject", "Reject", id="app.reject"),
+        Binding("d", "diff", "Diff", id="app.diff"),
+        Binding("m", "merge", "Merge", id="app.merge"),
+        Binding("x", "shutdown", "Shut down", id="app.shutdown"),
+        Binding("S", "abort", "Stop turn", id="app.abort"),
+        Binding("C", "cleanup", "Clean up", id="app.cleanup"),
+        Binding("o", "open_in_opencode", "Open in OpenCode", id="app.open"),
         Binding("t", "toggle_timeline", "Timeline", id="main.timeline"),
     ]
 
@@ -55,8 +70,11 @@ class MainScreen(Screen[None]):
     class Ready(Message):
         """The panes are mounted: the app can fill them."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, team: TeamView, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.team = team
+        self.actions = TeamActions(self, team)
+        """What the team's keys do."""
         self.glance: TeamGlance | None = None
         """What the sparklines draw; made for the first coordinator shown (a test may
         give one that has counted already)."""
@@ -110,6 +128,74 @@ class MainScreen(Screen[None]):
         self.activity.show(lines[round(self.teammates.scroll_y) :])
         self.timeline.show(glance.events)
         self.spend.show(glance.spend.tokens(now), tokens, cost)
+
+    # The team's keys
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_timeline":
+            return True
+        return self.actions.can(action)
+
+    def action_next_attention(self) -> None:
+        """Show the next member with a request waiting for the human."""
+        team = self.team
+        waiting = [row.name for row in team.rows if row.needs_human]
+        if not waiting:
+            return
+        after = waiting.index(team.shown) + 1 if team.shown in waiting else 0
+        name = waiting[after % len(waiting)]
+        self.teammates.select(name)
+        team.show_member(name)
+
+    def action_allow_once(self) -> None:
+        self.actions.allow_once()
+
+    def action_allow_always(self) -> None:
+        self.actions.allow_always()
+
+    def action_reject(self) -> None:
+        self.actions.reject()
+
+    def action_diff(self) -> None:
+        if self.team.selected is not None:
+            self.actions.diff(self.team.selected)
+
+    def action_merge(self) -> None:
+        if self.team.selected is not None:
+            self.actions.preview_merge(self.team.selected)
+
+    def action_shutdown(self) -> None:
+        self.actions.shutdown(self.team.selected)
+
+    def action_cleanup(self) -> None:
+        self.actions.cleanup()
+
+    def action_abort(self) -> None:
+        self.actions.abort(self.team.shown)
+
+    async def action_open_in_opencode(self) -> None:
+        await self.actions.open_in_opencode(self.team.shown)
+
+    @on(TeamActions.Finished)
+    def _action_finished(self, message: TeamActions.Finished) -> None:
+        if message.unsent and not self.prompt.text.strip():
+            self.prompt.text = message.unsent
+        if message.show:
+            self.app.push_screen(ConfirmScreen(message.title, message.text))
+        elif message.refused:
+            self.notify(message.text, title=message.title, severity="error")
+        else:
+            self.notify(message.text)
+        self.team.refresh_team()
+        self.refresh_bindings()
+
+    @on(TeamActions.DiffReady)
+    def _diff_ready(self, message: TeamActions.DiffReady) -> None:
+        self.app.push_screen(DiffScreen(message.member, message.diff))
+
+    @on(TeamActions.MergePreviewed)
+    def _merge_previewed(self, message: TeamActions.MergePreviewed) -> None:
+        self.actions.confirm_merge(message.member, message.result)
 
     def action_toggle_timeline(self) -> None:
         """Show or hide the timeline strip (and the spend chart beside it)."""

@@ -32,7 +32,7 @@ def answer_keys(screen: Screen[object]) -> dict[str, str]:
     found: dict[str, str] = {}
     anywhere: dict[str, str] = {}
     for key, active in screen.active_bindings.items():
-        action = active.binding.action.removeprefix("app.")
+        action = active.binding.action.rpartition(".")[2]
         shown = screen.app.get_key_display(active.binding)
         if action in (*ANSWERS, LEAVE) and action not in anywhere and active.enabled:
             anywhere[action] = shown

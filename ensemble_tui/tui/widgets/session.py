@@ -35,9 +35,9 @@ class PromptBox(TextArea):
         Binding("ctrl+j,alt+enter", "newline", "New line", id="prompt.newline"),
         Binding("escape", "app.leave_prompt", "Leave the prompt", id="prompt.leave"),
         # What waits for the human is answered from here too: `a` would type an "a".
-        Binding("ctrl+o", "app.allow_once", "Allow once (or answer)", id="prompt.allow_once"),
-        Binding("ctrl+l", "app.allow_always", "Allow always", id="prompt.allow_always"),
-        Binding("ctrl+r", "app.reject", "Reject", id="prompt.reject"),
+        Binding("ctrl+o", "screen.allow_once", "Allow once (or answer)", id="prompt.allow_once"),
+        Binding("ctrl+l", "screen.allow_always", "Allow always", id="prompt.allow_always"),
+        Binding("ctrl+r", "screen.reject", "Reject", id="prompt.reject"),
     ]
 
     @dataclass
