@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.models import LEAD_NAME, TeamStatus
 from ensemble_tui.core.team.coordinator import Coordinator
-from ensemble_tui.core.team.events import PromptSent, RunFinished, TeamEvent
+from ensemble_tui.core.team.events import PromptSent, RunFailure, RunFinished, TeamEvent
 from ensemble_tui.core.team.recovery import resume_team
 from ensemble_tui.errors import EnsembleError
 
@@ -33,19 +33,51 @@ def feed_printer(out: TextIO, *, as_json: bool) -> Callable[[TeamEvent], None]:
     return show
 
 
-async def drive_team(coordinator: Coordinator, prompt: str, limit: float) -> None:
-    """Give a new lead *prompt* and wait until the whole team is idle (RunFailed if not)."""
-    lead = await coordinator.start_lead()
-    coordinator.record(PromptSent(member=LEAD_NAME, text=prompt))
-    await coordinator.prompt(lead, prompt)
+def fail(coordinator: Coordinator, reason: str) -> NoReturn:
+    """End the run in error: `run.failed` is the last event, the reason the last line."""
+    coordinator.record(RunFailure(text=reason))
+    raise RunFailed(reason)
+
+
+def member_in_error(coordinator: Coordinator) -> str | None:
+    """The first member whose last turn ended in error and that is not over, said in full."""
+    for state in coordinator.sessions:
+        if not state.error or not state.idle:
+            continue
+        member = coordinator.member(state.member)
+        if member is not None and member.status.ended:
+            continue
+        return f"{state.member} ended its turn in error: {state.error}"
+    return None
+
+
+async def settle(coordinator: Coordinator, limit: float, late: str) -> None:
+    """Wait until the team is idle with nothing waiting, then end the run: in error if a
+    member's turn failed (or the limit passed), else with `run.finished`."""
     try:
         await coordinator.wait_until_settled(limit=limit)
     except TimeoutError:
-        raise RunFailed(
-            f"the team did not finish within {limit:.0f}s "
-            "(raise --timeout, or look at the feed above for who is stuck)"
-        ) from None
+        fail(coordinator, late)
+    error = member_in_error(coordinator)
+    if error is not None:
+        fail(coordinator, error)
     coordinator.record(RunFinished(text="the lead and every teammate are idle"))
+
+
+async def drive_team(coordinator: Coordinator, prompt: str, limit: float) -> None:
+    """Give a new lead *prompt* and wait until the whole team is idle (RunFailed if not,
+    or if a member ended in error, or if the lead's model cannot be used)."""
+    lead = await coordinator.start_lead()
+    checked = await coordinator.check_model()
+    if checked is not None and not checked.usable:
+        fail(coordinator, checked.describe())
+    coordinator.record(PromptSent(member=LEAD_NAME, text=prompt))
+    await coordinator.prompt(lead, prompt)
+    late = (
+        f"the team did not finish within {limit:.0f}s "
+        "(raise --timeout, or look at the feed above for who is stuck)"
+    )
+    await settle(coordinator, limit, late)
 
 
 async def resume_and_wait(coordinator: Coordinator, limit: float) -> None:
@@ -55,11 +87,7 @@ async def resume_and_wait(coordinator: Coordinator, limit: float) -> None:
         raise RunFailed("there is no unfinished team in this repository to resume")
     team = max(active, key=lambda found: found.created)
     await resume_team(coordinator, team)
-    try:
-        await coordinator.wait_until_settled(limit=limit)
-    except TimeoutError:
-        raise RunFailed(f"the resumed team did not finish within {limit:.0f}s") from None
-    coordinator.record(RunFinished(text="the lead and every teammate are idle"))
+    await settle(coordinator, limit, f"the resumed team did not finish within {limit:.0f}s")
 
 
 async def run_headless(options: RunOptions, out: TextIO = sys.stdout) -> None:

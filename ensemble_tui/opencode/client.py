@@ -25,8 +25,10 @@ from ensemble_tui.opencode.models import (
     PermissionReply,
     PermissionRequest,
     PermissionRule,
+    ProviderCatalogue,
     Providers,
     QuestionRequest,
+    ServerConfig,
     Session,
     SessionStatus,
     Todo,
@@ -349,6 +351,16 @@ class OpenCodeClient:
     async def mcp_status(self, directory: str) -> dict[str, McpStatus]:
         return await self._call(_MCP, "GET", "/mcp", directory=directory)
 
+    # Providers and models
+
+    async def provider_catalogue(self, directory: str) -> ProviderCatalogue:
+        """`GET /provider`: which providers are connected (have a key or need none)."""
+        return await self._call(_CATALOGUE, "GET", "/provider", directory=directory)
+
+    async def server_config(self, directory: str) -> ServerConfig:
+        """`GET /config`: the server's configuration for *directory* (its `model`)."""
+        return await self._call(_CONFIG, "GET", "/config", directory=directory)
+
 
 _HEALTH = TypeAdapter(Health)
 _AGENTS = TypeAdapter(list[Agent])
@@ -363,3 +375,5 @@ _STATUSES: TypeAdapter[dict[str, SessionStatus]] = TypeAdapter(dict[str, Session
 _PERMISSIONS = TypeAdapter(list[PermissionRequest])
 _QUESTIONS = TypeAdapter(list[QuestionRequest])
 _MCP = TypeAdapter(dict[str, McpStatus])
+_CATALOGUE = TypeAdapter(ProviderCatalogue)
+_CONFIG = TypeAdapter(ServerConfig)

@@ -401,11 +401,30 @@ class Provider(OpenCodeModel):
     """A configured provider and its models, keyed by model id (`GET /config/providers`)."""
 
     id: str
+    name: str = ""
     models: dict[str, Any] = Field(default_factory=dict)
 
 
 class Providers(OpenCodeModel):
+    """`GET /config/providers`: the usable providers and each one's default model id."""
+
     providers: list[Provider] = Field(default_factory=list)
+    default: dict[str, str] = Field(default_factory=dict)
+
+
+class ProviderCatalogue(OpenCodeModel):
+    """`GET /provider`, without its long `all` list: which providers are connected."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    connected: list[str] = Field(default_factory=list)
+    default: dict[str, str] = Field(default_factory=dict)
+
+
+class ServerConfig(OpenCodeModel):
+    """The parts of `GET /config` ensemble-tui reads: the configured default model."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model: str | None = None
 
 
 PermissionReply = Literal["once", "always", "reject"]

@@ -173,6 +173,7 @@ class EnsembleApp(App[None]):
             self.main.tasks.show(snapshot.tasks)
         self.main.messages.add(snapshot.messages)
         self.pending = snapshot.pending
+        self.main.attention.show_problem(snapshot.model_problem)
         self.main.attention.show(self.pending)
         state = "connected" if snapshot.connected else "reconnecting"
         self.connection = Connection(snapshot.server_url, state)
@@ -195,6 +196,8 @@ class EnsembleApp(App[None]):
             where = "no session yet"
         else:
             where = row.branch or "your working tree"
+            if row.model:
+                where = f"{where} · {row.model}"
         self.main.session.show(self.shown, row.status if row else None, where)
 
     def on_unmount(self) -> None:

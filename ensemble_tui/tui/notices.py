@@ -18,6 +18,7 @@ from ensemble_tui.core.team.events import (
     MemberStatusChanged,
     MemberTimedOut,
     MergeRefused,
+    ModelUnavailable,
     PermissionAsked,
     QuestionAsked,
     ServerConnected,
@@ -56,6 +57,8 @@ def notice_for(event: TeamEvent) -> Notice | None:
             return Notice(f"{who}'s turn was stopped by you.")
         case MemberIdle() if who != LEAD_NAME:
             return Notice(f"{who} finished its turn.")
+        case ModelUnavailable():
+            return Notice(text, "No usable model", "error")
         case MemberErrored():
             return Notice(f"{who}: {text}", f"{who} failed", "error")
         case MemberStatusChanged() if text in ALARMING:

@@ -36,6 +36,9 @@ async def run_team(
         if options.prompt and coord.lead is not None:
             await coord.prompt(coord.lead, options.prompt)
         started(coord)
+        # After the screen has the team: the check reads the server (a moment on a fresh
+        # one) and anything it finds reaches the screen as `model.unavailable`.
+        await coord.check_model()
         await stop.wait()
 
 

@@ -52,6 +52,8 @@ def test_run_json_prints_the_story_in_order_and_exits_0(
     ]
     positions = [kinds.index(kind) for kind in order]
     assert positions == sorted(positions), kinds
+    assert kinds[-1] == "run.finished"
+    assert "model.unavailable" not in kinds
     assert kinds.count("member.spawned") == 2
     assert kinds.count("task.completed") == 3
     spawned = [event for event in events if event["type"] == "member.spawned"]

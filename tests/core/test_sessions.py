@@ -183,3 +183,30 @@ def step_finish(part_id: str) -> Event:
     return parse_event(
         {"type": "message.part.updated", "properties": {"sessionID": "ses_a", "part": part}}
     )
+
+
+def test_a_retry_that_cannot_connect_is_an_error_at_once(state: SessionState) -> None:
+    """OpenCode retries a provider it cannot reach for minutes; that is no rate limit."""
+    state.prompt_sent()
+    state.apply(status("busy"))
+    message = "Cannot connect to API: Unable to connect. Is the computer able to access the url?"
+    first = state.apply(status("retry", attempt=1, message=message, next=123))
+    assert first.unreachable == message
+    assert first.status is MemberStatus.ERROR
+    assert state.retrying_until is None
+    again = state.apply(status("retry", attempt=2, message=message, next=456))
+    assert again.unreachable is None, "said once per turn"
+    ended = state.apply(status("idle"))
+    assert ended.status is MemberStatus.ERROR
+    assert ended.failed_start is None, "the error was said already"
+
+
+def test_a_refused_key_is_an_error_and_a_busy_provider_still_waits(state: SessionState) -> None:
+    state.apply(status("busy"))
+    refused = state.apply(status("retry", attempt=1, message="401 Unauthorized", next=1))
+    assert refused.status is MemberStatus.ERROR
+    state.prompt_sent()
+    state.apply(status("busy"))
+    busy = state.apply(status("retry", attempt=1, message="Provider is overloaded", next=9))
+    assert busy.unreachable is None
+    assert busy.status is MemberStatus.RATE_LIMITED

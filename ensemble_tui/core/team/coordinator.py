@@ -37,6 +37,8 @@ from ensemble_tui.core.team.events import (
     MemberRateLimited,
     MemberShutDown,
     MemberStatusChanged,
+    ModelChecked,
+    ModelUnavailable,
     PermissionAsked,
     QuestionAsked,
     ServerConnected,
@@ -46,6 +48,7 @@ from ensemble_tui.core.team.events import (
 )
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.identity import Caller, TokenBook
+from ensemble_tui.core.team.model_check import FIX, ModelCheck, check_model
 from ensemble_tui.core.team.prompts import (
     LEAD_SYSTEM,
     compaction_reminder,
@@ -125,6 +128,10 @@ class Coordinator:
         # What to do once a member's running turn ends, instead of delivering (a hand-off).
         self._after_turn: dict[str, AfterTurn] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self.model_check: ModelCheck | None = None
+        """The lead's model as checked at start (None until checked, or if it could not be)."""
+        self.model_problem: str | None = None
+        """Why no model answers, with the fix, until one does (the screen shows it)."""
 
     # The state it owns
 
@@ -306,6 +313,45 @@ class Coordinator:
         if self._resync is not None:
             await self._resync()
 
+    # The model
+
+    async def check_model(self) -> ModelCheck | None:
+        """Name the lead's model and say at once (`model.unavailable`) if it cannot work."""
+        try:
+            found = await check_model(self.client, str(self.repo_root), self.settings.default_model)
+        except OpenCodeError as error:
+            log.warning("could not check the model: %s", error)
+            return None
+        self.model_check = found
+        if found.usable:
+            self.record(ModelChecked(member=LEAD_NAME, text=found.source, model=found.model))
+        else:
+            self.model_problem = found.describe()
+            self.record(
+                ModelUnavailable(member=LEAD_NAME, text=found.describe(), model=found.model)
+            )
+        return found
+
+    def model_of(self, state: SessionState) -> str | None:
+        """The model a session uses: pinned or learned, else the lead's checked one."""
+        if state.model is not None:
+            return str(state.model)
+        if state.member == LEAD_NAME and self.model_check is not None:
+            return self.model_check.model
+        return None
+
+    async def _model_unreachable(self, state: SessionState, reason: str) -> None:
+        """Stop a turn whose model cannot be reached, and say why with the fix."""
+        model = self.model_of(state) or "OpenCode's default model"
+        text = f"the model {model} cannot be reached: {reason}. {FIX}"
+        state.error = text
+        self.model_problem = text
+        self.record(MemberErrored(member=state.member, text=text))
+        try:
+            await self.client.abort(state.session_id, state.directory)
+        except OpenCodeError as error:
+            log.warning("could not stop %s's hopeless retries: %s", state.member, error)
+
     # The lead
 
     async def start_lead(self, title: str = "ensemble lead") -> SessionState:
@@ -455,6 +501,11 @@ class Coordinator:
             self.record(MemberErrored(member=state.member, text=change.error))
         if change.compacted:
             self.record(MemberCompacted(member=state.member))
+        if change.unreachable is not None:
+            await self._model_unreachable(state, change.unreachable)
+        if change.usage is not None:
+            # A model answered: whatever was said about models no longer holds.
+            self.model_problem = None
         if change.failed_start is not None and not (member and member.status.ended):
             state.error = f"the model failed to start: {change.failed_start}"
             change.status = state.status()

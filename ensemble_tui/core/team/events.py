@@ -181,6 +181,35 @@ class RunFinished(TeamEvent):
     summary: ClassVar[str] = "`run` ends: the lead and every teammate are idle"
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunFailure(TeamEvent):
+    type: ClassVar[str] = "run.failed"
+    logged: ClassVar[bool] = False
+    summary: ClassVar[str] = (
+        "`run` ends in error (exit 1): `text` says why (a member's error, or the time limit)"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelChecked(TeamEvent):
+    type: ClassVar[str] = "model.checked"
+    logged: ClassVar[bool] = False
+    summary: ClassVar[str] = (
+        "at start, the lead's model (`model`) is usable; `text`: where it is set"
+    )
+    model: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelUnavailable(TeamEvent):
+    type: ClassVar[str] = "model.unavailable"
+    logged: ClassVar[bool] = False
+    summary: ClassVar[str] = (
+        "at start, the lead's model (`model`) cannot be used; `text` says why and the fix"
+    )
+    model: str | None = None
+
+
 # Members
 
 

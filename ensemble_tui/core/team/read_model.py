@@ -100,6 +100,8 @@ class TeamSnapshot:
     connected: bool
     server_url: str
     totals: Totals
+    model_problem: str | None = None
+    """Why no model answers and the fix (from the start's check or a failed turn)."""
 
     def row(self, name: str) -> MemberRow | None:
         return next((row for row in self.rows if row.name == name), None)
@@ -135,7 +137,8 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
     rows = []
     for member in coordinator.members():
         state = coordinator.session_of(member.name)
-        model = member.model or (str(state.model) if state and state.model else "")
+        used = coordinator.model_of(state) if state is not None else None
+        model = member.model or used or ""
         rows.append(
             MemberRow(
                 name=member.name,
@@ -152,7 +155,7 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
         )
     lead = coordinator.lead
     if lead is not None and not any(row.is_lead for row in rows):
-        model = str(lead.model) if lead.model else ""
+        model = coordinator.model_of(lead) or ""
         rows.insert(
             0, MemberRow(LEAD_NAME, lead.status(), "", "", None, 0, 0.0, True, False, model)
         )
@@ -185,4 +188,5 @@ def snapshot(coordinator: Coordinator, *, messages_after: int = 0) -> TeamSnapsh
         connected=coordinator.connected,
         server_url=coordinator.client.base_url,
         totals=totals,
+        model_problem=coordinator.model_problem,
     )

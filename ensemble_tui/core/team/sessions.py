@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.core.team.model_check import hopeless_retry
 from ensemble_tui.opencode.events import (
     Event,
     MessageUpdated,
@@ -66,6 +67,8 @@ class Change:
     failed_start: str | None = None
     stopped_by_human: bool = False
     compacted: bool = False
+    unreachable: str | None = None
+    """OpenCode retries, but its reason (no connection, a refused key) will not pass."""
 
     @property
     def matters(self) -> bool:
@@ -79,6 +82,7 @@ class Change:
             or self.question is not None
             or self.failed_start is not None
             or self.compacted
+            or self.unreachable is not None
         )
 
 
@@ -106,6 +110,7 @@ class SessionState:
     produced_output: bool = False
     stop_requested: bool = False  # the human stopped this turn (`S`), so its end says so
     needs_context: bool = False  # compacted: the next prompt says again who it is
+    unreachable: bool = False  # this turn's model cannot be reached: an error, not a wait
 
     @property
     def idle(self) -> bool:
@@ -118,6 +123,7 @@ class SessionState:
         self.last_activity = self.sent_at
         self.prompts_sent += 1
         self.error = None
+        self.unreachable = False
 
     def status(self) -> MemberStatus:
         """The member status this session's state stands for."""
@@ -125,6 +131,8 @@ class SessionState:
             return MemberStatus.NEEDS_ANSWER
         if self.permissions:
             return MemberStatus.NEEDS_PERMISSION
+        if self.unreachable:
+            return MemberStatus.ERROR
         if self.retrying_until is not None and self.busy:
             return MemberStatus.RATE_LIMITED
         if self.stalled and not self.idle:
@@ -148,6 +156,13 @@ class SessionState:
                 self.busy = True
                 self.awaiting_turn = False
                 self.retrying_until = status.next if isinstance(status, RetryStatus) else None
+                if isinstance(status, RetryStatus) and hopeless_retry(status.message):
+                    # Retrying will not connect or make a refused key good: an error at once.
+                    self.retrying_until = None
+                    if not self.unreachable:
+                        self.unreachable = True
+                        self.error = status.message
+                        change.unreachable = status.message
             elif isinstance(status, IdleStatus):
                 change.turn_ended = self._end_turn()
         elif isinstance(event, SessionIdle):
@@ -194,7 +209,12 @@ class SessionState:
             change.status = after
         if change.turn_ended:
             change.stopped_by_human, self.stop_requested = self.stop_requested, False
-        if change.turn_ended and self.prompts_sent == 1 and not self.produced_output:
+        if (
+            change.turn_ended
+            and self.prompts_sent == 1
+            and not self.produced_output
+            and not self.unreachable
+        ):
             # Idle right after the first prompt with nothing said: the model never started.
             change.failed_start = self.error or "the session ended its first turn with no output"
         return change

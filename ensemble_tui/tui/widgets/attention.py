@@ -76,7 +76,8 @@ def describe(request: PendingRequest, keys: Mapping[str, str]) -> Content:
 
 
 class AttentionBar(Static):
-    """Shown only while a request waits; the oldest first, with how many more."""
+    """Shown only while a request waits (the oldest first, with how many more), or while
+    no model answers (why, and the fix)."""
 
     DEFAULT_CSS = """
     AttentionBar {
@@ -87,12 +88,14 @@ class AttentionBar(Static):
         background: $warning-muted;
         color: $text;
         &.-active { display: block; }
+        &.-problem { background: $error-muted; max-height: 4; }
     }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
         self.requests: list[PendingRequest] = []
+        self.problem: str | None = None
 
     def on_mount(self) -> None:
         # The keys depend on the focus: `a` in the team list, another key in the prompt.
@@ -103,16 +106,23 @@ class AttentionBar(Static):
         return self.requests[0] if self.requests else None
 
     def show(self, requests: list[PendingRequest]) -> None:
+        """Show what waits (with nothing waiting, the model problem if there is one)."""
         self.requests = requests
-        self.set_class(bool(requests), "-active")
+        self._draw()
+
+    def show_problem(self, problem: str | None) -> None:
+        """Why no model answers and the fix, shown while nothing else waits (None: gone)."""
+        self.problem = problem
         self._draw()
 
     def _focus_moved(self, _focused: Widget | None) -> None:
         self._draw()
 
     def _draw(self) -> None:
+        self.set_class(bool(self.requests) or self.problem is not None, "-active")
+        self.set_class(not self.requests and self.problem is not None, "-problem")
         if not self.requests:
-            self.update("")
+            self.update(Content.assemble(("✖ ", "bold"), self.problem) if self.problem else "")
             return
         more = len(self.requests) - 1
         tail = f"   (+{more} more, n next)" if more else ""

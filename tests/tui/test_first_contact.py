@@ -1,0 +1,64 @@
+"""What a newcomer meets on the screen (issue 12): no usable model is said before the first
+prompt, with the fix; each member's model is shown; a prompt sent while still connecting
+is not lost. Against the real `opencode serve`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ensemble_tui.composition import RunOptions
+from ensemble_tui.core.team.coordinator import CoordinatorSettings
+from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
+from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.tui.app import make_app
+from ensemble_tui.tui.widgets.attention import AttentionBar
+from ensemble_tui.tui.widgets.session import SessionPane
+from tests.core.test_no_model import no_provider_environment
+from tests.tui.test_live_team import SIZE, feed_event, happened, quit_app, settle, start
+
+
+async def test_no_provider_is_said_on_the_screen_before_the_first_prompt(
+    tmp_path: Path, git_repo: Path, opencode_bin: str
+) -> None:
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt="",
+        opencode_bin=opencode_bin,
+        server_env=no_provider_environment(tmp_path / "home"),
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+    app = make_app(options)
+    async with app.run_test(size=SIZE) as pilot:
+        coordinator = await start(pilot)
+        await feed_event(coordinator, happened("model.unavailable"))
+        await settle(pilot)
+        bar = app.query_one(AttentionBar)
+        shown = str(bar.render())
+        assert bar.display
+        assert bar.has_class("-problem")
+        assert "No model provider is connected in OpenCode." in shown
+        assert "opencode auth login" in shown
+        assert "--set default_model=provider/model" in shown
+        await quit_app(pilot)
+
+
+async def test_the_lead_s_model_is_named_in_the_session_pane(
+    tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
+) -> None:
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt="",
+        url=opencode_server.url,
+        password=opencode_server.password,
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+    app = make_app(options)
+    async with app.run_test(size=SIZE) as pilot:
+        coordinator = await start(pilot)
+        await feed_event(coordinator, happened("model.checked"))
+        await settle(pilot)
+        assert f"{PROVIDER_ID}/{MODEL_ID}" in str(app.query_one(SessionPane).border_subtitle)
+        assert not app.query_one(AttentionBar).has_class("-problem")
+        await quit_app(pilot)
