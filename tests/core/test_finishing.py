@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.models import MemberStatus, TeamStatus
 from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.headless import drive_team
@@ -105,6 +109,102 @@ async def test_cleanup_merges_the_clean_teammate_and_keeps_the_conflicting_one(
     assert branches.split() == ["ensemble/mixed/carl"]
     assert branch_file(git_repo, "ensemble/mixed/carl", "README.md") == "# carl rewrote this\n"
     assert not (tmp_path / "worktrees" / "mixed" / "dina").exists()
+    assert [team.status for team in teams] == [TeamStatus.ARCHIVED]
+
+
+def lead_caller(coord: Coordinator) -> Caller:
+    """The lead as the team tools see it."""
+    assert coord.team is not None
+    assert coord.lead is not None
+    return Caller("lead", is_lead=True, team_id=coord.team.id, session_id=coord.lead.session_id)
+
+
+def user_mid_merge(repo: Path) -> None:
+    """Leave the user's repository in the middle of a conflicted merge of their own."""
+    git(repo, "switch", "-q", "-c", "side")
+    (repo / "README.md").write_text("# side\n")
+    git(repo, "commit", "-qam", "side")
+    git(repo, "switch", "-q", "main")
+    (repo / "README.md").write_text("# main\n")
+    git(repo, "commit", "-qam", "main")
+    with pytest.raises(subprocess.CalledProcessError):
+        git(repo, "merge", "side")
+    assert (repo / ".git" / "MERGE_HEAD").exists()
+
+
+async def test_a_merge_while_the_user_is_mid_merge_says_what_to_do_and_cleanup_ends_the_team(
+    git_repo: Path, team_options: TeamOptions
+) -> None:
+    story = lead("busy", ("ann", writer("ann.txt", "ann\n")), ("ben", writer("ben.txt", "ben\n")))
+    async with running_team(team_options()) as coord:
+        await drive_team(coord, story, 120)
+        user_mid_merge(git_repo)
+        readme = (git_repo / "README.md").read_bytes()
+        caller = lead_caller(coord)
+        tools = TeamTools(coord)
+        with pytest.raises(Refused) as refusal:
+            await tools.team_merge(caller, "ann")
+        said = str(refusal.value)
+        report = await tools.team_cleanup(caller)
+        teams = coord.store.list_teams()
+
+    assert said.startswith("Could not merge ann: you are in the middle of a merge in ")
+    assert "git merge --abort" in said
+    assert "branch ensemble/busy/ann is kept" in said
+    assert "internal error" not in said
+    assert "GitError" not in said
+    assert "ann: KEPT, Could not merge ann: you are in the middle of a merge" in report
+    assert "ben: KEPT, Could not merge ben: you are in the middle of a merge" in report
+    assert [team.status for team in teams] == [TeamStatus.ARCHIVED]
+    assert coord.team is None
+    branches = git(git_repo, "branch", "--list", "--format=%(refname:short)", "ensemble/busy/*")
+    assert branches.split() == ["ensemble/busy/ann", "ensemble/busy/ben"]
+    assert (git_repo / ".git" / "MERGE_HEAD").exists(), "the user's merge is left as it was"
+    assert (git_repo / "README.md").read_bytes() == readme
+    assert not (git_repo / "ann.txt").exists()
+
+
+@pytest.mark.parametrize("with_commit", [True, False])
+async def test_a_merge_onto_an_orphan_branch_says_what_is_wrong_and_what_to_do(
+    git_repo: Path, team_options: TeamOptions, with_commit: bool
+) -> None:
+    async with running_team(team_options()) as coord:
+        await drive_team(coord, lead("lone", ("ann", writer("ann.txt", "a\n"))), 120)
+        git(git_repo, "switch", "-q", "--orphan", "scratch")
+        if with_commit:
+            git(git_repo, "commit", "-q", "--allow-empty", "-m", "unrelated")
+        caller = lead_caller(coord)
+        with pytest.raises(Refused) as refusal:
+            await TeamTools(coord).team_merge(caller, "ann")
+    said = str(refusal.value)
+    wrong = "which shares no history with" if with_commit else "which has no commits yet"
+    assert said.startswith(f"Could not merge ann: your repository is on branch scratch, {wrong}")
+    assert "(git switch main), then merge again" in said
+    assert "branch ensemble/lone/ann is kept" in said
+    assert not (git_repo / "ann.txt").exists()
+
+
+async def test_cleanup_keeps_a_branch_that_cannot_be_merged_and_merges_the_others(
+    git_repo: Path, team_options: TeamOptions
+) -> None:
+    story = lead("part", ("ann", writer("ann.txt", "ann\n")), ("ben", writer("ben.txt", "ben\n")))
+    async with running_team(team_options()) as coord:
+        await drive_team(coord, story, 120)
+        await TeamControl(coord).shutdown("ben")
+        # ben's branch now holds a history of its own: it shares nothing with the user's.
+        orphan = git(
+            git_repo, "commit-tree", "-m", "unrelated", "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+        )
+        git(git_repo, "update-ref", "refs/heads/ensemble/part/ben", orphan.strip())
+        report = await TeamControl(coord).cleanup()
+        teams = coord.store.list_teams()
+
+    assert "ann: Merged ann" in report
+    assert "ben: KEPT, Could not merge ben: " in report
+    assert "shares history with none of your branches" in report
+    assert (git_repo / "ann.txt").read_text() == "ann\n"
+    branches = git(git_repo, "branch", "--list", "--format=%(refname:short)", "ensemble/part/*")
+    assert branches.split() == ["ensemble/part/ben"]
     assert [team.status for team in teams] == [TeamStatus.ARCHIVED]
 
 

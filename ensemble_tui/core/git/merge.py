@@ -39,13 +39,26 @@ from ensemble_tui.core.git.merge_tree import merge_trees
 
 # A ref per merged branch records which commit is in the user's tree, for safe deletion.
 MERGED_REF_PREFIX = "refs/ensemble/merged/"
-_IN_PROGRESS_MARKERS = (
-    "MERGE_HEAD",
-    "CHERRY_PICK_HEAD",
-    "REVERT_HEAD",
-    "rebase-merge",
-    "rebase-apply",
-)
+# What each marker of an unfinished git operation means, and how the user finishes it.
+_IN_PROGRESS = {
+    "MERGE_HEAD": ("a merge", "commit it (git commit) or abort it (git merge --abort)"),
+    "CHERRY_PICK_HEAD": (
+        "a cherry-pick",
+        "finish it (git cherry-pick --continue) or abort it (git cherry-pick --abort)",
+    ),
+    "REVERT_HEAD": (
+        "a revert",
+        "finish it (git revert --continue) or abort it (git revert --abort)",
+    ),
+    "rebase-merge": (
+        "a rebase",
+        "finish it (git rebase --continue) or abort it (git rebase --abort)",
+    ),
+    "rebase-apply": (
+        "a rebase or git am",
+        "finish it (git rebase --continue) or abort it (git rebase --abort, git am --abort)",
+    ),
+}
 
 
 class MergeStatus(StrEnum):
@@ -148,13 +161,20 @@ def _plan_merge(repo: git.Repo, branch: str) -> _MergePlan:
     _refuse_during_operation(repo)
     if not branch_exists(repo, branch):
         raise GitError(f"branch {branch} does not exist")
-    if not git_succeeds(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"):
-        raise GitError("your repository has no commits, so there is nothing to merge into")
-    head = resolve_commit(repo, "HEAD", "HEAD")
     tip = resolve_commit(repo, f"refs/heads/{branch}", "branch")
+    if not git_succeeds(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"):
+        raise GitError(
+            f"your repository is on {_current_branch(repo)}, which has no commits yet (a new "
+            f"or orphan branch), so there is nothing to merge {branch} into; "
+            f"{_switch_back_hint(repo, branch, tip)}"
+        )
+    head = resolve_commit(repo, "HEAD", "HEAD")
     status, base_output = run_git_raw(repo, "merge-base", head, tip, ok_codes=(0, 1))
     if status != 0:
-        raise GitError(f"branch {branch} shares no history with HEAD")
+        raise GitError(
+            f"your repository is on {_current_branch(repo)}, which shares no history with "
+            f"{branch} (an orphan or unrelated branch); {_switch_back_hint(repo, branch, tip)}"
+        )
     base = base_output.decode().strip()
     nothing = MergeResult(
         status=MergeStatus.NOTHING_TO_MERGE,
@@ -230,15 +250,44 @@ def _check_working_tree_paths(
 
 def _refuse_during_operation(repo: git.Repo) -> None:
     """Refuse to merge while the user is in the middle of a merge, rebase or cherry-pick."""
+    markers = list(_IN_PROGRESS)
     args = ["rev-parse", "--path-format=absolute"]
-    for marker in _IN_PROGRESS_MARKERS:
+    for marker in markers:
         args += ["--git-path", marker]
-    for marker, path in zip(_IN_PROGRESS_MARKERS, run_git(repo, *args).splitlines(), strict=True):
+    for marker, path in zip(markers, run_git(repo, *args).splitlines(), strict=True):
         if os.path.lexists(path):
+            operation, how = _IN_PROGRESS[marker]
             raise GitError(
-                f"a git operation is in progress in your repository ({marker} exists); "
-                "finish or abort it before merging"
+                f"you are in the middle of {operation} in {repo.working_tree_dir} (git's "
+                f"{marker} is there), and ensemble-tui does not merge into an unfinished "
+                f"operation: {how}, then merge again"
             )
+
+
+def _current_branch(repo: git.Repo) -> str:
+    """The branch HEAD is on, as the user would name it ('a detached HEAD' if none)."""
+    status, name = run_git_raw(repo, "symbolic-ref", "--quiet", "--short", "HEAD", ok_codes=(0, 1))
+    return f"branch {name.decode().strip()}" if status == 0 else "a detached HEAD"
+
+
+def _switch_back_hint(repo: git.Repo, branch: str, tip: str) -> str:
+    """What to do instead: switch to a branch the teammate's work grew from, if any."""
+    names = run_git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").splitlines()
+    related = [
+        name
+        for name in names
+        if not name.startswith("ensemble/") and git_succeeds(repo, "merge-base", name, tip)
+    ]
+    if not related:
+        return (
+            f"{branch} shares history with none of your branches, so it cannot be merged; "
+            f"look at it with git log {branch} and take what you need by hand"
+        )
+    target = "main" if "main" in related else related[0]
+    return (
+        f"switch back to a branch the team's work started from (git switch {target}), "
+        "then merge again"
+    )
 
 
 def _changed_paths(repo: git.Repo, old: str, new: str) -> set[str]:

@@ -22,6 +22,7 @@ from ensemble_tui.core.team.events import (
     MergeRefused,
     TeamCleanedUp,
 )
+from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.client import OpenCodeError
 
 log = logging.getLogger(__name__)
@@ -129,9 +130,16 @@ async def _merge(coordinator: Coordinator, team: Team, member: Member) -> str:
                 "or shut it down with force=true."
             ) from None
     await coordinator.commit_member_work(member, "merge")
-    result = await asyncio.to_thread(
-        merge_branch_into_worktree, coordinator.repo_root, worktree.branch
-    )
+    try:
+        result = await asyncio.to_thread(
+            merge_branch_into_worktree, coordinator.repo_root, worktree.branch
+        )
+    except GitError as error:
+        # A state of the user's repository (an unfinished merge, an orphan branch): say what.
+        raise Refused(
+            f"Could not merge {member.name}: {error}. Nothing was changed and its branch "
+            f"{worktree.branch} is kept."
+        ) from None
     if result.status is MergeStatus.CONFLICT:
         conflicts = "; ".join(f"{c.path} ({c.reason})" for c in result.conflicts)
         paths = [c.path for c in result.conflicts]
@@ -179,7 +187,11 @@ async def _cleanup(coordinator: Coordinator, team: Team) -> list[str]:
     teammates = [m for m in coordinator.store.list_members(team.id) if m.name != LEAD_NAME]
     for member in teammates:
         if not member.status.ended:
-            await _shutdown(coordinator, team, member, force=False)
+            try:
+                await _shutdown(coordinator, team, member, force=False)
+            except EnsembleError as error:
+                # Waiting for it below ends it all the same (or keeps its branch).
+                log.warning("asking %s to stop failed: %s", member.name, error)
     for member in teammates:
         try:
             stopped = await wait_for_stop(coordinator, team, member.name, SHUTDOWN_WAIT)
@@ -200,9 +212,12 @@ async def _cleanup(coordinator: Coordinator, team: Team) -> list[str]:
             continue
         try:
             lines.append(f"- {member.name}: {await _merge(coordinator, team, stopped)}")
-        except (Refused, GitError) as refusal:
+        except Exception as error:
+            # One branch that cannot be merged (for any reason) never stops the others.
+            if not isinstance(error, EnsembleError):
+                log.exception("merging %s on cleanup failed", member.name)
             lines.append(
-                f"- {member.name}: KEPT, {refusal} Inspect it with: git diff "
+                f"- {member.name}: KEPT, {error} Inspect it with: git diff "
                 f"{stopped.base_commit}...{stopped.branch}"
             )
     return lines
