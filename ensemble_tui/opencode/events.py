@@ -192,6 +192,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     )
 }
 
+_DELTA = PartDelta.TYPE
+
 # Requests arrive as the whole properties object; older servers say `permission.updated`.
 _REQUEST_EVENTS = {"permission.asked", "permission.updated", "question.asked"}
 _ALIASES = {"permission.updated": "permission.asked"}
@@ -205,20 +207,18 @@ class GlobalEvent(OpenCodeModel):
     event: Event
 
 
-_DELTA_FIELDS = ("sessionID", "messageID", "partID", "field", "delta")
-
-
 _Trusted = TypeVar("_Trusted", bound=OpenCodeModel)
+_set = object.__setattr__
 
 
 def _trusted(model: type[_Trusted], values: dict[str, Any]) -> _Trusted:
     """A model from values already checked, every field given: what `model_construct`
     does, without its per-field walk (it is a third of a delta's cost otherwise)."""
     built = model.__new__(model)
-    object.__setattr__(built, "__dict__", values)
-    object.__setattr__(built, "__pydantic_fields_set__", set(values))
-    object.__setattr__(built, "__pydantic_extra__", {})
-    object.__setattr__(built, "__pydantic_private__", None)
+    _set(built, "__dict__", values)
+    _set(built, "__pydantic_fields_set__", set(values))
+    _set(built, "__pydantic_extra__", {})
+    _set(built, "__pydantic_private__", None)
     return built
 
 
@@ -228,13 +228,20 @@ def _fast_delta(event_id: Any, properties: dict[str, Any]) -> PartDelta | None:
     Every streamed token is one delta, so this is most of the stream; anything odd falls
     back to full validation. Extra fields are dropped: nothing reads them.
     """
-    values = [properties.get(name) for name in _DELTA_FIELDS]
-    if not all(type(value) is str for value in values):
+    get = properties.get
+    session_id, message_id, part_id = get("sessionID"), get("messageID"), get("partID")
+    field, delta = get("field"), get("delta")
+    if not (
+        type(session_id) is str
+        and type(message_id) is str
+        and type(part_id) is str
+        and type(field) is str
+        and type(delta) is str
+    ):
         return None
-    session_id, message_id, part_id, field, delta = values
     fields = {
-        "id": event_id if isinstance(event_id, str) else None,
-        "type": PartDelta.TYPE,
+        "id": event_id if type(event_id) is str else None,
+        "type": _DELTA,
         "session_id": session_id,
         "message_id": message_id,
         "part_id": part_id,
@@ -262,7 +269,7 @@ def parse_event(payload: dict[str, Any]) -> Event:
     properties = payload.get("properties")
     if not isinstance(properties, dict):
         properties = {}
-    if wire_type == PartDelta.TYPE and (fast := _fast_delta(payload.get("id"), properties)):
+    if wire_type == _DELTA and (fast := _fast_delta(payload.get("id"), properties)):
         return fast
     event_type = _ALIASES.get(wire_type, wire_type)
     model = EVENT_TYPES.get(event_type)

@@ -16,13 +16,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
-from httpx_sse import SSEError, aconnect_sse
 
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.events import GlobalEvent, ServerHeartbeat, parse_global_event
+from ensemble_tui.opencode.sse import EventDecoder
 
 log = logging.getLogger(__name__)
-YIELD_EVERY = 32
+_decode_json = json.JSONDecoder().decode
 
 
 @dataclass(frozen=True)
@@ -78,58 +78,71 @@ class EventStream:
         self.last_frame_at: float | None = None
 
     async def __aiter__(self) -> AsyncIterator[StreamItem]:
+        async for batch in self.batches():
+            for item in batch:
+                yield item
+
+    async def batches(self) -> AsyncIterator[list[StreamItem]]:
+        """The same items, a list at a time: all the frames of one network read together,
+        so a consumer pays the async iteration once per read rather than once per frame."""
         ever_connected = False
         while True:
             try:
-                async for item in self._one_connection(reconnected=ever_connected):
-                    if isinstance(item, StreamConnected):
+                async for batch in self._one_connection(reconnected=ever_connected):
+                    if isinstance(batch[0], StreamConnected):
                         ever_connected = True
                         self.backoff.reset()
-                    yield item
+                    yield batch
                 reason = "the server closed the event stream"
-            except (httpx.HTTPError, SSEError, TimeoutError, OSError) as error:
+            except (httpx.HTTPError, TimeoutError, OSError) as error:
                 reason = _describe(error)
             was_connected, self.connected = self.connected, False
             delay = self.backoff.next_delay()
             if was_connected or not ever_connected:
                 log.info("event stream lost: %s; retrying in %.2fs", reason, delay)
-            yield StreamDisconnected(reason=reason, retry_in=delay)
+            yield [StreamDisconnected(reason=reason, retry_in=delay)]
             await asyncio.sleep(delay)
 
-    async def _one_connection(self, *, reconnected: bool) -> AsyncIterator[StreamItem]:
+    async def _one_connection(self, *, reconnected: bool) -> AsyncIterator[list[StreamItem]]:
         timeout = httpx.Timeout(10.0, read=self.heartbeat_timeout)
-        async with aconnect_sse(
-            self.client.http, "GET", "/global/event", timeout=timeout
-        ) as source:
-            response = source.response
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+        async with self.client.http.stream(
+            "GET", "/global/event", headers=headers, timeout=timeout
+        ) as response:
             if response.status_code >= 400:
                 await response.aread()
                 raise httpx.HTTPStatusError(
                     f"HTTP {response.status_code}", request=response.request, response=response
                 )
             self.connected = True
-            yield StreamConnected(reconnected=reconnected)
+            yield [StreamConnected(reconnected=reconnected)]
+            decoder = EventDecoder()
             # The read timeout bounds the gap between frames: heartbeats keep it alive.
-            read = 0
-            async for sse in source.aiter_sse():
-                read += 1
-                if read % YIELD_EVERY == 0:
-                    # One network read holds ~150 frames: let keys and redraws in between.
-                    await asyncio.sleep(0)
+            async for chunk in response.aiter_bytes():
                 self.last_frame_at = time.monotonic()
-                try:
-                    frame = json.loads(sse.data)
-                except json.JSONDecodeError:
-                    log.warning("ignoring an event frame that is not JSON: %.200s", sse.data)
-                    continue
-                if not isinstance(frame, dict):
-                    continue
-                event = parse_global_event(frame)
-                if event is None:
-                    continue
-                if isinstance(event.event, ServerHeartbeat) and not self.include_heartbeats:
-                    continue
-                yield event
+                batch = self._parse(decoder.feed(chunk))
+                if batch:
+                    yield batch
+
+    def _parse(self, frames: list[bytes]) -> list[StreamItem]:
+        """The events of these frames' data (bad frames are logged and skipped)."""
+        found: list[StreamItem] = []
+        include_heartbeats = self.include_heartbeats
+        for data in frames:
+            try:
+                frame = _decode_json(data.decode())
+            except ValueError:
+                log.warning("ignoring an event frame that is not JSON: %.200r", data)
+                continue
+            if type(frame) is not dict:
+                continue
+            event = parse_global_event(frame)
+            if event is None:
+                continue
+            if type(event.event) is ServerHeartbeat and not include_heartbeats:
+                continue
+            found.append(event)
+        return found
 
 
 def _describe(error: BaseException) -> str:

@@ -246,6 +246,38 @@ def test_usage_adds_up(store: Store, team: Team) -> None:
     assert bob.last_activity is not None
 
 
+def test_a_member_read_again_sees_every_write_even_another_connections(
+    store: Store, team: Team, db_path: Path
+) -> None:
+    assert store.get_member(team.id, "bob") is store.get_member(team.id, "bob"), "kept"
+    store.update_member(team.id, "bob", MemberUpdate(branch="ensemble/bob"))
+    found = store.get_member(team.id, "bob")
+    assert found is not None
+    assert found.branch == "ensemble/bob"
+    with Store(db_path) as other:
+        other.update_member(team.id, "bob", MemberUpdate(branch="elsewhere"))
+    found = store.get_member(team.id, "bob")
+    assert found is not None
+    assert found.branch == "elsewhere"
+
+
+def test_a_status_set_on_the_hot_path_restarts_its_clock_only_when_it_changes(
+    store: Store, team: Team
+) -> None:
+    assert store.set_member_status(team.id, "bob", MemberStatus.WORKING, None)
+    working = store.get_member(team.id, "bob")
+    assert working is not None
+    assert working.status is MemberStatus.WORKING
+    assert store.set_member_status(team.id, "bob", MemberStatus.WORKING, "oops")
+    again = store.get_member(team.id, "bob")
+    assert again is not None
+    assert again.status_since == working.status_since
+    assert again.error == "oops"
+    assert store.member_standing(team.id, "bob") == (MemberStatus.WORKING, False)
+    assert store.member_standing(team.id, "zed") is None
+    assert not store.set_member_status(team.id, "zed", MemberStatus.IDLE, None)
+
+
 def test_find_member_by_session_only_in_active_teams(store: Store, team: Team) -> None:
     found = store.find_member_by_session("ses_bob")
     assert found is not None

@@ -74,6 +74,8 @@ class StoreConnection:
         self._lock = threading.RLock()
         self._depth = 0
         self._writing = False
+        # Counts this connection's write transactions, so what was read before one is stale.
+        self._writes = 0
         try:
             # First, and read-only: a damaged file is left exactly as it was found.
             _check_integrity(self._connection, self.path)
@@ -122,6 +124,7 @@ class StoreConnection:
                 raise
             finally:
                 self._depth, self._writing = 0, False
+                self._writes += 1
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -141,6 +144,20 @@ class StoreConnection:
             finally:
                 self._depth = 0
                 self._connection.execute("COMMIT")
+
+    def version(self) -> tuple[int, int] | None:
+        """A mark that changes whenever the database may have changed: after a write
+        transaction here, or a commit by another connection (SQLite's `data_version`).
+        None inside a transaction: a write may yet be rolled back, and a read's snapshot
+        may be older than the mark.
+
+        What was read at one version can be kept and reused while the version holds.
+        """
+        with self._lock:
+            if self._depth:
+                return None
+            row = self._connection.execute("PRAGMA data_version").fetchone()
+            return self._writes, int(row[0])
 
     def close(self) -> None:
         """Close the connection; committed writes are already on disk."""

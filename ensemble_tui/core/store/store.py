@@ -9,13 +9,14 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ensemble_tui.core.models import (
     LEAD_NAME,
     LogEntry,
     Member,
     MemberRole,
+    MemberStatus,
     MemberUpdate,
     Message,
     Team,
@@ -37,9 +38,16 @@ from ensemble_tui.core.store.notices import Notice, NoticeQueries
 from ensemble_tui.core.store.schema import MIGRATIONS, Migration
 from ensemble_tui.paths import repo_data_dir
 
-__all__ = ["Store", "StoreError"]
+__all__ = ["MemberStanding", "Store", "StoreError"]
 
 _MEMBER_ORDER = "ORDER BY role = 'lead' DESC, created, name"
+
+
+class MemberStanding(NamedTuple):
+    """The two facts of a member that the coordinator checks at every change."""
+
+    status: MemberStatus
+    shutdown_requested: bool
 
 
 def _team(row: sqlite3.Row) -> Team:
@@ -70,6 +78,9 @@ class Store(StoreConnection):
         super().__init__(path, migrations)
         self.messages = MessageQueries(self)
         self.notices = NoticeQueries(self)
+        # Members as last read, with the version they were read at: the coordinator asks
+        # for one at every status change, and members are frozen, so they can be shared.
+        self._members: dict[tuple[int, str], tuple[tuple[int, int], Member | None]] = {}
 
     # Messages (see `MessageQueries`)
 
@@ -266,8 +277,7 @@ class Store(StoreConnection):
     ) -> Member:
         """Add one step's token counts and cost to a member's totals and mark it active now."""
         with self.transaction() as db:
-            require_member(db, team_id, name)
-            db.execute(
+            cursor = db.execute(
                 "UPDATE members SET input_tokens = input_tokens + ?, "
                 "output_tokens = output_tokens + ?, reasoning_tokens = reasoning_tokens + ?, "
                 "cost = cost + ?, last_activity = ? WHERE team_id = ? AND name = ?",
@@ -281,15 +291,53 @@ class Store(StoreConnection):
                     name,
                 ),
             )
+            if cursor.rowcount == 0:
+                require_member(db, team_id, name)  # says who is in the team
             return _member(require_member(db, team_id, name))
+
+    def member_standing(self, team_id: int, name: str) -> MemberStanding | None:
+        """A member's status and whether its shutdown was asked for: what the coordinator
+        checks at every status change, read without building the whole member."""
+        with self.reading() as db:
+            row = db.execute(
+                "SELECT status, shutdown_requested FROM members WHERE team_id = ? AND name = ?",
+                (team_id, name),
+            ).fetchone()
+        if row is None:
+            return None
+        return MemberStanding(MemberStatus(row[0]), bool(row[1]))
+
+    def set_member_status(
+        self, team_id: int, name: str, status: MemberStatus, error: str | None
+    ) -> bool:
+        """Set a member's status (and its error), restarting `status_since` if the status
+        changed; one statement, for the coordinator's hot path. False if nothing changed."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE members SET status = ?, error = ?, "
+                "status_since = CASE WHEN status = ? THEN status_since ELSE ? END "
+                "WHERE team_id = ? AND name = ?",
+                (status.value, error, status.value, sql_value(utc_now()), team_id, name),
+            )
+            return cursor.rowcount > 0
 
     def get_member(self, team_id: int, name: str) -> Member | None:
         """The member `name` of a team, if there is one."""
+        key = (team_id, name)
+        version = self.version()
+        kept = self._members.get(key)
+        if kept is not None and version is not None and kept[0] == version:
+            return kept[1]
         with self.reading() as db:
             row = db.execute(
                 "SELECT * FROM members WHERE team_id = ? AND name = ?", (team_id, name)
             ).fetchone()
-        return None if row is None else _member(row)
+        member = None if row is None else _member(row)
+        if version is not None:
+            if len(self._members) > 1000:
+                self._members.clear()
+            self._members[key] = (version, member)
+        return member
 
     def find_member_by_session(self, session_id: str) -> Member | None:
         """The member of an active team whose OpenCode session is `session_id`."""

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from ensemble_tui.core.git.worktrees import (
     wip_message,
 )
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
-from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.store.store import MemberStanding, Store
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
     LeadStarted,
@@ -49,12 +49,16 @@ from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.identity import Caller, TokenBook
 from ensemble_tui.core.team.model_check import FIX, ModelCheck, check_model
 from ensemble_tui.core.team.prompts import LEAD_SYSTEM, lead_digest
-from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, Change, SessionState
+from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, STREAMED, Change, SessionState
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.events import Event
 from ensemble_tui.opencode.models import ModelRef
-from ensemble_tui.opencode.stream import EventStream, StreamConnected, StreamDisconnected
+from ensemble_tui.opencode.stream import (
+    EventStream,
+    StreamConnected,
+    StreamDisconnected,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,8 @@ log = logging.getLogger(__name__)
 MCP_SERVER_NAME = "ensemble"
 
 SessionListener = Callable[[SessionState, Event], None]
+# Frames handled between two yields to the event loop, so keys and redraws get a turn.
+YIELD_EVERY = 32
 
 
 @dataclass
@@ -81,6 +87,25 @@ class CoordinatorSettings:
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True
+
+
+class _GroupedWrites:
+    """One store transaction, begun at the first write and committed by `commit`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._open: contextlib.AbstractContextManager[object] | None = None
+
+    def begin(self) -> None:
+        if self._open is None:
+            opened = self._store.transaction()
+            opened.__enter__()
+            self._open = opened
+
+    def commit(self) -> None:
+        opened, self._open = self._open, None
+        if opened is not None:
+            opened.__exit__(None, None, None)
 
 
 class Coordinator:
@@ -116,7 +141,8 @@ class Coordinator:
         self._stream_ready = asyncio.Event()
         self._resync: Callable[[], Awaitable[None]] | None = None
         # The screen follows the shown session's parts and deltas through these.
-        self._session_listeners: list[SessionListener] = []
+        # A tuple, replaced on change, so a listener may remove itself while being called.
+        self._session_listeners: tuple[SessionListener, ...] = ()
         self.model_check: ModelCheck | None = None
         """The lead's model as checked at start (None until checked, or if it could not be)."""
         self.model_problem: str | None = None
@@ -168,8 +194,14 @@ class Coordinator:
 
     def add_session_listener(self, listener: SessionListener) -> Callable[[], None]:
         """Call *listener* with every event of a tracked session; returns the remover."""
-        self._session_listeners.append(listener)
-        return lambda: self._session_listeners.remove(listener)
+        self._session_listeners = (*self._session_listeners, listener)
+
+        def remove() -> None:
+            listeners = list(self._session_listeners)
+            listeners.remove(listener)
+            self._session_listeners = tuple(listeners)
+
+        return remove
 
     def on_resync(self, handler: Callable[[], Awaitable[None]]) -> None:
         """What to do when the stream comes back or a turn looks lost (recovery's job)."""
@@ -239,37 +271,85 @@ class Coordinator:
             self._stream_task = None
 
     async def _follow(self, stream: EventStream) -> None:
-        async for item in stream:
-            try:
-                if isinstance(item, StreamConnected):
-                    self.connected = True
-                    if item.reconnected:
-                        await self.resync()
-                    self.record(ServerConnected(reconnected=item.reconnected))
-                    self._stream_ready.set()
-                elif isinstance(item, StreamDisconnected):
-                    if self.connected:
-                        self.record(ServerDisconnected(text=item.reason))
-                    self.connected = False
+        async for batch in stream.batches():
+            events: list[Event] = []
+            for item in batch:
+                if isinstance(item, StreamConnected | StreamDisconnected):
+                    await self.handle_events(events)
+                    events = []
+                    await self._take(item)
                 else:
-                    await self.handle_event(item.event)
-            except Exception:
-                log.exception("the coordinator failed on a stream item; carrying on")
+                    events.append(item.event)
+            await self.handle_events(events)
+
+    async def _take(self, item: StreamConnected | StreamDisconnected) -> None:
+        try:
+            if isinstance(item, StreamConnected):
+                self.connected = True
+                if item.reconnected:
+                    await self.resync()
+                self.record(ServerConnected(reconnected=item.reconnected))
+                self._stream_ready.set()
+            else:
+                if self.connected:
+                    self.record(ServerDisconnected(text=item.reason))
+                self.connected = False
+        except Exception:
+            log.exception("the coordinator failed on a stream item; carrying on")
 
     async def handle_event(self, event: Event) -> None:
-        """Fold one OpenCode event into the team (the stream calls this for every frame)."""
+        """Fold one OpenCode event into the team."""
+        await self.handle_events((event,))
+
+    async def handle_events(self, events: Sequence[Event]) -> None:
+        """Fold the events of one network read into the team, in order (the stream calls
+        this for every read; one read holds ~150 frames).
+
+        What they change is written in one transaction per run of events between two
+        awaits (a delivery at a turn's end, a yield to the loop every YIELD_EVERY events),
+        so the store is committed before anything is sent, with one commit, not one per
+        change.
+        """
+        writing = _GroupedWrites(self.store)
+        try:
+            for number, event in enumerate(events, start=1):
+                if number % YIELD_EVERY == 0:
+                    writing.commit()
+                    # Let keys and redraws in between.
+                    await asyncio.sleep(0)
+                try:
+                    state, change, standing = self._fold(event, writing)
+                    if state is None or change is None:
+                        continue
+                    if change.unreachable is not None:
+                        writing.commit()
+                        await self._stop_hopeless(state)
+                    if change.turn_ended:
+                        writing.commit()
+                        await self._after_turn(state, standing)
+                except Exception:
+                    log.exception("the coordinator failed on %s; carrying on", event.type)
+        finally:
+            writing.commit()
+
+    def _fold(
+        self, event: Event, writing: _GroupedWrites
+    ) -> tuple[SessionState | None, Change | None, MemberStanding | None]:
         session_id = getattr(event, "session_id", None)
         state = self._sessions.get(session_id) if session_id else None
         if state is None and hasattr(event, "request"):
             state = self._sessions.get(getattr(event.request, "session_id", ""))
         if state is None:
-            return
+            return None, None, None
         change = state.apply(event)
-        if change.matters:
-            await self._on_change(state, change)
+        standing = None
+        if change is not STREAMED and change.matters:
+            writing.begin()
+            standing = self._write_change(state, change)
             self._changed.set()
-        for listener in list(self._session_listeners):
+        for listener in self._session_listeners:
             listener(state, event)
+        return state, change, standing
 
     async def resync(self) -> None:
         """Reconcile with the server (recovery's handler, set by the composition root)."""
@@ -303,13 +383,17 @@ class Coordinator:
             return self.model_check.model
         return None
 
-    async def _model_unreachable(self, state: SessionState, reason: str) -> None:
-        """Stop a turn whose model cannot be reached, and say why with the fix."""
+    def _model_unreachable(self, state: SessionState, reason: str) -> None:
+        """Say why a turn's model cannot be reached, with the fix (`_stop_hopeless` then
+        stops the turn)."""
         model = self.model_of(state) or "OpenCode's default model"
         text = f"the model {model} cannot be reached: {reason}. {FIX}"
         state.error = text
         self.model_problem = text
         self.record(MemberErrored(member=state.member, text=text))
+
+    async def _stop_hopeless(self, state: SessionState) -> None:
+        """Stop a turn whose model cannot be reached: its retries would never end."""
         try:
             await self.client.abort(state.session_id, state.directory)
         except OpenCodeError as error:
@@ -424,10 +508,21 @@ class Coordinator:
 
     # Reacting to events
 
-    async def _on_change(self, state: SessionState, change: Change) -> None:
+    async def _after_turn(self, state: SessionState, standing: MemberStanding | None) -> None:
+        """A turn ended: finish a shutdown asked for, or deliver what waits."""
+        if standing is not None and standing.shutdown_requested and not standing.status.ended:
+            member = self.member(state.member)
+            if member is not None:
+                await self.finish_shutdown(member, "shutdown")
+        else:
+            await self.delivery.deliver_pending(state)
+
+    def _write_change(self, state: SessionState, change: Change) -> MemberStanding | None:
+        """Write what *change* says to the store and the feed; the member's standing as
+        it was before."""
         team = self._team
-        member = self.store.get_member(team.id, state.member) if team is not None else None
-        if change.usage is not None and member is not None and team is not None:
+        standing = self.store.member_standing(team.id, state.member) if team else None
+        if change.usage is not None and standing is not None and team is not None:
             tokens, cost = change.usage
             self.store.add_member_usage(
                 team.id,
@@ -452,11 +547,11 @@ class Coordinator:
         if change.error is not None:
             self.record(MemberErrored(member=state.member, text=change.error))
         if change.unreachable is not None:
-            await self._model_unreachable(state, change.unreachable)
+            self._model_unreachable(state, change.unreachable)
         if change.usage is not None:
             # A model answered: whatever was said about models no longer holds.
             self.model_problem = None
-        if change.failed_start is not None and not (member and member.status.ended):
+        if change.failed_start is not None and not (standing and standing.status.ended):
             state.error = f"the model failed to start: {change.failed_start}"
             change.status = state.status()
             self.record(MemberErrored(member=state.member, text=state.error))
@@ -470,30 +565,27 @@ class Coordinator:
                 )
             )
         if change.status is not None:
-            self._record_status(state, change.status, member)
+            self._record_status(state, change.status, standing)
         if change.turn_ended:
             stopped = change.stopped_by_human
             said = "stopped by you" if stopped else None
             self.record(MemberIdle(member=state.member, text=said, stopped=stopped))
-            if member is not None and member.shutdown_requested and not member.status.ended:
-                await self.finish_shutdown(member, "shutdown")
-            else:
-                await self.delivery.deliver_pending(state)
+        return standing
 
     def record_status(self, state: SessionState) -> None:
         """Store the status a session's state stands for, if it changed."""
         if self._team is not None:
-            member = self.store.get_member(self._team.id, state.member)
-            self._record_status(state, state.status(), member)
+            standing = self.store.member_standing(self._team.id, state.member)
+            self._record_status(state, state.status(), standing)
 
     def _record_status(
-        self, state: SessionState, status: MemberStatus, member: Member | None
+        self, state: SessionState, status: MemberStatus, standing: MemberStanding | None
     ) -> None:
-        if member is None or self._team is None or member.status.ended:
+        if standing is None or self._team is None or standing.status.ended:
             return
-        if member.status != status:
-            update = MemberUpdate(status=status, error=state.error if state.error else None)
-            self.store.update_member(self._team.id, state.member, update)
+        if standing.status != status:
+            error = state.error if state.error else None
+            self.store.set_member_status(self._team.id, state.member, status, error)
             self.record(MemberStatusChanged(member=state.member, text=status.value))
 
     # Settling

@@ -53,11 +53,12 @@ class Delivery:
         team = self._team()
         if (not state.idle and not even_if_busy) or team is None:
             return
-        member = self._store.get_member(team.id, state.member)
-        if member is None or member.status.ended:
-            return
-        messages = self._store.list_undelivered(team.id, state.member)
-        notices = self._store.undelivered_notices(team.id, state.member)
+        with self._store.reading():  # one snapshot for the three reads
+            standing = self._store.member_standing(team.id, state.member)
+            if standing is None or standing.status.ended:
+                return
+            messages = self._store.list_undelivered(team.id, state.member)
+            notices = self._store.undelivered_notices(team.id, state.member)
         if not messages and not notices:
             return
         try:

@@ -83,6 +83,11 @@ class Change:
         )
 
 
+# What a streamed token changes (activity only): one shared value, never changed, since
+# nothing is done about it.
+STREAMED = Change(activity=True)
+
+
 @dataclass
 class SessionState:
     """One tracked session: whose it is, where it runs, and how its turn is going."""
@@ -143,7 +148,7 @@ class SessionState:
             # A streamed token: the hot path, and it can change nothing but activity.
             self.produced_output = True
             self.last_activity = time.monotonic()
-            return Change(activity=True)
+            return STREAMED
         before = self.status()
         change = Change()
         if isinstance(event, SessionStatusChanged):
