@@ -84,4 +84,5 @@ async def running_coordinator(
                 watchdog.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watchdog
+                await coordinator.checks.close()
                 await coordinator.stop_events()

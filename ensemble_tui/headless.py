@@ -16,6 +16,7 @@ from ensemble_tui.core.models import LEAD_NAME, TaskStatus, TeamStatus
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import PromptSent, RunFailure, RunFinished, TeamEvent
 from ensemble_tui.core.team.recovery import resume_team
+from ensemble_tui.core.team.report import write_report
 from ensemble_tui.errors import EnsembleError
 
 
@@ -88,7 +89,19 @@ async def settle(coordinator: Coordinator, limit: float, late: str) -> None:
     error = member_in_error(coordinator) or unfinished_work(coordinator)
     if error is not None:
         fail(coordinator, error)
+    await finish_run(coordinator, "the run ended: the lead and every teammate are idle")
+
+
+async def finish_run(coordinator: Coordinator, reason: str) -> None:
+    """Say the run is over, then give the team's report as the last event: the report
+    written when the team ended, or one written now (for *reason*) for a team still open."""
+    report = coordinator.report
+    team = coordinator.team
+    if team is not None:
+        report = await write_report(coordinator, team, reason)
     coordinator.record(RunFinished(text="the lead and every teammate are idle"))
+    if report is not None:
+        coordinator.record(report)
 
 
 async def drive_team(coordinator: Coordinator, prompt: str, limit: float) -> None:

@@ -134,6 +134,13 @@ class Settings(BaseSettings):
     opencode_bin: str | None = Field(default=None, json_schema_extra={"needs_trust": True})
     """The `opencode` to run (default: ENSEMBLE_OPENCODE_BIN, then the one on PATH)."""
 
+    check: str | None = Field(default=None, json_schema_extra={"needs_trust": True})
+    """A shell command (e.g. `make test`) run in a teammate's worktree when it has completed
+    its last task and before any merge; a failing check blocks the merge."""
+
+    check_timeout: Duration = 600.0
+    """How long a check may run before it is stopped and counted as timed out."""
+
     default_model: ModelName | None = None
     """The model (provider/model) for the lead and for teammates nothing else decides."""
 
@@ -324,6 +331,8 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         stall_threshold=settings.stall_threshold,
         timeout=settings.timeout,
         merge_on_cleanup=settings.merge_on_cleanup,
+        check=settings.check,
+        check_timeout=settings.check_timeout,
         max_members=settings.max_members,
     )
 

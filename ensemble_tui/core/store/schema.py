@@ -162,8 +162,31 @@ _NOTICES = Migration(
     ),
 )
 
+_CHECKS = Migration(
+    description="the results of the `check` command on teammates' branches",
+    statements=(
+        """
+        CREATE TABLE checks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            team_id INTEGER NOT NULL REFERENCES teams (id),
+            member TEXT NOT NULL,
+            command TEXT NOT NULL,
+            commit_sha TEXT,
+            outcome TEXT NOT NULL
+                CHECK (outcome IN ('passed', 'failed', 'timed_out', 'not_run')),
+            exit_code INTEGER,
+            output TEXT NOT NULL DEFAULT '',
+            seconds REAL NOT NULL DEFAULT 0,
+            finished TEXT NOT NULL,
+            FOREIGN KEY (team_id, member) REFERENCES members (team_id, name)
+        )
+        """,
+        "CREATE INDEX checks_member ON checks (team_id, member, id)",
+    ),
+)
+
 # Append new migrations at the end; never edit one that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA, _NOTICES)
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA, _NOTICES, _CHECKS)
 
 
 def schema_version(connection: sqlite3.Connection) -> int:

@@ -25,6 +25,7 @@ from ensemble_tui.core.models import (
     validate_model_id,
     validate_name,
 )
+from ensemble_tui.core.store.checks import CheckQueries
 from ensemble_tui.core.store.connection import (
     StoreConnection,
     StoreError,
@@ -71,13 +72,15 @@ class Store(StoreConnection):
     """Teams, members, messages and the event log of one repository, in SQLite (WAL).
 
     Messages and notices are parts of their own (`MessageQueries`, `NoticeQueries`) on the
-    same connection; the store answers for them so callers need one object.
+    same connection; the store answers for them so callers need one object. Check results
+    (`CheckQueries`) are reached as `store.checks`.
     """
 
     def __init__(self, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
         super().__init__(path, migrations)
         self.messages = MessageQueries(self)
         self.notices = NoticeQueries(self)
+        self.checks = CheckQueries(self)
         # Members as last read, with the version they were read at: the coordinator asks
         # for one at every status change, and members are frozen, so they can be shared.
         self._members: dict[tuple[int, str], tuple[tuple[int, int], Member | None]] = {}

@@ -12,6 +12,7 @@ from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.git.merge import MergeResult, preview_merge
 from ensemble_tui.core.git.worktrees import BranchDiff, branch_diff
 from ensemble_tui.core.models import LEAD_NAME, Member
+from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import PermissionAnswered, QuestionAnswered
 from ensemble_tui.core.team.finishing import cleanup_team, merge_member, shutdown_member
@@ -149,11 +150,24 @@ class TeamControl:
         await self.coordinator.commit_member_work(found, "preview")
         return await asyncio.to_thread(preview_merge, self.coordinator.repo_root, found.branch)
 
-    async def merge(self, member: str) -> str:
+    @property
+    def check_command(self) -> str | None:
+        """The `check` setting: run on a branch before it is merged (None: no check)."""
+        return self.coordinator.checks.command
+
+    async def check(self, member: str) -> CheckResult | None:
+        """The check of the teammate's branch as it is now (run if this commit was not
+        checked yet); None when no `check` is set."""
+        team = self.coordinator.require_team()
+        return await self.coordinator.checks.check(team, self._member(member), reason="merge")
+
+    async def merge(self, member: str, *, override: bool = False) -> str:
+        """Merge the teammate's branch; *override* merges it although its check did not
+        pass (the screen asks the human first)."""
         team = self.coordinator.team
         if team is None:
             raise Refused("There is no team yet.")
-        return await merge_member(self.coordinator, team, self._member(member))
+        return await merge_member(self.coordinator, team, self._member(member), override=override)
 
     async def shutdown(self, member: str, *, force: bool = False) -> str:
         team = self.coordinator.team

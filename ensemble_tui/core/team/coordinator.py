@@ -28,6 +28,7 @@ from ensemble_tui.core.git.worktrees import (
 )
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
 from ensemble_tui.core.store.store import MemberStanding, Store
+from ensemble_tui.core.team.checks import Checks
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
     LeadStarted,
@@ -44,6 +45,7 @@ from ensemble_tui.core.team.events import (
     ServerDisconnected,
     TaskReleased,
     TeamEvent,
+    TeamReported,
 )
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.identity import Caller, TokenBook
@@ -87,6 +89,8 @@ class CoordinatorSettings:
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True
+    check: str | None = None
+    check_timeout: float = 600.0
 
 
 class _GroupedWrites:
@@ -127,6 +131,7 @@ class Coordinator:
         self.board = TaskBoard(store)
         self.tokens = TokenBook()
         self.delivery = Delivery(store, self.record, self.prompt, lambda: self._team)
+        self.checks = Checks(self)
         self.tool_server_url: str | None = None
         self.connected = False
         self.spawn_failures = 0
@@ -134,6 +139,9 @@ class Coordinator:
         # at a time, so a second one sees the first one's result.
         self.operation_lock = asyncio.Lock()
         self._team: Team | None = None
+        self.report: TeamReported | None = None
+        """The report of the last team that ended (the screen keeps showing that team)."""
+        self.ended_team: Team | None = None
         self._sessions: dict[str, SessionState] = {}
         self._operations_in_flight = 0
         self._changed = asyncio.Event()
@@ -162,7 +170,7 @@ class Coordinator:
 
     def end_team(self) -> None:
         """The team is over: only the lead keeps its session and (unbound) tools."""
-        self._team = None
+        self.ended_team, self._team = self._team, None
         for state in list(self._sessions.values()):
             if state.member != LEAD_NAME:
                 self.untrack(state.session_id)
@@ -516,6 +524,7 @@ class Coordinator:
                 await self.finish_shutdown(member, "shutdown")
         else:
             await self.delivery.deliver_pending(state)
+            self.checks.after_turn(state)
 
     def _write_change(self, state: SessionState, change: Change) -> MemberStanding | None:
         """Write what *change* says to the store and the feed; the member's standing as
