@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -20,6 +20,7 @@ from ensemble_tui.core.store.store import MemberStanding, Store
 from ensemble_tui.core.team.checks import Checks
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
+    MemberCompacted,
     MemberErrored,
     MemberIdle,
     MemberRateLimited,
@@ -34,6 +35,7 @@ from ensemble_tui.opencode.models import Tokens
 log = logging.getLogger(__name__)
 
 SessionListener = Callable[[SessionState, Event], None]
+AfterTurn = Callable[[SessionState], Awaitable[None]]
 # Frames handled between two yields to the event loop, so keys and redraws get a turn.
 YIELD_EVERY = 32
 
@@ -61,6 +63,10 @@ class ReactionTarget(Protocol):
     def model_unreachable(self, state: SessionState, reason: str) -> None: ...
 
     def model_answered(self) -> None: ...
+
+    def take_after_turn(self, member: str) -> AfterTurn | None: ...
+
+    def run_after_turn(self, state: SessionState, action: AfterTurn) -> None: ...
 
     async def stop_hopeless(self, state: SessionState) -> None: ...
 
@@ -165,12 +171,16 @@ class EventReactions:
         return state, change, standing
 
     async def _after_turn(self, state: SessionState, standing: MemberStanding | None) -> None:
-        """A turn ended: finish a shutdown asked for, or deliver what waits."""
+        """A turn ended: finish a shutdown asked for, run the action waiting for this turn's
+        end (a hand-off), or deliver what waits."""
         coordinator = self.coordinator
+        action = coordinator.take_after_turn(state.member)
         if standing is not None and standing.shutdown_requested and not standing.status.ended:
             member = coordinator.member(state.member)
             if member is not None:
                 await coordinator.finish_shutdown(member, "shutdown")
+        elif action is not None:
+            coordinator.run_after_turn(state, action)
         else:
             await coordinator.delivery.deliver_pending(state)
             coordinator.checks.after_turn(state)
@@ -198,6 +208,8 @@ class EventReactions:
             record(QuestionAsked(member=state.member, text=asked))
         if change.error is not None:
             record(MemberErrored(member=state.member, text=change.error))
+        if change.compacted:
+            record(MemberCompacted(member=state.member))
         if change.unreachable is not None:
             coordinator.model_unreachable(state, change.unreachable)
         if change.usage is not None:
