@@ -9,6 +9,9 @@ PINNED_OPENCODE := $(CURDIR)/$(TOOLS)/opencode-$(OPENCODE_VERSION)/node_modules/
 # The demo uses the user's own `opencode` when there is one; the tests always use the pin.
 DEMO_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(shell command -v opencode 2>/dev/null),$(PINNED_OPENCODE))
 TEST_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(PINNED_OPENCODE))
+# pytest-xdist workers for `make pytest` (PYTEST_WORKERS=2), each with its own `opencode
+# serve` and scripted model (the session fixtures are per worker); 0 runs in one process.
+PYTEST_WORKERS ?= 0
 
 .PHONY: help venv opencode chromium demo test test-fast lint typecheck pytest screenshots bench clean
 
@@ -51,7 +54,7 @@ typecheck: venv  ## Strict mypy on the package and its tests
 	$(BIN)/mypy ensemble_tui tests bench
 
 pytest: venv chromium $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## The whole test suite against the pinned OpenCode
-	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest $(PYTEST_ARGS)
+	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint typecheck pytest  ## Set everything up, then lint, type check and test
 

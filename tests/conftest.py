@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PINNED_OPENCODE = ROOT / ".tools/opencode-1.18.33/node_modules/.bin/opencode"
 
 
-# The type of every team event the suite's coordinators emitted (in this process).
+# The type of every team event the suite's coordinators emitted (in this process, and on
+# the xdist controller those its workers emitted).
 EMITTED: set[str] = set()
 
 
@@ -42,6 +43,19 @@ def _note_emitted_events() -> Iterator[None]:
     Feed.emit = noting  # type: ignore[method-assign,assignment]
     yield
     Feed.emit = emit  # type: ignore[method-assign]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker, hand the event types it saw to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["emitted_event_types"] = sorted(EMITTED)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller, gather the event types each worker saw."""
+    EMITTED.update(getattr(node, "workeroutput", {}).get("emitted_event_types", ()))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
