@@ -20,15 +20,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from ensemble_tui.core.team.control import TeamControl
-from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.core.team.read_model import TeamSnapshot
-from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.events import (
     Event,
     FileEdited,
@@ -41,6 +39,10 @@ from ensemble_tui.opencode.events import (
     UnknownEvent,
 )
 from ensemble_tui.opencode.models import StepFinishPart
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.coordinator import Coordinator
+    from ensemble_tui.core.team.sessions import SessionState
 
 FLUSH_INTERVAL = 0.04
 # After a batch that took the app T seconds to handle and draw, the next waits this many T
@@ -77,6 +79,9 @@ class Bridge:
         self, coordinator: Coordinator, target: MessagePump, interval: float = FLUSH_INTERVAL
     ) -> None:
         self.coordinator = coordinator
+        # Imported here: the team's machinery is loaded once the screen is up, not before.
+        from ensemble_tui.core.team.control import TeamControl
+
         self.control = TeamControl(coordinator)
         self._last_message = 0
         self.target = target

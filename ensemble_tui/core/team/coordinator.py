@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,6 +49,7 @@ from ensemble_tui.core.team.identity import Caller, TokenBook
 from ensemble_tui.core.team.model_check import FIX, ModelCheck, check_model
 from ensemble_tui.core.team.prompts import LEAD_SYSTEM, lead_digest
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, STREAMED, Change, SessionState
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.events import Event
@@ -68,25 +68,6 @@ MCP_SERVER_NAME = "ensemble"
 SessionListener = Callable[[SessionState, Event], None]
 # Frames handled between two yields to the event loop, so keys and redraws get a turn.
 YIELD_EVERY = 32
-
-
-@dataclass
-class CoordinatorSettings:
-    """How the coordinator behaves; the app's settings fill these in."""
-
-    worktree_root: Path | None = None
-    default_model: str | None = None
-    models_by_agent: dict[str, str] = field(default_factory=dict)
-    model_pool: list[str] = field(default_factory=list)
-    model_assignment: str = "default"
-    tool_rate: float = 2.0
-    tool_burst: int = 20
-    ack_cooldown: float = 60.0
-    max_spawn_failures: int = 3
-    max_members: int = 20
-    stall_threshold: float = 300.0
-    timeout: float = 1800.0
-    merge_on_cleanup: bool = True
 
 
 class _GroupedWrites:

@@ -24,10 +24,11 @@ from ensemble_tui.core.models import (
     Team,
     validate_name,
 )
-from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import MemberPlanApproved, MemberSpawned, MemberSpawnFailed
 from ensemble_tui.core.team.prompts import teammate_first_prompt
 from ensemble_tui.core.team.sessions import SessionState
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.opencode.client import OpenCodeError
 from ensemble_tui.opencode.models import ModelRef, PermissionRule
 
