@@ -27,6 +27,7 @@ LEAD_ONLY_TOOLS = frozenset(
         "team_spawn",
         "team_shutdown",
         "team_merge",
+        "team_choose",
         "team_cleanup",
         "team_view",
     }
@@ -65,6 +66,22 @@ class TeamOperations(Protocol):
         worktree: bool,
         plan_approval: bool,
         more: Sequence[SpawnRequest] = (),
+    ) -> str: ...
+
+    async def team_fork(
+        self,
+        caller: Caller,
+        name: str,
+        prompt: str,
+        agent: str | None,
+        model: str | None,
+        from_message: str | None,
+    ) -> str: ...
+
+    async def team_choose(self, caller: Caller, member: str) -> str: ...
+
+    async def team_handoff(
+        self, caller: Caller, mode: str, text: str, agent: str | None, member: str | None
     ) -> str: ...
 
     async def team_shutdown(self, caller: Caller, member: str, force: bool) -> str: ...

@@ -110,6 +110,8 @@ class EnsembleApp(App[None]):
         """Set once the team is running and shown (for scripts and tests to await)."""
         self.team_worker: Worker[None] | None = None
         self.main = MainScreen(self, id="main-screen")
+        self.queued: list[tuple[str, str]] = []
+        """(member, text) sent from the prompt before the team was running: sent once it is."""
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -158,6 +160,9 @@ class EnsembleApp(App[None]):
         self.bridge.attach()
         self.show_member(LEAD_NAME)
         # run_team has sent the options' prompt (if any) to the lead already.
+        queued, self.queued = self.queued, []
+        for member, text in queued:
+            self._send(member, text)
         self.ready.set()
 
     def on_ensemble_app_start_failed(self, message: StartFailed) -> None:
@@ -193,6 +198,7 @@ class EnsembleApp(App[None]):
         if self.snapshot is None:
             return
         self.rows = self.snapshot.rows
+        self.main.teammates.show_check_column(self.snapshot.check_command is not None)
         self.main.teammates.show(self.rows, self.clock())
         self.main.show_glance(self.rows, self.clock())
         row = self.main.actions.row(self.shown)
@@ -200,6 +206,10 @@ class EnsembleApp(App[None]):
             where = "no session yet"
         else:
             where = row.branch or "your working tree"
+            if row.checking:
+                where += " · check running…"
+            elif row.check is not None:
+                where += f" · check {row.check.describe()}"
             if row.model:
                 where = f"{where} · {row.model}"
         self.main.session.show(self.shown, row.status if row else None, where)
@@ -279,6 +289,15 @@ class EnsembleApp(App[None]):
         self._send(self.shown, message.text)
 
     def _send(self, member: str, text: str) -> None:
+        if self.control is None:
+            # Still connecting: the text is kept and goes as soon as the team runs.
+            self.queued.append((member, text))
+            self.notify(
+                f"Still connecting to OpenCode: this goes to {member} as soon as it is connected.",
+                title="Queued",
+            )
+            return
+
         async def send(control: TeamControl) -> str:
             return await control.send(member, text)
 

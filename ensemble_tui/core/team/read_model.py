@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, Message, Task
+from ensemble_tui.core.store.checks import CheckResult
+from ensemble_tui.core.team.events import TeamReported
 from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
 
 if TYPE_CHECKING:
@@ -41,6 +43,19 @@ class MemberRow:
     has_session: bool
     has_branch: bool
     model: str = ""
+    check: CheckResult | None = None
+    """The newest result of the `check` command on the member's branch."""
+    checking: bool = False
+    """Whether the check runs on its branch now."""
+
+    @property
+    def check_label(self) -> str:
+        """A word or two for the check column: passed, failed, running…, or '' for none."""
+        if self.checking:
+            return "running…"
+        if self.check is None:
+            return ""
+        return self.check.outcome.value.replace("_", " ")
 
     @property
     def is_lead(self) -> bool:
@@ -88,6 +103,8 @@ class Totals:
     working: int
     tokens: int
     cost: float
+    ended: str | None = None
+    """The team that ended last, while no other is active (its final state is shown)."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +120,12 @@ class TeamSnapshot:
     connected: bool
     server_url: str
     totals: Totals
+    check_command: str | None = None
+    """The `check` setting (None: no check is run, and the screen shows no check column)."""
     model_problem: str | None = None
     """Why no model answers and the fix (from the start's check or a failed turn)."""
+    report: TeamReported | None = None
+    """The report of the last team that ended."""
 
     def row(self, name: str) -> MemberRow | None:
         return next((row for row in self.rows if row.name == name), None)
@@ -137,8 +158,11 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
         found = member.current_task_id
         return f"{found} {held.get(found, '')}".strip() if found else ""
 
+    team = coordinator.team or coordinator.ended_team
+    checks = coordinator.checks.latest(team) if team is not None else {}
+    members = coordinator.store.list_members(team.id) if team is not None else []
     rows = []
-    for member in coordinator.members():
+    for member in members:
         state = coordinator.session_of(member.name)
         used = coordinator.model_of(state) if state is not None else None
         model = member.model or used or ""
@@ -154,6 +178,8 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
                 has_session=state is not None,
                 has_branch=member.branch is not None,
                 model=model,
+                check=checks.get(member.name),
+                checking=member.name in coordinator.checks.running,
             )
         )
     lead = coordinator.lead
@@ -168,10 +194,12 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
 def snapshot(coordinator: Coordinator, *, messages_after: int = 0) -> TeamSnapshot:
     """The team now; *messages_after* is the last message id the caller already has."""
     team = coordinator.team
-    tasks = coordinator.board.list_tasks(team.id) if team is not None else []
+    # After a clean-up the ended team's final state stays in view, with its report.
+    shown = team or coordinator.ended_team
+    tasks = coordinator.board.list_tasks(shown.id) if shown is not None else []
     messages = (
-        coordinator.store.list_messages(team.id, after_id=messages_after)
-        if team is not None
+        coordinator.store.list_messages(shown.id, after_id=messages_after)
+        if shown is not None
         else []
     )
     rows = member_rows(coordinator, tasks)
@@ -181,6 +209,7 @@ def snapshot(coordinator: Coordinator, *, messages_after: int = 0) -> TeamSnapsh
         working=sum(row.status is MemberStatus.WORKING for row in rows),
         tokens=sum(row.tokens for row in rows),
         cost=sum(row.cost for row in rows),
+        ended=shown.name if team is None and shown is not None else None,
     )
     return TeamSnapshot(
         team=team.name if team is not None else None,
@@ -191,5 +220,7 @@ def snapshot(coordinator: Coordinator, *, messages_after: int = 0) -> TeamSnapsh
         connected=coordinator.connected,
         server_url=coordinator.client.base_url,
         totals=totals,
+        check_command=coordinator.checks.command,
         model_problem=coordinator.model_problem,
+        report=coordinator.report,
     )

@@ -24,3 +24,6 @@ class CoordinatorSettings:
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True
+    teammates_may_fork: bool = False
+    check: str | None = None
+    check_timeout: float = 600.0
