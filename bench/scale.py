@@ -6,7 +6,8 @@ N teammates in one `team_spawn` (the first and N-1 in `more`); each writes a fil
 commits it and reports; when all have reported the lead merges them all. Printed:
 - `seconds scale.wall`: from start to `run` exiting;
 - `seconds scale.all_working`: from start until the last teammate was at work (its spawn
-  done: its session made and its first prompt taken);
+  done: its session made and its first prompt taken), and on the line before, how much
+  of that the spawning took (from the team's creation);
 - `mb scale.ensemble_rss` / `mb scale.opencode_rss`: the peak resident set size of the
   ensemble-tui process, and of its OpenCode (the launcher and the server it starts);
 and on the lines before them, how many were spawned, worked, reported and were merged.
@@ -118,12 +119,15 @@ def main(count: int) -> None:
         )
         memory = PeakMemory(process.pid)
         working: dict[str, float] = {}
+        created = float("nan")
         counts: dict[str, int] = {}
         assert process.stdout is not None
         for line in process.stdout:
             event: dict[str, Any] = json.loads(line)
             kind, member = event.get("type", ""), event.get("member")
             counts[kind] = counts.get(kind, 0) + 1
+            if kind == "team.created":
+                created = time.monotonic() - start
             if kind == "member.spawned" and member in names:
                 working.setdefault(member, time.monotonic() - start)
         status = process.wait()
@@ -139,6 +143,7 @@ def main(count: int) -> None:
         print(errors[-2000:], file=sys.stderr)
     print(f"seconds scale.wall {wall:.1f}")
     all_working = max(working.values()) if len(working) == count else float("nan")
+    print(f"the team was created at {created:.1f} s; spawning took {all_working - created:.1f} s")
     print(f"seconds scale.all_working {all_working:.1f}")
     print(f"mb scale.ensemble_rss {memory.own / 1000:.0f}")
     print(f"mb scale.opencode_rss {memory.children / 1000:.0f}")
