@@ -20,6 +20,7 @@ from textual.widgets import Static
 from ensemble_tui.opencode.events import Event, MessageUpdated, PartDelta, PartRemoved, PartUpdated
 from ensemble_tui.opencode.models import (
     AssistantMessage,
+    CompactionPart,
     MessageWithParts,
     ReasoningPart,
     TextPart,
@@ -27,6 +28,7 @@ from ensemble_tui.opencode.models import (
 )
 from ensemble_tui.tui.widgets.parts import (
     AgentText,
+    Compaction,
     ErrorLine,
     FoldLine,
     Reasoning,
@@ -41,14 +43,19 @@ MORE_PARTS = 50
 # of MORE_PARTS, so the transcript is not trimmed at every part).
 MOUNTED_PARTS = 100
 
-PartWidget = StreamedMarkdown | ToolCall | Reasoning
+PartWidget = StreamedMarkdown | ToolCall | Reasoning | Compaction
 
 
 def shown_part(part: Any) -> bool:
     """Whether a part has a place in the transcript (steps, patches, files do not)."""
     if isinstance(part, TextPart):
         return not part.synthetic
-    return isinstance(part, ToolPart | ReasoningPart)
+    return isinstance(part, ToolPart | ReasoningPart | CompactionPart)
+
+
+def is_summary(info: Any) -> bool:
+    """Whether a message is the summary a compaction wrote (shown in its folded line)."""
+    return bool(getattr(info, "summary", False)) and getattr(info, "role", "") == "assistant"
 
 
 class Transcript(VerticalScroll):
@@ -78,6 +85,9 @@ class Transcript(VerticalScroll):
         self.hidden: list[tuple[str, Any]] = []
         # What each mounted part was built from (role and part), to keep it when trimmed.
         self.sources: dict[Widget, tuple[str, Any]] = {}
+        self.summaries: set[str] = set()
+        """Ids of the messages that are a compaction's summary."""
+        self.last_compaction: Compaction | None = None
 
     async def reset(self, directory: str | None, note: str) -> None:
         """Empty the transcript (for another session) and show *note* until it loads."""
@@ -89,6 +99,8 @@ class Transcript(VerticalScroll):
         self.early_deltas.clear()
         self.hidden.clear()
         self.sources.clear()
+        self.summaries.clear()
+        self.last_compaction = None
         await self.remove_children()
         await self.mount(Static(note, classes="empty"))
 
@@ -99,15 +111,31 @@ class Transcript(VerticalScroll):
         await self.remove_children()
         self.sources.clear()
         items: list[tuple[str, Any]] = []
+        summary_of: dict[str, str] = {}
+        compaction: str | None = None
         for message in messages:
             self.roles[message.info.id] = message.info.role
-            items += [(message.info.role, part) for part in message.parts if shown_part(part)]
+            if is_summary(message.info):
+                # The summary goes inside the compaction's folded line, not beside it.
+                self.summaries.add(message.info.id)
+                text = "".join(p.text for p in message.parts if isinstance(p, TextPart))
+                if compaction is not None:
+                    summary_of[compaction] = text
+                continue
+            for part in message.parts:
+                if shown_part(part):
+                    items.append((message.info.role, part))
+                    if isinstance(part, CompactionPart):
+                        compaction = part.id
             error = getattr(message.info, "error", None)
             if error is not None:
                 items.append(("error", message.info))
         self.hidden = items[:-FIRST_PARTS] if len(items) > FIRST_PARTS else []
         shown = items[-FIRST_PARTS:]
         widgets = [self._build(role, part) for role, part in shown]
+        for widget in widgets:
+            if isinstance(widget, Compaction):
+                widget.summary = summary_of.get(widget.part_id, "")
         if self.hidden:
             widgets.insert(0, self._earlier_note())
         if not widgets:
@@ -125,7 +153,9 @@ class Transcript(VerticalScroll):
             self.sources[line] = (role, part)
             return line
         widget: PartWidget
-        if isinstance(part, ToolPart):
+        if isinstance(part, CompactionPart):
+            widget = self.last_compaction = Compaction(part)
+        elif isinstance(part, ToolPart):
             widget = ToolCall(part, self.directory)
         elif isinstance(part, ReasoningPart):
             widget = Reasoning(part)
@@ -175,12 +205,18 @@ class Transcript(VerticalScroll):
     async def _message_updated(self, event: MessageUpdated) -> None:
         info = event.info
         self.roles[info.id] = info.role
+        if is_summary(info):
+            self.summaries.add(info.id)
         error = info.error if isinstance(info, AssistantMessage) else None
         if error is not None and error.name != "MessageAbortedError" and info.id not in self.errors:
             await self._append(self._build("error", info))
 
     async def _part_updated(self, part: Any) -> None:
         if not shown_part(part):
+            return
+        if isinstance(part, TextPart) and part.message_id in self.summaries:
+            if self.last_compaction is not None:
+                self.last_compaction.set_summary(part.text)
             return
         widget = self.widgets.get(part.id)
         if widget is None:
