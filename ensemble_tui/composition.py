@@ -30,7 +30,6 @@ from ensemble_tui.tools.server import TeamToolServer
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class RunOptions:
     """Everything `run` needs; the CLI fills it from flags and settings."""
