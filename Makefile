@@ -13,7 +13,7 @@ TEST_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(PINNED_OPENCODE))
 # serve` and scripted model (the session fixtures are per worker); 0 runs in one process.
 PYTEST_WORKERS ?= 0
 
-.PHONY: help venv opencode chromium demo test test-fast lint typecheck pytest screenshots bench clean
+.PHONY: help venv opencode chromium demo test test-fast lint typecheck pytest screenshots bench bench-scale clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -63,6 +63,10 @@ test-fast: venv  ## The tests that need no OpenCode (seconds, not minutes)
 
 bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
 	@for b in bench/bench_*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done
+
+N ?= 50
+bench-scale: venv $(PINNED_OPENCODE)  ## Opt-in: N teammates (N=50) spawned at once, working and merged; wall time, time until all work, peak RSS
+	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python bench/scale.py $(N)
 
 screenshots: venv chromium $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## SVGs of the screen's main states and a PNG of the demo in a browser, into screenshots/
 	$(BIN)/python scripts/screenshots.py
