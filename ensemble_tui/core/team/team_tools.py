@@ -135,6 +135,11 @@ class TeamTools:
         team = self._team(caller)
         if not prompt.strip():
             raise Refused("team_spawn needs a prompt: tell the teammate what to do.")
+        if self.coordinator.paused is not None:
+            raise Refused(
+                f"The team is paused ({self.coordinator.paused.reason}); no teammate can be "
+                "spawned until the human lifts the pause."
+            )
         request = SpawnRequest(name, prompt, agent, model, worktree, plan_approval)
         try:
             member = await spawn_teammate(self.coordinator, team, request)

@@ -1,0 +1,92 @@
+"""Budgets: the real OpenCode, the scripted model (whose every step counts tokens), real git.
+
+A team token budget crossed mid-team pauses it: no further prompt (the lead's delayed
+spawn never happens), the report names the budget, and `run` exits 4. A teammate's own
+budget stops that teammate alone, with its work committed and the lead told.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ensemble_tui.core.team.events import (
+    BudgetReached,
+    MessageUndeliverable,
+    TeamEvent,
+    TeamPaused,
+    TeamReported,
+)
+from ensemble_tui.demo.scenarios import tool
+from ensemble_tui.demo.script import script_block
+from ensemble_tui.headless import EXIT_BUDGET, RunStopped, drive_team
+from tests.conftest import TeamOptions, git, running_team
+
+
+async def test_a_team_token_budget_pauses_the_team_and_run_exits_4(
+    team_options: TeamOptions,
+) -> None:
+    lead = script_block(
+        tool("ensemble_team_create", name="costly"),
+        tool("ensemble_team_status"),
+        {"delay": 5, **tool("ensemble_team_spawn", name="carl", prompt="Never runs.")},
+        {"text": "never said"},
+    )
+    events: list[TeamEvent] = []
+    async with running_team(team_options(budget_tokens=1)) as coord:
+        coord.feed.subscribe(events.append)
+        with pytest.raises(RunStopped) as stopped:
+            await drive_team(coord, lead, 120)
+
+    assert stopped.value.exit_code == EXIT_BUDGET == 4
+    assert "token budget is used up" in str(stopped.value)
+    reached = [e for e in events if isinstance(e, BudgetReached)]
+    assert [(e.budget, e.member) for e in reached] == [("tokens", None)]
+    assert [e.cause for e in events if isinstance(e, TeamPaused)] == ["budget"]
+    assert not any(e.type == "member.spawned" for e in events), "no prompt after the budget"
+    report = events[-1]
+    assert isinstance(report, TeamReported)
+    assert report.reason.startswith("paused: ")
+    assert "token budget is used up" in report.reason
+    assert report.tokens >= 1
+
+
+async def test_a_teammate_over_its_budget_is_stopped_with_its_work_committed(
+    git_repo: Path, team_options: TeamOptions
+) -> None:
+    carl = script_block(
+        tool("write", filePath="notes.md", content="first notes\n"),
+        {"delay": 5, **tool("write", filePath="second.txt", content="too late\n")},
+        {"text": "never said"},
+    )
+    lead = script_block(
+        tool("ensemble_team_create", name="frugal"),
+        tool("ensemble_team_spawn", name="carl", prompt="Write.\n" + carl),
+        {"text": "carl is at work."},
+        {
+            "await": "carl reached its token budget",
+            **tool("ensemble_team_message", to="carl", text="keep going please"),
+        },
+        {"text": "Understood."},
+    )
+    events: list[TeamEvent] = []
+    async with running_team(team_options(member_budget_tokens=1)) as coord:
+        coord.feed.subscribe(events.append)
+        await drive_team(coord, lead, 120)
+
+    reached = [e for e in events if isinstance(e, BudgetReached)]
+    assert [(e.budget, e.member) for e in reached] == [("member_tokens", "carl")]
+    assert not any(isinstance(e, TeamPaused) for e in events), "only carl is stopped"
+    assert git(git_repo, "show", "ensemble/frugal/carl:notes.md") == "first notes\n"
+    files = git(git_repo, "ls-tree", "-r", "--name-only", "ensemble/frugal/carl").split()
+    assert "second.txt" not in files
+    dropped = [e for e in events if isinstance(e, MessageUndeliverable)]
+    assert [e.recipient for e in dropped] == ["carl"]
+    assert "carl gets no more prompts" in (dropped[0].text or "")
+
+
+@pytest.fixture(autouse=True)
+def _no_user_identity(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Work-in-progress commits must not need the user's git identity."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-gitconfig"))
