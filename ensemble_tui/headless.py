@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import NoReturn, TextIO
 
 from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
-from ensemble_tui.core.models import LEAD_NAME, TeamStatus
+from ensemble_tui.core.models import LEAD_NAME, TaskStatus, TeamStatus
 from ensemble_tui.core.team.continuation import NO_PROGRESS_CAUSE, Outcome
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import PromptSent, RunFailure, RunFinished, TeamEvent
@@ -67,10 +67,37 @@ def member_in_error(coordinator: Coordinator) -> str | None:
     return None
 
 
+def unfinished_work(coordinator: Coordinator) -> str | None:
+    """Why a quiet team is not done: it is still active with tasks not completed."""
+    team = coordinator.team
+    if team is None:
+        return None
+    open_tasks = [
+        task
+        for task in coordinator.board.list_tasks(team.id)
+        if task.status not in (TaskStatus.COMPLETED, TaskStatus.CANCELLED)
+    ]
+    if not open_tasks:
+        return None
+    listed = ", ".join(
+        f"{task.id} {task.status.value}" + (f" by {task.assignee}" if task.assignee else "")
+        for task in open_tasks[:10]
+    )
+    more = f" and {len(open_tasks) - 10} more" if len(open_tasks) > 10 else ""
+    count = f"{len(open_tasks)} unfinished task{'s' if len(open_tasks) != 1 else ''}"
+    return (
+        f"everyone went quiet, but team {team.name} is still active with {count} "
+        f"({listed}{more}) and nobody working on them; its branches are kept. Look at the "
+        "feed above for who stopped and why, then run `ensemble-tui run --resume` or open "
+        "the screen to carry on"
+    )
+
+
 async def settle(coordinator: Coordinator, limit: float, late: str) -> None:
     """Wait until the team is idle with nothing waiting, then end the run: in error if a
-    member's turn failed (or the limit passed), stopped (RunStopped) if the team was
-    paused by a budget or for lack of progress, else with `run.finished`.
+    member's turn failed, the limit passed, or the team stopped with tasks not done;
+    stopped (RunStopped) if the team was paused by a budget or for lack of progress; else
+    with `run.finished`.
 
     In until-done mode a quiet team with work open is continued (by the coordinator's
     one owner of continuation) and waited for again."""
@@ -91,7 +118,7 @@ async def settle(coordinator: Coordinator, limit: float, late: str) -> None:
         await finish_run(coordinator, f"paused: {pause.reason}")
         code = EXIT_NO_PROGRESS if pause.cause == NO_PROGRESS_CAUSE else EXIT_BUDGET
         raise RunStopped(f"the team was paused: {pause.reason}", code)
-    error = member_in_error(coordinator)
+    error = member_in_error(coordinator) or unfinished_work(coordinator)
     if error is not None:
         fail(coordinator, error)
     if coordinator.until_done and coordinator.team is not None:

@@ -18,7 +18,7 @@ import pytest
 from ensemble_tui.core.team.events import TeamContinued, TeamEvent, TeamPaused, TeamReported
 from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
-from ensemble_tui.headless import EXIT_NO_PROGRESS, RunStopped, drive_team
+from ensemble_tui.headless import EXIT_NO_PROGRESS, RunFailed, RunStopped, drive_team
 from tests.conftest import TeamOptions, git, running_team
 
 TASKS = [{"content": "Write a.txt"}, {"content": "Write b.txt"}]
@@ -82,13 +82,14 @@ async def test_without_until_done_the_same_lead_stops_with_the_tasks_open(
     events: list[TeamEvent] = []
     async with running_team(team_options()) as coord:
         coord.feed.subscribe(events.append)
-        await drive_team(coord, lead_that_stops_early(), 120)
+        with pytest.raises(RunFailed) as failed:
+            await drive_team(coord, lead_that_stops_early(), 120)
+        tasks = coord.board.list_tasks(coord.require_team().id)
 
     assert not any(isinstance(e, TeamContinued) for e in events)
     assert not any(e.type == "member.spawned" for e in events)
-    report = events[-1]
-    assert isinstance(report, TeamReported)
-    assert report.tasks_open == ["t1 Write a.txt (pending)", "t2 Write b.txt (pending)"]
+    assert "2 unfinished tasks (t1 pending, t2 pending)" in str(failed.value)
+    assert [task.status.value for task in tasks] == ["pending", "pending"]
 
 
 async def test_a_lead_that_never_makes_progress_is_paused_and_run_exits_3(

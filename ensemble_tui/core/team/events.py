@@ -131,6 +131,16 @@ class ServerRestarted(TeamEvent):
     cut_short: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ToolsReconnected(TeamEvent):
+    type: ClassVar[str] = "member.tools_reconnected"
+    summary: ClassVar[str] = (
+        "`member` was working when ensemble-tui or OpenCode restarted: it is told its team "
+        "tools are back and to repeat a team tool call that failed (`busy`: its turn still runs)"
+    )
+    busy: bool = False
+
+
 # The team
 
 
