@@ -7,12 +7,15 @@ budget stops that teammate alone, with its work committed and the lead told.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from ensemble_tui.core.team.budget import Budgets
 from ensemble_tui.core.team.events import (
     BudgetReached,
+    BudgetWarning,
     MessageUndeliverable,
     TeamEvent,
     TeamPaused,
@@ -84,6 +87,39 @@ async def test_a_teammate_over_its_budget_is_stopped_with_its_work_committed(
     dropped = [e for e in events if isinstance(e, MessageUndeliverable)]
     assert [e.recipient for e in dropped] == ["carl"]
     assert "carl gets no more prompts" in (dropped[0].text or "")
+
+
+async def test_80_percent_of_a_budget_warns_the_lead_and_the_human_once(
+    team_options: TeamOptions,
+) -> None:
+    lead = script_block(tool("ensemble_team_create", name="warned"), {"text": "ready"})
+    events: list[TeamEvent] = []
+    async with running_team(team_options()) as coord:
+        coord.feed.subscribe(events.append)
+        await drive_team(coord, lead, 120)
+        team = coord.require_team()
+        used = sum(
+            m.input_tokens + m.output_tokens + m.reasoning_tokens
+            for m in coord.store.list_members(team.id)
+        )
+        assert used > 0
+        # A budget the team has used 85% of (set now, as the user's settings would be).
+        coord.settings.budget_tokens = round(used / 0.85)
+        budgets = Budgets(coord)
+        await budgets.check()
+        await budgets.check()
+        await coord.wait_until_settled(limit=60)
+        lead_state = coord.lead
+        assert lead_state is not None
+        said = await coord.client.messages(lead_state.session_id, lead_state.directory)
+        told = json.dumps([m.model_dump(mode="json") for m in said])
+
+    warnings = [e for e in events if isinstance(e, BudgetWarning)]
+    assert [(w.budget, w.used) for w in warnings] == [("tokens", used)]
+    assert not any(isinstance(e, BudgetReached) for e in events)
+    assert coord.paused is None
+    assert told.count("Budget warning: ") == 1
+    assert f"Budget warning: {used:,} of the team's" in told
 
 
 @pytest.fixture(autouse=True)

@@ -105,9 +105,9 @@ class Budgets:
                     await self._stop_member(team, spend.member, spend)
             elif spend.used >= WARN_AT * spend.limit and key not in self._warned:
                 self._warned.add(key)
-                self._warn(spend)
+                await self._warn(spend)
 
-    def _warn(self, spend: Spend) -> None:
+    async def _warn(self, spend: Spend) -> None:
         said = f"{spend.describe()} is used."
         self.coordinator.record(
             BudgetWarning(
@@ -121,6 +121,10 @@ class Budgets:
         self.coordinator.delivery.notify(
             LEAD_NAME, f"Budget warning: {said} Finish what matters most first."
         )
+        lead = self.coordinator.lead
+        if lead is not None:
+            # At once if the lead is idle (else with its turn's end), so nothing waits on it.
+            await self.coordinator.delivery.deliver_pending(lead)
 
     def _reached_event(self, spend: Spend, said: str) -> BudgetReached:
         return BudgetReached(
