@@ -7,12 +7,14 @@ budget stops that teammate alone, with its work committed and the lead told.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from ensemble_tui.core.team.budget import Budgets
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import (
     BudgetReached,
     BudgetWarning,
@@ -56,7 +58,7 @@ async def test_a_team_token_budget_pauses_the_team_and_run_exits_4(
 
 
 async def test_a_teammate_over_its_budget_is_stopped_with_its_work_committed(
-    git_repo: Path, team_options: TeamOptions
+    git_repo: Path, team_options: TeamOptions, tmp_path: Path
 ) -> None:
     carl = script_block(
         tool("write", filePath="notes.md", content="first notes\n"),
@@ -74,9 +76,17 @@ async def test_a_teammate_over_its_budget_is_stopped_with_its_work_committed(
         {"text": "Understood."},
     )
     events: list[TeamEvent] = []
-    async with running_team(team_options(member_budget_tokens=1)) as coord:
+    notes = tmp_path / "worktrees" / "frugal" / "carl" / "notes.md"
+    async with running_team(team_options()) as coord:
         coord.feed.subscribe(events.append)
-        await drive_team(coord, lead, 120)
+        lead_state = await coord.start_lead()
+        await coord.prompt(lead_state, lead)
+        # Once carl's first write is on disk (its next step waits 5 s), carl's budget is
+        # set below what it used: the watcher stops it within a quarter of a second. (Set
+        # from the start, it could stop carl between its first step and that step's tool.)
+        await wait_for_file(coord, notes)
+        coord.settings.member_budget_tokens = 1
+        await coord.wait_until_settled(limit=120)
 
     reached = [e for e in events if isinstance(e, BudgetReached)]
     assert [(e.budget, e.member) for e in reached] == [("member_tokens", "carl")]
@@ -103,12 +113,20 @@ async def test_80_percent_of_a_budget_warns_the_lead_and_the_human_once(
             for m in coord.store.list_members(team.id)
         )
         assert used > 0
-        # A budget the team has used 85% of (set now, as the user's settings would be).
+        # A budget the team has used 85% of, set now (the watcher sees it at its next look);
+        # once it warned, the budget is raised out of reach, since the warning itself wakes
+        # the lead, whose turn spends more.
         coord.settings.budget_tokens = round(used / 0.85)
-        budgets = Budgets(coord)
-        await budgets.check()
-        await budgets.check()
+
+        def raise_budget(event: TeamEvent) -> None:
+            if isinstance(event, BudgetWarning):
+                coord.settings.budget_tokens = 10**9
+
+        coord.feed.subscribe(raise_budget)
+        await feed_event(coord, lambda event: isinstance(event, BudgetWarning))
         await coord.wait_until_settled(limit=60)
+        # Looks after the warning do not warn again.
+        await asyncio.sleep(1.0)
         lead_state = coord.lead
         assert lead_state is not None
         said = await coord.client.messages(lead_state.session_id, lead_state.directory)
@@ -120,6 +138,33 @@ async def test_80_percent_of_a_budget_warns_the_lead_and_the_human_once(
     assert coord.paused is None
     assert told.count("Budget warning: ") == 1
     assert f"Budget warning: {used:,} of the team's" in told
+
+
+async def wait_for_file(coord: Coordinator, path: Path) -> None:
+    """Wait until a teammate's write shows on disk (it follows the tool part's completion)."""
+    done = asyncio.Event()
+    remove = coord.add_session_listener(lambda state, event: done.set() if path.exists() else None)
+    try:
+        async with asyncio.timeout(120):
+            await done.wait()
+    finally:
+        remove()
+
+
+async def feed_event(coord: Coordinator, wanted: Callable[[TeamEvent], bool]) -> TeamEvent:
+    """The first feed event (already seen, or to come) that *wanted* accepts."""
+    found: asyncio.Future[TeamEvent] = asyncio.get_running_loop().create_future()
+
+    def check(event: TeamEvent) -> None:
+        if wanted(event) and not found.done():
+            found.set_result(event)
+
+    stop = coord.feed.subscribe(check, replay=True)
+    try:
+        async with asyncio.timeout(60):
+            return await found
+    finally:
+        stop()
 
 
 @pytest.fixture(autouse=True)
