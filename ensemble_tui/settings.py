@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     """On team_cleanup, merge every teammate's branch into your working directory
     (conflicting ones are always kept); false keeps every branch for you to merge."""
 
+    teammates_may_fork: Boolean = False
+    """Let teammates fork themselves with team_fork (the lead always may)."""
+
     stall_threshold: Duration = 300.0
     """A working teammate quiet this long is marked stalled, nudged once, and the lead told."""
 
@@ -353,6 +356,7 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         stall_threshold=settings.stall_threshold,
         timeout=settings.timeout,
         merge_on_cleanup=settings.merge_on_cleanup,
+        teammates_may_fork=settings.teammates_may_fork,
         check=settings.check,
         check_timeout=settings.check_timeout,
         until_done=settings.until_done,

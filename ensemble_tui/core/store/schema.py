@@ -185,8 +185,31 @@ _CHECKS = Migration(
     ),
 )
 
+_FORKS_AND_SESSIONS = Migration(
+    description="forks (who a member was forked from, and with whom) and members' earlier sessions",
+    statements=(
+        "ALTER TABLE members ADD COLUMN forked_from TEXT",
+        # Members forked from the same point of the same conversation share a group.
+        "ALTER TABLE members ADD COLUMN fork_group TEXT",
+        # A member's sessions before its current one (a `new` hand-off starts another).
+        """
+        CREATE TABLE member_sessions (
+            team_id INTEGER NOT NULL,
+            member TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            directory TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            ended TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (team_id, member, session_id),
+            FOREIGN KEY (team_id, member) REFERENCES members (team_id, name)
+        )
+        """,
+    ),
+)
+
 # Append new migrations at the end; never edit one that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA, _NOTICES, _CHECKS)
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA, _NOTICES, _CHECKS, _FORKS_AND_SESSIONS)
 
 
 def schema_version(connection: sqlite3.Connection) -> int:

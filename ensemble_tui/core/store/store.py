@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from ensemble_tui.core.models import (
     LEAD_NAME,
+    EarlierSession,
     LogEntry,
     Member,
     MemberRole,
@@ -172,7 +173,7 @@ class Store(StoreConnection):
                 created=now,
                 status_since=now,
             )
-            _insert(db, "members", lead.model_dump())
+            _insert(db, "members", lead.model_dump(exclude_none=True))
             return _team(team_row(db, team_id))
 
     def archive_team(self, team_id: int) -> Team:
@@ -229,7 +230,7 @@ class Store(StoreConnection):
                 raise StoreError(
                     f"This team already has a member named {member.name!r}; pick another name."
                 )
-            _insert(db, "members", member.model_dump())
+            _insert(db, "members", member.model_dump(exclude_none=True))
         return member
 
     def delete_member(self, team_id: int, name: str) -> None:
@@ -359,6 +360,54 @@ class Store(StoreConnection):
                 f"SELECT * FROM members WHERE team_id = ? {_MEMBER_ORDER}", (team_id,)
             ).fetchall()
         return [_member(row) for row in rows]
+
+    # Earlier sessions
+
+    def replace_session(
+        self, team_id: int, name: str, new_session_id: str, *, agent: str, reason: str
+    ) -> Member:
+        """Give a member a new session, keeping its current one in its history (one step)."""
+        with self.transaction() as db:
+            current = _member(require_member(db, team_id, name))
+            if current.session_id is not None:
+                values = {
+                    "team_id": team_id,
+                    "member": name,
+                    "session_id": current.session_id,
+                    "directory": current.worktree_path or Path(),
+                    "agent": current.agent,
+                    "ended": utc_now(),
+                    "reason": reason,
+                }
+                _insert(db, "member_sessions", values)
+            db.execute(
+                "UPDATE members SET session_id = ?, agent = ? WHERE team_id = ? AND name = ?",
+                (new_session_id, agent, team_id, name),
+            )
+            if current.role is MemberRole.LEAD:
+                db.execute(
+                    "UPDATE teams SET lead_session_id = ? WHERE id = ?", (new_session_id, team_id)
+                )
+            return _member(require_member(db, team_id, name))
+
+    def earlier_sessions(self, team_id: int, name: str) -> list[EarlierSession]:
+        """The sessions a member worked in before its current one, oldest first."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT * FROM member_sessions WHERE team_id = ? AND member = ? ORDER BY ended",
+                (team_id, name),
+            ).fetchall()
+        return [EarlierSession.model_validate(dict(row)) for row in rows]
+
+    def earlier_session_counts(self, team_id: int) -> dict[str, int]:
+        """How many earlier sessions each member of a team has (members with none left out)."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT member, COUNT(*) AS n FROM member_sessions WHERE team_id = ? "
+                "GROUP BY member",
+                (team_id,),
+            ).fetchall()
+        return {str(row["member"]): int(row["n"]) for row in rows}
 
     # Event log
 

@@ -11,7 +11,7 @@ import asyncio
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.git.merge import MergeResult, preview_merge
 from ensemble_tui.core.git.worktrees import BranchDiff, branch_diff
-from ensemble_tui.core.models import LEAD_NAME, Member
+from ensemble_tui.core.models import LEAD_NAME, EarlierSession, Member
 from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import (
@@ -20,6 +20,14 @@ from ensemble_tui.core.team.events import (
     UntilDoneChanged,
 )
 from ensemble_tui.core.team.finishing import cleanup_team, merge_member, shutdown_member
+from ensemble_tui.core.team.forking import (
+    ForkRequest,
+    ForkView,
+    choose_fork,
+    compare_forks,
+    fork_member,
+)
+from ensemble_tui.core.team.handoff import Handoff, HandoffMode, hand_off
 from ensemble_tui.core.team.read_model import (
     PendingRequest,
     TeamSnapshot,
@@ -172,6 +180,56 @@ class TeamControl:
         if team is None:
             raise Refused("There is no team yet.")
         return await merge_member(self.coordinator, team, self._member(member), override=override)
+
+    async def fork(self, member: str, name: str, prompt: str) -> str:
+        """Fork *member*'s conversation into a new teammate *name* that works on *prompt*."""
+        team = self.coordinator.require_team()
+        forked = await fork_member(self.coordinator, team, ForkRequest(name, prompt, member))
+        return f"Forked {member} into {name} (branch {forked.branch})."
+
+    async def fork_many(self, member: str, name: str, prompts: list[str]) -> str:
+        """Fork *member* once per prompt, as one group: *name*-1, *name*-2, ..."""
+        team = self.coordinator.require_team()
+        prompts = [prompt.strip() for prompt in prompts if prompt.strip()]
+        if not prompts:
+            raise Refused("Write one prompt per line: one fork each.")
+        names = [f"{name}-{number}" for number in range(1, len(prompts) + 1)]
+        first = await fork_member(self.coordinator, team, ForkRequest(names[0], prompts[0], member))
+        for fork_name, prompt in zip(names[1:], prompts[1:], strict=True):
+            request = ForkRequest(fork_name, prompt, member, group=first.fork_group)
+            await fork_member(self.coordinator, team, request)
+        return f"Forked {member} {len(names)} ways: {', '.join(names)}."
+
+    async def compare_forks(self, member: str) -> list[ForkView]:
+        """The forks of *member*'s group side by side (see `forking.compare_forks`)."""
+        return await compare_forks(self.coordinator, self.coordinator.require_team(), member)
+
+    async def choose_fork(self, member: str) -> str:
+        """Merge the fork *member*; shut the others of its group down, branches kept."""
+        return await choose_fork(self.coordinator, self.coordinator.require_team(), member)
+
+    async def handoff(self, member: str, mode: str, text: str, agent: str | None = None) -> str:
+        """Hand *member*'s work on (message, new or compact), now or after its turn."""
+        try:
+            chosen = HandoffMode(mode)
+        except ValueError:
+            raise Refused(f"Unknown mode {mode!r}: use message, new or compact.") from None
+        team = self.coordinator.require_team()
+        return await hand_off(self.coordinator, team, Handoff(member, chosen, text, agent or None))
+
+    def earlier_sessions(self, member: str) -> list[EarlierSession]:
+        """The sessions *member* worked in before its current one, oldest first."""
+        team = self.coordinator.team
+        return self.coordinator.store.earlier_sessions(team.id, member) if team else []
+
+    async def earlier_transcript(self, earlier: EarlierSession) -> list[MessageWithParts]:
+        """The messages of one of a member's earlier sessions (it is kept in OpenCode)."""
+        try:
+            return await self.coordinator.client.messages(
+                earlier.session_id, str(earlier.directory)
+            )
+        except OpenCodeError as error:
+            raise Refused(str(error)) from None
 
     async def shutdown(self, member: str, *, force: bool = False) -> str:
         team = self.coordinator.team

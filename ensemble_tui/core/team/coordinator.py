@@ -33,6 +33,7 @@ from ensemble_tui.core.team.checks import Checks
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
     LeadStarted,
+    MemberCompacted,
     MemberErrored,
     MemberIdle,
     MemberRateLimited,
@@ -53,7 +54,12 @@ from ensemble_tui.core.team.events import (
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.identity import Caller, TokenBook
 from ensemble_tui.core.team.model_check import FIX, ModelCheck, check_model
-from ensemble_tui.core.team.prompts import LEAD_SYSTEM, lead_digest
+from ensemble_tui.core.team.prompts import (
+    LEAD_SYSTEM,
+    compaction_reminder,
+    lead_digest,
+    teammate_context,
+)
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, STREAMED, Change, SessionState
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
@@ -74,6 +80,7 @@ log = logging.getLogger(__name__)
 MCP_SERVER_NAME = "ensemble"
 
 SessionListener = Callable[[SessionState, Event], None]
+AfterTurn = Callable[[SessionState], Awaitable[None]]
 # Frames handled between two yields to the event loop, so keys and redraws get a turn.
 YIELD_EVERY = 32
 
@@ -95,6 +102,7 @@ class CoordinatorSettings:
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True
+    teammates_may_fork: bool = False
     check: str | None = None
     check_timeout: float = 600.0
     until_done: bool = False
@@ -176,6 +184,9 @@ class Coordinator:
         self._stream_task: asyncio.Task[None] | None = None
         self._stream_ready = asyncio.Event()
         self._resync: Callable[[], Awaitable[None]] | None = None
+        # What to do once a member's running turn ends, instead of delivering (a hand-off).
+        self._waiting_actions: dict[str, AfterTurn] = {}
+        self._background: set[asyncio.Task[None]] = set()
         # The screen follows the shown session's parts and deltas through these.
         # A tuple, replaced on change, so a listener may remove itself while being called.
         self._session_listeners: tuple[SessionListener, ...] = ()
@@ -242,6 +253,32 @@ class Coordinator:
     def on_resync(self, handler: Callable[[], Awaitable[None]]) -> None:
         """What to do when the stream comes back or a turn looks lost (recovery's job)."""
         self._resync = handler
+
+    def after_turn(self, member: str, action: AfterTurn) -> None:
+        """Run *action* once *member*'s current turn ends (one waiting action per member)."""
+        self._waiting_actions[member] = action
+        self._changed.set()
+
+    def waiting_after_turn(self, member: str) -> bool:
+        return member in self._waiting_actions
+
+    def _run_after_turn(self, state: SessionState, action: AfterTurn) -> None:
+        """Run an after-turn action beside the stream (it may wait on the server), counted
+        as an operation from now on so the team is not settled meanwhile."""
+        self._operations_in_flight += 1
+
+        async def run() -> None:
+            try:
+                await action(state)
+            except Exception:
+                log.exception("the action after %s's turn failed", state.member)
+            finally:
+                self._operations_in_flight -= 1
+                self._changed.set()
+
+        task = asyncio.create_task(run(), name=f"ensemble-after-{state.member}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @contextlib.asynccontextmanager
     async def operation(self) -> AsyncIterator[None]:
@@ -502,6 +539,9 @@ class Coordinator:
         """Send a user message to a member's session, pinning its agent and model."""
         if state.member == LEAD_NAME:
             system = "\n\n".join(part for part in (LEAD_SYSTEM, self.digest(), system) if part)
+        elif state.needs_context and (reminder := self.teammate_reminder(state.member)):
+            text = f"{reminder}\n\n{text}"
+        state.needs_context = False
         state.prompt_sent()
         self._changed.set()
         try:
@@ -516,6 +556,14 @@ class Coordinator:
         except OpenCodeError:
             state.awaiting_turn = False
             raise
+
+    def teammate_reminder(self, name: str) -> str | None:
+        """Who a compacted teammate is, to put before its next prompt (None if unknown)."""
+        member = self.member(name)
+        if member is None or self._team is None:
+            return None
+        names = [m.name for m in self.members()]
+        return compaction_reminder(teammate_context(member, self._team.name, names))
 
     def digest(self) -> str:
         if self._team is None:
@@ -562,11 +610,15 @@ class Coordinator:
     # Reacting to events
 
     async def _after_turn(self, state: SessionState, standing: MemberStanding | None) -> None:
-        """A turn ended: finish a shutdown asked for, or deliver what waits."""
+        """A turn ended: finish a shutdown asked for, run the action waiting for this turn's
+        end (a hand-off), or deliver what waits."""
+        action = self._waiting_actions.pop(state.member, None)
         if standing is not None and standing.shutdown_requested and not standing.status.ended:
             member = self.member(state.member)
             if member is not None:
                 await self.finish_shutdown(member, "shutdown")
+        elif action is not None:
+            self._run_after_turn(state, action)
         else:
             await self.delivery.deliver_pending(state)
             self.checks.after_turn(state)
@@ -600,6 +652,8 @@ class Coordinator:
             self.record(QuestionAsked(member=state.member, text=asked))
         if change.error is not None:
             self.record(MemberErrored(member=state.member, text=change.error))
+        if change.compacted:
+            self.record(MemberCompacted(member=state.member))
         if change.unreachable is not None:
             self._model_unreachable(state, change.unreachable)
         if change.usage is not None:
@@ -646,7 +700,7 @@ class Coordinator:
 
     def settled(self) -> bool:
         """True when every session is idle, nothing is being done, and nothing waits."""
-        if self._operations_in_flight:
+        if self._operations_in_flight or self._waiting_actions:
             return False
         if not all(state.idle for state in self._sessions.values()):
             return False

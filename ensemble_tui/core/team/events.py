@@ -233,6 +233,57 @@ class MemberSpawned(TeamEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MemberForked(TeamEvent):
+    type: ClassVar[str] = "member.forked"
+    summary: ClassVar[str] = (
+        "a member started from a copy of `source`'s conversation (`branch`, `session`, `group`)"
+    )
+    source: str = ""
+    branch: str | None = None
+    session: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForkChosen(TeamEvent):
+    type: ClassVar[str] = "fork.chosen"
+    summary: ClassVar[str] = (
+        "one fork of a group was merged (`member`), the others shut down with their "
+        "branches kept (`kept`)"
+    )
+    kept: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandoffQueued(TeamEvent):
+    type: ClassVar[str] = "handoff.queued"
+    summary: ClassVar[str] = (
+        "a hand-off (`mode`: message, new or compact; `agent`) waits for the member's turn to end"
+    )
+    mode: str = ""
+    agent: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandoffDone(TeamEvent):
+    type: ClassVar[str] = "handoff.done"
+    summary: ClassVar[str] = (
+        "a hand-off happened (`mode`, `agent`; `session` is the new one after `new`)"
+    )
+    mode: str = ""
+    agent: str | None = None
+    session: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberCompacted(TeamEvent):
+    type: ClassVar[str] = "member.compacted"
+    summary: ClassVar[str] = (
+        "a member's conversation was summarized; its next prompt carries the team context again"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class MemberSpawnFailed(TeamEvent):
     type: ClassVar[str] = "member.spawn_failed"
     summary: ClassVar[str] = "a spawn failed and was undone; `text` says why"
