@@ -96,16 +96,19 @@ class Budgets:
             return
         for spend in spends(self.coordinator, team):
             key = (team.id, spend.budget, spend.member)
+            # An operation in flight, so the team is not "settled" halfway through a stop.
             if spend.used >= spend.limit and key not in self._reached:
                 self._reached.add(key)
                 self._warned.add(key)
-                if spend.member is None:
-                    await self._stop_team(team, spend)
-                else:
-                    await self._stop_member(team, spend.member, spend)
+                async with self.coordinator.operation():
+                    if spend.member is None:
+                        await self._stop_team(team, spend)
+                    else:
+                        await self._stop_member(team, spend.member, spend)
             elif spend.used >= WARN_AT * spend.limit and key not in self._warned:
                 self._warned.add(key)
-                await self._warn(spend)
+                async with self.coordinator.operation():
+                    await self._warn(spend)
 
     async def _warn(self, spend: Spend) -> None:
         said = f"{spend.describe()} is used."
