@@ -12,43 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 from ensemble_tui.core.store.store import Store
 from ensemble_tui.core.team.budget import Budgets
 from ensemble_tui.core.team.continuation import Continuation
-from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.forking import NO_MOVE_ROUTE
 from ensemble_tui.core.team.recovery import after_reconnect
 from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.core.team.watchdog import Watchdog
 from ensemble_tui.opencode.client import OpenCodeClient
-from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.opencode.server import OpenCodeServer, OpenCodeStartError
+from ensemble_tui.options import RunOptions as RunOptions  # re-exported
 from ensemble_tui.paths import repo_data_dir
 from ensemble_tui.tools.server import TeamToolServer
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunOptions:
-    """Everything `run` needs; the CLI fills it from flags and settings."""
-
-    repo_root: Path
-    prompt: str
-    url: str | None = None
-    password: str | None = None
-    json_output: bool = False
-    timeout: float = 1800.0
-    opencode_bin: str | None = None
-    server_env: Mapping[str, str] | None = None
-    store_path: Path | None = None
-    resume: bool = False
-    team_name: str | None = None
-    session_id: str | None = None
-    settings: CoordinatorSettings = field(default_factory=CoordinatorSettings)
 
 
 @contextlib.asynccontextmanager
@@ -65,7 +45,44 @@ async def opencode_client(options: RunOptions) -> AsyncIterator[OpenCodeClient]:
     )
     async with server, OpenCodeClient(server.url, password=server.password) as client:
         await client.connect()
-        yield client
+        async with kept_running(server):
+            yield client
+
+
+@contextlib.asynccontextmanager
+async def kept_running(server: OpenCodeServer) -> AsyncIterator[None]:
+    """Start *server* again on its port whenever it exits; the event stream reconnects and
+    recovery resumes the team. If it cannot be started, the body ends at once with an
+    `OpenCodeStartError` that names the server's log."""
+    host = asyncio.current_task()
+    assert host is not None
+    failure: list[str] = []
+
+    async def keep() -> None:
+        while True:
+            status = await server.exited()
+            log.warning("opencode serve exited with status %s; starting it again", status)
+            try:
+                await server.restart()
+            except OpenCodeStartError as error:
+                failure.append(
+                    f"OpenCode (the `opencode serve` ensemble-tui started) exited with status "
+                    f"{status} and could not be started again: {error}"
+                )
+                host.cancel()
+                return
+
+    watcher = asyncio.create_task(keep(), name="ensemble-opencode-watcher")
+    try:
+        yield
+    except asyncio.CancelledError:
+        if failure and host.uncancel() == 0:
+            raise OpenCodeStartError(failure[0]) from None
+        raise
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
 
 
 @contextlib.asynccontextmanager
