@@ -28,6 +28,7 @@ from ensemble_tui.tui import texts
 from ensemble_tui.tui.runtime import attach_command, run_attached
 from ensemble_tui.tui.screens.confirm import ConfirmScreen, QuestionScreen, TextScreen
 from ensemble_tui.tui.widgets.attention import AttentionBar
+from ensemble_tui.tui.widgets.transcript import Transcript
 
 NEEDS_A_TEAM = {"diff", "merge", "shutdown", "cleanup"}
 
@@ -229,7 +230,9 @@ class TeamActions:
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.run(f"Merge of {name}", lambda c: c.merge(name), show=True)
+                # Its toast (`member.merged`) says what came back; only a refusal needs a
+                # dialog, so no dialog appears under the next keys the human types.
+                self.run(f"Merge of {name}", lambda c: c.merge(name), show=True, quiet=True)
 
         self.screen.app.push_screen(
             ConfirmScreen(title, body, "Merge" if can_merge else None), confirmed
@@ -278,6 +281,8 @@ class TeamActions:
             binary=self.team.options.opencode_bin,
         )
         app = self.screen.app
+        transcript = self.screen.query_one(Transcript)
+        opened = transcript.open_parts()
         try:
             # Batching first: nothing may be drawn while the terminal is OpenCode's.
             with app.batch_update(), app.suspend():
@@ -285,4 +290,6 @@ class TeamActions:
         except SuspendNotSupported:
             self.screen.notify("This terminal cannot hand over to OpenCode.", severity="error")
             return
+        # The session is read again (OpenCode may have added to it), its open folds kept.
+        transcript.keep_open = opened
         self.team.show_member(name)

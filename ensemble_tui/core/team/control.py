@@ -11,7 +11,7 @@ import asyncio
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.git.merge import MergeResult, preview_merge
 from ensemble_tui.core.git.worktrees import BranchDiff, branch_diff
-from ensemble_tui.core.models import LEAD_NAME, Member
+from ensemble_tui.core.models import LEAD_NAME, Member, Team, TeamStatus
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import PermissionAnswered, QuestionAnswered
 from ensemble_tui.core.team.finishing import cleanup_team, merge_member, shutdown_member
@@ -149,23 +149,30 @@ class TeamControl:
         await self.coordinator.commit_member_work(found, "preview")
         return await asyncio.to_thread(preview_merge, self.coordinator.repo_root, found.branch)
 
-    async def merge(self, member: str) -> str:
+    def _active_team(self) -> Team:
+        """The team, or a refusal that says it ended already (the lead may have cleaned up
+        while a confirmation was open)."""
         team = self.coordinator.team
-        if team is None:
-            raise Refused("There is no team yet.")
+        if team is not None:
+            return team
+        ended = self.coordinator.store.list_teams(TeamStatus.ARCHIVED)
+        if ended:
+            last = max(ended, key=lambda found: found.created)
+            raise Refused(f"Team {last.name} was already cleaned up; there is nothing left to do.")
+        raise Refused("There is no team yet.")
+
+    async def merge(self, member: str) -> str:
+        team = self._active_team()
         return await merge_member(self.coordinator, team, self._member(member))
 
     async def shutdown(self, member: str, *, force: bool = False) -> str:
-        team = self.coordinator.team
-        if team is None or member == LEAD_NAME:
+        if member == LEAD_NAME:
             raise Refused("Only teammates can be shut down.")
+        team = self._active_team()
         return await shutdown_member(self.coordinator, team, self._member(member), force=force)
 
     async def cleanup(self) -> str:
-        team = self.coordinator.team
-        if team is None:
-            raise Refused("There is no team to clean up.")
-        return await cleanup_team(self.coordinator, team)
+        return await cleanup_team(self.coordinator, self._active_team())
 
     async def approve_plan(self, member: str) -> str:
         """Approve a plan-approval teammate's plan: it gets write access and goes on."""

@@ -134,6 +134,7 @@ class Coordinator:
         # at a time, so a second one sees the first one's result.
         self.operation_lock = asyncio.Lock()
         self._team: Team | None = None
+        self._ended: Team | None = None
         self._sessions: dict[str, SessionState] = {}
         self._operations_in_flight = 0
         self._changed = asyncio.Event()
@@ -155,14 +156,21 @@ class Coordinator:
         """The active team, or None before the lead makes one (and after cleanup)."""
         return self._team
 
+    @property
+    def shown_team(self) -> Team | None:
+        """The active team, else the one that ended in this run (shown, read-only, until
+        a new one starts)."""
+        return self._team or self._ended
+
     def set_team(self, team: Team) -> None:
         """Make *team* the active one: the tokens issued so far (the lead's) act in it."""
         self._team = team
+        self._ended = None
         self.tokens.bind_unbound(team.id)
 
     def end_team(self) -> None:
         """The team is over: only the lead keeps its session and (unbound) tools."""
-        self._team = None
+        self._ended, self._team = self._team, None
         for state in list(self._sessions.values()):
             if state.member != LEAD_NAME:
                 self.untrack(state.session_id)

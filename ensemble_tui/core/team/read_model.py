@@ -85,6 +85,8 @@ class Totals:
     working: int
     tokens: int
     cost: float
+    ended: bool = False
+    """The team was cleaned up: the figures are its last ones, shown until a new team."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,11 @@ def pending_requests(coordinator: Coordinator) -> list[PendingRequest]:
     return found
 
 
-def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
-    """The lead first (even before there is a team), then the teammates as they joined."""
+def member_rows(
+    coordinator: Coordinator, tasks: list[Task], members: list[Member] | None = None
+) -> list[MemberRow]:
+    """The lead first (even before there is a team), then the teammates as they joined
+    (*members*: the shown team's, by default the active team's)."""
     held = {task.id: task.content for task in tasks if task.assignee is not None}
 
     def task_of(member: Member) -> str:
@@ -135,7 +140,7 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
         return f"{found} {held.get(found, '')}".strip() if found else ""
 
     rows = []
-    for member in coordinator.members():
+    for member in coordinator.members() if members is None else members:
         state = coordinator.session_of(member.name)
         used = coordinator.model_of(state) if state is not None else None
         model = member.model or used or ""
@@ -164,20 +169,22 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
 
 def snapshot(coordinator: Coordinator, *, messages_after: int = 0) -> TeamSnapshot:
     """The team now; *messages_after* is the last message id the caller already has."""
-    team = coordinator.team
+    team = coordinator.shown_team
     tasks = coordinator.board.list_tasks(team.id) if team is not None else []
     messages = (
         coordinator.store.list_messages(team.id, after_id=messages_after)
         if team is not None
         else []
     )
-    rows = member_rows(coordinator, tasks)
+    members = coordinator.store.list_members(team.id) if team is not None else []
+    rows = member_rows(coordinator, tasks, members)
     totals = Totals(
         team=team.name if team is not None else None,
         members=len(rows),
         working=sum(row.status is MemberStatus.WORKING for row in rows),
         tokens=sum(row.tokens for row in rows),
         cost=sum(row.cost for row in rows),
+        ended=team is not None and coordinator.team is None,
     )
     return TeamSnapshot(
         team=team.name if team is not None else None,

@@ -61,7 +61,10 @@ class StatusBar(Horizontal):
                 parts += ["no team yet"]
             else:
                 parts += ["team ", (totals.team, "bold $text")]
-                parts += [f": {totals.working} of {totals.members} working"]
+                if totals.ended:
+                    parts += [" (ended)"]
+                else:
+                    parts += [f": {totals.working} of {totals.members} working"]
             parts += [
                 " │ ",
                 (f"{format_tokens(totals.tokens)} tokens", "$text"),

@@ -71,6 +71,8 @@ class Transcript(VerticalScroll):
         self.errors: set[str] = set()
         self.early_deltas: dict[str, str] = {}
         self.hidden: list[tuple[str, Any]] = []
+        self.keep_open: set[str] = set()
+        """Parts whose folds open when the next `load` builds them (kept across a reload)."""
 
     async def reset(self, directory: str | None, note: str) -> None:
         """Empty the transcript (for another session) and show *note* until it loads."""
@@ -104,7 +106,16 @@ class Transcript(VerticalScroll):
         if not widgets:
             widgets.append(Static(empty, classes="empty"))
         await self.mount_all(widgets)
+        self.keep_open.clear()
         self.anchor()
+
+    def open_parts(self) -> set[str]:
+        """The ids of the parts whose folds are open now."""
+        return {
+            part_id
+            for part_id, widget in self.widgets.items()
+            if isinstance(widget, FoldLine) and widget.has_class("-open")
+        }
 
     def _earlier_note(self) -> Static:
         return Static(f"▲ {len(self.hidden)} earlier parts: press home", classes="earlier")
@@ -123,6 +134,8 @@ class Transcript(VerticalScroll):
         else:
             widget = AgentText(part.text)
         self.widgets[part.id] = widget
+        if part.id in self.keep_open and isinstance(widget, FoldLine):
+            widget.add_class("-open")
         return widget
 
     async def action_earlier(self) -> None:
