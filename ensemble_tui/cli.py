@@ -17,7 +17,7 @@ With no COMMAND, `ensemble-tui [PATH]` opens the screen on the repository at PAT
 (default: .), starting `opencode serve` for it, or attaching to one with --url.
 """
 USAGE = "ensemble-tui [PATH] [options]\n       ensemble-tui COMMAND ..."
-COMMANDS = ("tui", "run", "demo", "config", "trust", "serve")
+COMMANDS = ("tui", "run", "demo", "config", "trust", "serve", "report")
 
 
 # What parsers and argument groups share: add_argument.
@@ -184,6 +184,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _set_option(config)
 
+    reporting = commands.add_parser(
+        "report",
+        prog="ensemble-tui report",
+        help="print the report of the repository's last team that ended",
+        description=(
+            "Print the report written when the repository's last team ended (clean-up, an "
+            "until-done run that finished, a budget, or no progress): what each member did "
+            "(tasks, commits, files, +/-), the checks, what was merged and kept and why, "
+            "tokens, cost and time. Exits 1 when no team has ended yet."
+        ),
+    )
+    reporting.add_argument(
+        "path", metavar="PATH", nargs="?", type=Path, default=Path("."), help="default: ."
+    )
+    reporting.add_argument("--json", action="store_true", help="the report as one JSON object")
+
     trusting = commands.add_parser(
         "trust",
         prog="ensemble-tui trust",
@@ -233,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
         run_screen,
         run_serve,
         show_config,
+        show_report,
         trust_settings,
     )
 
@@ -243,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         "config": show_config,
         "trust": trust_settings,
         "serve": run_serve,
+        "report": show_report,
     }[args.command]
     try:
         command(args)

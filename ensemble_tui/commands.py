@@ -222,3 +222,19 @@ def trust_settings(args: argparse.Namespace) -> None:
         f"Trusted {settings_file} as it is now (sha256 {digest[:12]}).{uses} "
         "If the file changes, ensemble-tui will ask you to trust it again."
     )
+
+
+def show_report(args: argparse.Namespace) -> None:
+    """`ensemble-tui report [PATH]`: the report of the repository's last team that ended."""
+    from ensemble_tui.core.store.store import Store
+    from ensemble_tui.core.team.report import last_report
+
+    repo = resolve_repository(args.path.resolve())
+    path = state_file(repo)
+    if not path.exists():
+        raise CommandFailed(f"no team has worked in {repo} yet, so there is no report.")
+    with Store(path) as store:
+        report = last_report(store)
+    if report is None:
+        raise CommandFailed(f"no team has ended in {repo} yet, so there is no report.")
+    print(report.to_json() if args.json else report.text or "")

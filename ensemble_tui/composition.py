@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ensemble_tui.core.store.store import Store
 from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.forking import NO_MOVE_ROUTE
 from ensemble_tui.core.team.recovery import after_reconnect
 from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.core.team.watchdog import Watchdog
@@ -24,6 +26,8 @@ from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.server import OpenCodeServer
 from ensemble_tui.paths import repo_data_dir
 from ensemble_tui.tools.server import TeamToolServer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,6 +73,8 @@ async def running_coordinator(
     """A coordinator with its tool server and event stream running, stopped afterwards."""
     store_path = options.store_path or repo_data_dir(options.repo_root) / "state.db"
     store_path.parent.mkdir(parents=True, exist_ok=True)
+    if client.can_move_sessions is False:
+        log.warning(NO_MOVE_ROUTE)
     with Store(store_path) as store:
         coordinator = Coordinator(options.repo_root, store, client, options.settings)
         coordinator.on_resync(lambda: after_reconnect(coordinator))
@@ -84,4 +90,5 @@ async def running_coordinator(
                 watchdog.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watchdog
+                await coordinator.checks.close()
                 await coordinator.stop_events()

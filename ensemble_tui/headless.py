@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import NoReturn, TextIO
 
 from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
-from ensemble_tui.core.models import LEAD_NAME, TeamStatus
+from ensemble_tui.core.models import LEAD_NAME, TaskStatus, TeamStatus
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import PromptSent, RunFailure, RunFinished, TeamEvent
 from ensemble_tui.core.team.recovery import resume_team
+from ensemble_tui.core.team.report import write_report
 from ensemble_tui.errors import EnsembleError
 
 
@@ -51,17 +52,56 @@ def member_in_error(coordinator: Coordinator) -> str | None:
     return None
 
 
+def unfinished_work(coordinator: Coordinator) -> str | None:
+    """Why a quiet team is not done: it is still active with tasks not completed."""
+    team = coordinator.team
+    if team is None:
+        return None
+    open_tasks = [
+        task
+        for task in coordinator.board.list_tasks(team.id)
+        if task.status not in (TaskStatus.COMPLETED, TaskStatus.CANCELLED)
+    ]
+    if not open_tasks:
+        return None
+    listed = ", ".join(
+        f"{task.id} {task.status.value}" + (f" by {task.assignee}" if task.assignee else "")
+        for task in open_tasks[:10]
+    )
+    more = f" and {len(open_tasks) - 10} more" if len(open_tasks) > 10 else ""
+    count = f"{len(open_tasks)} unfinished task{'s' if len(open_tasks) != 1 else ''}"
+    return (
+        f"everyone went quiet, but team {team.name} is still active with {count} "
+        f"({listed}{more}) and nobody working on them; its branches are kept. Look at the "
+        "feed above for who stopped and why, then run `ensemble-tui run --resume` or open "
+        "the screen to carry on"
+    )
+
+
 async def settle(coordinator: Coordinator, limit: float, late: str) -> None:
     """Wait until the team is idle with nothing waiting, then end the run: in error if a
-    member's turn failed (or the limit passed), else with `run.finished`."""
+    member's turn failed, the limit passed, or the team stopped with tasks not done; else
+    with `run.finished`."""
     try:
         await coordinator.wait_until_settled(limit=limit)
     except TimeoutError:
         fail(coordinator, late)
-    error = member_in_error(coordinator)
+    error = member_in_error(coordinator) or unfinished_work(coordinator)
     if error is not None:
         fail(coordinator, error)
+    await finish_run(coordinator, "the run ended: the lead and every teammate are idle")
+
+
+async def finish_run(coordinator: Coordinator, reason: str) -> None:
+    """Say the run is over, then give the team's report as the last event: the report
+    written when the team ended, or one written now (for *reason*) for a team still open."""
+    report = coordinator.report
+    team = coordinator.team
+    if team is not None:
+        report = await write_report(coordinator, team, reason)
     coordinator.record(RunFinished(text="the lead and every teammate are idle"))
+    if report is not None:
+        coordinator.record(report)
 
 
 async def drive_team(coordinator: Coordinator, prompt: str, limit: float) -> None:

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     """On team_cleanup, merge every teammate's branch into your working directory
     (conflicting ones are always kept); false keeps every branch for you to merge."""
 
+    teammates_may_fork: Boolean = False
+    """Let teammates fork themselves with team_fork (the lead always may)."""
+
     stall_threshold: Duration = 300.0
     """A working teammate quiet this long is marked stalled, nudged once, and the lead told."""
 
@@ -133,6 +136,13 @@ class Settings(BaseSettings):
 
     opencode_bin: str | None = Field(default=None, json_schema_extra={"needs_trust": True})
     """The `opencode` to run (default: ENSEMBLE_OPENCODE_BIN, then the one on PATH)."""
+
+    check: str | None = Field(default=None, json_schema_extra={"needs_trust": True})
+    """A shell command (e.g. `make test`) run in a teammate's worktree when it has completed
+    its last task and before any merge; a failing check blocks the merge."""
+
+    check_timeout: Duration = 600.0
+    """How long a check may run before it is stopped and counted as timed out."""
 
     default_model: ModelName | None = None
     """The model (provider/model) for the lead and for teammates nothing else decides."""
@@ -324,6 +334,9 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         stall_threshold=settings.stall_threshold,
         timeout=settings.timeout,
         merge_on_cleanup=settings.merge_on_cleanup,
+        teammates_may_fork=settings.teammates_may_fork,
+        check=settings.check,
+        check_timeout=settings.check_timeout,
         max_members=settings.max_members,
     )
 

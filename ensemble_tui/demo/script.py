@@ -95,7 +95,7 @@ def parse_script(text: str) -> list[dict[str, Any]] | None:
     return steps
 
 
-def _message_text(message: dict[str, Any]) -> str:
+def message_text(message: dict[str, Any]) -> str:
     """Flatten an OpenAI chat message's content (a string or a list of parts) to text."""
     content = message.get("content")
     if isinstance(content, str):
@@ -113,7 +113,7 @@ def choose_step(messages: list[dict[str, Any]]) -> dict[str, Any]:
         if message.get("role") != "user":
             continue
         try:
-            parsed = parse_script(_message_text(message))
+            parsed = parse_script(message_text(message))
         except ScriptError as error:
             return {"text": f"(bad script: {error})"}
         if parsed is not None:
@@ -132,11 +132,11 @@ def choose_step(messages: list[dict[str, Any]]) -> dict[str, Any]:
     for message in messages[script_at + 1 :]:
         role = message.get("role")
         if role == "assistant":
-            if _message_text(message).strip() != WAITING_TEXT:
+            if message_text(message).strip() != WAITING_TEXT:
                 skip_done_steps()
                 played += 1
         elif role in ("user", "tool"):
-            heard.append(_message_text(message))
+            heard.append(message_text(message))
     skip_done_steps()
     if played >= len(steps):
         return {"text": FINISHED_TEXT}

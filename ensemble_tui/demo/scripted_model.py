@@ -21,11 +21,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ensemble_tui.demo.script import choose_step
+from ensemble_tui.demo.script import choose_step, message_text
 
 PROVIDER_ID = "scripted"
 MODEL_ID = "script"
 TITLE_TEXT = "Scripted session"
+# How much of a request's first and last user message the record keeps.
+RECORDED_CHARS = 400
 
 
 def _tool_calls(step: dict[str, Any]) -> list[dict[str, Any]]:
@@ -187,7 +189,12 @@ class ScriptedModelHTTPServer(ThreadingHTTPServer):
 
     def record(self, request: dict[str, Any], step: dict[str, Any]) -> None:
         entry: dict[str, Any] = {"time": time.time(), "step": step}
-        entry["messages"] = len(request.get("messages") or [])
+        messages = request.get("messages") or []
+        entry["messages"] = len(messages)
+        # The ends of the conversation, so tests can tell what a request carried.
+        users = [message_text(m) for m in messages if m.get("role") == "user"]
+        entry["first_user"] = users[0][:RECORDED_CHARS] if users else ""
+        entry["last_user"] = users[-1][:RECORDED_CHARS] if users else ""
         with self._lock:
             self.requests.append(entry)
             if self._log_path is not None:

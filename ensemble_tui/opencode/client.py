@@ -38,6 +38,7 @@ from ensemble_tui.opencode.version import check_supported_version
 T = TypeVar("T")
 
 DEFAULT_USERNAME = "opencode"
+MOVE_SESSION = "/experimental/control-plane/move-session"
 
 
 class OpenCodeError(EnsembleError):
@@ -97,6 +98,8 @@ class OpenCodeClient:
             transport=transport,
         )
         self.version: str | None = None
+        self.can_move_sessions: bool | None = None
+        """Whether the server has the experimental move-session route (None: not checked)."""
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -159,7 +162,20 @@ class OpenCodeClient:
         health = await self.health()
         check_supported_version(health.version)
         self.version = health.version
+        self.can_move_sessions = await self.has_move_session()
         return health
+
+    async def has_move_session(self) -> bool:
+        """Whether the server has `POST /experimental/control-plane/move-session`.
+
+        An empty body is refused with a 400 by a server that has the route; one without
+        it answers with its web page (or a 404). Nothing is moved either way.
+        """
+        try:
+            await self.request("POST", MOVE_SESSION, json={}, time_limit=5.0)
+        except OpenCodeError as error:
+            return error.status == 400
+        return True
 
     async def agents(self, directory: str) -> list[Agent]:
         """`GET /agent`: the agents a session of *directory* may use."""
@@ -188,6 +204,31 @@ class OpenCodeClient:
         if permission is not None:
             body["permission"] = [rule.model_dump(by_alias=True) for rule in permission]
         return await self._call(_SESSION, "POST", "/session", directory=directory, json=body)
+
+    async def fork_session(
+        self, session_id: str, directory: str, *, message_id: str | None = None
+    ) -> Session:
+        """A new session with the conversation copied (only before *message_id* if given),
+        in the same directory and with no parent."""
+        body = {"messageID": message_id} if message_id else {}
+        path = f"/session/{session_id}/fork"
+        return await self._call(_SESSION, "POST", path, directory=directory, json=body)
+
+    async def move_session(self, session_id: str, destination: str) -> None:
+        """Move a session to another directory: its next turns run their tools there.
+
+        The route is experimental; `can_move_sessions` says whether the server has it.
+        """
+        body = {"sessionID": session_id, "destination": {"directory": destination}}
+        await self.request("POST", MOVE_SESSION, json=body)
+
+    async def summarize(self, session_id: str, directory: str, model: ModelRef) -> bool:
+        """Compact the session's conversation into a summary; returns once it is written."""
+        body = model.model_dump(by_alias=True)
+        path = f"/session/{session_id}/summarize"
+        return await self._call(
+            _BOOL, "POST", path, directory=directory, json=body, time_limit=300.0
+        )
 
     async def get_session(self, session_id: str, directory: str) -> Session:
         return await self._call(_SESSION, "GET", f"/session/{session_id}", directory=directory)

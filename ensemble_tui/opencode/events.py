@@ -81,6 +81,12 @@ class SessionStatusChanged(SessionEvent):
     status: SessionStatus
 
 
+class SessionCompacted(SessionEvent):
+    """OpenCode summarized the session's conversation (asked for, or on its own)."""
+
+    TYPE = "session.compacted"
+
+
 class SessionIdle(SessionEvent):
     TYPE = "session.idle"
 
@@ -175,6 +181,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SessionDeleted,
         SessionStatusChanged,
         SessionIdle,
+        SessionCompacted,
         SessionErrored,
         SessionDiffChanged,
         MessageUpdated,

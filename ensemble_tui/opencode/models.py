@@ -222,6 +222,14 @@ class PatchPart(PartBase):
     files: list[str] = Field(default_factory=list)
 
 
+class CompactionPart(PartBase):
+    """The marker OpenCode leaves where it summarized the conversation before it."""
+
+    type: Literal["compaction"] = "compaction"
+    auto: bool = False
+    overflow: bool = False
+
+
 class UnknownPart(PartBase):
     type: str = "unknown"
 
@@ -234,10 +242,22 @@ Part = Annotated[
     | Annotated[StepFinishPart, Tag("step-finish")]
     | Annotated[FilePart, Tag("file")]
     | Annotated[PatchPart, Tag("patch")]
+    | Annotated[CompactionPart, Tag("compaction")]
     | Annotated[UnknownPart, Tag("unknown")],
     _tag_of(
         "type",
-        frozenset({"text", "reasoning", "tool", "step-start", "step-finish", "file", "patch"}),
+        frozenset(
+            {
+                "text",
+                "reasoning",
+                "tool",
+                "step-start",
+                "step-finish",
+                "file",
+                "patch",
+                "compaction",
+            }
+        ),
     ),
 ]
 

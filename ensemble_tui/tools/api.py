@@ -25,6 +25,7 @@ LEAD_ONLY_TOOLS = frozenset(
         "team_spawn",
         "team_shutdown",
         "team_merge",
+        "team_choose",
         "team_cleanup",
         "team_view",
     }
@@ -62,6 +63,22 @@ class TeamOperations(Protocol):
         model: str | None,
         worktree: bool,
         plan_approval: bool,
+    ) -> str: ...
+
+    async def team_fork(
+        self,
+        caller: Caller,
+        name: str,
+        prompt: str,
+        agent: str | None,
+        model: str | None,
+        from_message: str | None,
+    ) -> str: ...
+
+    async def team_choose(self, caller: Caller, member: str) -> str: ...
+
+    async def team_handoff(
+        self, caller: Caller, mode: str, text: str, agent: str | None, member: str | None
     ) -> str: ...
 
     async def team_shutdown(self, caller: Caller, member: str, force: bool) -> str: ...

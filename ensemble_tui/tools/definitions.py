@@ -1,4 +1,4 @@
-"""The fourteen team tools: names, descriptions written for agents, and their arguments.
+"""The seventeen team tools: names, descriptions written for agents, and their arguments.
 
 Each tool is one strict argument model whose `description` tells an
 agent what the tool does, when to use it and what it returns, and whose `call` hands
@@ -7,7 +7,7 @@ the validated arguments to the matching `TeamOperations` method.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -88,6 +88,77 @@ class TeamSpawn(ToolArguments):
             self.worktree,
             self.plan_approval,
         )
+
+
+class TeamFork(ToolArguments):
+    tool_name: ClassVar[str] = "team_fork"
+    description: ClassVar[str] = (
+        "Start a teammate that keeps your whole conversation so far: a fork of your "
+        "session, moved into its own git worktree and branch (from the user's current "
+        "commit), which then works on `prompt`. Fork several ways to try alternatives "
+        "(one call each, same turn: they form a group you compare and pick from with "
+        "team_choose). The lead may always fork; a teammate only if the user allows it. "
+        "Returns the new member's name and branch."
+    )
+    name: ShortText = Field(
+        description="The fork's name: lowercase letters, digits and '-', e.g. 'try-sqlite'."
+    )
+    prompt: LongText = Field(description="What this fork should do differently, complete.")
+    agent: ShortText | None = Field(
+        default=None, description="The OpenCode agent it runs as; omit it to keep yours."
+    )
+    model: ShortText | None = Field(
+        default=None, description="A model written provider/model; omit it to keep yours."
+    )
+    from_message: ShortText | None = Field(
+        default=None,
+        description="A message id ('msg...'): copy only the conversation before it.",
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_fork(
+            caller, self.name, self.prompt, self.agent, self.model, self.from_message
+        )
+
+
+class TeamChoose(ToolArguments):
+    tool_name: ClassVar[str] = "team_choose"
+    description: ClassVar[str] = (
+        "Lead only. Keep one fork of a group: merge its branch into the user's working "
+        "directory (as team_merge does) and shut the other forks of its group down, "
+        "their branches kept. On a conflict nothing changes. Returns what was merged and "
+        "the branches kept."
+    )
+    member: ShortText = Field(description="The fork to keep, e.g. 'try-sqlite'.")
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_choose(caller, self.member)
+
+
+class TeamHandoff(ToolArguments):
+    tool_name: ClassVar[str] = "team_handoff"
+    description: ClassVar[str] = (
+        "Pass the work on, after your current turn ends (the call returns at once). "
+        "mode 'message': the same conversation goes on with another agent (`agent`), "
+        "prompted with `text`. mode 'new': a fresh session in the same worktree starts "
+        "with `text` as its hand-off note (write everything the next phase needs); the "
+        "old session is kept. mode 'compact': the conversation is summarized, then goes "
+        "on with `text` (and `agent` if given). `member` hands off someone else (lead only)."
+    )
+    mode: Literal["message", "new", "compact"] = Field(
+        description="'message', 'new' or 'compact' (see above)."
+    )
+    text: LongText = Field(description="The prompt (or hand-off note) the next turn starts with.")
+    agent: ShortText | None = Field(
+        default=None,
+        description="The agent to go on with (needed for 'message'); omit it to keep the same.",
+    )
+    member: ShortText | None = Field(
+        default=None, description="Whom to hand off; omit it for yourself."
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_handoff(caller, self.mode, self.text, self.agent, self.member)
 
 
 class TeamShutdown(ToolArguments):
@@ -274,8 +345,11 @@ TOOLS: dict[str, type[ToolArguments]] = {
     for model in (
         TeamCreate,
         TeamSpawn,
+        TeamFork,
         TeamShutdown,
         TeamMerge,
+        TeamChoose,
+        TeamHandoff,
         TeamCleanup,
         TeamView,
         TeamStatus,

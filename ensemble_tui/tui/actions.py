@@ -17,16 +17,18 @@ from textual.message import Message
 from textual.screen import Screen
 
 from ensemble_tui.composition import RunOptions
-from ensemble_tui.core.git.merge import MergeResult
+from ensemble_tui.core.git.merge import MergeResult, MergeStatus
 from ensemble_tui.core.git.worktrees import BranchDiff
 from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.control import TeamControl
-from ensemble_tui.core.team.read_model import MemberRow, PendingRequest
+from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import PermissionReply
 from ensemble_tui.tui import texts
 from ensemble_tui.tui.runtime import attach_command, run_attached
 from ensemble_tui.tui.screens.confirm import ConfirmScreen, QuestionScreen, TextScreen
+from ensemble_tui.tui.screens.detail import DetailScreen
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.transcript import Transcript
 
@@ -44,6 +46,8 @@ class TeamView(Protocol):
     """The member highlighted in the team list."""
     rows: list[MemberRow]
     pending: list[PendingRequest]
+    snapshot: TeamSnapshot | None
+    """The team as last shown."""
 
     def show_member(self, name: str) -> None: ...
 
@@ -73,6 +77,8 @@ class TeamActions:
     class MergePreviewed(Message):
         member: str
         result: MergeResult
+        check: CheckResult | None = None
+        """The check of the branch as it is (None: no `check` is set)."""
 
     def __init__(self, screen: Screen[Any], team: TeamView) -> None:
         self.screen = screen
@@ -103,6 +109,7 @@ class TeamActions:
             "shutdown": selected is not None and not selected.is_lead and not selected.ended,
             "abort": control.is_working(team.shown),
             "open_in_opencode": control.session_id(team.shown) is not None,
+            "report": team.snapshot is not None and team.snapshot.report is not None,
         }
         return checks.get(action, True)
 
@@ -216,16 +223,35 @@ class TeamActions:
         async def preview() -> None:
             try:
                 result = await control.preview_merge(name)
+                check = None
+                command = control.check_command
+                if command is not None and result.status is not MergeStatus.CONFLICT:
+                    said = f"Checking {name}'s branch first ({command})…"
+                    screen.post_message(self.Finished("Merge", said))
+                    check = await control.check(name)
             except EnsembleError as refusal:
                 refused = self.Finished(f"Cannot merge {name}", str(refusal), True, show=True)
                 screen.post_message(refused)
                 return
-            screen.post_message(self.MergePreviewed(name, result))
+            screen.post_message(self.MergePreviewed(name, result, check))
 
         screen.run_worker(preview(), group="merge", exclusive=True, exit_on_error=False)
 
-    def confirm_merge(self, name: str, result: MergeResult) -> None:
-        """Say what the merge of *name* would do, and merge if the human says yes."""
+    def confirm_merge(self, name: str, result: MergeResult, check: CheckResult | None) -> None:
+        """Say what the merge of *name* would do, and merge if the human says yes; a branch
+        whose check did not pass is merged only if the human says "merge anyway"."""
+        if check is not None and not check.passed and result.status is not MergeStatus.CONFLICT:
+            refusal_title, refusal = texts.check_refusal(name, check)
+
+            def overridden(yes: bool | None) -> None:
+                if yes:
+                    merging = f"Merge of {name}"
+                    self.run(merging, lambda c: c.merge(name, override=True), show=True, quiet=True)
+
+            self.screen.app.push_screen(
+                ConfirmScreen(refusal_title, refusal, "Merge anyway"), overridden
+            )
+            return
         title, body, can_merge = texts.merge_preview(name, result, self.row(name))
 
         def confirmed(yes: bool | None) -> None:
@@ -262,6 +288,15 @@ class TeamActions:
         self.screen.app.push_screen(
             ConfirmScreen("Clean up the team?", texts.CLEANUP_BODY, "Clean up"), confirmed
         )
+
+    def show_report(self) -> None:
+        """Show the report of the last team that ended, whole."""
+        snapshot = self.team.snapshot
+        report = snapshot.report if snapshot is not None else None
+        if report is not None:
+            self.screen.app.push_screen(
+                DetailScreen(f"Report: team {report.team}", report.text or "")
+            )
 
     def abort(self, name: str) -> None:
         self.run(f"Stop {name}", lambda c: c.abort(name))

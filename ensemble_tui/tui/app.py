@@ -194,6 +194,7 @@ class EnsembleApp(App[None]):
         if self.snapshot is None:
             return
         self.rows = self.snapshot.rows
+        self.main.teammates.show_check_column(self.snapshot.check_command is not None)
         self.main.teammates.show(self.rows, self.clock())
         self.main.show_glance(self.rows, self.clock())
         row = self.main.actions.row(self.shown)
@@ -203,6 +204,10 @@ class EnsembleApp(App[None]):
             where = "no session yet"
         else:
             where = row.branch or "your working tree"
+            if row.checking:
+                where += " · check running…"
+            elif row.check is not None:
+                where += f" · check {row.check.describe()}"
             if row.model:
                 where = f"{where} · {row.model}"
         self.main.session.show(self.shown, row.status if row else None, where)

@@ -90,6 +90,9 @@ COMMANDS = (
         "Show or hide the timeline",
         "The team's events over time.",
     ),
+    Command(
+        "screen.report", "app.report", "Show the team's report", "What the last team did and cost."
+    ),
     Command("help", "app.help", "Show the keys", "Every key and where it works."),
 )
 

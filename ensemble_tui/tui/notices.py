@@ -7,6 +7,8 @@ from typing import Literal
 
 from ensemble_tui.core.models import LEAD_NAME
 from ensemble_tui.core.team.events import (
+    CheckFailed,
+    CheckPassed,
     MemberErrored,
     MemberIdle,
     MemberLost,
@@ -17,6 +19,7 @@ from ensemble_tui.core.team.events import (
     MemberStalled,
     MemberStatusChanged,
     MemberTimedOut,
+    MergeBlocked,
     MergeRefused,
     ModelUnavailable,
     PermissionAsked,
@@ -85,6 +88,13 @@ def notice_for(event: TeamEvent) -> Notice | None:
             return Notice(f"{who} is merged into your working directory{said}.")
         case MergeRefused():
             return Notice(f"Merging {who} would conflict: {text}", "Merge refused", "error")
+        case CheckPassed(command=command):
+            return Notice(f"{who}'s check passed ({command}).")
+        case CheckFailed(command=command, outcome=outcome):
+            said = outcome.replace("_", " ")
+            return Notice(f"{who}'s check {said} ({command}); {who} was told.", "", "error")
+        case MergeBlocked():
+            return Notice(f"{who} was not merged: its check did not pass.", "", "error")
         case ServerDisconnected():
             return Notice(f"Lost OpenCode ({text}); reconnecting…", "", "warning")
         case ServerConnected(reconnected=True):

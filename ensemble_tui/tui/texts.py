@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ensemble_tui.core.git.merge import MergeResult, MergeStatus
+from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.read_model import MemberRow
 
 
@@ -40,6 +41,19 @@ def merge_preview(member: str, result: MergeResult, row: MemberRow | None) -> tu
     if row is not None and not row.ended and row.status.value != "idle":
         body += f"\n\n**{member} is {row.status.value}**: shut it down first, or the merge waits."
     return f"Merge {member}?", body, True
+
+
+def check_refusal(member: str, check: CheckResult) -> tuple[str, str]:
+    """Title and body when the branch's check did not pass: merging needs the override."""
+    on = f" on `{check.commit_sha[:8]}`" if check.commit_sha else ""
+    output = f"\n\n```\n{check.output}\n```" if check.output else ""
+    body = (
+        f"**{member}**'s check `{check.command}` {check.describe()}{on}, so the merge is "
+        f"refused and {member} was told.{output}\n\n"
+        "You can merge it anyway: its changes come into your working directory as "
+        "unstaged changes, unchecked."
+    )
+    return f"Check failed: {member}", body
 
 
 def shutdown_preview(row: MemberRow) -> tuple[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from ensemble_tui.core.models import TaskStatus
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
-from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart
 from tests.conftest import TeamOptions, running_team
 
@@ -24,7 +23,9 @@ LEAD = script_block(
 
 async def test_exactly_one_of_two_simultaneous_claims_wins(team_options: TeamOptions) -> None:
     async with running_team(team_options(LEAD)) as coord:
-        await drive_team(coord, LEAD, 120)
+        # Not drive_team: the team waits with its task open here, which `run` calls a failure.
+        await coord.prompt(await coord.start_lead(), LEAD)
+        await coord.wait_until_settled(limit=120)
         racers = [coord.session_of(name) for name in ("xavier", "yvonne")]
         assert all(racers)
         # Both prompts are sent back to back; their claims reach the server together.

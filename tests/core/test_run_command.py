@@ -52,7 +52,12 @@ def test_run_json_prints_the_story_in_order_and_exits_0(
     ]
     positions = [kinds.index(kind) for kind in order]
     assert positions == sorted(positions), kinds
-    assert kinds[-1] == "run.finished"
+    # The team's report comes last: the team is open, its two branches kept.
+    assert kinds[-2:] == ["run.finished", "team.report"]
+    report = events[-1]
+    assert report["reason"].startswith("the run ended")
+    assert sorted(m["name"] for m in report["members"]) == ["alice", "bob", "lead"]
+    assert report["tokens"] > 0
     assert "model.unavailable" not in kinds
     assert kinds.count("member.spawned") == 2
     assert kinds.count("task.completed") == 3

@@ -41,7 +41,7 @@ async def test_two_teammates_work_in_their_worktrees_and_report(
 
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     kinds = [event["type"] for event in events]
-    assert kinds[-1] == "run.finished"
+    assert kinds[-2:] == ["run.finished", "team.report"]
     assert all("time" in event for event in events)
 
     def first(kind: str, **fields: str) -> int:

@@ -80,6 +80,35 @@ class RecordingOperations:
             plan_approval=plan_approval,
         )
 
+    async def team_fork(
+        self,
+        caller: Caller,
+        name: str,
+        prompt: str,
+        agent: str | None,
+        model: str | None,
+        from_message: str | None,
+    ) -> str:
+        return await self._record(
+            "team_fork",
+            caller,
+            name=name,
+            prompt=prompt,
+            agent=agent,
+            model=model,
+            from_message=from_message,
+        )
+
+    async def team_choose(self, caller: Caller, member: str) -> str:
+        return await self._record("team_choose", caller, member=member)
+
+    async def team_handoff(
+        self, caller: Caller, mode: str, text: str, agent: str | None, member: str | None
+    ) -> str:
+        return await self._record(
+            "team_handoff", caller, mode=mode, text=text, agent=agent, member=member
+        )
+
     async def team_shutdown(self, caller: Caller, member: str, force: bool) -> str:
         return await self._record("team_shutdown", caller, member=member, force=force)
 

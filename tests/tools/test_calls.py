@@ -27,8 +27,11 @@ from tests.tools.conftest import (
 REQUIRED = {
     "team_create": ["name"],
     "team_spawn": ["name", "prompt"],
+    "team_fork": ["name", "prompt"],
     "team_shutdown": ["member"],
     "team_merge": ["member"],
+    "team_choose": ["member"],
+    "team_handoff": ["mode", "text"],
     "team_cleanup": [],
     "team_view": ["member"],
     "team_status": [],
@@ -44,6 +47,23 @@ REQUIRED = {
 # (tool, arguments sent, arguments the operation must receive, defaults filled in)
 VALID_CALLS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("team_create", {"name": "auth-refactor"}, {"name": "auth-refactor"}),
+    (
+        "team_fork",
+        {"name": "try-b", "prompt": "Try it as microservices."},
+        {
+            "name": "try-b",
+            "prompt": "Try it as microservices.",
+            "agent": None,
+            "model": None,
+            "from_message": None,
+        },
+    ),
+    ("team_choose", {"member": "try-b"}, {"member": "try-b"}),
+    (
+        "team_handoff",
+        {"mode": "message", "text": "Review it.", "agent": "plan"},
+        {"mode": "message", "text": "Review it.", "agent": "plan", "member": None},
+    ),
     (
         "team_spawn",
         {"name": "bob", "prompt": "Write the tests."},
@@ -82,7 +102,7 @@ VALID_CALLS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 ]  # fmt: skip
 
 
-async def test_the_fourteen_tools_are_listed_to_everyone_with_their_required_arguments(
+async def test_the_seventeen_tools_are_listed_to_everyone_with_their_required_arguments(
     tool_server: TeamToolServer,
 ) -> None:
     for token in ("lead-token", "alice-token"):

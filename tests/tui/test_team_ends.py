@@ -138,7 +138,7 @@ async def test_merge_toast_then_cleanup_racing_the_lead_then_the_ended_team_stay
         # The ended team stays shown, read-only, with its totals.
         assert members_listed(app) == ["lead", "cy", "dee"]
         figures = str(app.query_one(StatusBar).query_one(".status-figures", Static).render())
-        assert "team ends (ended)" in figures, figures
+        assert "team ends ended" in figures, figures
         assert "no team yet" not in figures
         snapshot = app.snapshot
         assert snapshot is not None

@@ -162,8 +162,54 @@ _NOTICES = Migration(
     ),
 )
 
+_CHECKS = Migration(
+    description="the results of the `check` command on teammates' branches",
+    statements=(
+        """
+        CREATE TABLE checks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            team_id INTEGER NOT NULL REFERENCES teams (id),
+            member TEXT NOT NULL,
+            command TEXT NOT NULL,
+            commit_sha TEXT,
+            outcome TEXT NOT NULL
+                CHECK (outcome IN ('passed', 'failed', 'timed_out', 'not_run')),
+            exit_code INTEGER,
+            output TEXT NOT NULL DEFAULT '',
+            seconds REAL NOT NULL DEFAULT 0,
+            finished TEXT NOT NULL,
+            FOREIGN KEY (team_id, member) REFERENCES members (team_id, name)
+        )
+        """,
+        "CREATE INDEX checks_member ON checks (team_id, member, id)",
+    ),
+)
+
+_FORKS_AND_SESSIONS = Migration(
+    description="forks (who a member was forked from, and with whom) and members' earlier sessions",
+    statements=(
+        "ALTER TABLE members ADD COLUMN forked_from TEXT",
+        # Members forked from the same point of the same conversation share a group.
+        "ALTER TABLE members ADD COLUMN fork_group TEXT",
+        # A member's sessions before its current one (a `new` hand-off starts another).
+        """
+        CREATE TABLE member_sessions (
+            team_id INTEGER NOT NULL,
+            member TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            directory TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            ended TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (team_id, member, session_id),
+            FOREIGN KEY (team_id, member) REFERENCES members (team_id, name)
+        )
+        """,
+    ),
+)
+
 # Append new migrations at the end; never edit one that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA, _NOTICES)
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA, _NOTICES, _CHECKS, _FORKS_AND_SESSIONS)
 
 
 def schema_version(connection: sqlite3.Connection) -> int:

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from ensemble_tui.core.models import (
     LEAD_NAME,
+    EarlierSession,
     LogEntry,
     Member,
     MemberRole,
@@ -25,6 +26,7 @@ from ensemble_tui.core.models import (
     validate_model_id,
     validate_name,
 )
+from ensemble_tui.core.store.checks import CheckQueries
 from ensemble_tui.core.store.connection import (
     StoreConnection,
     StoreError,
@@ -71,13 +73,15 @@ class Store(StoreConnection):
     """Teams, members, messages and the event log of one repository, in SQLite (WAL).
 
     Messages and notices are parts of their own (`MessageQueries`, `NoticeQueries`) on the
-    same connection; the store answers for them so callers need one object.
+    same connection; the store answers for them so callers need one object. Check results
+    (`CheckQueries`) are reached as `store.checks`.
     """
 
     def __init__(self, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
         super().__init__(path, migrations)
         self.messages = MessageQueries(self)
         self.notices = NoticeQueries(self)
+        self.checks = CheckQueries(self)
         # Members as last read, with the version they were read at: the coordinator asks
         # for one at every status change, and members are frozen, so they can be shared.
         self._members: dict[tuple[int, str], tuple[tuple[int, int], Member | None]] = {}
@@ -169,7 +173,7 @@ class Store(StoreConnection):
                 created=now,
                 status_since=now,
             )
-            _insert(db, "members", lead.model_dump())
+            _insert(db, "members", lead.model_dump(exclude_none=True))
             return _team(team_row(db, team_id))
 
     def archive_team(self, team_id: int) -> Team:
@@ -226,7 +230,7 @@ class Store(StoreConnection):
                 raise StoreError(
                     f"This team already has a member named {member.name!r}; pick another name."
                 )
-            _insert(db, "members", member.model_dump())
+            _insert(db, "members", member.model_dump(exclude_none=True))
         return member
 
     def delete_member(self, team_id: int, name: str) -> None:
@@ -356,6 +360,44 @@ class Store(StoreConnection):
                 f"SELECT * FROM members WHERE team_id = ? {_MEMBER_ORDER}", (team_id,)
             ).fetchall()
         return [_member(row) for row in rows]
+
+    # Earlier sessions
+
+    def replace_session(
+        self, team_id: int, name: str, new_session_id: str, *, agent: str, reason: str
+    ) -> Member:
+        """Give a member a new session, keeping its current one in its history (one step)."""
+        with self.transaction() as db:
+            current = _member(require_member(db, team_id, name))
+            if current.session_id is not None:
+                values = {
+                    "team_id": team_id,
+                    "member": name,
+                    "session_id": current.session_id,
+                    "directory": current.worktree_path or Path(),
+                    "agent": current.agent,
+                    "ended": utc_now(),
+                    "reason": reason,
+                }
+                _insert(db, "member_sessions", values)
+            db.execute(
+                "UPDATE members SET session_id = ?, agent = ? WHERE team_id = ? AND name = ?",
+                (new_session_id, agent, team_id, name),
+            )
+            if current.role is MemberRole.LEAD:
+                db.execute(
+                    "UPDATE teams SET lead_session_id = ? WHERE id = ?", (new_session_id, team_id)
+                )
+            return _member(require_member(db, team_id, name))
+
+    def earlier_sessions(self, team_id: int, name: str) -> list[EarlierSession]:
+        """The sessions a member worked in before its current one, oldest first."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT * FROM member_sessions WHERE team_id = ? AND member = ? ORDER BY ended",
+                (team_id, name),
+            ).fetchall()
+        return [EarlierSession.model_validate(dict(row)) for row in rows]
 
     # Event log
 

@@ -12,9 +12,18 @@ from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.git.merge import MergeResult, preview_merge
 from ensemble_tui.core.git.worktrees import BranchDiff, branch_diff
 from ensemble_tui.core.models import LEAD_NAME, Member, Team, TeamStatus
+from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import PermissionAnswered, QuestionAnswered
 from ensemble_tui.core.team.finishing import cleanup_team, merge_member, shutdown_member
+from ensemble_tui.core.team.forking import (
+    ForkRequest,
+    ForkView,
+    choose_fork,
+    compare_forks,
+    fork_member,
+)
+from ensemble_tui.core.team.handoff import Handoff, HandoffMode, hand_off
 from ensemble_tui.core.team.read_model import (
     PendingRequest,
     TeamSnapshot,
@@ -161,9 +170,58 @@ class TeamControl:
             raise Refused(f"Team {last.name} was already cleaned up; there is nothing left to do.")
         raise Refused("There is no team yet.")
 
-    async def merge(self, member: str) -> str:
+    @property
+    def check_command(self) -> str | None:
+        """The `check` setting: run on a branch before it is merged (None: no check)."""
+        return self.coordinator.checks.command
+
+    async def check(self, member: str) -> CheckResult | None:
+        """The check of the teammate's branch as it is now (run if this commit was not
+        checked yet); None when no `check` is set."""
+        team = self.coordinator.require_team()
+        return await self.coordinator.checks.check(team, self._member(member), reason="merge")
+
+    async def merge(self, member: str, *, override: bool = False) -> str:
+        """Merge the teammate's branch; *override* merges it although its check did not
+        pass (the screen asks the human first)."""
         team = self._active_team()
-        return await merge_member(self.coordinator, team, self._member(member))
+        return await merge_member(self.coordinator, team, self._member(member), override=override)
+
+    async def fork(self, member: str, name: str, prompt: str) -> str:
+        """Fork *member*'s conversation into a new teammate *name* that works on *prompt*."""
+        team = self.coordinator.require_team()
+        forked = await fork_member(self.coordinator, team, ForkRequest(name, prompt, member))
+        return f"Forked {member} into {name} (branch {forked.branch})."
+
+    async def fork_many(self, member: str, name: str, prompts: list[str]) -> str:
+        """Fork *member* once per prompt, as one group: *name*-1, *name*-2, ..."""
+        team = self.coordinator.require_team()
+        prompts = [prompt.strip() for prompt in prompts if prompt.strip()]
+        if not prompts:
+            raise Refused("Write one prompt per line: one fork each.")
+        names = [f"{name}-{number}" for number in range(1, len(prompts) + 1)]
+        first = await fork_member(self.coordinator, team, ForkRequest(names[0], prompts[0], member))
+        for fork_name, prompt in zip(names[1:], prompts[1:], strict=True):
+            request = ForkRequest(fork_name, prompt, member, group=first.fork_group)
+            await fork_member(self.coordinator, team, request)
+        return f"Forked {member} {len(names)} ways: {', '.join(names)}."
+
+    async def compare_forks(self, member: str) -> list[ForkView]:
+        """The forks of *member*'s group side by side (see `forking.compare_forks`)."""
+        return await compare_forks(self.coordinator, self.coordinator.require_team(), member)
+
+    async def choose_fork(self, member: str) -> str:
+        """Merge the fork *member*; shut the others of its group down, branches kept."""
+        return await choose_fork(self.coordinator, self.coordinator.require_team(), member)
+
+    async def handoff(self, member: str, mode: str, text: str, agent: str | None = None) -> str:
+        """Hand *member*'s work on (message, new or compact), now or after its turn."""
+        try:
+            chosen = HandoffMode(mode)
+        except ValueError:
+            raise Refused(f"Unknown mode {mode!r}: use message, new or compact.") from None
+        team = self.coordinator.require_team()
+        return await hand_off(self.coordinator, team, Handoff(member, chosen, text, agent or None))
 
     async def shutdown(self, member: str, *, force: bool = False) -> str:
         if member == LEAD_NAME:

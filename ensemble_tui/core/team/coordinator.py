@@ -28,9 +28,11 @@ from ensemble_tui.core.git.worktrees import (
 )
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
 from ensemble_tui.core.store.store import MemberStanding, Store
+from ensemble_tui.core.team.checks import Checks
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
     LeadStarted,
+    MemberCompacted,
     MemberErrored,
     MemberIdle,
     MemberRateLimited,
@@ -44,11 +46,17 @@ from ensemble_tui.core.team.events import (
     ServerDisconnected,
     TaskReleased,
     TeamEvent,
+    TeamReported,
 )
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.identity import Caller, TokenBook
 from ensemble_tui.core.team.model_check import FIX, ModelCheck, check_model
-from ensemble_tui.core.team.prompts import LEAD_SYSTEM, lead_digest
+from ensemble_tui.core.team.prompts import (
+    LEAD_SYSTEM,
+    compaction_reminder,
+    lead_digest,
+    teammate_context,
+)
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, STREAMED, Change, SessionState
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
@@ -66,6 +74,7 @@ log = logging.getLogger(__name__)
 MCP_SERVER_NAME = "ensemble"
 
 SessionListener = Callable[[SessionState, Event], None]
+AfterTurn = Callable[[SessionState], Awaitable[None]]
 # Frames handled between two yields to the event loop, so keys and redraws get a turn.
 YIELD_EVERY = 32
 
@@ -87,6 +96,9 @@ class CoordinatorSettings:
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True
+    teammates_may_fork: bool = False
+    check: str | None = None
+    check_timeout: float = 600.0
 
 
 class _GroupedWrites:
@@ -127,6 +139,7 @@ class Coordinator:
         self.board = TaskBoard(store)
         self.tokens = TokenBook()
         self.delivery = Delivery(store, self.record, self.prompt, lambda: self._team)
+        self.checks = Checks(self)
         self.tool_server_url: str | None = None
         self.connected = False
         self.spawn_failures = 0
@@ -134,13 +147,18 @@ class Coordinator:
         # at a time, so a second one sees the first one's result.
         self.operation_lock = asyncio.Lock()
         self._team: Team | None = None
-        self._ended: Team | None = None
+        self.report: TeamReported | None = None
+        """The report of the last team that ended (the screen keeps showing that team)."""
+        self.ended_team: Team | None = None
         self._sessions: dict[str, SessionState] = {}
         self._operations_in_flight = 0
         self._changed = asyncio.Event()
         self._stream_task: asyncio.Task[None] | None = None
         self._stream_ready = asyncio.Event()
         self._resync: Callable[[], Awaitable[None]] | None = None
+        # What to do once a member's running turn ends, instead of delivering (a hand-off).
+        self._waiting_actions: dict[str, AfterTurn] = {}
+        self._background: set[asyncio.Task[None]] = set()
         # The screen follows the shown session's parts and deltas through these.
         # A tuple, replaced on change, so a listener may remove itself while being called.
         self._session_listeners: tuple[SessionListener, ...] = ()
@@ -156,21 +174,14 @@ class Coordinator:
         """The active team, or None before the lead makes one (and after cleanup)."""
         return self._team
 
-    @property
-    def shown_team(self) -> Team | None:
-        """The active team, else the one that ended in this run (shown, read-only, until
-        a new one starts)."""
-        return self._team or self._ended
-
     def set_team(self, team: Team) -> None:
         """Make *team* the active one: the tokens issued so far (the lead's) act in it."""
         self._team = team
-        self._ended = None
         self.tokens.bind_unbound(team.id)
 
     def end_team(self) -> None:
         """The team is over: only the lead keeps its session and (unbound) tools."""
-        self._ended, self._team = self._team, None
+        self.ended_team, self._team = self._team, None
         for state in list(self._sessions.values()):
             if state.member != LEAD_NAME:
                 self.untrack(state.session_id)
@@ -214,6 +225,32 @@ class Coordinator:
     def on_resync(self, handler: Callable[[], Awaitable[None]]) -> None:
         """What to do when the stream comes back or a turn looks lost (recovery's job)."""
         self._resync = handler
+
+    def after_turn(self, member: str, action: AfterTurn) -> None:
+        """Run *action* once *member*'s current turn ends (one waiting action per member)."""
+        self._waiting_actions[member] = action
+        self._changed.set()
+
+    def waiting_after_turn(self, member: str) -> bool:
+        return member in self._waiting_actions
+
+    def _run_after_turn(self, state: SessionState, action: AfterTurn) -> None:
+        """Run an after-turn action beside the stream (it may wait on the server), counted
+        as an operation from now on so the team is not settled meanwhile."""
+        self._operations_in_flight += 1
+
+        async def run() -> None:
+            try:
+                await action(state)
+            except Exception:
+                log.exception("the action after %s's turn failed", state.member)
+            finally:
+                self._operations_in_flight -= 1
+                self._changed.set()
+
+        task = asyncio.create_task(run(), name=f"ensemble-after-{state.member}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @contextlib.asynccontextmanager
     async def operation(self) -> AsyncIterator[None]:
@@ -457,6 +494,9 @@ class Coordinator:
         """Send a user message to a member's session, pinning its agent and model."""
         if state.member == LEAD_NAME:
             system = "\n\n".join(part for part in (LEAD_SYSTEM, self.digest(), system) if part)
+        elif state.needs_context and (reminder := self.teammate_reminder(state.member)):
+            text = f"{reminder}\n\n{text}"
+        state.needs_context = False
         state.prompt_sent()
         self._changed.set()
         try:
@@ -471,6 +511,14 @@ class Coordinator:
         except OpenCodeError:
             state.awaiting_turn = False
             raise
+
+    def teammate_reminder(self, name: str) -> str | None:
+        """Who a compacted teammate is, to put before its next prompt (None if unknown)."""
+        member = self.member(name)
+        if member is None or self._team is None:
+            return None
+        names = [m.name for m in self.members()]
+        return compaction_reminder(teammate_context(member, self._team.name, names))
 
     def digest(self) -> str:
         if self._team is None:
@@ -517,13 +565,18 @@ class Coordinator:
     # Reacting to events
 
     async def _after_turn(self, state: SessionState, standing: MemberStanding | None) -> None:
-        """A turn ended: finish a shutdown asked for, or deliver what waits."""
+        """A turn ended: finish a shutdown asked for, run the action waiting for this turn's
+        end (a hand-off), or deliver what waits."""
+        action = self._waiting_actions.pop(state.member, None)
         if standing is not None and standing.shutdown_requested and not standing.status.ended:
             member = self.member(state.member)
             if member is not None:
                 await self.finish_shutdown(member, "shutdown")
+        elif action is not None:
+            self._run_after_turn(state, action)
         else:
             await self.delivery.deliver_pending(state)
+            self.checks.after_turn(state)
 
     def _write_change(self, state: SessionState, change: Change) -> MemberStanding | None:
         """Write what *change* says to the store and the feed; the member's standing as
@@ -554,6 +607,8 @@ class Coordinator:
             self.record(QuestionAsked(member=state.member, text=asked))
         if change.error is not None:
             self.record(MemberErrored(member=state.member, text=change.error))
+        if change.compacted:
+            self.record(MemberCompacted(member=state.member))
         if change.unreachable is not None:
             self._model_unreachable(state, change.unreachable)
         if change.usage is not None:
@@ -600,7 +655,7 @@ class Coordinator:
 
     def settled(self) -> bool:
         """True when every session is idle, nothing is being done, and nothing waits."""
-        if self._operations_in_flight:
+        if self._operations_in_flight or self._waiting_actions:
             return False
         if not all(state.idle for state in self._sessions.values()):
             return False

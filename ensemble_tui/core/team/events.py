@@ -131,6 +131,16 @@ class ServerRestarted(TeamEvent):
     cut_short: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ToolsReconnected(TeamEvent):
+    type: ClassVar[str] = "member.tools_reconnected"
+    summary: ClassVar[str] = (
+        "`member` was working when ensemble-tui or OpenCode restarted: it is told its team "
+        "tools are back and to repeat a team tool call that failed (`busy`: its turn still runs)"
+    )
+    busy: bool = False
+
+
 # The team
 
 
@@ -223,6 +233,57 @@ class MemberSpawned(TeamEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MemberForked(TeamEvent):
+    type: ClassVar[str] = "member.forked"
+    summary: ClassVar[str] = (
+        "a member started from a copy of `source`'s conversation (`branch`, `session`, `group`)"
+    )
+    source: str = ""
+    branch: str | None = None
+    session: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForkChosen(TeamEvent):
+    type: ClassVar[str] = "fork.chosen"
+    summary: ClassVar[str] = (
+        "one fork of a group was merged (`member`), the others shut down with their "
+        "branches kept (`kept`)"
+    )
+    kept: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandoffQueued(TeamEvent):
+    type: ClassVar[str] = "handoff.queued"
+    summary: ClassVar[str] = (
+        "a hand-off (`mode`: message, new or compact; `agent`) waits for the member's turn to end"
+    )
+    mode: str = ""
+    agent: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandoffDone(TeamEvent):
+    type: ClassVar[str] = "handoff.done"
+    summary: ClassVar[str] = (
+        "a hand-off happened (`mode`, `agent`; `session` is the new one after `new`)"
+    )
+    mode: str = ""
+    agent: str | None = None
+    session: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberCompacted(TeamEvent):
+    type: ClassVar[str] = "member.compacted"
+    summary: ClassVar[str] = (
+        "a member's conversation was summarized; its next prompt carries the team context again"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class MemberSpawnFailed(TeamEvent):
     type: ClassVar[str] = "member.spawn_failed"
     summary: ClassVar[str] = "a spawn failed and was undone; `text` says why"
@@ -290,8 +351,15 @@ class MemberShutDown(TeamEvent):
 @dataclass(frozen=True, kw_only=True)
 class MemberMerged(TeamEvent):
     type: ClassVar[str] = "member.merged"
-    summary: ClassVar[str] = "a branch came back as unstaged changes (`files`)"
+    summary: ClassVar[str] = (
+        "a branch came back as unstaged changes (`files`, `additions`, `deletions`, from "
+        "`commits`); `check_overridden` if the human merged it although its check did not pass"
+    )
     files: list[str] = field(default_factory=list)
+    additions: int = 0
+    deletions: int = 0
+    commits: int = 0
+    check_overridden: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -416,3 +484,71 @@ class TaskUnblocked(TeamEvent):
 class TaskReleased(TeamEvent):
     type: ClassVar[str] = "task.released"
     summary: ClassVar[str] = "`member` ended while holding task `task`; it is pending again"
+
+
+# Checks before merge
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckStarted(TeamEvent):
+    type: ClassVar[str] = "check.started"
+    summary: ClassVar[str] = "`member`'s check (`command`) started on `commit`"
+    command: str = ""
+    commit: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckPassed(TeamEvent):
+    type: ClassVar[str] = "check.passed"
+    summary: ClassVar[str] = "`member`'s check (`command`) passed on `commit` in `seconds`"
+    command: str = ""
+    commit: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckFailed(TeamEvent):
+    type: ClassVar[str] = "check.failed"
+    summary: ClassVar[str] = (
+        "`member`'s check (`command`) did not pass on `commit`: `outcome` is failed, "
+        "timed_out or not_run, `exit_code`, `seconds`; `text` is the end of its output"
+    )
+    command: str = ""
+    commit: str | None = None
+    outcome: str = "failed"
+    exit_code: int | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeBlocked(TeamEvent):
+    type: ClassVar[str] = "merge.blocked"
+    summary: ClassVar[str] = (
+        "a merge was refused because `member`'s check did not pass; `text` says why"
+    )
+
+
+# The end of a team
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamReported(TeamEvent):
+    type: ClassVar[str] = "team.report"
+    logged: ClassVar[bool] = False  # It is saved once, by the report itself.
+    summary: ClassVar[str] = (
+        "the team's report (`run`'s last event): the `reason` it ended, `members` (each with "
+        "`tasks`, `commits`, `files`, `additions`, `deletions`, `check`, `outcome`, `tokens`, "
+        "`cost`), `tasks_open`, `tokens`, `cost`, `seconds`; `text` is it in Markdown"
+    )
+    team: str = ""
+    reason: str = ""
+    members: list[dict[str, Any]] = field(default_factory=list)
+    tasks_open: list[str] = field(default_factory=list)
+    tokens: int = 0
+    cost: float = 0.0
+    seconds: float = 0.0
+
+    def to_line(self) -> str:
+        """The whole report: it is read, not skimmed."""
+        clock = self.time.astimezone().strftime("%H:%M:%S")
+        return f"{clock} {self.type:<20} {self.team}: {self.reason}\n{self.text or ''}".rstrip()

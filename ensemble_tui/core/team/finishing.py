@@ -13,6 +13,7 @@ import logging
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.git.commands import GitError
 from ensemble_tui.core.git.merge import MergeStatus, merge_branch_into_worktree
+from ensemble_tui.core.git.work import count_commits
 from ensemble_tui.core.git.worktrees import WorktreeInfo, remove_worktree
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
 from ensemble_tui.core.team.coordinator import Coordinator
@@ -22,6 +23,7 @@ from ensemble_tui.core.team.events import (
     MergeRefused,
     TeamCleanedUp,
 )
+from ensemble_tui.core.team.report import write_report
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.client import OpenCodeError
 
@@ -103,14 +105,22 @@ async def wait_for_stop(coordinator: Coordinator, team: Team, name: str, limit: 
     return found
 
 
-async def merge_member(coordinator: Coordinator, team: Team, member: Member) -> str:
-    """Squash a teammate's branch into the user's working directory as unstaged changes."""
+async def merge_member(
+    coordinator: Coordinator, team: Team, member: Member, *, override: bool = False
+) -> str:
+    """Squash a teammate's branch into the user's working directory as unstaged changes.
+
+    With a `check` set, the branch must pass it first; *override* (the human's, after a
+    confirmation) merges it all the same."""
     async with coordinator.operation_lock:
         _still_active(coordinator, team)
-        return await _merge(coordinator, team, _fresh(coordinator, team, member))
+        fresh = _fresh(coordinator, team, member)
+        return await _merge(coordinator, team, fresh, override=override)
 
 
-async def _merge(coordinator: Coordinator, team: Team, member: Member) -> str:
+async def _merge(
+    coordinator: Coordinator, team: Team, member: Member, *, override: bool = False
+) -> str:
     if member.status is MemberStatus.MERGED:
         return f"{member.name} is already merged."
     worktree = _worktree(team, member)
@@ -130,6 +140,8 @@ async def _merge(coordinator: Coordinator, team: Team, member: Member) -> str:
                 "or shut it down with force=true."
             ) from None
     await coordinator.commit_member_work(member, "merge")
+    checked = await coordinator.checks.gate_merge(team, member, override=override)
+    overridden = checked is not None and not checked.passed
     try:
         result = await asyncio.to_thread(
             merge_branch_into_worktree, coordinator.repo_root, worktree.branch
@@ -159,7 +171,23 @@ async def _merge(coordinator: Coordinator, team: Team, member: Member) -> str:
     except GitError as error:
         log.warning("kept %s's worktree after merging: %s", member.name, error)
     files = [f.path for f in result.files]
-    coordinator.record(MemberMerged(member=member.name, text=result.message, files=files))
+    try:
+        commits = await asyncio.to_thread(
+            count_commits, coordinator.repo_root, result.merge_base, result.branch_commit
+        )
+    except GitError:
+        commits = 0
+    coordinator.record(
+        MemberMerged(
+            member=member.name,
+            text=result.message,
+            files=files,
+            additions=sum(f.additions or 0 for f in result.files),
+            deletions=sum(f.deletions or 0 for f in result.files),
+            commits=commits,
+            check_overridden=overridden,
+        )
+    )
     if result.status is MergeStatus.NOTHING_TO_MERGE:
         return f"{member.name} had nothing to merge; its worktree is removed.{kept_note}"
     return (
@@ -176,6 +204,7 @@ async def cleanup_team(coordinator: Coordinator, team: Team) -> str:
     async with coordinator.operation_lock:
         _still_active(coordinator, team)
         lines = await _cleanup(coordinator, team)
+        await write_report(coordinator, team, "cleaned up")
         coordinator.store.archive_team(team.id)
         coordinator.record(TeamCleanedUp(member=LEAD_NAME, text=team.name))
         coordinator.end_team()

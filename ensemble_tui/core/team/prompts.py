@@ -27,10 +27,8 @@ arrives. A teammate spawned with plan_approval=true sends you its plan first: re
 Keep messages short; do not reply to acknowledgements."""
 
 
-def teammate_first_prompt(
-    member: Member, team_name: str, teammates: Sequence[str], task_prompt: str
-) -> str:
-    """The first prompt of a teammate: who it is, its team, its task, tools and protocol."""
+def teammate_context(member: Member, team_name: str, teammates: Sequence[str]) -> str:
+    """Who a teammate is: its team, its place, its tools and the protocol it follows."""
     others = ", ".join(name for name in teammates if name != member.name) or "none yet"
     if member.plan_approval and not member.read_only:
         place = (
@@ -68,10 +66,49 @@ Protocol:
 3. {commit}.
 4. Complete the task with team_tasks_complete and a one-line result.
 5. Report once to the lead with team_message: a short result. Then stop.
-Do not reply to thanks or acknowledgements.
+Do not reply to thanks or acknowledgements."""
 
-Your task from the lead:
+
+def teammate_first_prompt(
+    member: Member, team_name: str, teammates: Sequence[str], task_prompt: str
+) -> str:
+    """The first prompt of a teammate: who it is, its team, its task, tools and protocol."""
+    context = teammate_context(member, team_name, teammates)
+    return f"{context}\n\nYour task from the lead:\n{task_prompt}"
+
+
+def fork_first_prompt(
+    member: Member, source: str, team_name: str, teammates: Sequence[str], task_prompt: str
+) -> str:
+    """The first prompt of a fork: the conversation above was *source*'s; now it is its own."""
+    context = teammate_context(member, team_name, teammates)
+    return f"""\
+[ensemble] This session is a fork: everything above happened in {source}'s conversation,
+which goes on without you. From here on you are a new member of the team, with a worktree
+and branch of your own, started from the user's current commit ({member.base_commit});
+changes {source} made that are not in that commit are not in your worktree. Tools that only
+the lead may call are not yours, even if you see them used above.
+
+{context}
+
+Your task:
 {task_prompt}"""
+
+
+def compaction_reminder(context: str) -> str:
+    """What a member's next prompt starts with after its conversation was summarized."""
+    return (
+        "[ensemble] Your conversation was summarized, so here again is who you are and "
+        f"how the team works:\n\n{context}"
+    )
+
+
+def handoff_note(sender: str, note: str) -> str:
+    """The first words of a fresh session after a `new` hand-off."""
+    return (
+        f"[ensemble] This is a fresh session: {sender} handed the work over to you with "
+        f"this note.\n\n{note}"
+    )
 
 
 def lead_digest(

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, Message, Task
+from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.events import TeamReported
 from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
 
@@ -38,6 +40,19 @@ class MemberRow:
     has_session: bool
     has_branch: bool
     model: str = ""
+    check: CheckResult | None = None
+    """The newest result of the `check` command on the member's branch."""
+    checking: bool = False
+    """Whether the check runs on its branch now."""
+
+    @property
+    def check_label(self) -> str:
+        """A word or two for the check column: passed, failed, running…, or '' for none."""
+        if self.checking:
+            return "running…"
+        if self.check is None:
+            return ""
+        return self.check.outcome.value.replace("_", " ")
 
     @property
     def is_lead(self) -> bool:
@@ -85,8 +100,8 @@ class Totals:
     working: int
     tokens: int
     cost: float
-    ended: bool = False
-    """The team was cleaned up: the figures are its last ones, shown until a new team."""
+    ended: str | None = None
+    """The team that ended last, while no other is active (its final state is shown)."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +117,12 @@ class TeamSnapshot:
     connected: bool
     server_url: str
     totals: Totals
+    check_command: str | None = None
+    """The `check` setting (None: no check is run, and the screen shows no check column)."""
     model_problem: str | None = None
     """Why no model answers and the fix (from the start's check or a failed turn)."""
+    report: TeamReported | None = None
+    """The report of the last team that ended."""
 
     def row(self, name: str) -> MemberRow | None:
         return next((row for row in self.rows if row.name == name), None)
@@ -128,19 +147,19 @@ def pending_requests(coordinator: Coordinator) -> list[PendingRequest]:
     return found
 
 
-def member_rows(
-    coordinator: Coordinator, tasks: list[Task], members: list[Member] | None = None
-) -> list[MemberRow]:
-    """The lead first (even before there is a team), then the teammates as they joined
-    (*members*: the shown team's, by default the active team's)."""
+def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
+    """The lead first (even before there is a team), then the teammates as they joined."""
     held = {task.id: task.content for task in tasks if task.assignee is not None}
 
     def task_of(member: Member) -> str:
         found = member.current_task_id
         return f"{found} {held.get(found, '')}".strip() if found else ""
 
+    team = coordinator.team or coordinator.ended_team
+    checks = coordinator.checks.latest(team) if team is not None else {}
+    members = coordinator.store.list_members(team.id) if team is not None else []
     rows = []
-    for member in coordinator.members() if members is None else members:
+    for member in members:
         state = coordinator.session_of(member.name)
         used = coordinator.model_of(state) if state is not None else None
         model = member.model or used or ""
@@ -156,6 +175,8 @@ def member_rows(
                 has_session=state is not None,
                 has_branch=member.branch is not None,
                 model=model,
+                check=checks.get(member.name),
+                checking=member.name in coordinator.checks.running,
             )
         )
     lead = coordinator.lead
@@ -169,22 +190,23 @@ def member_rows(
 
 def snapshot(coordinator: Coordinator, *, messages_after: int = 0) -> TeamSnapshot:
     """The team now; *messages_after* is the last message id the caller already has."""
-    team = coordinator.shown_team
-    tasks = coordinator.board.list_tasks(team.id) if team is not None else []
+    team = coordinator.team
+    # After a clean-up the ended team's final state stays in view, with its report.
+    shown = team or coordinator.ended_team
+    tasks = coordinator.board.list_tasks(shown.id) if shown is not None else []
     messages = (
-        coordinator.store.list_messages(team.id, after_id=messages_after)
-        if team is not None
+        coordinator.store.list_messages(shown.id, after_id=messages_after)
+        if shown is not None
         else []
     )
-    members = coordinator.store.list_members(team.id) if team is not None else []
-    rows = member_rows(coordinator, tasks, members)
+    rows = member_rows(coordinator, tasks)
     totals = Totals(
         team=team.name if team is not None else None,
         members=len(rows),
         working=sum(row.status is MemberStatus.WORKING for row in rows),
         tokens=sum(row.tokens for row in rows),
         cost=sum(row.cost for row in rows),
-        ended=team is not None and coordinator.team is None,
+        ended=shown.name if team is None and shown is not None else None,
     )
     return TeamSnapshot(
         team=team.name if team is not None else None,
@@ -195,5 +217,7 @@ def snapshot(coordinator: Coordinator, *, messages_after: int = 0) -> TeamSnapsh
         connected=coordinator.connected,
         server_url=coordinator.client.base_url,
         totals=totals,
+        check_command=coordinator.checks.command,
         model_problem=coordinator.model_problem,
+        report=coordinator.report,
     )

@@ -6,7 +6,8 @@ branches are checked against it:
 - a member whose session is gone is marked so, its branch kept;
 - a spawn that a crash cut short is undone;
 - a delivery whose marker is in the session already arrived and is not sent again;
-- a member whose turn the crash (or restart) cut short is told to continue.
+- a member that was working when we (or the server) went down is told that its team tools
+  are back, that a team tool call that failed meanwhile must be repeated, and to continue.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ensemble_tui.core.team.events import (
     ServerRestarted,
     TeamEvent,
     TeamResumed,
+    ToolsReconnected,
     from_record,
 )
 from ensemble_tui.core.team.prompts import delivered_tokens
@@ -44,10 +46,16 @@ WAS_WORKING = (
     MemberStatus.NEEDS_PERMISSION,
     MemberStatus.NEEDS_ANSWER,
 )
-CONTINUE_NOTICE = (
-    "ensemble-tui restarted while you were working, so your last step was cut short. "
-    "Continue your task where you left off (check what is already done first)."
-)
+
+
+def reconnected_notice(restarted: str) -> str:
+    """What a member that was working is told once its team tools are back."""
+    return (
+        f"{restarted} restarted while you were working, so your team tools (ensemble_*) were "
+        "disconnected for a moment; they are reconnected now. A team tool call that failed "
+        'meanwhile (for example with "Not connected") did not happen: repeat it. Then '
+        "continue your task where you left off (check what is already done first)."
+    )
 
 
 async def resume_team(coordinator: Coordinator, team: Team) -> list[str]:
@@ -64,7 +72,7 @@ async def resume_team(coordinator: Coordinator, team: Team) -> list[str]:
             notes.append(note)
         elif member.status in WAS_WORKING:
             was_working.add(member.name)
-    await reconcile(coordinator, cut_short=was_working)
+    await reconcile(coordinator, cut_short=was_working, restarted="ensemble-tui")
     coordinator.record(TeamResumed(member=LEAD_NAME, text=team.name, notes=notes))
     return notes
 
@@ -126,11 +134,14 @@ async def _undo_interrupted_spawn(coordinator: Coordinator, team: Team, member: 
     return f"{member.name}: its spawn was interrupted and has been undone"
 
 
-async def reconcile(coordinator: Coordinator, *, cut_short: set[str]) -> None:
+async def reconcile(
+    coordinator: Coordinator, *, cut_short: set[str], restarted: str = "OpenCode"
+) -> None:
     """Bring tracked sessions in line with the server: statuses, requests, deliveries.
 
-    *cut_short* names members whose turn is known to have been interrupted; those the
-    server now shows idle are told to continue.
+    *cut_short* names members that were working when *restarted* went down: each is told
+    (at once, queued behind a turn still running) that its team tools are back and that a
+    team tool call that failed meanwhile must be repeated.
     """
     by_directory: dict[str, list[SessionState]] = {}
     for state in coordinator.sessions:
@@ -149,10 +160,13 @@ async def reconcile(coordinator: Coordinator, *, cut_short: set[str]) -> None:
             state.questions = {q.id: q for q in questions if q.session_id == state.session_id}
     for state in coordinator.sessions:
         await _confirm_deliveries(coordinator, state)
-        if state.member in cut_short and state.idle:
-            coordinator.delivery.notify(state.member, CONTINUE_NOTICE)
+        told = state.member in cut_short
+        if told:
+            coordinator.delivery.notify(state.member, reconnected_notice(restarted))
+            coordinator.record(ToolsReconnected(member=state.member, busy=not state.idle))
         coordinator.record_status(state)
-        await coordinator.delivery.deliver_pending(state)
+        # A turn still running may have lost a team tool call: it hears so when it ends.
+        await coordinator.delivery.deliver_pending(state, even_if_busy=told)
 
 
 async def _confirm_deliveries(coordinator: Coordinator, state: SessionState) -> None:

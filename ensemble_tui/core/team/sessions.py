@@ -25,6 +25,7 @@ from ensemble_tui.opencode.events import (
     QuestionAsked,
     QuestionRejected,
     QuestionReplied,
+    SessionCompacted,
     SessionErrored,
     SessionIdle,
     SessionStatusChanged,
@@ -65,6 +66,7 @@ class Change:
     activity: bool = False
     failed_start: str | None = None
     stopped_by_human: bool = False
+    compacted: bool = False
     unreachable: str | None = None
     """OpenCode retries, but its reason (no connection, a refused key) will not pass."""
 
@@ -79,6 +81,7 @@ class Change:
             or self.permission is not None
             or self.question is not None
             or self.failed_start is not None
+            or self.compacted
             or self.unreachable is not None
         )
 
@@ -111,6 +114,7 @@ class SessionState:
     prompts_sent: int = 0
     produced_output: bool = False
     stop_requested: bool = False  # the human stopped this turn (`S`), so its end says so
+    needs_context: bool = False  # compacted: the next prompt says again who it is
     unreachable: bool = False  # this turn's model cannot be reached: an error, not a wait
 
     @property
@@ -168,6 +172,9 @@ class SessionState:
                 change.turn_ended = self._end_turn()
         elif isinstance(event, SessionIdle):
             change.turn_ended = self._end_turn()
+        elif isinstance(event, SessionCompacted):
+            self.needs_context = True
+            change.compacted = True
         elif isinstance(event, SessionErrored):
             if event.error is not None and event.error.name != "MessageAbortedError":
                 self.error = event.error.message

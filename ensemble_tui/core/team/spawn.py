@@ -68,7 +68,7 @@ def permission_rules(directory: Path, repo_root: Path, *, read_only: bool) -> li
     return write_rules(directory)
 
 
-class _Undo:
+class Undo:
     """A stack of undo steps run in reverse on failure."""
 
     def __init__(self) -> None:
@@ -126,7 +126,7 @@ async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnReq
     except ValueError as error:
         raise Refused(str(error)) from None
     read_only = not request.worktree
-    undo = _Undo()
+    undo = Undo()
     async with coordinator.operation():
         await check_agent_and_model(coordinator, request.agent, model)
         member, session_id = await _spawn(coordinator, team, request, model, undo)
@@ -140,7 +140,7 @@ async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnReq
 
 
 async def _spawn(
-    coordinator: Coordinator, team: Team, request: SpawnRequest, model: ModelRef | None, undo: _Undo
+    coordinator: Coordinator, team: Team, request: SpawnRequest, model: ModelRef | None, undo: Undo
 ) -> tuple[Member, str]:
     """The steps of a spawn, each with its undo; all undone if one fails."""
     store, client = coordinator.store, coordinator.client
@@ -162,7 +162,7 @@ async def _spawn(
         undo.push(
             "member row", lambda: asyncio.to_thread(store.delete_member, team.id, request.name)
         )
-        directory = await _make_directory(coordinator, team, request.name, read_only, undo)
+        directory = await make_directory(coordinator, team, request.name, read_only, undo)
         # A plan-approval teammate starts read-only; approval appends the write rules.
         planning = read_only or request.plan_approval
         rules = permission_rules(directory, coordinator.repo_root, read_only=planning)
@@ -203,8 +203,8 @@ async def _spawn(
     return member, session.id
 
 
-async def _make_directory(
-    coordinator: Coordinator, team: Team, name: str, read_only: bool, undo: _Undo
+async def make_directory(
+    coordinator: Coordinator, team: Team, name: str, read_only: bool, undo: Undo
 ) -> Path:
     """A worktree on its own branch, or for a read-only teammate a plain folder of its own."""
     root, repo = coordinator.worktree_root, coordinator.repo_root

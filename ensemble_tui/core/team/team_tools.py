@@ -26,6 +26,8 @@ from ensemble_tui.core.team.events import (
     TeamCreated,
 )
 from ensemble_tui.core.team.finishing import cleanup_team, merge_member, shutdown_member
+from ensemble_tui.core.team.forking import ForkRequest, choose_fork, fork_member
+from ensemble_tui.core.team.handoff import Handoff, HandoffMode, hand_off
 from ensemble_tui.core.team.identity import Caller
 from ensemble_tui.core.team.prompts import board_text, open_task_count
 from ensemble_tui.core.team.spawn import (
@@ -142,6 +144,48 @@ class TeamTools:
             raise Refused(str(error)) from None
         where = f"branch {member.branch}" if member.branch else "read-only"
         return f"Spawned {name} ({where}). It reports to you with team_message when done."
+
+    async def team_fork(
+        self,
+        caller: Caller,
+        name: str,
+        prompt: str,
+        agent: str | None,
+        model: str | None,
+        from_message: str | None,
+    ) -> str:
+        team = self._team(caller)
+        if not caller.is_lead and not self.coordinator.settings.teammates_may_fork:
+            raise Refused(
+                "Only the lead may fork: the user has not allowed teammates to fork themselves "
+                "(setting teammates_may_fork). Ask the lead with team_message instead."
+            )
+        request = ForkRequest(name, prompt, caller.member, agent, model, from_message)
+        member = await fork_member(self.coordinator, team, request)
+        return (
+            f"Forked your conversation into {name} (branch {member.branch}); it works on its "
+            "prompt now and reports to the lead with team_message when done."
+        )
+
+    async def team_choose(self, caller: Caller, member: str) -> str:
+        team = self._team(caller)
+        return await choose_fork(self.coordinator, team, self._member(team, member).name)
+
+    async def team_handoff(
+        self, caller: Caller, mode: str, text: str, agent: str | None, member: str | None
+    ) -> str:
+        team = self._team(caller)
+        target = self._member(team, member).name if member is not None else caller.member
+        if target != caller.member and not caller.is_lead:
+            raise Refused("Only the lead hands off another member; omit member for yourself.")
+        try:
+            chosen = HandoffMode(mode)
+        except ValueError:
+            raise Refused(f"Unknown mode {mode!r}: use 'message', 'new' or 'compact'.") from None
+        sender = caller.member
+        return await hand_off(
+            self.coordinator, team, Handoff(target, chosen, text, agent, sender=sender)
+        )
 
     async def team_shutdown(self, caller: Caller, member: str, force: bool) -> str:
         team = self._team(caller)

@@ -52,6 +52,7 @@ class MainScreen(Screen[None]):
         Binding("S", "abort", "Stop turn", id="app.abort"),
         Binding("C", "cleanup", "Clean up", id="app.cleanup"),
         Binding("o", "open_in_opencode", "Open in OpenCode", id="app.open"),
+        Binding("R", "report", "Report", id="app.report"),
         Binding("t", "toggle_timeline", "Timeline", id="main.timeline"),
     ]
 
@@ -176,6 +177,10 @@ class MainScreen(Screen[None]):
     async def action_open_in_opencode(self) -> None:
         await self.actions.open_in_opencode(self.team.shown)
 
+    def action_report(self) -> None:
+        """Show the report of the last team that ended."""
+        self.actions.show_report()
+
     @on(TeamActions.Finished)
     def _action_finished(self, message: TeamActions.Finished) -> None:
         if message.unsent and not self.prompt.text.strip():
@@ -195,7 +200,7 @@ class MainScreen(Screen[None]):
 
     @on(TeamActions.MergePreviewed)
     def _merge_previewed(self, message: TeamActions.MergePreviewed) -> None:
-        self.actions.confirm_merge(message.member, message.result)
+        self.actions.confirm_merge(message.member, message.result, message.check)
 
     def action_toggle_timeline(self) -> None:
         """Show or hide the timeline strip (and the spend chart beside it)."""

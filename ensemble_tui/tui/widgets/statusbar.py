@@ -57,14 +57,13 @@ class StatusBar(Horizontal):
             parts += [" ", connection.url.removeprefix("http://")]
         if totals is not None:
             parts += [" │ "]
-            if totals.team is None:
+            if totals.team is None and totals.ended is not None:
+                parts += ["team ", (totals.ended, "bold $text"), " ended"]
+            elif totals.team is None:
                 parts += ["no team yet"]
             else:
                 parts += ["team ", (totals.team, "bold $text")]
-                if totals.ended:
-                    parts += [" (ended)"]
-                else:
-                    parts += [f": {totals.working} of {totals.members} working"]
+                parts += [f": {totals.working} of {totals.members} working"]
             parts += [
                 " │ ",
                 (f"{format_tokens(totals.tokens)} tokens", "$text"),

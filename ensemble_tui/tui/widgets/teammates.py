@@ -30,11 +30,20 @@ BRANCH_WIDTH = 90
 # The cost column only from this width (the status bar has the team's cost): below it the
 # task's text gets the room, as at 80 columns beside the activity column.
 COST_WIDTH = 72
-COLUMNS = ("name", "status", "task", "branch", "time", "tokens", "cost")
+COLUMNS = ("name", "status", "check", "task", "branch", "time", "tokens", "cost")
+# The check column's glyph and theme colour per result (the label says the rest).
+CHECK_LOOKS: dict[str, tuple[str, str | None]] = {
+    "passed": ("✓", "success"),
+    "failed": ("✗", "error"),
+    "timed out": ("⏱", "error"),
+    "not run": ("!", "warning"),
+    "running…": ("⧗", None),
+}
 
 
 class TeammateList(DataTable[Text]):
-    """Name, status, task, branch, time in status, tokens and cost of every member."""
+    """Name, status, check (when a `check` is set), task, branch, time in status, tokens
+    and cost of every member."""
 
     DEFAULT_CSS = """
     TeammateList {
@@ -75,6 +84,7 @@ class TeammateList(DataTable[Text]):
         self.now: datetime | None = None
         self.with_branch = False
         self.with_cost = True
+        self.with_check = False
         self.task_width = 4
         self.border_title = "Team"
 
@@ -85,6 +95,8 @@ class TeammateList(DataTable[Text]):
         hidden = {"branch"} if not self.with_branch else set()
         if not self.with_cost:
             hidden.add("cost")
+        if not self.with_check:
+            hidden.add("check")
         return tuple(c for c in COLUMNS if c not in hidden)
 
     def _add_columns(self) -> None:
@@ -96,16 +108,25 @@ class TeammateList(DataTable[Text]):
         costly = event.size.width >= COST_WIDTH
         if (wide, costly) != (self.with_branch, self.with_cost):
             self.with_branch, self.with_cost = wide, costly
-            selected = self.selected
-            rows = list(self.rows_shown.values())
-            self.clear(columns=True)
-            self.rows_shown.clear()
-            self.cells_shown.clear()
-            self._add_columns()
-            if self.now is not None:
-                self.show(rows, self.now)
-            if selected is not None:
-                self.select(selected)
+            self._rebuild()
+
+    def show_check_column(self, shown: bool) -> None:
+        """Show the check column (a `check` is set) or not."""
+        if shown != self.with_check:
+            self.with_check = shown
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        selected = self.selected
+        rows = list(self.rows_shown.values())
+        self.clear(columns=True)
+        self.rows_shown.clear()
+        self.cells_shown.clear()
+        self._add_columns()
+        if self.now is not None:
+            self.show(rows, self.now)
+        if selected is not None:
+            self.select(selected)
 
     @property
     def selected(self) -> str | None:
@@ -150,6 +171,7 @@ class TeammateList(DataTable[Text]):
         widths = {
             "name": max((len(row.name) for row in rows), default=4) + 2,
             "status": max((len(row.status.value) for row in rows), default=6) + 2,
+            "check": max([5, *(len(row.check_label) + 2 for row in rows)]),
             "branch": max([len("(your tree)"), *(len(row.branch) for row in rows)]),
             "time": 5,
             "tokens": 6,
@@ -175,6 +197,7 @@ class TeammateList(DataTable[Text]):
         cells = {
             "name": Text(marker + row.name, style="bold" if row.is_lead else ""),
             "status": Text(f"{STATUS_ICONS.get(row.status, '')} {row.status.value}", status_style),
+            "check": self._check_cell(row),
             "task": Text(_clip(row.task, self.task_width)),
             "branch": Text(row.branch or ("(your tree)" if row.is_lead else "—"), style="dim"),
             "time": Text(format_elapsed(row.since, now), justify="right"),
@@ -182,6 +205,14 @@ class TeammateList(DataTable[Text]):
             "cost": Text(format_cost(row.cost), justify="right"),
         }
         return {column: cells[column] for column in self._columns()}
+
+    def _check_cell(self, row: MemberRow) -> Text:
+        label = row.check_label
+        if not label:
+            return Text("—" if not row.is_lead else "", style="dim")
+        glyph, colour = CHECK_LOOKS.get(label, ("", None))
+        style = Style(color=self.app.theme_variables[colour]) if colour else Style(dim=True)
+        return Text(f"{glyph} {label}", style)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

@@ -1,0 +1,46 @@
+"""What a teammate's branch holds: its commits and changed files since its base, for reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ensemble_tui.core.git.commands import (
+    ChangedFile,
+    branch_exists,
+    changed_files,
+    open_repo,
+    resolve_commit,
+    run_git,
+)
+
+
+@dataclass(frozen=True)
+class BranchWork:
+    """The commits and files of a branch since its base."""
+
+    commits: int
+    files: tuple[ChangedFile, ...]
+
+    @property
+    def additions(self) -> int:
+        return sum(f.additions or 0 for f in self.files)
+
+    @property
+    def deletions(self) -> int:
+        return sum(f.deletions or 0 for f in self.files)
+
+
+def count_commits(repo_root: Path, base: str, tip: str) -> int:
+    """How many commits *tip* has that *base* has not."""
+    return int(run_git(open_repo(repo_root), "rev-list", "--count", f"{base}..{tip}") or 0)
+
+
+def branch_work(repo_root: Path, base: str, branch: str) -> BranchWork | None:
+    """The committed work of *branch* since *base* (None once the branch is gone)."""
+    repo = open_repo(repo_root)
+    if not branch_exists(repo, branch):
+        return None
+    tip = resolve_commit(repo, f"refs/heads/{branch}", "branch")
+    files = tuple(changed_files(repo, base, tip))
+    return BranchWork(count_commits(repo_root, base, tip), files)

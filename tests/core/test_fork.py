@@ -1,0 +1,181 @@
+"""Forking a member through the real OpenCode: the fork keeps the conversation, works on a
+branch of its own, merges back like any teammate, and a group of forks is compared and one
+chosen."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ensemble_tui.core.errors import Refused
+from ensemble_tui.core.models import LEAD_NAME, MemberStatus
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.team_tools import TeamTools
+from ensemble_tui.demo.scenarios import tool, write_and_commit
+from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scripted_model import ScriptedModel
+from ensemble_tui.headless import drive_team
+from tests.conftest import TeamOptions, git, running_team
+
+SECRET = "Remember this: the password is ZEBRA-42."
+
+
+def fork_script(name: str, path: str, content: str) -> str:
+    """A fork that writes and commits one file, then reports to the lead."""
+    return script_block(
+        *write_and_commit(name, path, content),
+        tool("ensemble_team_message", to="lead", text=f"{name}: {path} is done."),
+        {"text": f"{name} is done."},
+    )
+
+
+def forking_lead(team: str, *forks: tuple[str, str, str]) -> str:
+    """A lead told a secret first, which then forks itself once per (name, file, content)."""
+    return f"{SECRET}\n" + script_block(
+        tool("ensemble_team_create", name=team),
+        *(
+            tool("ensemble_team_fork", name=name, prompt="Try it.\n" + fork_script(name, p, c))
+            for name, p, c in forks
+        ),
+        {"text": "forked"},
+    )
+
+
+def branches(repo: Path) -> set[str]:
+    return set(git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").split())
+
+
+def first_request_playing(model: ScriptedModel, **step: Any) -> dict[str, Any]:
+    """The first request the model answered with a step that has these fields."""
+    for request in model.requests:
+        played = request["step"]
+        if all(played.get(key) == value for key, value in step.items()):
+            return request
+    raise AssertionError(f"no request played {step}")
+
+
+async def test_a_fork_keeps_the_conversation_works_on_its_branch_and_merges_back(
+    git_repo: Path, team_options: TeamOptions, scripted_model: ScriptedModel
+) -> None:
+    lead = forking_lead("forks", ("fia", "fia.txt", "from the fork\n"))
+    async with running_team(team_options()) as coord:
+        await drive_team(coord, lead, 180)
+        assert coord.team is not None
+        fia = coord.store.get_member(coord.team.id, "fia")
+        on_branch = git(git_repo, "show", "ensemble/forks/fia:fia.txt")
+        in_tree_before = sorted(os.listdir(git_repo))
+        merged = await TeamControl(coord).merge("fia")
+        kinds = [event.type for event in coord.feed.recent]
+
+    # Its first model request began with the lead's conversation, secret included.
+    first = first_request_playing(
+        scripted_model, tool="write", args={"filePath": "fia.txt", "content": "from the fork\n"}
+    )
+    assert first["first_user"].startswith(SECRET)
+    assert "This session is a fork" in first["last_user"]
+    assert fia is not None
+    assert (fia.forked_from, fia.branch, fia.status) == (
+        LEAD_NAME,
+        "ensemble/forks/fia",
+        MemberStatus.IDLE,
+    )
+    # Its write went to its branch, not into the user's tree; the merge brings it back.
+    assert on_branch == "from the fork\n"
+    assert in_tree_before == [".git", "README.md"]
+    assert "fia.txt" in merged
+    assert (git_repo / "fia.txt").read_text() == "from the fork\n"
+    assert kinds.index("member.forked") < kinds.index("member.merged")
+
+
+async def test_a_group_of_three_forks_is_compared_and_one_is_chosen(
+    git_repo: Path, team_options: TeamOptions
+) -> None:
+    forks = [
+        ("fa", "a.txt", "one line\n"),
+        ("fb", "b.txt", "two\nlines\n"),
+        ("fc", "c.txt", "three\nlines\nhere\n"),
+    ]
+    async with running_team(team_options()) as coord:
+        await drive_team(coord, forking_lead("trio", *forks), 240)
+        control = TeamControl(coord)
+        views = await control.compare_forks("fb")
+        said = await control.choose_fork("fb")
+        assert coord.team is not None
+        members = {m.name: m for m in coord.store.list_members(coord.team.id)}
+
+    assert [(v.name, [f.path for f in v.files], v.added) for v in views] == [
+        ("fa", ["a.txt"], 1),
+        ("fb", ["b.txt"], 2),
+        ("fc", ["c.txt"], 3),
+    ]
+    assert all(view.last_message.endswith("is done.") for view in views)
+    assert (git_repo / "b.txt").read_text() == "two\nlines\n"
+    assert not (git_repo / "a.txt").exists()
+    assert members["fb"].status is MemberStatus.MERGED
+    assert members["fa"].status is members["fc"].status is MemberStatus.SHUT_DOWN
+    assert {"ensemble/trio/fa", "ensemble/trio/fc"} <= branches(git_repo)
+    assert "ensemble/trio/fb" not in branches(git_repo)
+    assert "ensemble/trio/fa" in said
+    assert "ensemble/trio/fc" in said
+
+
+async def test_bad_forks_are_refused_and_change_nothing(
+    git_repo: Path, team_options: TeamOptions
+) -> None:
+    lead = forking_lead("bad", ("fia", "fia.txt", "x\n"))
+    async with running_team(team_options()) as coord:
+        await drive_team(coord, lead, 180)
+        assert coord.team is not None
+        tools = TeamTools(coord)
+        lead_caller = caller(coord, LEAD_NAME)
+        before = (coord.store.list_members(coord.team.id), branches(git_repo))
+        refusals = {}
+        for what, call in {
+            "taken": tools.team_fork(lead_caller, "fia", "again", None, None, None),
+            "agent": tools.team_fork(lead_caller, "fib", "go", "no-such-agent", None, None),
+            "teammate": tools.team_fork(caller(coord, "fia"), "fic", "go", None, None, None),
+            "not a fork": tools.team_choose(lead_caller, LEAD_NAME),
+            "nobody": tools.team_choose(lead_caller, "nobody"),
+            "message id": tools.team_fork(lead_caller, "fid", "go", None, None, "42"),
+        }.items():
+            try:
+                await call
+            except Refused as refusal:
+                refusals[what] = str(refusal)
+        assert coord.client.can_move_sessions is True
+        # The pinned OpenCode has the move route; a server without it is played by
+        # telling the client what `connect` would have found there.
+        coord.client.can_move_sessions = False
+        try:
+            await tools.team_fork(lead_caller, "fie", "go", None, None, None)
+        except Refused as refusal:
+            refusals["no move route"] = str(refusal)
+        coord.client.can_move_sessions = True
+        coord.settings.max_members = 1
+        try:
+            await tools.team_fork(lead_caller, "fif", "go", None, None, None)
+        except Refused as refusal:
+            refusals["full"] = str(refusal)
+        after = (coord.store.list_members(coord.team.id), branches(git_repo))
+
+    assert "already exists" in refusals["taken"]
+    assert "no agent 'no-such-agent'" in refusals["agent"]
+    assert "build" in refusals["agent"]
+    assert "teammates_may_fork" in refusals["teammate"]
+    assert "lead is not a fork" in refusals["not a fork"]
+    assert "no member 'nobody'" in refusals["nobody"]
+    assert "not a message id" in refusals["message id"]
+    assert "move-session" in refusals["no move route"]
+    assert "Spawning, merging and the hand-offs work" in refusals["no move route"]
+    assert "max_members = 1" in refusals["full"]
+    assert after == before
+
+
+def caller(coord: Coordinator, member: str) -> Caller:
+    state = coord.session_of(member)
+    assert state is not None
+    assert coord.team is not None
+    return Caller(member, member == LEAD_NAME, coord.team.id, state.session_id)

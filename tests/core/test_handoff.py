@@ -1,0 +1,133 @@
+"""Hand-offs through the real OpenCode: another agent, a fresh session, a summary.
+
+Each teammate asks for its own hand-off with team_handoff in the middle of its turn; the
+call returns at once and the hand-off happens when that turn ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ensemble_tui.core.errors import Refused
+from ensemble_tui.core.models import LEAD_NAME
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.demo.scenarios import tool
+from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scripted_model import ScriptedModel
+from ensemble_tui.headless import drive_team
+from ensemble_tui.opencode.models import CompactionPart, TextPart, UserMessage
+from tests.conftest import TeamOptions, running_team
+from tests.core.test_fork import first_request_playing
+
+
+def handing_off(mode: str, then: str, **extra: str) -> str:
+    """A teammate that hands itself off in *mode*; the next turn plays the step *then*."""
+    follow_up = f"Go on ({mode}).\n" + script_block({"text": then})
+    return script_block(
+        tool("ensemble_team_handoff", mode=mode, text=follow_up, **extra),
+        {"text": f"handing off ({mode})"},
+    )
+
+
+LEAD = script_block(
+    tool("ensemble_team_create", name="relay"),
+    tool(
+        "ensemble_team_spawn",
+        name="mia",
+        prompt="Go.\n" + handing_off("message", "as plan", agent="plan"),
+    ),
+    tool("ensemble_team_spawn", name="nia", prompt="Go.\n" + handing_off("new", "fresh start")),
+    tool(
+        "ensemble_team_spawn", name="cia", prompt="Go.\n" + handing_off("compact", "after summary")
+    ),
+    {"text": "spawned"},
+)
+
+
+async def test_the_three_hand_offs_happen_when_the_turn_ends(
+    git_repo: Path, tmp_path: Path, team_options: TeamOptions, scripted_model: ScriptedModel
+) -> None:
+    async with running_team(team_options()) as coord:
+        await drive_team(coord, LEAD, 240)
+        control = TeamControl(coord)
+        assert coord.team is not None
+        mia, nia, cia = (coord.store.get_member(coord.team.id, n) for n in ("mia", "nia", "cia"))
+        mia_messages = await control.transcript("mia")
+        nia_messages = await control.transcript("nia")
+        cia_messages = await control.transcript("cia")
+        nia_state = coord.session_of("nia")
+        earlier = coord.store.earlier_sessions(coord.team.id, "nia")
+        kinds = [event.type for event in coord.feed.recent]
+        # The agent sticks: the next prompt runs as plan too.
+        await control.send("mia", "And again.")
+        await coord.wait_until_settled(limit=60)
+        again = await control.transcript("mia")
+    assert mia is not None
+    assert nia is not None
+    assert cia is not None
+
+    # message: the next turn ran as the plan agent, in the same session.
+    users = [m.info for m in mia_messages if isinstance(m.info, UserMessage)]
+    assert [u.agent for u in users][-1] == "plan"
+    assert mia.agent == "plan"
+    assert mia_messages[-1].info.model_dump(by_alias=True).get("agent") == "plan"
+    later = [m.info for m in again if isinstance(m.info, UserMessage)]
+    assert len(later) == len(users) + 1
+    assert later[-1].agent == "plan"
+
+    # new: a fresh session in the same worktree started with the note; the old one is kept.
+    worktree = tmp_path / "worktrees" / "relay" / "nia"
+    assert nia_state is not None
+    assert nia_state.directory == str(worktree)
+    assert nia.session_id == nia_state.session_id
+    assert [e.session_id for e in earlier] != [nia.session_id]
+    assert len(earlier) == 1
+    first_text = "".join(p.text for p in nia_messages[0].parts if isinstance(p, TextPart))
+    assert "handed the work over to you" in first_text
+    assert "Go on (new)" in first_text
+    assert "You are nia, a teammate in team relay" in first_text
+    assert len(nia_messages) == 2
+
+    # compact: a compaction and its summary come before the follow-up, which carries the
+    # team context again.
+    compaction_at = next(
+        i for i, m in enumerate(cia_messages) if any(isinstance(p, CompactionPart) for p in m.parts)
+    )
+    follow_up_at = next(
+        i
+        for i, m in enumerate(cia_messages)
+        if any(isinstance(p, TextPart) and p.text.startswith("[ensemble] Your") for p in m.parts)
+    )
+    assert compaction_at + 1 < follow_up_at
+    assert cia_messages[compaction_at + 1].info.role == "assistant"
+    request = first_request_playing(scripted_model, text="after summary")
+    assert request["last_user"].startswith("[ensemble] Your conversation was summarized")
+    assert "You are cia, a teammate in team relay" in request["last_user"]
+
+    assert kinds.count("handoff.queued") == kinds.count("handoff.done") == 3
+    assert "member.compacted" in kinds
+
+
+async def test_bad_hand_offs_are_refused_and_change_nothing(team_options: TeamOptions) -> None:
+    async with running_team(team_options()) as coord:
+        await drive_team(
+            coord, script_block(tool("ensemble_team_create", name="bad"), {"text": "ok"}), 60
+        )
+        control = TeamControl(coord)
+        lead_session = coord.session_of(LEAD_NAME)
+        refusals = {}
+        for what, call in {
+            "agent": control.handoff(LEAD_NAME, "message", "go", "no-such-agent"),
+            "no agent": control.handoff(LEAD_NAME, "message", "go"),
+            "member": control.handoff("nobody", "new", "go"),
+            "mode": control.handoff(LEAD_NAME, "sideways", "go"),
+        }.items():
+            try:
+                await call
+            except Refused as refusal:
+                refusals[what] = str(refusal)
+        assert coord.session_of(LEAD_NAME) is lead_session
+    assert "no agent 'no-such-agent'" in refusals["agent"]
+    assert "plan" in refusals["agent"]
+    assert "name it" in refusals["no agent"]
+    assert "no member 'nobody'" in refusals["member"]
+    assert "Unknown mode 'sideways'" in refusals["mode"]

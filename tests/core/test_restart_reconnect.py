@@ -1,0 +1,146 @@
+"""`kill -9` of `run` while a teammate is mid-turn on a server that lives on (`--url`):
+the resumed run tells it its team tools are back and to repeat the call that failed.
+A run whose team went quiet with tasks open is no success.
+
+The runs are real subprocesses attached to the run's shared `opencode serve`, which the
+kill leaves running, as it would a server the user started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ensemble_tui.demo.scenarios import tool
+from ensemble_tui.demo.script import script_block
+from ensemble_tui.opencode.client import OpenCodeClient
+from ensemble_tui.opencode.models import ToolFailed, ToolPart
+from ensemble_tui.opencode.server import PASSWORD_VARIABLE, OpenCodeServer
+
+KIM = script_block(
+    tool("ensemble_team_claim", task_id="t1"),
+    # ensemble-tui is killed meanwhile: this call fails inside OpenCode.
+    {**tool("ensemble_team_tasks_complete", task_id="t1", result="kim.txt"), "delay": 3},
+    # Still in the same turn while the second run resumes the team.
+    {**tool("write", filePath="kim.txt", content="kim\n"), "delay": 12},
+    {
+        "await": "reconnected",
+        **tool("ensemble_team_tasks_complete", task_id="t1", result="kim.txt"),
+    },
+    tool("ensemble_team_message", to="lead", text="kim: t1 is done"),
+    {"text": "done"},
+)
+LEAD = script_block(
+    tool("ensemble_team_create", name="recon"),
+    tool("ensemble_team_tasks_add", tasks=[{"content": "write kim.txt"}]),
+    tool("ensemble_team_spawn", name="kim", prompt="Do t1.\n" + KIM),
+    {"text": "Waiting for kim."},
+    {"await": "kim: t1 is done", **tool("ensemble_team_cleanup")},
+    {"text": "All merged."},
+)
+
+
+def start_run(args: list[str], cwd: Path, env: dict[str, str], url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ensemble_tui", "run", "--json", "--url", url, *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_until(run: subprocess.Popen[str], kind: str, member: str) -> list[dict[str, object]]:
+    assert run.stdout is not None
+    seen = []
+    for line in run.stdout:
+        seen.append(json.loads(line))
+        if seen[-1]["type"] == kind and seen[-1].get("member") == member:
+            return seen
+    raise AssertionError(f"the run ended before {member}'s {kind}: {run.wait()} {seen}")
+
+
+async def wait_for_failed_call(server: OpenCodeServer, session: str, directory: str) -> str:
+    """Wait until the session shows its team tool call that failed; return its error."""
+    async with OpenCodeClient(server.url, password=server.password) as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for entry in await client.messages(session, directory):
+                for part in entry.parts:
+                    if (
+                        isinstance(part, ToolPart)
+                        and part.tool == "ensemble_team_tasks_complete"
+                        and isinstance(part.state, ToolFailed)
+                    ):
+                        return part.state.error
+            await asyncio.sleep(0.3)
+    raise AssertionError("kim's team tool call did not fail while ensemble-tui was down")
+
+
+def test_a_teammate_mid_turn_hears_its_tools_are_back_and_the_team_finishes(
+    git_repo: Path, opencode_server: OpenCodeServer, opencode_env: dict[str, str]
+) -> None:
+    env = dict(opencode_env, **{PASSWORD_VARIABLE: opencode_server.password})
+    first = start_run(["--timeout", "300", LEAD], git_repo, env, opencode_server.url)
+    before = read_until(first, "task.claimed", "kim")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    (spawned,) = [event for event in before if event["type"] == "member.spawned"]
+    session = str(spawned["session"])
+    kim_dir = _worktree_of(git_repo, "recon", "kim")
+    error = asyncio.run(wait_for_failed_call(opencode_server, session, kim_dir))
+    assert error, "the failed call says why"
+
+    second = start_run(["--resume", "--timeout", "300"], git_repo, env, opencode_server.url)
+    out, err = second.communicate(timeout=360)
+    assert second.returncode == 0, err[-3000:]
+    events = [json.loads(line) for line in out.splitlines()]
+    kinds = [event["type"] for event in events]
+    told = [event for event in events if event["type"] == "member.tools_reconnected"]
+    assert [event["member"] for event in told] == ["kim"]
+    assert kinds.index("team.resumed") < kinds.index("team.cleaned_up")
+    assert kinds[-1] == "run.finished"
+    completed = [e for e in events if e["type"] == "task.completed" and e.get("task") == "t1"]
+    assert len(completed) == 1
+    assert (git_repo / "kim.txt").read_text() == "kim\n"
+
+
+def _worktree_of(repo: Path, team: str, member: str) -> str:
+    """The folder of a teammate's worktree, as git lists it."""
+    listing = subprocess.run(
+        ["git", "worktree", "list", "--porcelain"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for line in listing.splitlines():
+        if line.startswith("worktree ") and line.endswith(f"/{team}/{member}"):
+            return line.removeprefix("worktree ")
+    raise AssertionError(f"no worktree of {member}: {listing}")
+
+
+def test_a_run_whose_team_goes_quiet_with_open_tasks_exits_1_saying_why(
+    git_repo: Path, opencode_server: OpenCodeServer, opencode_env: dict[str, str]
+) -> None:
+    lead = script_block(
+        tool("ensemble_team_create", name="quiet"),
+        tool("ensemble_team_tasks_add", tasks=[{"content": "never done"}]),
+        {"text": "I will see to it later."},
+    )
+    env = dict(opencode_env, **{PASSWORD_VARIABLE: opencode_server.password})
+    run = start_run(["--timeout", "120", lead], git_repo, env, opencode_server.url)
+    out, err = run.communicate(timeout=180)
+    assert run.returncode == 1, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert "team quiet is still active with 1 unfinished task (t1 pending)" in last
+    assert "ensemble-tui run --resume" in last
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[-1]["type"] == "run.failed"
+    assert "run.finished" not in [event["type"] for event in events]
