@@ -19,9 +19,10 @@ from textual.screen import Screen
 from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.git.merge import MergeResult, MergeStatus
 from ensemble_tui.core.git.worktrees import BranchDiff
-from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.core.models import LEAD_NAME, MemberStatus
 from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.forking import ForkView
 from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import PermissionReply
@@ -29,10 +30,26 @@ from ensemble_tui.tui import texts
 from ensemble_tui.tui.runtime import attach_command, run_attached
 from ensemble_tui.tui.screens.confirm import ConfirmScreen, QuestionScreen, TextScreen
 from ensemble_tui.tui.screens.detail import DetailScreen
+from ensemble_tui.tui.screens.forks import (
+    CompareScreen,
+    ForkAsked,
+    ForkScreen,
+    HandoffAsked,
+    HandoffScreen,
+)
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.transcript import Transcript
 
-NEEDS_A_TEAM = {"diff", "merge", "shutdown", "cleanup"}
+NEEDS_A_TEAM = {
+    "diff",
+    "merge",
+    "shutdown",
+    "cleanup",
+    "fork",
+    "fork_many",
+    "compare_forks",
+    "handoff",
+}
 
 
 class TeamView(Protocol):
@@ -74,6 +91,11 @@ class TeamActions:
         diff: BranchDiff
 
     @dataclass
+    class ForksCompared(Message):
+        member: str
+        views: list[ForkView]
+
+    @dataclass
     class MergePreviewed(Message):
         member: str
         result: MergeResult
@@ -108,10 +130,24 @@ class TeamActions:
             and selected.status is not MemberStatus.MERGED,
             "shutdown": selected is not None and not selected.is_lead and not selected.ended,
             "abort": control.is_working(team.shown),
+            "fork": self._workable(self.fork_source()),
+            "fork_many": self._workable(self.fork_source()),
+            "handoff": self._workable(self.fork_source()),
+            "compare_forks": selected is not None and bool(selected.fork_group),
+            "earlier_sessions": (shown := self.row(team.shown)) is not None
+            and shown.earlier_sessions > 0,
             "open_in_opencode": control.session_id(team.shown) is not None,
             "report": team.snapshot is not None and team.snapshot.report is not None,
         }
         return checks.get(action, True)
+
+    def fork_source(self) -> str:
+        """Whom `f`, `F` and `H` act on: the selected member, the lead if none is."""
+        return self.team.selected or LEAD_NAME
+
+    def _workable(self, name: str) -> bool:
+        row = self.row(name)
+        return row is not None and row.has_session and not row.ended
 
     def row(self, name: str | None) -> MemberRow | None:
         """The team list's row of *name*, if it has one."""
@@ -297,6 +333,86 @@ class TeamActions:
             self.screen.app.push_screen(
                 DetailScreen(f"Report: team {report.team}", report.text or "")
             )
+
+    def fork(self, name: str, *, many: bool) -> None:
+        """Ask for a name and prompt(s), then fork *name* once, or once per prompt."""
+
+        def asked(answer: ForkAsked | None) -> None:
+            if answer is None:
+                return
+            if many:
+                self.run(f"Fork {name}", lambda c: c.fork_many(name, answer.name, answer.prompts))
+            else:
+                self.run(f"Fork {name}", lambda c: c.fork(name, answer.name, answer.prompts[0]))
+
+        self.screen.app.push_screen(ForkScreen(name, many=many), asked)
+
+    def handoff(self, name: str) -> None:
+        """Ask how to hand *name*'s work on, then do it (or queue it behind its turn)."""
+
+        def asked(answer: HandoffAsked | None) -> None:
+            if answer is not None:
+                self.run(
+                    f"Hand-off of {name}",
+                    lambda c: c.handoff(name, answer.mode, answer.text, answer.agent),
+                )
+
+        self.screen.app.push_screen(HandoffScreen(name), asked)
+
+    def compare_forks(self, name: str) -> None:
+        """Show *name*'s fork group side by side; keep the one chosen, once confirmed."""
+        control = self.team.control
+        if control is None:
+            return
+        screen = self.screen
+
+        async def fetch() -> None:
+            try:
+                views = await control.compare_forks(name)
+            except EnsembleError as refusal:
+                screen.post_message(self.Finished(f"No forks of {name}", str(refusal), True))
+                return
+            screen.post_message(self.ForksCompared(name, views))
+
+        screen.run_worker(fetch(), group="compare", exclusive=True, exit_on_error=False)
+
+    def choose_fork(self, views: list[ForkView], selected: str) -> None:
+        """Side by side; the fork kept is merged and the others shut down, once confirmed."""
+
+        def chosen(name: str | None) -> None:
+            if name is None:
+                return
+            title, body = texts.choose_preview(name, views)
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.run(f"Keep {name}", lambda c: c.choose_fork(name), show=True)
+
+            self.screen.app.push_screen(ConfirmScreen(title, body, "Keep it"), confirmed)
+
+        self.screen.app.push_screen(CompareScreen(views, selected), chosen)
+
+    def earlier_sessions(self, name: str) -> None:
+        """Show the sessions *name* worked in before its current one."""
+        control = self.team.control
+        if control is None:
+            return
+        screen = self.screen
+
+        async def fetch() -> None:
+            parts = []
+            for earlier in control.earlier_sessions(name):
+                try:
+                    messages = await control.earlier_transcript(earlier)
+                except EnsembleError as refusal:
+                    messages, note = [], f"\n\n(could not read it: {refusal})"
+                else:
+                    note = ""
+                parts.append(texts.earlier_session(earlier, messages) + note)
+            body = "\n\n".join(parts) or "No earlier sessions."
+            screen.post_message(self.Finished(f"{name}'s earlier sessions", body, show=True))
+
+        screen.run_worker(fetch(), group="earlier", exclusive=True, exit_on_error=False)
 
     def abort(self, name: str) -> None:
         self.run(f"Stop {name}", lambda c: c.abort(name))

@@ -210,6 +210,12 @@ class EnsembleApp(App[None]):
                 where += f" · check {row.check.describe()}"
             if row.model:
                 where = f"{where} · {row.model}"
+            if row.forked_from:
+                where = f"{where} · forked from {row.forked_from}"
+            if row.earlier_sessions:
+                count = row.earlier_sessions
+                sessions = "session" if count == 1 else "sessions"
+                where += f" · {count} earlier {sessions} ({self.hints.key('app.earlier')})"
         self.main.session.show(self.shown, row.status if row else None, where)
 
     def on_unmount(self) -> None:

@@ -90,6 +90,25 @@ COMMANDS = (
         "Show or hide the timeline",
         "The team's events over time.",
     ),
+    Command("screen.fork", "app.fork", "Fork the selected member", "A copy of its conversation."),
+    Command(
+        "screen.fork_many", "app.fork_many", "Fork the selected member N ways", "A prompt each."
+    ),
+    Command(
+        "screen.compare_forks",
+        "app.compare",
+        "Compare the selected fork's group",
+        "Side by side; keep one.",
+    ),
+    Command(
+        "screen.handoff", "app.handoff", "Hand the selected member off", "Message/new/compact."
+    ),
+    Command(
+        "screen.earlier_sessions",
+        "app.earlier",
+        "Read the shown member's earlier sessions",
+        "Before a hand-off.",
+    ),
     Command(
         "screen.report", "app.report", "Show the team's report", "What the last team did and cost."
     ),

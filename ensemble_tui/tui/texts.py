@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ensemble_tui.core.git.merge import MergeResult, MergeStatus
+from ensemble_tui.core.models import EarlierSession
 from ensemble_tui.core.store.checks import CheckResult
+from ensemble_tui.core.team.forking import ForkView
 from ensemble_tui.core.team.read_model import MemberRow
+from ensemble_tui.opencode.models import MessageWithParts, TextPart
+from ensemble_tui.tui.views import format_clock
 
 
 def _count(number: int, thing: str) -> str:
@@ -77,3 +83,33 @@ CLEANUP_BODY = (
     "branch that would conflict is **kept**, and named in the report. Then the team is "
     "archived; the lead's session stays."
 )
+
+
+def choose_preview(name: str, views: Sequence[ForkView]) -> tuple[str, str]:
+    """What keeping the fork *name* does: its merge, and the others shut down, kept."""
+    others = [view for view in views if view.name != name and not view.status.ended]
+    kept = ", ".join(f"`{view.branch}`" for view in others if view.branch) or "none"
+    body = (
+        f"**{name}**'s branch is merged into your working directory as unstaged changes "
+        "(nothing is changed if it would conflict).\n\n"
+        f"The other forks of its group are shut down, their work committed and their "
+        f"branches kept: {kept}."
+    )
+    return f"Keep {name}?", body
+
+
+def earlier_session(earlier: EarlierSession, messages: Sequence[MessageWithParts]) -> str:
+    """One earlier session as Markdown: when and why it ended, then who said what."""
+    lines = [
+        f"### {earlier.session_id}",
+        f"agent {earlier.agent}, ended {format_clock(earlier.ended)}: {earlier.reason}",
+    ]
+    for entry in messages:
+        said = " ".join(p.text for p in entry.parts if isinstance(p, TextPart) and p.text.strip())
+        if said:
+            lines.append(f"**{entry.info.role}**: {_clip(said, 400)}")
+    return "\n\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -399,6 +399,16 @@ class Store(StoreConnection):
             ).fetchall()
         return [EarlierSession.model_validate(dict(row)) for row in rows]
 
+    def earlier_session_counts(self, team_id: int) -> dict[str, int]:
+        """How many earlier sessions each member of a team has (members with none left out)."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT member, COUNT(*) AS n FROM member_sessions WHERE team_id = ? "
+                "GROUP BY member",
+                (team_id,),
+            ).fetchall()
+        return {str(row["member"]): int(row["n"]) for row in rows}
+
     # Event log
 
     def append_event(

@@ -11,7 +11,7 @@ import asyncio
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.git.merge import MergeResult, preview_merge
 from ensemble_tui.core.git.worktrees import BranchDiff, branch_diff
-from ensemble_tui.core.models import LEAD_NAME, Member, Team, TeamStatus
+from ensemble_tui.core.models import LEAD_NAME, EarlierSession, Member, Team, TeamStatus
 from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import PermissionAnswered, QuestionAnswered
@@ -222,6 +222,20 @@ class TeamControl:
             raise Refused(f"Unknown mode {mode!r}: use message, new or compact.") from None
         team = self.coordinator.require_team()
         return await hand_off(self.coordinator, team, Handoff(member, chosen, text, agent or None))
+
+    def earlier_sessions(self, member: str) -> list[EarlierSession]:
+        """The sessions *member* worked in before its current one, oldest first."""
+        team = self.coordinator.team
+        return self.coordinator.store.earlier_sessions(team.id, member) if team else []
+
+    async def earlier_transcript(self, earlier: EarlierSession) -> list[MessageWithParts]:
+        """The messages of one of a member's earlier sessions (it is kept in OpenCode)."""
+        try:
+            return await self.coordinator.client.messages(
+                earlier.session_id, str(earlier.directory)
+            )
+        except OpenCodeError as error:
+            raise Refused(str(error)) from None
 
     async def shutdown(self, member: str, *, force: bool = False) -> str:
         if member == LEAD_NAME:

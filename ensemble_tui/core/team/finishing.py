@@ -67,6 +67,9 @@ async def _shutdown(coordinator: Coordinator, team: Team, member: Member, *, for
     state = coordinator.session_of(member.name)
     if state is None or state.idle or force:
         if state is not None and not state.idle:
+            # Ended before the abort: the turn end the abort causes must not hand the member
+            # what waits for it, which would start a new turn after its shutdown.
+            coordinator.update_member(member.name, MemberUpdate(status=MemberStatus.SHUT_DOWN))
             try:
                 await coordinator.client.abort(state.session_id, state.directory)
             except OpenCodeError as error:

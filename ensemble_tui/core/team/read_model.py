@@ -44,6 +44,12 @@ class MemberRow:
     """The newest result of the `check` command on the member's branch."""
     checking: bool = False
     """Whether the check runs on its branch now."""
+    forked_from: str = ""
+    """The member whose conversation this one's was forked from ('' for none)."""
+    fork_group: str = ""
+    """The forks made together share this ('' for none)."""
+    earlier_sessions: int = 0
+    """How many sessions the member worked in before its current one."""
 
     @property
     def check_label(self) -> str:
@@ -158,6 +164,7 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
     team = coordinator.team or coordinator.ended_team
     checks = coordinator.checks.latest(team) if team is not None else {}
     members = coordinator.store.list_members(team.id) if team is not None else []
+    earlier = coordinator.store.earlier_session_counts(team.id) if team is not None else {}
     rows = []
     for member in members:
         state = coordinator.session_of(member.name)
@@ -177,6 +184,9 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
                 model=model,
                 check=checks.get(member.name),
                 checking=member.name in coordinator.checks.running,
+                forked_from=member.forked_from or "",
+                fork_group=member.fork_group or "",
+                earlier_sessions=earlier.get(member.name, 0),
             )
         )
     lead = coordinator.lead

@@ -79,6 +79,10 @@ RIGHT: tuple[Section, ...] = (
             (("app.abort",), "stop the shown member's turn"),
             (("app.cleanup",), "clean up and end the team"),
             (("main.timeline",), "timeline on or off"),
+            (("app.fork", "app.fork_many"), "fork it (once, or N ways)"),
+            (("app.compare",), "compare forks, keep one"),
+            (("app.handoff",), "hand it off"),
+            (("app.earlier",), "earlier sessions"),
         ),
     ),
     (

@@ -53,6 +53,11 @@ class MainScreen(Screen[None]):
         Binding("C", "cleanup", "Clean up", id="app.cleanup"),
         Binding("o", "open_in_opencode", "Open in OpenCode", id="app.open"),
         Binding("R", "report", "Report", id="app.report"),
+        Binding("f", "fork", "Fork", id="app.fork"),
+        Binding("F", "fork_many", "Fork N ways", id="app.fork_many"),
+        Binding("K", "compare_forks", "Compare forks, keep one", id="app.compare"),
+        Binding("H", "handoff", "Hand off", id="app.handoff"),
+        Binding("P", "earlier_sessions", "Earlier sessions", id="app.earlier"),
         Binding("t", "toggle_timeline", "Timeline", id="main.timeline"),
     ]
 
@@ -174,6 +179,22 @@ class MainScreen(Screen[None]):
     def action_abort(self) -> None:
         self.actions.abort(self.team.shown)
 
+    def action_fork(self) -> None:
+        self.actions.fork(self.actions.fork_source(), many=False)
+
+    def action_fork_many(self) -> None:
+        self.actions.fork(self.actions.fork_source(), many=True)
+
+    def action_handoff(self) -> None:
+        self.actions.handoff(self.actions.fork_source())
+
+    def action_compare_forks(self) -> None:
+        if self.team.selected is not None:
+            self.actions.compare_forks(self.team.selected)
+
+    def action_earlier_sessions(self) -> None:
+        self.actions.earlier_sessions(self.team.shown)
+
     async def action_open_in_opencode(self) -> None:
         await self.actions.open_in_opencode(self.team.shown)
 
@@ -197,6 +218,10 @@ class MainScreen(Screen[None]):
     @on(TeamActions.DiffReady)
     def _diff_ready(self, message: TeamActions.DiffReady) -> None:
         self.app.push_screen(DiffScreen(message.member, message.diff))
+
+    @on(TeamActions.ForksCompared)
+    def _forks_compared(self, message: TeamActions.ForksCompared) -> None:
+        self.actions.choose_fork(message.views, message.member)
 
     @on(TeamActions.MergePreviewed)
     def _merge_previewed(self, message: TeamActions.MergePreviewed) -> None:

@@ -15,6 +15,7 @@ from textual.widgets.markdown import MarkdownStream
 
 from ensemble_tui.core.team.prompts import without_delivery_marker
 from ensemble_tui.opencode.models import (
+    CompactionPart,
     ReasoningPart,
     ToolCompleted,
     ToolFailed,
@@ -229,6 +230,33 @@ class ToolCall(FoldLine):
         elif isinstance(state, ToolFailed):
             text += "\n── error ──\n" + state.error
         return _limit(text)
+
+
+class Compaction(FoldLine):
+    """Where OpenCode summarized the conversation: one line, the summary folded in it."""
+
+    DEFAULT_CSS = """
+    Compaction { color: $text-muted; }
+    """
+
+    def __init__(self, part: CompactionPart) -> None:
+        super().__init__()
+        self.part_id = part.id
+        self.auto = part.auto
+        self.summary = ""
+
+    def set_summary(self, text: str) -> None:
+        if text != self.summary:
+            self.summary = text
+            self.redraw()
+
+    def title(self) -> Content:
+        how = "automatically" if self.auto else "on request"
+        words = f", summary of {len(self.summary.split())} words" if self.summary else ""
+        return Content(f"⇊ conversation summarized {how}{words}")
+
+    def body(self) -> str:
+        return _limit(self.summary or "(the summary is being written)")
 
 
 class Reasoning(FoldLine):

@@ -31,6 +31,8 @@ BRANCH_WIDTH = 90
 # task's text gets the room, as at 80 columns beside the activity column.
 COST_WIDTH = 72
 COLUMNS = ("name", "status", "check", "task", "branch", "time", "tokens", "cost")
+# Before the name of a member forked from another's conversation.
+FORK_MARK = "⑂ "
 # The check column's glyph and theme colour per result (the label says the rest).
 CHECK_LOOKS: dict[str, tuple[str, str | None]] = {
     "passed": ("✓", "success"),
@@ -169,7 +171,7 @@ class TeammateList(DataTable[Text]):
     def _task_width(self, rows: list[MemberRow]) -> int:
         """What the other columns leave for the task's id and text (the id at least)."""
         widths = {
-            "name": max((len(row.name) for row in rows), default=4) + 2,
+            "name": max((len(row.name) + 2 * bool(row.forked_from) for row in rows), default=4) + 2,
             "status": max((len(row.status.value) for row in rows), default=6) + 2,
             "check": max([5, *(len(row.check_label) + 2 for row in rows)]),
             "branch": max([len("(your tree)"), *(len(row.branch) for row in rows)]),
@@ -195,7 +197,10 @@ class TeammateList(DataTable[Text]):
         status_style = Style(color=self.app.theme_variables[colour]) if colour else Style(dim=True)
         marker = "▶ " if row.name == self.shown_member else "  "
         cells = {
-            "name": Text(marker + row.name, style="bold" if row.is_lead else ""),
+            "name": Text(
+                marker + (FORK_MARK if row.forked_from else "") + row.name,
+                style="bold" if row.is_lead else "",
+            ),
             "status": Text(f"{STATUS_ICONS.get(row.status, '')} {row.status.value}", status_style),
             "check": self._check_cell(row),
             "task": Text(_clip(row.task, self.task_width)),

@@ -18,6 +18,7 @@ from textual.widgets import Static
 from ensemble_tui.opencode.events import Event, MessageUpdated, PartDelta, PartRemoved, PartUpdated
 from ensemble_tui.opencode.models import (
     AssistantMessage,
+    CompactionPart,
     MessageWithParts,
     ReasoningPart,
     TextPart,
@@ -25,6 +26,7 @@ from ensemble_tui.opencode.models import (
 )
 from ensemble_tui.tui.widgets.parts import (
     AgentText,
+    Compaction,
     ErrorLine,
     FoldLine,
     Reasoning,
@@ -36,14 +38,19 @@ from ensemble_tui.tui.widgets.parts import (
 FIRST_PARTS = 50
 MORE_PARTS = 50
 
-PartWidget = StreamedMarkdown | ToolCall | Reasoning
+PartWidget = StreamedMarkdown | ToolCall | Reasoning | Compaction
 
 
 def shown_part(part: Any) -> bool:
     """Whether a part has a place in the transcript (steps, patches, files do not)."""
     if isinstance(part, TextPart):
         return not part.synthetic
-    return isinstance(part, ToolPart | ReasoningPart)
+    return isinstance(part, ToolPart | ReasoningPart | CompactionPart)
+
+
+def is_summary(info: Any) -> bool:
+    """Whether a message is the summary a compaction wrote (shown in its folded line)."""
+    return bool(getattr(info, "summary", False)) and getattr(info, "role", "") == "assistant"
 
 
 class Transcript(VerticalScroll):
@@ -73,6 +80,9 @@ class Transcript(VerticalScroll):
         self.hidden: list[tuple[str, Any]] = []
         self.keep_open: set[str] = set()
         """Parts whose folds open when the next `load` builds them (kept across a reload)."""
+        self.summaries: set[str] = set()
+        """Ids of the messages that are a compaction's summary."""
+        self.last_compaction: Compaction | None = None
 
     async def reset(self, directory: str | None, note: str) -> None:
         """Empty the transcript (for another session) and show *note* until it loads."""
@@ -83,6 +93,8 @@ class Transcript(VerticalScroll):
         self.errors.clear()
         self.early_deltas.clear()
         self.hidden.clear()
+        self.summaries.clear()
+        self.last_compaction = None
         await self.remove_children()
         await self.mount(Static(note, classes="empty"))
 
@@ -92,15 +104,31 @@ class Transcript(VerticalScroll):
         """Show a whole session: its newest parts mounted, the older ones kept back."""
         await self.remove_children()
         items: list[tuple[str, Any]] = []
+        summary_of: dict[str, str] = {}
+        compaction: str | None = None
         for message in messages:
             self.roles[message.info.id] = message.info.role
-            items += [(message.info.role, part) for part in message.parts if shown_part(part)]
+            if is_summary(message.info):
+                # The summary goes inside the compaction's folded line, not beside it.
+                self.summaries.add(message.info.id)
+                text = "".join(p.text for p in message.parts if isinstance(p, TextPart))
+                if compaction is not None:
+                    summary_of[compaction] = text
+                continue
+            for part in message.parts:
+                if shown_part(part):
+                    items.append((message.info.role, part))
+                    if isinstance(part, CompactionPart):
+                        compaction = part.id
             error = getattr(message.info, "error", None)
             if error is not None:
                 items.append(("error", message.info))
         self.hidden = items[:-FIRST_PARTS] if len(items) > FIRST_PARTS else []
         shown = items[-FIRST_PARTS:]
         widgets = [self._build(role, part) for role, part in shown]
+        for widget in widgets:
+            if isinstance(widget, Compaction):
+                widget.summary = summary_of.get(widget.part_id, "")
         if self.hidden:
             widgets.insert(0, self._earlier_note())
         if not widgets:
@@ -125,7 +153,9 @@ class Transcript(VerticalScroll):
             self.errors.add(part.id)
             return ErrorLine(f"✖ {part.error.message}")
         widget: PartWidget
-        if isinstance(part, ToolPart):
+        if isinstance(part, CompactionPart):
+            widget = self.last_compaction = Compaction(part)
+        elif isinstance(part, ToolPart):
             widget = ToolCall(part, self.directory)
         elif isinstance(part, ReasoningPart):
             widget = Reasoning(part)
@@ -175,12 +205,18 @@ class Transcript(VerticalScroll):
     async def _message_updated(self, event: MessageUpdated) -> None:
         info = event.info
         self.roles[info.id] = info.role
+        if is_summary(info):
+            self.summaries.add(info.id)
         error = info.error if isinstance(info, AssistantMessage) else None
         if error is not None and error.name != "MessageAbortedError" and info.id not in self.errors:
             await self._append(self._build("error", info))
 
     async def _part_updated(self, part: Any) -> None:
         if not shown_part(part):
+            return
+        if isinstance(part, TextPart) and part.message_id in self.summaries:
+            if self.last_compaction is not None:
+                self.last_compaction.set_summary(part.text)
             return
         widget = self.widgets.get(part.id)
         if widget is None:
