@@ -50,7 +50,7 @@ async def main(messages: int) -> None:
                 for frame in maker.turn(state.session_id, state.directory, number):
                     parsed = parse_global_event(frame)
                     assert parsed is not None
-                    await coordinator.handle_event(parsed.event)
+                    await coordinator.reactions.handle_event(parsed.event)
                 assert app.bridge is not None
                 app.bridge.flush()
                 await settle(pilot)

@@ -17,7 +17,7 @@ from textual.widgets.data_table import ColumnKey
 from ensemble_tui.cli import screen_argv
 from ensemble_tui.core.models import MemberStatus, MemberUpdate
 from ensemble_tui.core.store.store import Store
-from ensemble_tui.core.team.coordinator import Coordinator, SessionListener
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import (
     MemberIdle,
     MemberStatusChanged,
@@ -28,6 +28,7 @@ from ensemble_tui.core.team.events import (
     TaskClaimed,
     TeamCreated,
 )
+from ensemble_tui.core.team.reactions import SessionListener
 from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.events import PartDelta, SessionStatusChanged
 from ensemble_tui.tui import actions

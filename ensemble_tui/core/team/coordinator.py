@@ -2,10 +2,11 @@
 
 Data flows one way: OpenCode events -> `SessionState` -> store -> team events. Commands
 come in through two ports, `TeamTools` (the agents) and `TeamControl` (the human), and
-the parts that carry them out (spawn, finishing, recovery, the watchdog) change the
-team only through the methods here: `set_team`, `track`, `untrack`, `issue_token`,
-`update_member`, `record`. Everything is written to the store before anything is sent
-to OpenCode.
+the parts that carry them out (spawn, finishing, recovery, the watchdog, and the
+reactions to OpenCode's events in `reactions.py`) change the team only through the
+methods here: `set_team`, `track`, `untrack`, `issue_token`, `update_member`,
+`add_usage`, `record_status`, `record`. Everything is written to the store before
+anything is sent to OpenCode.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ensemble_tui.core.errors import Refused
@@ -32,16 +32,11 @@ from ensemble_tui.core.team.checks import Checks
 from ensemble_tui.core.team.delivery import Delivery
 from ensemble_tui.core.team.events import (
     LeadStarted,
-    MemberCompacted,
     MemberErrored,
-    MemberIdle,
-    MemberRateLimited,
     MemberShutDown,
     MemberStatusChanged,
     ModelChecked,
     ModelUnavailable,
-    PermissionAsked,
-    QuestionAsked,
     ServerConnected,
     ServerDisconnected,
     TaskReleased,
@@ -57,11 +52,12 @@ from ensemble_tui.core.team.prompts import (
     lead_digest,
     teammate_context,
 )
-from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, STREAMED, Change, SessionState
+from ensemble_tui.core.team.reactions import AfterTurn, EventReactions, SessionListener
+from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.events import Event
-from ensemble_tui.opencode.models import ModelRef
+from ensemble_tui.opencode.models import ModelRef, Tokens
 from ensemble_tui.opencode.stream import (
     EventStream,
     StreamConnected,
@@ -72,11 +68,6 @@ log = logging.getLogger(__name__)
 
 # The name the team tools are registered under, in every directory.
 MCP_SERVER_NAME = "ensemble"
-
-SessionListener = Callable[[SessionState, Event], None]
-AfterTurn = Callable[[SessionState], Awaitable[None]]
-# Frames handled between two yields to the event loop, so keys and redraws get a turn.
-YIELD_EVERY = 32
 
 
 @dataclass
@@ -99,25 +90,6 @@ class CoordinatorSettings:
     teammates_may_fork: bool = False
     check: str | None = None
     check_timeout: float = 600.0
-
-
-class _GroupedWrites:
-    """One store transaction, begun at the first write and committed by `commit`."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._open: contextlib.AbstractContextManager[object] | None = None
-
-    def begin(self) -> None:
-        if self._open is None:
-            opened = self._store.transaction()
-            opened.__enter__()
-            self._open = opened
-
-    def commit(self) -> None:
-        opened, self._open = self._open, None
-        if opened is not None:
-            opened.__exit__(None, None, None)
 
 
 class Coordinator:
@@ -159,9 +131,8 @@ class Coordinator:
         # What to do once a member's running turn ends, instead of delivering (a hand-off).
         self._waiting_actions: dict[str, AfterTurn] = {}
         self._background: set[asyncio.Task[None]] = set()
-        # The screen follows the shown session's parts and deltas through these.
-        # A tuple, replaced on change, so a listener may remove itself while being called.
-        self._session_listeners: tuple[SessionListener, ...] = ()
+        self.reactions = EventReactions(self, store)
+        """What OpenCode's events do to the team (through the methods here)."""
         self.model_check: ModelCheck | None = None
         """The lead's model as checked at start (None until checked, or if it could not be)."""
         self.model_problem: str | None = None
@@ -213,14 +184,7 @@ class Coordinator:
 
     def add_session_listener(self, listener: SessionListener) -> Callable[[], None]:
         """Call *listener* with every event of a tracked session; returns the remover."""
-        self._session_listeners = (*self._session_listeners, listener)
-
-        def remove() -> None:
-            listeners = list(self._session_listeners)
-            listeners.remove(listener)
-            self._session_listeners = tuple(listeners)
-
-        return remove
+        return self.reactions.add_session_listener(listener)
 
     def on_resync(self, handler: Callable[[], Awaitable[None]]) -> None:
         """What to do when the stream comes back or a turn looks lost (recovery's job)."""
@@ -234,7 +198,11 @@ class Coordinator:
     def waiting_after_turn(self, member: str) -> bool:
         return member in self._waiting_actions
 
-    def _run_after_turn(self, state: SessionState, action: AfterTurn) -> None:
+    def take_after_turn(self, member: str) -> AfterTurn | None:
+        """The action waiting for *member*'s turn to end, no longer waiting."""
+        return self._waiting_actions.pop(member, None)
+
+    def run_after_turn(self, state: SessionState, action: AfterTurn) -> None:
         """Run an after-turn action beside the stream (it may wait on the server), counted
         as an operation from now on so the team is not settled meanwhile."""
         self._operations_in_flight += 1
@@ -291,6 +259,22 @@ class Coordinator:
     def update_member(self, name: str, update: MemberUpdate) -> Member:
         return self.store.update_member(self.require_team().id, name, update)
 
+    def member_standing(self, name: str) -> MemberStanding | None:
+        """*name*'s status and whether its shutdown was asked for (cheap: read per change)."""
+        team = self._team
+        return self.store.member_standing(team.id, name) if team is not None else None
+
+    def add_usage(self, name: str, tokens: Tokens, cost: float) -> None:
+        """Add one step's tokens and cost to *name*'s totals."""
+        self.store.add_member_usage(
+            self.require_team().id,
+            name,
+            input_tokens=tokens.input,
+            output_tokens=tokens.output,
+            reasoning_tokens=tokens.reasoning,
+            cost=cost,
+        )
+
     def record(self, event: TeamEvent) -> None:
         """The one way a team event is told: into the team's log, then to the feed."""
         if event.logged and self._team is not None:
@@ -320,12 +304,12 @@ class Coordinator:
             events: list[Event] = []
             for item in batch:
                 if isinstance(item, StreamConnected | StreamDisconnected):
-                    await self.handle_events(events)
+                    await self.reactions.handle_events(events)
                     events = []
                     await self._take(item)
                 else:
                     events.append(item.event)
-            await self.handle_events(events)
+            await self.reactions.handle_events(events)
 
     async def _take(self, item: StreamConnected | StreamDisconnected) -> None:
         try:
@@ -341,60 +325,6 @@ class Coordinator:
                 self.connected = False
         except Exception:
             log.exception("the coordinator failed on a stream item; carrying on")
-
-    async def handle_event(self, event: Event) -> None:
-        """Fold one OpenCode event into the team."""
-        await self.handle_events((event,))
-
-    async def handle_events(self, events: Sequence[Event]) -> None:
-        """Fold the events of one network read into the team, in order (the stream calls
-        this for every read; one read holds ~150 frames).
-
-        What they change is written in one transaction per run of events between two
-        awaits (a delivery at a turn's end, a yield to the loop every YIELD_EVERY events),
-        so the store is committed before anything is sent, with one commit, not one per
-        change.
-        """
-        writing = _GroupedWrites(self.store)
-        try:
-            for number, event in enumerate(events, start=1):
-                if number % YIELD_EVERY == 0:
-                    writing.commit()
-                    # Let keys and redraws in between.
-                    await asyncio.sleep(0)
-                try:
-                    state, change, standing = self._fold(event, writing)
-                    if state is None or change is None:
-                        continue
-                    if change.unreachable is not None:
-                        writing.commit()
-                        await self._stop_hopeless(state)
-                    if change.turn_ended:
-                        writing.commit()
-                        await self._after_turn(state, standing)
-                except Exception:
-                    log.exception("the coordinator failed on %s; carrying on", event.type)
-        finally:
-            writing.commit()
-
-    def _fold(
-        self, event: Event, writing: _GroupedWrites
-    ) -> tuple[SessionState | None, Change | None, MemberStanding | None]:
-        session_id = getattr(event, "session_id", None)
-        state = self._sessions.get(session_id) if session_id else None
-        if state is None and hasattr(event, "request"):
-            state = self._sessions.get(getattr(event.request, "session_id", ""))
-        if state is None:
-            return None, None, None
-        change = state.apply(event)
-        standing = None
-        if change is not STREAMED and change.matters:
-            writing.begin()
-            standing = self._write_change(state, change)
-            self._changed.set()
-        for listener in self._session_listeners:
-            listener(state, event)
-        return state, change, standing
 
     async def resync(self) -> None:
         """Reconcile with the server (recovery's handler, set by the composition root)."""
@@ -428,8 +358,8 @@ class Coordinator:
             return self.model_check.model
         return None
 
-    def _model_unreachable(self, state: SessionState, reason: str) -> None:
-        """Say why a turn's model cannot be reached, with the fix (`_stop_hopeless` then
+    def model_unreachable(self, state: SessionState, reason: str) -> None:
+        """Say why a turn's model cannot be reached, with the fix (`stop_hopeless` then
         stops the turn)."""
         model = self.model_of(state) or "OpenCode's default model"
         text = f"the model {model} cannot be reached: {reason}. {FIX}"
@@ -437,7 +367,11 @@ class Coordinator:
         self.model_problem = text
         self.record(MemberErrored(member=state.member, text=text))
 
-    async def _stop_hopeless(self, state: SessionState) -> None:
+    def model_answered(self) -> None:
+        """A model answered: whatever was said about models no longer holds."""
+        self.model_problem = None
+
+    async def stop_hopeless(self, state: SessionState) -> None:
         """Stop a turn whose model cannot be reached: its retries would never end."""
         try:
             await self.client.abort(state.session_id, state.directory)
@@ -562,88 +496,19 @@ class Coordinator:
         released = self.end_member(member, MemberStatus.SHUT_DOWN)
         self.record(MemberShutDown(member=member.name, text=reason, released=released))
 
-    # Reacting to events
-
-    async def _after_turn(self, state: SessionState, standing: MemberStanding | None) -> None:
-        """A turn ended: finish a shutdown asked for, run the action waiting for this turn's
-        end (a hand-off), or deliver what waits."""
-        action = self._waiting_actions.pop(state.member, None)
-        if standing is not None and standing.shutdown_requested and not standing.status.ended:
-            member = self.member(state.member)
-            if member is not None:
-                await self.finish_shutdown(member, "shutdown")
-        elif action is not None:
-            self._run_after_turn(state, action)
-        else:
-            await self.delivery.deliver_pending(state)
-            self.checks.after_turn(state)
-
-    def _write_change(self, state: SessionState, change: Change) -> MemberStanding | None:
-        """Write what *change* says to the store and the feed; the member's standing as
-        it was before."""
-        team = self._team
-        standing = self.store.member_standing(team.id, state.member) if team else None
-        if change.usage is not None and standing is not None and team is not None:
-            tokens, cost = change.usage
-            self.store.add_member_usage(
-                team.id,
-                state.member,
-                input_tokens=tokens.input,
-                output_tokens=tokens.output,
-                reasoning_tokens=tokens.reasoning,
-                cost=cost,
-            )
-        if change.permission is not None:
-            self.record(
-                PermissionAsked(
-                    member=state.member,
-                    text=change.permission.permission,
-                    request=change.permission.id,
-                    patterns=change.permission.patterns,
-                )
-            )
-        if change.question is not None:
-            asked = "; ".join(q.question for q in change.question.questions)
-            self.record(QuestionAsked(member=state.member, text=asked))
-        if change.error is not None:
-            self.record(MemberErrored(member=state.member, text=change.error))
-        if change.compacted:
-            self.record(MemberCompacted(member=state.member))
-        if change.unreachable is not None:
-            self._model_unreachable(state, change.unreachable)
-        if change.usage is not None:
-            # A model answered: whatever was said about models no longer holds.
-            self.model_problem = None
-        if change.failed_start is not None and not (standing and standing.status.ended):
-            state.error = f"the model failed to start: {change.failed_start}"
-            change.status = state.status()
-            self.record(MemberErrored(member=state.member, text=state.error))
-        if change.status is MemberStatus.RATE_LIMITED and state.retrying_until is not None:
-            at = datetime.fromtimestamp(state.retrying_until / 1000, UTC)
-            self.record(
-                MemberRateLimited(
-                    member=state.member,
-                    text=f"the provider is busy; next attempt at {at.astimezone():%H:%M:%S}",
-                    next_attempt=at.isoformat(),
-                )
-            )
-        if change.status is not None:
-            self._record_status(state, change.status, standing)
-        if change.turn_ended:
-            stopped = change.stopped_by_human
-            said = "stopped by you" if stopped else None
-            self.record(MemberIdle(member=state.member, text=said, stopped=stopped))
-        return standing
+    # What the reactions to events change
 
     def record_status(self, state: SessionState) -> None:
         """Store the status a session's state stands for, if it changed."""
         if self._team is not None:
             standing = self.store.member_standing(self._team.id, state.member)
-            self._record_status(state, state.status(), standing)
+            self.record_status_change(state, state.status(), standing)
 
-    def _record_status(
+    def record_status_change(
         self, state: SessionState, status: MemberStatus, standing: MemberStanding | None
     ) -> None:
+        """Store *status* for *state*'s member, whose *standing* was read just before, if
+        it changed and the member has not ended."""
         if standing is None or self._team is None or standing.status.ended:
             return
         if standing.status != status:
@@ -652,6 +517,10 @@ class Coordinator:
             self.record(MemberStatusChanged(member=state.member, text=status.value))
 
     # Settling
+
+    def note_change(self) -> None:
+        """Something that `settled()` reads may have changed: look again."""
+        self._changed.set()
 
     def settled(self) -> bool:
         """True when every session is idle, nothing is being done, and nothing waits."""
