@@ -23,7 +23,7 @@ from ensemble_tui.core.team.recovery import after_reconnect
 from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.core.team.watchdog import Watchdog
 from ensemble_tui.opencode.client import OpenCodeClient
-from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.opencode.server import OpenCodeServer, OpenCodeStartError
 from ensemble_tui.paths import repo_data_dir
 from ensemble_tui.tools.server import TeamToolServer
 
@@ -63,7 +63,44 @@ async def opencode_client(options: RunOptions) -> AsyncIterator[OpenCodeClient]:
     )
     async with server, OpenCodeClient(server.url, password=server.password) as client:
         await client.connect()
-        yield client
+        async with kept_running(server):
+            yield client
+
+
+@contextlib.asynccontextmanager
+async def kept_running(server: OpenCodeServer) -> AsyncIterator[None]:
+    """Start *server* again on its port whenever it exits; the event stream reconnects and
+    recovery resumes the team. If it cannot be started, the body ends at once with an
+    `OpenCodeStartError` that names the server's log."""
+    host = asyncio.current_task()
+    assert host is not None
+    failure: list[str] = []
+
+    async def keep() -> None:
+        while True:
+            status = await server.exited()
+            log.warning("opencode serve exited with status %s; starting it again", status)
+            try:
+                await server.restart()
+            except OpenCodeStartError as error:
+                failure.append(
+                    f"OpenCode (the `opencode serve` ensemble-tui started) exited with status "
+                    f"{status} and could not be started again: {error}"
+                )
+                host.cancel()
+                return
+
+    watcher = asyncio.create_task(keep(), name="ensemble-opencode-watcher")
+    try:
+        yield
+    except asyncio.CancelledError:
+        if failure and host.uncancel() == 0:
+            raise OpenCodeStartError(failure[0]) from None
+        raise
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
 
 
 @contextlib.asynccontextmanager

@@ -232,6 +232,19 @@ class OpenCodeServer:
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
 
+    async def exited(self) -> int:
+        """Wait until the running server exits (however it ends); return its status."""
+        process = self.process
+        if process is None:
+            raise RuntimeError("the server has not been started")
+        return await process.wait()
+
+    async def restart(self) -> OpenCodeServer:
+        """Start the server again on the same port with the same password, so clients
+        and the event stream reconnect to it by themselves."""
+        await self.stop()
+        return await self.start()
+
     def kill_now(self) -> None:
         """Kill the server at once without awaiting (for a loop that is going away)."""
         if self.process is not None and self.process.returncode is None:

@@ -1,0 +1,118 @@
+"""The `opencode serve` that ensemble-tui started is killed mid-team: it is started again on
+its port and the team goes on; if it cannot be started again, the run ends at once naming
+the server's log."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.core.models import TaskStatus
+from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.demo.scenarios import slow_alice_team
+from ensemble_tui.opencode.client import OpenCodeClient
+from ensemble_tui.opencode.server import OpenCodeStartError
+from tests.conftest import git
+
+LEAD = slow_alice_team("phoenix")
+
+
+def serve_pid(client: OpenCodeClient) -> int:
+    """The process id of the `opencode serve` listening on the client's port."""
+    port = client.base_url.rsplit(":", 1)[1]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in args and b"--port" in args and port.encode() in args:
+            return int(entry.name)
+    raise AssertionError(f"no opencode serve on port {port}")
+
+
+def options(tmp_path: Path, repo: Path, binary: str, env: dict[str, str]) -> RunOptions:
+    return RunOptions(
+        repo_root=repo,
+        prompt=LEAD,
+        opencode_bin=binary,
+        server_env=env,
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+
+
+async def start_and_wait_for_alice(coord: Coordinator) -> None:
+    alice_working = asyncio.Event()
+
+    def watch(event: TeamEvent) -> None:
+        if event.type == "task.claimed" and event.member == "alice":
+            alice_working.set()
+
+    coord.feed.subscribe(watch)
+    await coord.prompt(await coord.start_lead(), LEAD)
+    async with asyncio.timeout(90):
+        await alice_working.wait()
+
+
+@pytest.fixture(autouse=True)
+def _own_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's log goes to the data folder: a throwaway one."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+async def test_a_killed_server_is_started_again_and_the_team_finishes(
+    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+) -> None:
+    run = options(tmp_path, git_repo, opencode_bin, opencode_env)
+    async with opencode_client(run) as client, running_coordinator(run, client) as coord:
+        await start_and_wait_for_alice(coord)
+        first = serve_pid(client)
+        os.kill(first, signal.SIGKILL)
+        await coord.wait_until_settled(limit=150)
+        second = serve_pid(client)
+        assert coord.team is not None
+        tasks = coord.board.list_tasks(coord.team.id)
+        kinds = [event.type for event in coord.feed.recent]
+
+    assert second != first
+    assert "server.restarted" in kinds
+    assert {task.status for task in tasks} == {TaskStatus.COMPLETED}
+    assert "alice.txt" in git(git_repo, "ls-tree", "-r", "--name-only", "ensemble/phoenix/alice")
+
+
+async def test_a_server_that_cannot_be_started_again_ends_the_run_at_once_naming_its_log(
+    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+) -> None:
+    # The real OpenCode behind a script that the test breaks once the server runs.
+    wrapper = tmp_path / "opencode"
+    wrapper.write_text(f'#!/bin/sh\nexec "{opencode_bin}" "$@"\n')
+    wrapper.chmod(0o755)
+    run = options(tmp_path, git_repo, str(wrapper), opencode_env)
+    killed: list[float] = []
+    with pytest.raises(OpenCodeStartError) as failure:
+        await kill_once_broken(run, wrapper, killed)
+    said = str(failure.value)
+    assert "exited with status -9 and could not be started again" in said
+    assert "opencode is broken now" in said
+    assert "opencode.log" in said
+    assert time.monotonic() - killed[0] < 20, "at once, not at the run's time limit"
+
+
+async def kill_once_broken(run: RunOptions, wrapper: Path, killed: list[float]) -> None:
+    """Run the team, break the binary, kill the server and wait (for the failure)."""
+    async with opencode_client(run) as client, running_coordinator(run, client) as coord:
+        await start_and_wait_for_alice(coord)
+        broken = "#!/bin/sh\necho 'opencode is broken now' >&2\nexit 3\n"
+        await asyncio.to_thread(wrapper.write_text, broken)
+        killed.append(time.monotonic())
+        os.kill(serve_pid(client), signal.SIGKILL)
+        await coord.wait_until_settled(limit=150)
