@@ -10,7 +10,7 @@ PINNED_OPENCODE := $(CURDIR)/$(TOOLS)/opencode-$(OPENCODE_VERSION)/node_modules/
 DEMO_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(shell command -v opencode 2>/dev/null),$(PINNED_OPENCODE))
 TEST_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(PINNED_OPENCODE))
 
-.PHONY: help venv opencode chromium demo test test-fast lint typecheck pytest screenshots bench clean
+.PHONY: help venv opencode chromium demo test test-fast lint typecheck pytest screenshots bench bench-scale clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -60,6 +60,10 @@ test-fast: venv  ## The tests that need no OpenCode (seconds, not minutes)
 
 bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
 	@for b in bench/bench_*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done
+
+N ?= 50
+bench-scale: venv $(PINNED_OPENCODE)  ## Opt-in: N teammates (N=50) spawned at once, working and merged; wall time, time until all work, peak RSS
+	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python bench/scale.py $(N)
 
 screenshots: venv chromium $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## SVGs of the screen's main states and a PNG of the demo in a browser, into screenshots/
 	$(BIN)/python scripts/screenshots.py

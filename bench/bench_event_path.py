@@ -39,13 +39,14 @@ KEY_PATIENCE = 10.0
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Until the app has nothing left to do: no bridge batch waiting, no message queued."""
+    """Until the app has nothing left to do: no bridge batch due or being drawn, no
+    message queued."""
     app = pilot.app
     assert isinstance(app, EnsembleApp)
     while True:
         await pilot.pause()
         bridge = app.bridge
-        if (bridge is None or bridge._timer is None) and app._message_queue.empty():
+        if (bridge is None or not bridge.busy) and app._message_queue.empty():
             await pilot.pause()
             if app._message_queue.empty():
                 return

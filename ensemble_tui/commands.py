@@ -98,7 +98,7 @@ def _opencode_for(
 
 def run_screen(args: argparse.Namespace) -> None:
     """`ensemble-tui [PATH]`: the screen on a repository."""
-    from ensemble_tui.composition import RunOptions
+    from ensemble_tui.options import RunOptions
     from ensemble_tui.tui.app import make_app
 
     _check_url(args.url)
@@ -139,8 +139,8 @@ def run_serve(args: argparse.Namespace) -> None:
 
 def run_headless_command(args: argparse.Namespace) -> None:
     """`ensemble-tui run`: a team with no screen."""
-    from ensemble_tui.composition import RunOptions
     from ensemble_tui.headless import RunFailed, run_headless
+    from ensemble_tui.options import RunOptions
 
     if args.resume and args.prompt.strip():
         raise UsageError("--resume sends no prompt: leave PROMPT out.")

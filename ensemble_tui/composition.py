@@ -12,41 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 from ensemble_tui.core.store.store import Store
-from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.forking import NO_MOVE_ROUTE
 from ensemble_tui.core.team.recovery import after_reconnect
 from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.core.team.watchdog import Watchdog
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.server import OpenCodeServer, OpenCodeStartError
+from ensemble_tui.options import RunOptions as RunOptions  # re-exported
 from ensemble_tui.paths import repo_data_dir
 from ensemble_tui.tools.server import TeamToolServer
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunOptions:
-    """Everything `run` needs; the CLI fills it from flags and settings."""
-
-    repo_root: Path
-    prompt: str
-    url: str | None = None
-    password: str | None = None
-    json_output: bool = False
-    timeout: float = 1800.0
-    opencode_bin: str | None = None
-    server_env: Mapping[str, str] | None = None
-    store_path: Path | None = None
-    resume: bool = False
-    team_name: str | None = None
-    session_id: str | None = None
-    settings: CoordinatorSettings = field(default_factory=CoordinatorSettings)
 
 
 @contextlib.asynccontextmanager

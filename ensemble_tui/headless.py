@@ -11,13 +11,14 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn, TextIO
 
-from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.composition import opencode_client, running_coordinator
 from ensemble_tui.core.models import LEAD_NAME, TaskStatus, TeamStatus
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import PromptSent, RunFailure, RunFinished, TeamEvent
 from ensemble_tui.core.team.recovery import resume_team
 from ensemble_tui.core.team.report import write_report
 from ensemble_tui.errors import EnsembleError
+from ensemble_tui.options import RunOptions
 
 
 class RunFailed(EnsembleError):

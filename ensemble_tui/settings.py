@@ -33,7 +33,7 @@ from ensemble_tui.paths import config_home
 from ensemble_tui.trust import TrustError, is_trusted, trusted_digest
 
 if TYPE_CHECKING:
-    from ensemble_tui.core.team.coordinator import CoordinatorSettings
+    from ensemble_tui.core.team.settings import CoordinatorSettings
 
 ENV_PREFIX = "ENSEMBLE_"
 USER_FILE = "ensemble.toml"
@@ -321,7 +321,7 @@ def load_settings(
 
 def coordinator_settings(settings: Settings) -> CoordinatorSettings:
     """The part of the settings the coordinator acts on."""
-    from ensemble_tui.core.team.coordinator import CoordinatorSettings  # The coordinator is heavy.
+    from ensemble_tui.core.team.settings import CoordinatorSettings  # Only when needed.
 
     return CoordinatorSettings(
         worktree_root=settings.worktree_root,

@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ensemble_tui.composition import RunOptions
-from ensemble_tui.core.team.coordinator import CoordinatorSettings
+from ensemble_tui.options import RunOptions
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.demo.environment import scripted_opencode_environment
 from ensemble_tui.demo.scenarios import permission_story, two_teammates
 from ensemble_tui.demo.scripted_model import ScriptedModel

@@ -13,14 +13,16 @@ from typing import Any, Protocol
 
 import pytest
 
-from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
-from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.composition import opencode_client, running_coordinator
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import EVENT_TYPES, TeamEvent
 from ensemble_tui.core.team.feed import Feed
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.demo.environment import scripted_opencode_environment
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.server import BIN_VARIABLE, OpenCodeServer
+from ensemble_tui.options import RunOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 PINNED_OPENCODE = ROOT / ".tools/opencode-1.18.33/node_modules/.bin/opencode"

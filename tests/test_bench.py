@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench import bench_event_path, bench_memory, bench_startup
+from bench import bench_event_path, bench_memory, bench_startup, scale
 from bench.frames import END_PART, generate
+from ensemble_tui.demo.script import parse_script
 from ensemble_tui.opencode.events import PartDelta, parse_global_event
 
 
@@ -42,3 +43,17 @@ def test_startup_benchmark_runs(
     out = capsys.readouterr().out
     assert "seconds help " in out
     assert "ratio first_frame " in out
+
+
+def test_the_scale_run_spawns_everyone_in_one_call_and_merges_them_all() -> None:
+    """`make bench-scale` (opt-in, minutes long): its lead's script, checked here."""
+    names = ["m01", "m02", "m03"]
+    steps = parse_script(scale.lead_prompt(names))
+    assert steps is not None
+    spawns = [step for step in steps if step.get("tool") == "ensemble_team_spawn"]
+    assert len(spawns) == 1
+    spawn = spawns[0]["args"]
+    assert [spawn["name"], *(more["name"] for more in spawn["more"])] == names
+    merges = [call["args"]["member"] for step in steps for call in step.get("tools", [])]
+    assert merges == names
+    assert all(parse_script(more["prompt"]) for more in spawn["more"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.core.team.coordinator import CoordinatorSettings
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.core.team.spawn import choose_model
 from ensemble_tui.settings import (
     LoadedSettings,

@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.composition import opencode_client, running_coordinator
 from ensemble_tui.core.team.control import TeamControl
-from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.demo.environment import scripted_opencode_environment
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.demo.story import PROJECT_FILES, STYLE_GUIDE, lead_prompt
 from ensemble_tui.headless import drive_team, feed_printer
 from ensemble_tui.opencode.server import find_opencode
+from ensemble_tui.options import RunOptions
 
 DEMO_PACE = 1.2
 

@@ -10,11 +10,13 @@ turns it into a generic error text and logs it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.spawn import SpawnRequest
 from ensemble_tui.core.team.task_specs import TaskSpec
 
 Priority = Literal["high", "medium", "low"]
@@ -63,6 +65,7 @@ class TeamOperations(Protocol):
         model: str | None,
         worktree: bool,
         plan_approval: bool,
+        more: Sequence[SpawnRequest] = (),
     ) -> str: ...
 
     async def team_fork(

@@ -18,6 +18,8 @@ from ensemble_tui.core.team.identity import Caller
 from ensemble_tui.tools.api import MAX_MESSAGE_BYTES, TeamOperations
 
 MAX_TASKS_PER_CALL = 50
+# Teammates one team_spawn call may start (the first and `more`).
+MAX_SPAWNS_PER_CALL = 64
 MAX_NAME_CHARS = 200
 _ERRORS_SHOWN = 3
 

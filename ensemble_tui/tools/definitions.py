@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.spawn import SpawnRequest
 from ensemble_tui.core.team.task_specs import TaskSpec
 from ensemble_tui.tools.api import NewTask, TeamOperations
 from ensemble_tui.tools.arguments import (
+    MAX_SPAWNS_PER_CALL,
     MAX_TASKS_PER_CALL,
     LongText,
     ShortText,
@@ -38,6 +40,19 @@ class TeamCreate(ToolArguments):
         return await operations.team_create(caller, self.name)
 
 
+class SpawnItem(BaseModel):
+    """One more teammate of a team_spawn call."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: ShortText = Field(description="The teammate's name, as for team_spawn.")
+    prompt: LongText = Field(description="Its first instructions, complete.")
+    agent: ShortText = Field(default="build", description="Its OpenCode agent.")
+    model: ShortText | None = Field(default=None, description="Its model, provider/model.")
+    worktree: bool = Field(default=True, description="Its own worktree and branch.")
+    plan_approval: bool = Field(default=False, description="Plan first, then wait for a go.")
+
+
 class TeamSpawn(ToolArguments):
     tool_name: ClassVar[str] = "team_spawn"
     description: ClassVar[str] = (
@@ -46,7 +61,8 @@ class TeamSpawn(ToolArguments):
         "It sees nothing of your conversation, so make the prompt self-contained: the goal, "
         "the files involved, the task ids to claim, and to report back with team_message "
         "to 'lead' or team_tasks_complete. Create the team (team_create) and the tasks "
-        "(team_tasks_add) first. Returns the member's name, branch and session id."
+        "(team_tasks_add) first. Returns the member's name, branch and session id. To "
+        "start several teammates, give the others in `more`: they start together."
     )
     name: ShortText = Field(
         description=(
@@ -77,8 +93,21 @@ class TeamSpawn(ToolArguments):
             "before changing any file."
         ),
     )
+    more: list[SpawnItem] = Field(
+        default_factory=list,
+        max_length=MAX_SPAWNS_PER_CALL - 1,
+        description=(
+            "More teammates to start with this one, all at the same time (much faster than "
+            "one call each): each {name, prompt, agent, model, worktree, plan_approval}, "
+            "the fields as above."
+        ),
+    )
 
     async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        more = [
+            SpawnRequest(m.name, m.prompt, m.agent, m.model, m.worktree, m.plan_approval)
+            for m in self.more
+        ]
         return await operations.team_spawn(
             caller,
             self.name,
@@ -87,6 +116,7 @@ class TeamSpawn(ToolArguments):
             self.model,
             self.worktree,
             self.plan_approval,
+            more,
         )
 
 

@@ -10,22 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import SuspendNotSupported
 from textual.message import Message
 from textual.screen import Screen
 
-from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.git.merge import MergeResult, MergeStatus
 from ensemble_tui.core.git.worktrees import BranchDiff
 from ensemble_tui.core.models import LEAD_NAME, MemberStatus
 from ensemble_tui.core.store.checks import CheckResult
-from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.forking import ForkView
 from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.models import PermissionReply
+from ensemble_tui.options import RunOptions
 from ensemble_tui.tui import texts
 from ensemble_tui.tui.runtime import attach_command, run_attached
 from ensemble_tui.tui.screens.confirm import ConfirmScreen, QuestionScreen, TextScreen
@@ -39,6 +38,9 @@ from ensemble_tui.tui.screens.forks import (
 )
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.control import TeamControl
 
 NEEDS_A_TEAM = {
     "diff",

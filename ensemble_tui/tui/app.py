@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -19,15 +19,13 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.worker import Worker
 
-from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.models import LEAD_NAME
-from ensemble_tui.core.team.control import TeamControl
-from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import MemberViewed
 from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.events import Event
 from ensemble_tui.opencode.models import MessageWithParts
+from ensemble_tui.options import RunOptions
 from ensemble_tui.settings import SettingsError
 from ensemble_tui.tui.actions import TeamActions
 from ensemble_tui.tui.bridge import Bridge
@@ -44,6 +42,10 @@ from ensemble_tui.tui.widgets.session import PromptBox
 from ensemble_tui.tui.widgets.statusbar import Connection
 from ensemble_tui.tui.widgets.taskboard import TaskBoard
 from ensemble_tui.tui.widgets.teammates import TeammateList
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.control import TeamControl
+    from ensemble_tui.core.team.coordinator import Coordinator
 
 WELCOME = (
     "Tell the lead what to build. It plans the work, makes a team and spawns teammates, "
@@ -149,6 +151,8 @@ class EnsembleApp(App[None]):
 
     def on_ensemble_app_team_started(self, message: TeamStarted) -> None:
         coordinator = message.coordinator
+        from ensemble_tui.core.team.control import TeamControl  # loaded by now: no cost
+
         self.control = TeamControl(coordinator)
         self.connection = Connection(coordinator.client.base_url, "connected")
         self.main.attach_glance(coordinator)

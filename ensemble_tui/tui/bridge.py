@@ -7,8 +7,10 @@ streamed deltas of a part joined), so the screen redraws at most ~25 times a sec
 however many teammates stream at once. Raw events of sessions that are not shown are
 dropped here, so they cost the screen nothing.
 
-Backpressure: no batch is posted until the app has handled the last one (a callback
-queued behind it says so); meanwhile events are collected and deltas joined, so a
+Backpressure: no batch is posted until the app has handled the last one and drawn the
+screen (a callback run after the next refresh says so), and the next waits twice as
+long as that took (up to 0.12 s), so under load the screen takes about
+a third of the time and the stream the rest. Meanwhile events are collected and deltas joined, so a
 screen that falls behind gets fewer, bigger batches, and keys never queue behind a
 backlog of them. Nothing is dropped.
 """
@@ -18,27 +20,41 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from ensemble_tui.core.team.control import TeamControl
-from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.core.team.read_model import TeamSnapshot
-from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.events import (
     Event,
+    FileEdited,
     MessageUpdated,
     PartDelta,
     PartRemoved,
     PartUpdated,
+    SessionDiffChanged,
+    TodoUpdated,
+    UnknownEvent,
 )
+from ensemble_tui.opencode.models import StepFinishPart
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.coordinator import Coordinator
+    from ensemble_tui.core.team.sessions import SessionState
 
 FLUSH_INTERVAL = 0.04
+# After a batch that took the app T seconds to handle and draw, the next waits this many T
+# (at most MAX_PAUSE: the screen never lags further behind than that).
+SCREEN_SHARE = 2.0
+MAX_PAUSE = 0.12
 
 # Raw events that only matter to the transcript of the shown session.
 TRANSCRIPT_EVENTS = (PartUpdated, PartDelta, PartRemoved, MessageUpdated)
+# Raw events that change nothing the team panes show (what does change them is told by
+# a team event too, except a step's tokens).
+UNSHOWN_EVENTS = (UnknownEvent, SessionDiffChanged, FileEdited, TodoUpdated)
 
 
 class Bridge:
@@ -63,6 +79,9 @@ class Bridge:
         self, coordinator: Coordinator, target: MessagePump, interval: float = FLUSH_INTERVAL
     ) -> None:
         self.coordinator = coordinator
+        # Imported here: the team's machinery is loaded once the screen is up, not before.
+        from ensemble_tui.core.team.control import TeamControl
+
         self.control = TeamControl(coordinator)
         self._last_message = 0
         self.target = target
@@ -75,6 +94,8 @@ class Bridge:
         self._open_delta: PartDelta | None = None
         self._pieces: list[str] = []
         self._waiting = False
+        self._posted_at = 0.0
+        self._pause = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._unlisten: Callable[[], None] | None = None
@@ -116,12 +137,17 @@ class Bridge:
         self._schedule()
 
     def _on_session_event(self, state: SessionState, event: Event) -> None:
-        if not isinstance(event, TRANSCRIPT_EVENTS):
-            self._sessions_changed = True
-        elif state.session_id == self.followed:
-            self._add_transcript_event(event)
-        else:
+        if isinstance(event, TRANSCRIPT_EVENTS):
+            if state.session_id == self.followed:
+                self._add_transcript_event(event)
+            elif not (isinstance(event, PartUpdated) and isinstance(event.part, StepFinishPart)):
+                return
+            else:
+                self._sessions_changed = True  # a step's tokens
+        elif isinstance(event, UNSHOWN_EVENTS):
             return
+        else:
+            self._sessions_changed = True
         self._schedule()
 
     def _add_transcript_event(self, event: Event) -> None:
@@ -151,14 +177,22 @@ class Bridge:
         """Whether a flush is due (none is while the app handles the last batch)."""
         return self._timer is not None
 
+    @property
+    def busy(self) -> bool:
+        """Whether a batch is due, or posted and not yet handled and drawn by the app."""
+        return self._timer is not None or self._waiting
+
     def _schedule(self) -> None:
         if self._timer is None and not self._waiting:
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self.interval, self.flush)
+            self._timer = loop.call_later(max(self.interval, self._pause), self.flush)
 
     def _handled(self) -> None:
-        """The app has handled the last batch: the next may go when its time comes."""
+        """The app has handled and drawn the last batch: the next may go when its time
+        comes, which is later the longer that took."""
         self._waiting = False
+        spent = asyncio.get_running_loop().time() - self._posted_at
+        self._pause = min(MAX_PAUSE, spent * SCREEN_SHARE)
         if self._feed or self._sessions_changed or self._transcript or self._open_delta:
             self._schedule()
 
@@ -178,5 +212,6 @@ class Bridge:
             posted = self.target.post_message(arrived) or posted
             self._transcript.clear()
         if posted:
-            # Queued behind the batch, so it runs once the app has handled it.
-            self._waiting = self.target.call_later(self._handled)
+            # Queued behind the batch, and run after the screen is drawn again.
+            self._posted_at = asyncio.get_running_loop().time()
+            self._waiting = self.target.call_after_refresh(self._handled)

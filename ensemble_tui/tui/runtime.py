@@ -12,13 +12,13 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
-from ensemble_tui.core.team.coordinator import Coordinator
-from ensemble_tui.core.team.events import TeamOpened
-from ensemble_tui.core.team.startup import start_or_resume
-from ensemble_tui.opencode.server import check_opencode_version, find_opencode
+from ensemble_tui.opencode.server import find_opencode
+from ensemble_tui.options import RunOptions
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.coordinator import Coordinator
 
 
 async def run_team(
@@ -27,6 +27,13 @@ async def run_team(
     """Start OpenCode (or attach) and the coordinator; pick up the unfinished team (or the
     one asked for) or start a lead, send the options' prompt if any, and keep it all
     running until *stop*."""
+    # Imported here, once the screen is up: the composition root brings the MCP server
+    # and the whole core, a second or more to import, none of it needed for a frame.
+    from ensemble_tui.composition import opencode_client, running_coordinator
+    from ensemble_tui.core.team.events import TeamOpened
+    from ensemble_tui.core.team.startup import start_or_resume
+    from ensemble_tui.opencode.server import check_opencode_version
+
     if options.opencode_bin and not options.url:
         # Here rather than before the screen opens: the check takes a second or more.
         await asyncio.to_thread(check_opencode_version, options.opencode_bin)

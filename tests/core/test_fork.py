@@ -13,6 +13,7 @@ from ensemble_tui.core.models import LEAD_NAME, MemberStatus
 from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.recovery import resume_team
 from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
@@ -179,3 +180,52 @@ def caller(coord: Coordinator, member: str) -> Caller:
     assert state is not None
     assert coord.team is not None
     return Caller(member, member == LEAD_NAME, coord.team.id, state.session_id)
+
+
+async def test_a_teammate_forks_itself_when_allowed_and_forks_survive_a_restart(
+    git_repo: Path, team_options: TeamOptions
+) -> None:
+    tia = script_block(
+        tool(
+            "ensemble_team_fork",
+            name="tib",
+            prompt="Take the other road.\n" + fork_script("tib", "tib.txt", "the other road\n"),
+        ),
+        {"text": "forked myself"},
+    )
+    lead = script_block(
+        tool("ensemble_team_create", name="selves"),
+        tool("ensemble_team_spawn", name="tia", prompt="Go.\n" + tia),
+        {
+            "await": "tib: tib.txt is done",
+            **tool("ensemble_team_handoff", mode="new", text="Phase two."),
+        },
+        {"text": "handing off"},
+    )
+    options = team_options(teammates_may_fork=True)
+    async with running_team(options) as coord:
+        await drive_team(coord, lead, 240)
+        assert coord.team is not None
+        team = coord.team
+        tib = coord.store.get_member(team.id, "tib")
+        lead_now = coord.store.get_team(team.id)
+        earlier = coord.store.earlier_sessions(team.id, LEAD_NAME)
+    assert tib is not None
+    assert tib.forked_from == "tia"
+    assert git(git_repo, "show", "ensemble/selves/tib:tib.txt") == "the other road\n"
+    assert lead_now is not None
+    # The team the coordinator holds follows the lead's new session.
+    assert team.lead_session_id == lead_now.lead_session_id
+    assert len(earlier) == 1
+    assert earlier[0].session_id != lead_now.lead_session_id
+
+    # ensemble-tui restarts: the fork and the lead's new session are picked up again.
+    async with running_team(options) as coord:
+        notes = await resume_team(coord, lead_now)
+        tib_state = coord.session_of("tib")
+        lead_state = coord.session_of(LEAD_NAME)
+    assert notes == []
+    assert tib_state is not None
+    assert tib_state.directory == str(tib.worktree_path)
+    assert lead_state is not None
+    assert lead_state.session_id == lead_now.lead_session_id

@@ -5,11 +5,13 @@ call returns at once and the hand-off happens when that turn ends."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.models import LEAD_NAME
 from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import ScriptedModel
@@ -131,3 +133,39 @@ async def test_bad_hand_offs_are_refused_and_change_nothing(team_options: TeamOp
     assert "name it" in refusals["no agent"]
     assert "no member 'nobody'" in refusals["member"]
     assert "Unknown mode 'sideways'" in refusals["mode"]
+
+
+async def test_after_a_compaction_from_outside_the_next_prompt_says_who_it_is(
+    team_options: TeamOptions, scripted_model: ScriptedModel
+) -> None:
+    """A compaction ensemble-tui did not ask for (OpenCode's own, or /compact in its TUI)
+    is learnt from the session.compacted event."""
+    lead = script_block(
+        tool("ensemble_team_create", name="squeeze"),
+        tool("ensemble_team_spawn", name="oli", prompt="Go.\n" + script_block({"text": "ready"})),
+        {"text": "spawned"},
+    )
+    async with running_team(team_options()) as coord:
+        await drive_team(coord, lead, 120)
+        oli = coord.session_of("oli")
+        assert oli is not None
+        assert oli.model is not None
+        compacted: asyncio.Future[TeamEvent] = asyncio.get_running_loop().create_future()
+
+        def note(event: TeamEvent) -> None:
+            if event.type == "member.compacted" and not compacted.done():
+                compacted.set_result(event)
+
+        stop = coord.feed.subscribe(note)
+        await coord.client.summarize(oli.session_id, oli.directory, oli.model)
+        # The event, not the summarize call's answer, is how a compaction is learnt.
+        async with asyncio.timeout(60):
+            event = await compacted
+        stop()
+        await TeamControl(coord).send("oli", "Carry on.\n" + script_block({"text": "carried on"}))
+        await coord.wait_until_settled(limit=60)
+    assert event.member == "oli"
+    request = first_request_playing(scripted_model, text="carried on")
+    assert request["last_user"].startswith("[ensemble] Your conversation was summarized")
+    assert "You are oli, a teammate in team squeeze" in request["last_user"]
+    assert event.member == "oli"

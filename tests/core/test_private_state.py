@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ensemble_tui.composition import RunOptions, opencode_client
+from ensemble_tui.composition import opencode_client
 from ensemble_tui.core.git.worktrees import create_worktree, default_worktree_root
 from ensemble_tui.core.store.store import Store
+from ensemble_tui.options import RunOptions
 from ensemble_tui.paths import data_home, repo_data_dir
 from ensemble_tui.tui.runtime import attach_command
 

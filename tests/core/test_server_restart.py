@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
+from ensemble_tui.composition import opencode_client, running_coordinator
 from ensemble_tui.core.models import TaskStatus
-from ensemble_tui.core.team.coordinator import CoordinatorSettings
 from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.demo.scenarios import slow_alice_team
 from ensemble_tui.opencode.server import OpenCodeServer, new_password
+from ensemble_tui.options import RunOptions
 from tests.conftest import git
 
 LEAD = slow_alice_team("restart")

@@ -149,3 +149,32 @@ async def test_a_session_made_by_a_spawn_whose_answer_timed_out_is_deleted(
         await nothing_made(coord, tmp_path, git_repo, "ann")
         left = await coord.client.list_sessions(str(worktree))
         assert [s.title for s in left if s.directory == str(worktree)] == []
+
+
+async def test_one_call_spawns_several_at_once_and_says_which_could_not(
+    tmp_path: Path, git_repo: Path, team_options: TeamOptions
+) -> None:
+    async with running_team(team_options(max_members=3)) as coord:
+        caller = await lead_with_team(coord, "many")
+        assert coord.team is not None
+        team_id = coord.team.id
+        # When the first spawn is done, how many had been started: all, if at once.
+        started_when_first_done: list[int] = []
+
+        def on_event(event: object) -> None:
+            if getattr(event, "type", "") == "member.spawned" and not started_when_first_done:
+                started_when_first_done.append(len(coord.store.list_members(team_id)) - 1)
+
+        coord.feed.subscribe(on_event)
+        more = [SpawnRequest(name, f"Do {name}.") for name in ("bea", "cal", "dot")]
+        answer = await TeamTools(coord).team_spawn(
+            caller, "abe", "Do abe.", "build", None, True, False, more
+        )
+        lines = answer.splitlines()
+        assert sum(line.startswith("Spawned ") for line in lines) == 3, answer
+        assert sum("max_members = 3" in line for line in lines) == 1, answer
+        assert started_when_first_done == [3], "the others were under way before one was done"
+        with pytest.raises(Refused, match="names abe more than once"):
+            await TeamTools(coord).team_spawn(
+                caller, "abe", "x", "build", None, True, False, [SpawnRequest("abe", "y")]
+            )

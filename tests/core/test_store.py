@@ -21,6 +21,7 @@ from ensemble_tui.core.models import (
     TeamStatus,
     validate_name,
 )
+from ensemble_tui.core.store.messages import _INBOX_QUERY
 from ensemble_tui.core.store.schema import (
     MIGRATIONS,
     Migration,
@@ -90,6 +91,31 @@ def test_a_failing_migration_changes_nothing(db_path: Path) -> None:
     with sqlite3.connect(db_path) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert "extra" not in tables
+
+
+def test_what_waits_to_be_delivered_is_found_by_index_not_by_scan(
+    store: Store, team: Team, db_path: Path
+) -> None:
+    """Asked at every turn's end: a team with 100k delivered messages must not scan them."""
+    inbox = _INBOX_QUERY.format(condition="AND d.delivered_at IS NULL")
+    queries = [
+        (
+            "message_undelivered",
+            "SELECT COUNT(*) FROM message_deliveries WHERE team_id = 1 AND delivered_at IS NULL",
+        ),
+        ("message_undelivered", inbox.replace("?", "1", 1).replace("?", "'bob'", 1)),
+        (
+            "notices_inbox",
+            "SELECT id FROM notices WHERE team_id = 1 "
+            "AND delivered_at IS NULL AND recipient = 'bob' ORDER BY id",
+        ),
+    ]
+    with sqlite3.connect(db_path) as connection:
+        for index, query in queries:
+            plan = " ".join(
+                str(row[-1]) for row in connection.execute("EXPLAIN QUERY PLAN " + query)
+            )
+            assert index in plan, plan
 
 
 def test_a_database_from_a_newer_version_is_refused(db_path: Path) -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.models import MemberStatus, TaskStatus
 from ensemble_tui.core.store.store import Store
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.demo.scenarios import two_teammates
 from ensemble_tui.headless import drive_team, feed_printer
+from ensemble_tui.options import RunOptions
 from tests.conftest import TeamOptions, git, running_team
 
 

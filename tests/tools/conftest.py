@@ -8,7 +8,7 @@ the right stand-in: it makes "the operation was not called" observable.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +19,7 @@ from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 
 from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.spawn import SpawnRequest
 from ensemble_tui.core.team.task_specs import TaskSpec
 from ensemble_tui.tools.server import TeamToolServer
 
@@ -68,6 +69,7 @@ class RecordingOperations:
         model: str | None,
         worktree: bool,
         plan_approval: bool,
+        more: Sequence[SpawnRequest] = (),
     ) -> str:
         return await self._record(
             "team_spawn",
@@ -78,6 +80,7 @@ class RecordingOperations:
             model=model,
             worktree=worktree,
             plan_approval=plan_approval,
+            **({"more": [request.name for request in more]} if more else {}),
         )
 
     async def team_fork(

@@ -83,6 +83,13 @@ VALID_CALLS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"name": "rev", "prompt": "Review.", "agent": "plan", "model": "a/b", "worktree": False,
          "plan_approval": True},
     ),
+    (
+        "team_spawn",
+        {"name": "m1", "prompt": "Do 1.",
+         "more": [{"name": "m2", "prompt": "Do 2."}, {"name": "m3", "prompt": "Do 3."}]},
+        {"name": "m1", "prompt": "Do 1.", "agent": "build", "model": None, "worktree": True,
+         "plan_approval": False, "more": ["m2", "m3"]},
+    ),
     ("team_shutdown", {"member": "bob"}, {"member": "bob", "force": False}),
     ("team_shutdown", {"member": "bob", "force": True}, {"member": "bob", "force": True}),
     ("team_merge", {"member": "bob"}, {"member": "bob"}),

@@ -21,13 +21,12 @@ from typing import Any
 import httpx
 from textual.pilot import Pilot
 
-from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.git.worktrees import create_worktree
 from ensemble_tui.core.models import Member, MemberStatus, MemberUpdate
 from ensemble_tui.core.store.connection import sql_value
 from ensemble_tui.core.store.store import Store
 from ensemble_tui.core.team.activity import TeamGlance
-from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import (
     MemberSpawned,
     MessageSent,
@@ -38,9 +37,11 @@ from ensemble_tui.core.team.events import (
     TeamEvent,
 )
 from ensemble_tui.core.team.sessions import SessionState
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.core.team.taskboard import TaskSpec
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
+from ensemble_tui.options import RunOptions
 from ensemble_tui.tui.app import EnsembleApp, make_app
 
 NOW = datetime(2026, 1, 15, 14, 30, tzinfo=UTC)

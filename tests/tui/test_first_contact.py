@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ensemble_tui.composition import RunOptions
-from ensemble_tui.core.team.coordinator import CoordinatorSettings
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
 from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.options import RunOptions
 from ensemble_tui.tui.app import make_app
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.session import PromptBox, SessionPane

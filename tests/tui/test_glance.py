@@ -10,9 +10,9 @@ from pathlib import Path
 
 from textual.widgets import Sparkline
 
-from ensemble_tui.composition import RunOptions
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
+from ensemble_tui.options import RunOptions
 from ensemble_tui.tui.app import make_app
 from ensemble_tui.tui.screens.detail import DetailScreen
 from ensemble_tui.tui.widgets.activity import ActivityColumn, SpendChart

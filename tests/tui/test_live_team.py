@@ -16,15 +16,16 @@ import pytest
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
-from ensemble_tui.composition import RunOptions
-from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.core.team.sessions import SessionState
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.events import Event, PartUpdated
 from ensemble_tui.opencode.models import TextPart
 from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.options import RunOptions
 from ensemble_tui.tui.app import EnsembleApp, make_app
 from ensemble_tui.tui.screens.confirm import ConfirmScreen
 from ensemble_tui.tui.widgets.attention import AttentionBar

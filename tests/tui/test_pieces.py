@@ -58,7 +58,7 @@ class Collector:
         self.posted.append(message)
         return True
 
-    def call_later(self, callback: Callable[[], object]) -> bool:
+    def call_after_refresh(self, callback: Callable[[], object]) -> bool:
         self.callbacks.append(callback)
         return True
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Markdown
-from textual.widgets.markdown import MarkdownBlock
+import io
 
-from ensemble_tui.tui.widgets.parts import AgentText, UserText
+from rich.console import Console
+from textual.app import App, ComposeResult
+
+from ensemble_tui.tui.widgets.parts import AgentText, StreamedMarkdown, UserText
 
 
 class Texts(App[None]):
@@ -15,8 +16,11 @@ class Texts(App[None]):
         yield AgentText("")
 
 
-def shown(widget: Markdown) -> str:
-    return "\n".join(str(block.content) for block in widget.query(MarkdownBlock))
+def shown(widget: StreamedMarkdown) -> str:
+    """The text as the widget renders it, lines stripped."""
+    console = Console(width=80, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines()).strip()
 
 
 async def test_tags_in_prompts_and_streamed_answers_keep_every_character() -> None:
@@ -26,7 +30,9 @@ async def test_tags_in_prompts_and_streamed_answers_keep_every_character() -> No
         answer = app.query_one(AgentText)
         await answer.add("I kept <<tag>> and <div>\n\n")  # streamed, as deltas arrive
         await answer.add("<span>hi</span> & more")
+        assert answer.streaming
         await answer.finish()
         await pilot.pause()
         assert shown(app.query_one(UserText)) == "Fix <<tag>> in <div>x</div>, & and &amp; as typed"
-        assert shown(answer) == "I kept <<tag>> and <div>\n<span>hi</span> & more"
+        assert not answer.streaming
+        assert shown(answer) == "I kept <<tag>> and <div>\n\n<span>hi</span> & more"

@@ -208,8 +208,24 @@ _FORKS_AND_SESSIONS = Migration(
     ),
 )
 
+_UNDELIVERED = Migration(
+    description="an index of the messages waiting to be delivered, read at every turn's end",
+    statements=(
+        # Partial: only the rows still waiting, so it stays small as a team ages (notices
+        # have theirs already: notices_inbox ends with delivered_at).
+        "CREATE INDEX message_undelivered ON message_deliveries (team_id, recipient, message_id) "
+        "WHERE delivered_at IS NULL",
+    ),
+)
+
 # Append new migrations at the end; never edit one that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA, _NOTICES, _CHECKS, _FORKS_AND_SESSIONS)
+MIGRATIONS: tuple[Migration, ...] = (
+    _INITIAL_SCHEMA,
+    _NOTICES,
+    _CHECKS,
+    _FORKS_AND_SESSIONS,
+    _UNDELIVERED,
+)
 
 
 def schema_version(connection: sqlite3.Connection) -> int:

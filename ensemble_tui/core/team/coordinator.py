@@ -16,7 +16,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ensemble_tui.core.errors import Refused
@@ -54,6 +53,9 @@ from ensemble_tui.core.team.prompts import (
 )
 from ensemble_tui.core.team.reactions import AfterTurn, EventReactions, SessionListener
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
+from ensemble_tui.core.team.settings import (
+    CoordinatorSettings as CoordinatorSettings,  # re-exported
+)
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.events import Event
@@ -68,28 +70,6 @@ log = logging.getLogger(__name__)
 
 # The name the team tools are registered under, in every directory.
 MCP_SERVER_NAME = "ensemble"
-
-
-@dataclass
-class CoordinatorSettings:
-    """How the coordinator behaves; the app's settings fill these in."""
-
-    worktree_root: Path | None = None
-    default_model: str | None = None
-    models_by_agent: dict[str, str] = field(default_factory=dict)
-    model_pool: list[str] = field(default_factory=list)
-    model_assignment: str = "default"
-    tool_rate: float = 2.0
-    tool_burst: int = 20
-    ack_cooldown: float = 60.0
-    max_spawn_failures: int = 3
-    max_members: int = 20
-    stall_threshold: float = 300.0
-    timeout: float = 1800.0
-    merge_on_cleanup: bool = True
-    teammates_may_fork: bool = False
-    check: str | None = None
-    check_timeout: float = 600.0
 
 
 class Coordinator:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, Message, Task
 from ensemble_tui.core.store.checks import CheckResult
-from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import TeamReported
-from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.coordinator import Coordinator
+    from ensemble_tui.core.team.sessions import SessionState
 
 # Statuses the store owns: a session's own state cannot tell these.
 STORE_OWNED = frozenset(

@@ -24,10 +24,11 @@ from ensemble_tui.core.models import (
     Team,
     validate_name,
 )
-from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
+from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import MemberPlanApproved, MemberSpawned, MemberSpawnFailed
 from ensemble_tui.core.team.prompts import teammate_first_prompt
 from ensemble_tui.core.team.sessions import SessionState
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.opencode.client import OpenCodeError
 from ensemble_tui.opencode.models import ModelRef, PermissionRule
 
@@ -104,8 +105,15 @@ def choose_model(
     return ModelRef.parse(text) if text else None
 
 
-async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnRequest) -> Member:
-    """Spawn one teammate; raises Refused (after undoing everything) on any failure."""
+async def spawn_teammate(
+    coordinator: Coordinator, team: Team, request: SpawnRequest, *, position: int = 0
+) -> Member:
+    """Spawn one teammate; raises Refused (after undoing everything) on any failure.
+
+    Spawns run concurrently (each waits on OpenCode, not on the others); *position* is
+    this one's place among those started together, so a rotating model pool gives each
+    its own model.
+    """
     store = coordinator.store
     limit = coordinator.settings.max_spawn_failures
     if coordinator.spawn_failures >= limit:
@@ -121,7 +129,7 @@ async def spawn_teammate(coordinator: Coordinator, team: Team, request: SpawnReq
         raise Refused(f"A member named {request.name!r} already exists in team {team.name}.")
     check_room(coordinator, team)
     try:
-        spawned_before = sum(m.name != "lead" for m in store.list_members(team.id))
+        spawned_before = sum(m.name != "lead" for m in store.list_members(team.id)) + position
         model = choose_model(coordinator.settings, request.agent, request.model, spawned_before)
     except ValueError as error:
         raise Refused(str(error)) from None

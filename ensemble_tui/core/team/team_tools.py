@@ -7,9 +7,10 @@ before anything changes.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.models import LEAD_NAME, Member, TaskStatus, Team, TeamStatus
@@ -66,6 +67,9 @@ def is_acknowledgement(text: str, names: Collection[str] = ()) -> bool:
     addressed = "|".join(re.escape(name.lower()) for name in names if name)
     allowed = _POLITE_PHRASES.pattern + (f"|{addressed}" if addressed else "")
     return re.fullmatch(rf"(({allowed})( |$))+", words + " ", re.IGNORECASE) is not None
+
+
+_REPORTS = " They report to you with team_message when done."
 
 
 class TeamTools:
@@ -133,17 +137,45 @@ class TeamTools:
         model: str | None,
         worktree: bool,
         plan_approval: bool,
+        more: Sequence[SpawnRequest] = (),
     ) -> str:
         team = self._team(caller)
-        if not prompt.strip():
-            raise Refused("team_spawn needs a prompt: tell the teammate what to do.")
-        request = SpawnRequest(name, prompt, agent, model, worktree, plan_approval)
+        requests = [SpawnRequest(name, prompt, agent, model, worktree, plan_approval), *more]
+        for request in requests:
+            if not request.prompt.strip():
+                raise Refused(f"team_spawn needs a prompt for {request.name}: tell it what to do.")
+        names = [request.name for request in requests]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise Refused(f"team_spawn names {', '.join(twice)} more than once; nothing spawned.")
+        if len(requests) == 1:
+            spawned = await self._spawn_one(team, requests[0])
+            return f"{spawned} It reports to you with team_message when done."
+        # All at once: each spawn waits on OpenCode (a new folder's instance), not on
+        # the others, so ten teammates start in about the time of one.
+        outcomes = await asyncio.gather(
+            *(self._spawn_one(team, r, position) for position, r in enumerate(requests)),
+            return_exceptions=True,
+        )
+        lines = []
+        for outcome in outcomes:
+            if isinstance(outcome, Refused):
+                lines.append(f"Not spawned: {outcome}")
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                lines.append(outcome)
+        if not any(isinstance(outcome, str) for outcome in outcomes):
+            raise Refused("\n".join(lines))
+        return "\n".join(lines) + _REPORTS
+
+    async def _spawn_one(self, team: Team, request: SpawnRequest, position: int = 0) -> str:
         try:
-            member = await spawn_teammate(self.coordinator, team, request)
+            member = await spawn_teammate(self.coordinator, team, request, position=position)
         except ValueError as error:
             raise Refused(str(error)) from None
         where = f"branch {member.branch}" if member.branch else "read-only"
-        return f"Spawned {name} ({where}). It reports to you with team_message when done."
+        return f"Spawned {request.name} ({where})."
 
     async def team_fork(
         self,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 from markdown_it import MarkdownIt
+from rich.console import RenderableType
 from textual.content import Content
 from textual.events import Click
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Static
 
 from ensemble_tui.core.team.prompts import without_delivery_marker
 from ensemble_tui.opencode.models import (
@@ -30,55 +31,93 @@ BODY_CHARS = 4000
 BODY_LINES = 40
 
 
+@functools.cache
 def markdown_without_html() -> MarkdownIt:
-    """Markdown in which `<div>` or `<<tag>>` is text: Textual drops raw HTML tokens, so a
-    prompt mentioning a tag would silently lose it."""
+    """Markdown in which `<div>` or `<<tag>>` is text: raw HTML tokens are dropped when
+    rendered, so a prompt mentioning a tag would silently lose it. (One parser, shared:
+    parsing does not change it.)"""
     return MarkdownIt("gfm-like", {"html": False})
 
 
+@functools.cache
 def markdown_as_typed() -> MarkdownIt:
     """For what a person typed: no HTML, and `&amp;` stays `&amp;` rather than `&`."""
-    return markdown_without_html().disable("entity")
+    return MarkdownIt("gfm-like", {"html": False}).disable("entity")
 
 
-class StreamedMarkdown(Markdown):
-    """A text part: Markdown that grows as deltas arrive, never re-rendered whole per token."""
+class StreamedMarkdown(Static):
+    """A text part: plain text while it streams, Markdown once it is finished, one widget.
+
+    Streamed Markdown would be parsed again and its blocks laid out again at every
+    batch of tokens, and a Markdown document is a widget per block, each costing layout
+    time on every refresh of a long transcript. Here the growing text is shown as it is,
+    and parsed once, when the part ends (or is loaded), into one renderable.
+    """
+
+    DEFAULT_CSS = """
+    StreamedMarkdown { height: auto; }
+    """
 
     def __init__(self, text: str, *, classes: str | None = None) -> None:
-        super().__init__(text, classes=classes, parser_factory=self.make_parser)
+        super().__init__(classes=classes, markup=False)
         self.text = text
-        self._stream: MarkdownStream | None = None
+        self._streaming = False
+        self._height: int | None = None
+        self._show()
 
     @staticmethod
     def make_parser() -> MarkdownIt:
         """The parser of this kind of text."""
         return markdown_without_html()
 
+    @property
+    def streaming(self) -> bool:
+        """Whether the text is being streamed (and shown as plain text until it ends)."""
+        return self._streaming
+
+    def _show(self) -> None:
+        if not self._streaming:
+            self.update(markdown_renderable(self.text, self.make_parser()))
+            return
+        shown = Content(self.text)
+        # A layout is a reflow of the whole screen: only when the text takes more lines.
+        width = self.content_region.width
+        height = shown.get_height(self.styles.get_render_rules(), width) if width else None
+        self.update(shown, layout=height is None or height != self._height)
+        self._height = height
+
     async def add(self, fragment: str) -> None:
         """Append streamed text."""
         if not fragment:
             return
         self.text += fragment
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self)
-        await self._stream.write(fragment)
+        self._streaming = True
+        self._show()
 
     async def set_text(self, text: str) -> None:
         """Show the part's whole text (appending when it only grew)."""
         if text == self.text:
             return
-        if text.startswith(self.text):
-            await self.add(text[len(self.text) :])
-            return
-        await self.finish()
         self.text = text
-        await self.update(text)
+        self._show()
 
     async def finish(self) -> None:
-        """Stop streaming (what was written is kept)."""
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            await stream.stop()
+        """The text is complete: show it as Markdown."""
+        if self._streaming:
+            self._streaming = False
+            self._show()
+
+
+def markdown_renderable(text: str, parser: MarkdownIt) -> RenderableType:
+    """*text* as Markdown parsed by *parser*, as one Rich renderable (code in the
+    terminal's own colours)."""
+    # Imported here: it brings pygments, slow to import, not needed for the first frame.
+    from rich.markdown import Markdown as RichMarkdown
+
+    rendered = RichMarkdown("", code_theme="ansi_dark", inline_code_theme="ansi_dark")
+    rendered.markup = text
+    rendered.parsed = parser.parse(text)
+    return rendered
 
 
 _SCRIPT_BLOCK = re.compile(r"```scripted[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL)

@@ -1,8 +1,10 @@
 """The live transcript of one session: loaded once, then grown part by part as events come.
 
 Only the newest parts are mounted when a session is opened (`home` mounts earlier ones),
-and streamed text is appended to its part's Markdown, so a long transcript stays fast
-and no token rebuilds what is already on screen.
+and while it is followed the oldest go back to being kept (as data, not widgets) once
+more than MOUNTED_PARTS are shown, so memory and layout time stay flat however long
+the session runs. Streamed text is appended to its part as plain text and parsed as
+Markdown once, when the part ends, so no token rebuilds what is already on screen.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from ensemble_tui.tui.widgets.parts import (
 
 FIRST_PARTS = 50
 MORE_PARTS = 50
+# While following the newest, parts past this many go back to the kept ones (in chunks
+# of MORE_PARTS, so the transcript is not trimmed at every part).
+MOUNTED_PARTS = 100
 
 PartWidget = StreamedMarkdown | ToolCall | Reasoning | Compaction
 
@@ -80,6 +85,8 @@ class Transcript(VerticalScroll):
         self.hidden: list[tuple[str, Any]] = []
         self.keep_open: set[str] = set()
         """Parts whose folds open when the next `load` builds them (kept across a reload)."""
+        # What each mounted part was built from (role and part), to keep it when trimmed.
+        self.sources: dict[Widget, tuple[str, Any]] = {}
         self.summaries: set[str] = set()
         """Ids of the messages that are a compaction's summary."""
         self.last_compaction: Compaction | None = None
@@ -93,6 +100,7 @@ class Transcript(VerticalScroll):
         self.errors.clear()
         self.early_deltas.clear()
         self.hidden.clear()
+        self.sources.clear()
         self.summaries.clear()
         self.last_compaction = None
         await self.remove_children()
@@ -103,6 +111,7 @@ class Transcript(VerticalScroll):
     ) -> None:
         """Show a whole session: its newest parts mounted, the older ones kept back."""
         await self.remove_children()
+        self.sources.clear()
         items: list[tuple[str, Any]] = []
         summary_of: dict[str, str] = {}
         compaction: str | None = None
@@ -151,7 +160,9 @@ class Transcript(VerticalScroll):
     def _build(self, role: str, part: Any) -> Widget:
         if role == "error":
             self.errors.add(part.id)
-            return ErrorLine(f"✖ {part.error.message}")
+            line = ErrorLine(f"✖ {part.error.message}")
+            self.sources[line] = (role, part)
+            return line
         widget: PartWidget
         if isinstance(part, CompactionPart):
             widget = self.last_compaction = Compaction(part)
@@ -166,6 +177,7 @@ class Transcript(VerticalScroll):
         self.widgets[part.id] = widget
         if part.id in self.keep_open and isinstance(widget, FoldLine):
             widget.add_class("-open")
+        self.sources[widget] = (role, part)
         return widget
 
     async def action_earlier(self) -> None:
@@ -200,6 +212,7 @@ class Transcript(VerticalScroll):
             elif isinstance(event, PartRemoved):
                 removed = self.widgets.pop(event.part_id, None)
                 if removed is not None:
+                    self.sources.pop(removed, None)
                     await removed.remove()
 
     async def _message_updated(self, event: MessageUpdated) -> None:
@@ -249,11 +262,41 @@ class Transcript(VerticalScroll):
         for empty in self.query(".empty"):
             await empty.remove()
         await self.mount(widget)
+        if len(self.sources) >= MOUNTED_PARTS + MORE_PARTS and self.following:
+            await self._keep_oldest(len(self.sources) - MOUNTED_PARTS)
+
+    @property
+    def following(self) -> bool:
+        """Whether the view stays on the newest part (the reader has not scrolled up)."""
+        return self.is_anchored and self.is_vertical_scroll_end
+
+    async def _keep_oldest(self, count: int) -> None:
+        """Unmount the *count* oldest parts, keeping them (as data) for `home`."""
+        oldest = [child for child in self.children if child in self.sources][:count]
+        for widget in oldest:
+            role, part = self.sources.pop(widget)
+            if isinstance(widget, StreamedMarkdown | Reasoning):
+                await _finish(widget)
+                part = part.model_copy(update={"text": widget.text})
+            elif isinstance(widget, ToolCall):
+                part = widget.part
+            if role != "error":
+                self.widgets.pop(part.id, None)
+            self.hidden.append((role, part))
+        for note in self.query(".earlier"):
+            await note.remove()
+        await self.remove_children(oldest)
+        await self.mount(self._earlier_note(), before=0)
 
     async def _finish_streams(self) -> None:
         for widget in self.widgets.values():
             if isinstance(widget, StreamedMarkdown):
                 await widget.finish()
+
+
+async def _finish(widget: StreamedMarkdown | Reasoning) -> None:
+    if isinstance(widget, StreamedMarkdown):
+        await widget.finish()
 
 
 async def _add(widget: StreamedMarkdown | Reasoning, fragment: str) -> None:

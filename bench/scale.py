@@ -1,0 +1,153 @@
+"""Scale (opt-in, `make bench-scale N=50`): N teammates on one OpenCode, spawned in one call.
+
+`ensemble-tui run --json` runs as a user runs it (it starts its own OpenCode, named by
+ENSEMBLE_OPENCODE_BIN) against the scripted model. The lead creates a team and spawns
+N teammates in one `team_spawn` (the first and N-1 in `more`); each writes a file,
+commits it and reports; when all have reported the lead merges them all. Printed:
+- `seconds scale.wall`: from start to `run` exiting;
+- `seconds scale.all_working`: from start until the last teammate was at work (its spawn
+  done: its session made and its first prompt taken), and on the line before, how much
+  of that the spawning took (from the team's creation);
+- `mb scale.ensemble_rss` / `mb scale.opencode_rss`: the peak resident set size of the
+  ensemble-tui process, and of its OpenCode (the launcher and the server it starts);
+and on the lines before them, how many were spawned, worked, reported and were merged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.bench_startup import fresh_repository  # noqa: E402
+from ensemble_tui.demo.environment import scripted_opencode_environment  # noqa: E402
+from ensemble_tui.demo.scenarios import tool, write_and_commit  # noqa: E402
+from ensemble_tui.demo.script import script_block  # noqa: E402
+from ensemble_tui.demo.scripted_model import ScriptedModel  # noqa: E402
+
+TIMEOUT = 1800
+
+
+def teammate_prompt(name: str) -> str:
+    return f"Write {name}.txt and report.\n" + script_block(
+        *write_and_commit(name, f"{name}.txt", f"{name} was here\n"),
+        tool("ensemble_team_message", to="lead", text=f"{name}: done"),
+        {"text": "done"},
+    )
+
+
+def lead_prompt(names: list[str]) -> str:
+    more = [{"name": name, "prompt": teammate_prompt(name)} for name in names[1:]]
+    merges = [tool("ensemble_team_merge", member=name) for name in names]
+    return f"A team of {len(names)}.\n" + script_block(
+        tool("ensemble_team_create", name="scale"),
+        tool("ensemble_team_spawn", name=names[0], prompt=teammate_prompt(names[0]), more=more),
+        {"text": "All spawned; waiting for their reports."},
+        # A report is a teammate's last tool call; its turn ends a moment later.
+        {"await": [f"{name}: done" for name in names], "delay": 5, "tools": merges},
+        {"text": "All merged."},
+    )
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        direct = [int(child) for child in children.read_text().split()]
+    except (OSError, ValueError):
+        return found
+    for child in direct:
+        found += [child, *descendants(child)]
+    return found
+
+
+class PeakMemory:
+    """Samples the RSS of a process and (separately) of all its descendants."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.own = 0
+        self.children = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.own = max(self.own, rss_kb(self.pid))
+            self.children = max(self.children, sum(rss_kb(p) for p in descendants(self.pid)))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def main(count: int) -> None:
+    names = [f"m{number:02d}" for number in range(1, count + 1)]
+    with (
+        tempfile.TemporaryDirectory(prefix="ensemble-scale-") as folder,
+        ScriptedModel(log_path=Path(folder) / "model.log") as model,
+    ):
+        repo = fresh_repository(Path(folder))
+        env = scripted_opencode_environment(Path(folder) / "home", model.base_url)
+        env["ENSEMBLE_MAX_MEMBERS"] = str(count)
+        command = [sys.executable, "-m", "ensemble_tui", "run", "--json"]
+        command += ["--timeout", str(TIMEOUT), lead_prompt(names)]
+        start = time.monotonic()
+        process = subprocess.Popen(
+            command, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        memory = PeakMemory(process.pid)
+        working: dict[str, float] = {}
+        created = float("nan")
+        counts: dict[str, int] = {}
+        assert process.stdout is not None
+        for line in process.stdout:
+            event: dict[str, Any] = json.loads(line)
+            kind, member = event.get("type", ""), event.get("member")
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind == "team.created":
+                created = time.monotonic() - start
+            if kind == "member.spawned" and member in names:
+                working.setdefault(member, time.monotonic() - start)
+        status = process.wait()
+        wall = time.monotonic() - start
+        memory.stop()
+        errors = process.stderr.read() if process.stderr else ""
+    print(
+        f"scale: {count} teammates: {len(working)} spawned, "
+        f"{counts.get('message.sent', 0)} reports, "
+        f"{counts.get('member.merged', 0)} merged; run exited {status}"
+    )
+    if status != 0:
+        print(errors[-2000:], file=sys.stderr)
+    print(f"seconds scale.wall {wall:.1f}")
+    all_working = max(working.values()) if len(working) == count else float("nan")
+    print(f"the team was created at {created:.1f} s; spawning took {all_working - created:.1f} s")
+    print(f"seconds scale.all_working {all_working:.1f}")
+    print(f"mb scale.ensemble_rss {memory.own / 1000:.0f}")
+    print(f"mb scale.opencode_rss {memory.children / 1000:.0f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("N", "50")))

@@ -1,0 +1,68 @@
+"""A long live transcript: streamed text is plain until its part ends, and only a window of
+parts stays mounted while the newest are followed (the rest come back with `home`)."""
+
+from __future__ import annotations
+
+from rich.markdown import Markdown
+from textual.app import App, ComposeResult
+from textual.content import Content
+
+from bench.frames import FrameMaker
+from ensemble_tui.opencode.events import Event, PartDelta, parse_global_event
+from ensemble_tui.tui.widgets.parts import AgentText
+from ensemble_tui.tui.widgets.transcript import MORE_PARTS, MOUNTED_PARTS, Transcript
+
+
+class OneTranscript(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Transcript()
+
+
+def turn(maker: FrameMaker, number: int) -> list[Event]:
+    """One assistant message of recorded shape: a text part, its deltas, its end."""
+    parsed = [parse_global_event(frame) for frame in maker.turn("ses_a", "/a", number)]
+    return [found.event for found in parsed if found is not None]
+
+
+async def test_streamed_text_is_plain_until_its_part_ends_then_markdown() -> None:
+    app = OneTranscript()
+    async with app.run_test(size=(80, 30)) as pilot:
+        transcript = app.query_one(Transcript)
+        await transcript.load([])
+        events = turn(FrameMaker(), 0)
+        ending = next(i for i, e in enumerate(events) if i > 3 and not isinstance(e, PartDelta))
+        await transcript.apply(events[:ending])
+        await pilot.pause()
+        text = app.query_one(AgentText)
+        assert text.streaming
+        assert isinstance(text.content, Content), "nothing is parsed while it streams"
+        await transcript.apply(events[ending:])
+        await pilot.pause()
+        assert not text.streaming
+        assert isinstance(text.content, Markdown)
+        assert "quick brown" in text.content.markup
+
+
+async def test_only_a_window_of_parts_stays_mounted_and_home_brings_back_the_rest() -> None:
+    app = OneTranscript()
+    maker = FrameMaker()
+    messages = MOUNTED_PARTS + MORE_PARTS + 5
+    async with app.run_test(size=(80, 30)) as pilot:
+        transcript = app.query_one(Transcript)
+        await transcript.load([])
+        for number in range(messages):
+            await transcript.apply(turn(maker, number))
+        await pilot.pause()
+        mounted = len(transcript.query(AgentText))
+        assert mounted <= MOUNTED_PARTS + MORE_PARTS
+        assert mounted + len(transcript.hidden) == messages
+        assert "earlier parts" in str(transcript.query_one(".earlier").render())
+        first = transcript.hidden[0][1].text
+        assert first.startswith("the.\n\nquick brown"), "kept with all its streamed text"
+        assert first.endswith("arrives the ")
+        transcript.focus()
+        while transcript.hidden:
+            await pilot.press("home")
+        await pilot.pause()
+        assert len(transcript.query(AgentText)) == messages
+        assert transcript.query(AgentText).first().text == first
