@@ -98,8 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a team with no screen, printing its feed",
         description=(
             "Start OpenCode for the repository (or attach with --url), create a lead, send "
-            "PROMPT and print every team event as it happens. Exits 0 when the lead and "
-            "every teammate are idle with nothing waiting for delivery, 1 on error or timeout."
+            "PROMPT and print every team event as it happens, the team's report last. Exits 0 "
+            "when the lead and every teammate are idle with nothing waiting for delivery, 1 on "
+            "error or timeout, 3 when an --until-done team made no progress, 4 when a budget "
+            "was used up."
         ),
     )
     run.add_argument(
@@ -114,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: .)")
     _server_options(run)
     run.add_argument("--json", action="store_true", help="one JSON object per event")
+    run.add_argument(
+        "--until-done",
+        action="store_true",
+        help="keep the lead going while tasks are open (the until_done setting); "
+        "exits 3 after no_progress_limit rounds without progress",
+    )
     run.add_argument(
         "--timeout",
         type=float,

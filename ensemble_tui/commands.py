@@ -139,7 +139,7 @@ def run_serve(args: argparse.Namespace) -> None:
 
 def run_headless_command(args: argparse.Namespace) -> None:
     """`ensemble-tui run`: a team with no screen."""
-    from ensemble_tui.headless import RunFailed, run_headless
+    from ensemble_tui.headless import RunFailed, RunStopped, run_headless
     from ensemble_tui.options import RunOptions
 
     if args.resume and args.prompt.strip():
@@ -163,10 +163,15 @@ def run_headless_command(args: argparse.Namespace) -> None:
         opencode_bin=_opencode_for(args, loaded),
         settings=coordinator_settings(loaded.settings),
     )
+    if args.until_done:
+        options.settings.until_done = True
     try:
         asyncio.run(run_headless(options))
     except RunFailed as error:
         raise CommandFailed(str(error)) from None
+    except RunStopped as stopped:
+        print(f"ensemble-tui: {stopped}", file=sys.stderr)
+        sys.exit(stopped.exit_code)
 
 
 def run_demo(args: argparse.Namespace) -> None:

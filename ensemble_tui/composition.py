@@ -15,6 +15,8 @@ import logging
 from collections.abc import AsyncIterator
 
 from ensemble_tui.core.store.store import Store
+from ensemble_tui.core.team.budget import Budgets
+from ensemble_tui.core.team.continuation import Continuation
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.forking import NO_MOVE_ROUTE
 from ensemble_tui.core.team.recovery import after_reconnect
@@ -100,12 +102,18 @@ async def running_coordinator(
         async with TeamToolServer(tools, rate=settings.tool_rate, burst=settings.tool_burst) as srv:
             coordinator.tool_server_url = srv.url
             await coordinator.start_events()
-            watchdog = asyncio.create_task(Watchdog(coordinator).run(), name="ensemble-watchdog")
+            coordinator.continuation = Continuation(coordinator)
+            watchers = [
+                asyncio.create_task(Watchdog(coordinator).run(), name="ensemble-watchdog"),
+                asyncio.create_task(Budgets(coordinator).run(), name="ensemble-budgets"),
+                asyncio.create_task(coordinator.continuation.run(), name="ensemble-until-done"),
+            ]
             try:
                 yield coordinator
             finally:
-                watchdog.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watchdog
+                for watcher in watchers:
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
                 await coordinator.checks.close()
                 await coordinator.stop_events()

@@ -7,12 +7,14 @@ for delivery.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable
 from typing import NoReturn, TextIO
 
 from ensemble_tui.composition import opencode_client, running_coordinator
 from ensemble_tui.core.models import LEAD_NAME, TaskStatus, TeamStatus
+from ensemble_tui.core.team.continuation import NO_PROGRESS_CAUSE, Outcome
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import PromptSent, RunFailure, RunFinished, TeamEvent
 from ensemble_tui.core.team.recovery import resume_team
@@ -23,6 +25,19 @@ from ensemble_tui.options import RunOptions
 
 class RunFailed(EnsembleError):
     """The headless run could not finish; the message says why."""
+
+
+# `run`'s exit statuses beyond 0 (done), 1 (an error, a timeout) and 2 (a bad argument).
+EXIT_NO_PROGRESS = 3
+EXIT_BUDGET = 4
+
+
+class RunStopped(EnsembleError):
+    """The team was paused before its work was done (no progress, a budget)."""
+
+    def __init__(self, reason: str, exit_code: int) -> None:
+        super().__init__(reason)
+        self.exit_code = exit_code
 
 
 def feed_printer(out: TextIO, *, as_json: bool) -> Callable[[TeamEvent], None]:
@@ -81,16 +96,36 @@ def unfinished_work(coordinator: Coordinator) -> str | None:
 
 async def settle(coordinator: Coordinator, limit: float, late: str) -> None:
     """Wait until the team is idle with nothing waiting, then end the run: in error if a
-    member's turn failed, the limit passed, or the team stopped with tasks not done; else
-    with `run.finished`."""
-    try:
-        await coordinator.wait_until_settled(limit=limit)
-    except TimeoutError:
-        fail(coordinator, late)
+    member's turn failed, the limit passed, or the team stopped with tasks not done;
+    stopped (RunStopped) if the team was paused by a budget or for lack of progress; else
+    with `run.finished`.
+
+    In until-done mode a quiet team with work open is continued (by the coordinator's
+    one owner of continuation) and waited for again."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while True:
+        try:
+            await coordinator.wait_until_settled(limit=max(0.1, deadline - loop.time()))
+        except TimeoutError:
+            fail(coordinator, late)
+        continuation = coordinator.continuation
+        if coordinator.paused is not None or continuation is None:
+            break
+        if await continuation.step() not in (Outcome.CONTINUED, Outcome.BUSY):
+            break
+    pause = coordinator.paused
+    if pause is not None:
+        await finish_run(coordinator, f"paused: {pause.reason}")
+        code = EXIT_NO_PROGRESS if pause.cause == NO_PROGRESS_CAUSE else EXIT_BUDGET
+        raise RunStopped(f"the team was paused: {pause.reason}", code)
     error = member_in_error(coordinator) or unfinished_work(coordinator)
     if error is not None:
         fail(coordinator, error)
-    await finish_run(coordinator, "the run ended: the lead and every teammate are idle")
+    if coordinator.until_done and coordinator.team is not None:
+        await finish_run(coordinator, "until done: every task is done")
+    else:
+        await finish_run(coordinator, "the run ended: the lead and every teammate are idle")
 
 
 async def finish_run(coordinator: Coordinator, reason: str) -> None:

@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -143,6 +143,28 @@ class Settings(BaseSettings):
 
     check_timeout: Duration = 600.0
     """How long a check may run before it is stopped and counted as timed out."""
+
+    until_done: Boolean = False
+    """Keep the team going until every task is done: when the lead stops with open tasks
+    and everyone is idle, it is told exactly what remains (`run --until-done`, `u`)."""
+
+    no_progress_limit: int = Field(default=3, ge=1)
+    """Until-done rounds in a row that change nothing (no task moved, no commit, no
+    message) before the team is paused and `run` exits 3."""
+
+    budget_tokens: int | None = Field(default=None, ge=1)
+    """The most tokens the whole team may use; at 80% the lead and you are warned, at
+    100% the team is paused, its work committed (`run` exits 4)."""
+
+    budget_cost: float | None = Field(default=None, gt=0)
+    """The most the whole team may cost (in the provider's currency, as OpenCode counts it)."""
+
+    budget_time: Duration | None = None
+    """The longest the team may run, from its creation (e.g. '2h')."""
+
+    member_budget_tokens: int | None = Field(default=None, ge=1)
+    """The most tokens one teammate may use; past it the teammate gets no more prompts, its
+    turn is stopped and its work committed, and the lead is told."""
 
     default_model: ModelName | None = None
     """The model (provider/model) for the lead and for teammates nothing else decides."""
@@ -337,12 +359,22 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         teammates_may_fork=settings.teammates_may_fork,
         check=settings.check,
         check_timeout=settings.check_timeout,
+        until_done=settings.until_done,
+        no_progress_limit=settings.no_progress_limit,
+        budget_tokens=settings.budget_tokens,
+        budget_cost=settings.budget_cost,
+        budget_time=settings.budget_time,
+        member_budget_tokens=settings.member_budget_tokens,
         max_members=settings.max_members,
     )
 
 
 def _is_duration(info: FieldInfo) -> bool:
-    return any(getattr(item, "func", None) is _seconds for item in info.metadata)
+    """Whether a field takes a duration (also an optional one, `Duration | None`)."""
+    metadata = list(info.metadata)
+    for arg in get_args(info.annotation):
+        metadata += getattr(arg, "__metadata__", ())
+    return any(getattr(item, "func", None) is _seconds for item in metadata)
 
 
 def describe(loaded: LoadedSettings) -> str:
@@ -350,7 +382,7 @@ def describe(loaded: LoadedSettings) -> str:
     rows = []
     for key, info in Settings.model_fields.items():
         value = getattr(loaded.settings, key)
-        if _is_duration(info):
+        if _is_duration(info) and value is not None:
             shown = format_duration(value)
         else:
             shown = json.dumps(value, default=str) if not isinstance(value, str) else value

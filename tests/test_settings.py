@@ -98,6 +98,27 @@ def test_config_shows_durations_as_the_readme_writes_them(user_config: Path) -> 
     assert shown(load_settings(None, None, {}))["stall_threshold"] == "90s"
     user_config.write_text("")
     assert shown(load_settings(None, None, {}))["stall_threshold"] == "5m"
+    # An optional duration is shown the same way once set, and as null until then.
+    assert shown(load_settings(None, None, {}))["budget_time"] == "null"
+    assert shown(load_settings(None, {"budget_time": "2h"}, {}))["budget_time"] == "2h"
+
+
+def test_budgets_and_until_done_reach_the_coordinator(user_config: Path) -> None:
+    user_config.write_text(
+        "until_done = true\nno_progress_limit = 5\nbudget_tokens = 100000\n"
+        'budget_cost = 2.5\nbudget_time = "1h"\nmember_budget_tokens = 20000\n'
+    )
+    acting = coordinator_settings(load_settings(None, None, {}).settings)
+    assert acting.until_done
+    assert (acting.no_progress_limit, acting.budget_tokens) == (5, 100000)
+    assert (acting.budget_cost, acting.budget_time, acting.member_budget_tokens) == (
+        2.5,
+        3600,
+        20000,
+    )
+    user_config.write_text("budget_tokens = 0\n")
+    with pytest.raises(SettingsError, match="budget_tokens = 0 is not allowed"):
+        load_settings(None, None, {})
 
 
 def test_the_coordinator_gets_the_settings_it_acts_on(user_config: Path) -> None:

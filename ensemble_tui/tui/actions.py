@@ -140,6 +140,7 @@ class TeamActions:
             and shown.earlier_sessions > 0,
             "open_in_opencode": control.session_id(team.shown) is not None,
             "report": team.snapshot is not None and team.snapshot.report is not None,
+            "pause": control.has_team or control.paused is not None,
         }
         return checks.get(action, True)
 

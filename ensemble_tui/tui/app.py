@@ -186,7 +186,12 @@ class EnsembleApp(App[None]):
         self.main.attention.show(self.pending)
         state = "connected" if snapshot.connected else "reconnecting"
         self.connection = Connection(snapshot.server_url, state)
-        self.main.status.show(self.connection, snapshot.totals)
+        self.main.status.show(
+            self.connection,
+            snapshot.totals,
+            paused=snapshot.paused,
+            until_done=snapshot.until_done,
+        )
         for event in message.events:
             if isinstance(event, MemberViewed) and event.member:
                 self.show_member(event.member)

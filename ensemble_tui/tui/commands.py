@@ -112,6 +112,13 @@ COMMANDS = (
     Command(
         "screen.report", "app.report", "Show the team's report", "What the last team did and cost."
     ),
+    Command("screen.pause", "app.pause", "Pause or resume the team", "No new prompts meanwhile."),
+    Command(
+        "screen.until_done",
+        "app.until_done",
+        "Turn until-done on or off",
+        "Go on while work is open.",
+    ),
     Command("help", "app.help", "Show the keys", "Every key and where it works."),
 )
 

@@ -7,6 +7,8 @@ from typing import Literal
 
 from ensemble_tui.core.models import LEAD_NAME
 from ensemble_tui.core.team.events import (
+    BudgetReached,
+    BudgetWarning,
     CheckFailed,
     CheckPassed,
     MemberErrored,
@@ -27,8 +29,10 @@ from ensemble_tui.core.team.events import (
     ServerConnected,
     ServerDisconnected,
     TeamCleanedUp,
+    TeamContinued,
     TeamCreated,
     TeamEvent,
+    TeamPaused,
     TeamResumed,
 )
 
@@ -95,6 +99,14 @@ def notice_for(event: TeamEvent) -> Notice | None:
             return Notice(f"{who}'s check {said} ({command}); {who} was told.", "", "error")
         case MergeBlocked():
             return Notice(f"{who} was not merged: its check did not pass.", "", "error")
+        case TeamPaused():
+            return Notice(f"The team is paused: {text}.", "Paused", "warning")
+        case BudgetWarning():
+            return Notice(text, "Budget", "warning")
+        case BudgetReached():
+            return Notice(f"{text}.", "Budget used up", "error")
+        case TeamContinued(remaining=remaining):
+            return Notice(f"The lead was told what remains: {', '.join(remaining)}.", "Until done")
         case ServerDisconnected():
             return Notice(f"Lost OpenCode ({text}); reconnecting…", "", "warning")
         case ServerConnected(reconnected=True):

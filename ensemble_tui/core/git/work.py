@@ -44,3 +44,18 @@ def branch_work(repo_root: Path, base: str, branch: str) -> BranchWork | None:
     tip = resolve_commit(repo, f"refs/heads/{branch}", "branch")
     files = tuple(changed_files(repo, base, tip))
     return BranchWork(count_commits(repo_root, base, tip), files)
+
+
+def branch_heads(repo_root: Path, prefix: str) -> dict[str, str]:
+    """The commit each local branch under *prefix* points at (e.g. `ensemble/<team>/`)."""
+    listed = run_git(
+        open_repo(repo_root),
+        "for-each-ref",
+        "--format=%(refname:short) %(objectname)",
+        f"refs/heads/{prefix}",
+    )
+    heads = {}
+    for line in listed.splitlines():
+        name, _, sha = line.partition(" ")
+        heads[name] = sha
+    return heads

@@ -163,7 +163,26 @@ class Checks:
             seconds=run.seconds,
         )
         self._tell(result)
+        if not result.passed:
+            await self._send_failure(team, result)
         return result
+
+    async def _send_failure(self, team: Team, result: CheckResult) -> None:
+        """Tell a teammate that is still at work that its check failed (an ended one has
+        no one to tell: its branch is kept and the refusal names the failure)."""
+        coordinator = self._coordinator
+        member = coordinator.store.get_member(team.id, result.member)
+        if member is None or member.status.ended:
+            return
+        coordinator.delivery.notify(
+            result.member,
+            f"Your check failed: {failure_text(result)}\n\nFix it, commit, and complete "
+            "your task again (or tell the lead what is wrong); your branch is not merged "
+            "until the check passes.",
+        )
+        state = coordinator.session_of(result.member)
+        if state is not None:
+            await coordinator.delivery.deliver_pending(state)
 
     def _tell(self, result: CheckResult) -> None:
         coordinator = self._coordinator
@@ -188,12 +207,6 @@ class Checks:
                 exit_code=result.exit_code,
                 seconds=seconds,
             )
-        )
-        coordinator.delivery.notify(
-            result.member,
-            f"Your check failed: {failure_text(result)}\n\nFix it, commit, and complete "
-            "your task again (or tell the lead what is wrong); your branch is not merged "
-            "until the check passes.",
         )
 
     async def gate_merge(self, team: Team, member: Member, *, override: bool) -> CheckResult | None:
@@ -232,13 +245,9 @@ class Checks:
         coordinator = self._coordinator
         async with coordinator.operation():
             try:
-                result = await self.check(team, member, reason="the end of its turn")
+                await self.check(team, member, reason="the end of its turn")
             except Exception:
                 log.exception("the check of %s failed to run", member.name)
-                return
-            state = coordinator.session_of(member.name)
-            if result is not None and not result.passed and state is not None:
-                await coordinator.delivery.deliver_pending(state)
 
     async def close(self) -> None:
         """Stop the checks that still run (the team's machinery is stopping)."""

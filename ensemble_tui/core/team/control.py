@@ -14,7 +14,11 @@ from ensemble_tui.core.git.worktrees import BranchDiff, branch_diff
 from ensemble_tui.core.models import LEAD_NAME, EarlierSession, Member, Team, TeamStatus
 from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.coordinator import Coordinator
-from ensemble_tui.core.team.events import PermissionAnswered, QuestionAnswered
+from ensemble_tui.core.team.events import (
+    PermissionAnswered,
+    QuestionAnswered,
+    UntilDoneChanged,
+)
 from ensemble_tui.core.team.finishing import cleanup_team, merge_member, shutdown_member
 from ensemble_tui.core.team.forking import (
     ForkRequest,
@@ -254,6 +258,31 @@ class TeamControl:
         said = await approve_plan(self.coordinator, team, self._member(member))
         await self.coordinator.delivery.deliver_pending(self._state(member))
         return said
+
+    @property
+    def paused(self) -> str | None:
+        """Why the team is paused (None: it runs)."""
+        pause = self.coordinator.paused
+        return pause.reason if pause is not None else None
+
+    async def toggle_pause(self) -> str:
+        """Pause the team (no new prompts: deliveries, nudges, continuation wait), or lift
+        the pause, whoever set it, and deliver what waited."""
+        if self.coordinator.paused is not None:
+            await self.coordinator.unpause()
+            return "The team runs again; what waited is delivered."
+        if self.coordinator.team is None:
+            raise Refused("There is no team to pause.")
+        self.coordinator.pause("paused by you", "human")
+        return "Paused: no new prompts go to the team (what you type still does)."
+
+    def toggle_until_done(self) -> str:
+        """Turn until-done on or off: whether the lead is continued while work is open."""
+        self.coordinator.until_done = not self.coordinator.until_done
+        self.coordinator.record(UntilDoneChanged(enabled=self.coordinator.until_done))
+        if self.coordinator.until_done:
+            return "Until done: the lead is told what remains whenever the team stops early."
+        return "Until done is off: the team stops when the lead does."
 
     async def abort(self, member: str) -> str:
         """Stop the member's current turn (its session stays; send it something to resume)."""

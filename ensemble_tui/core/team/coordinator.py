@@ -16,7 +16,9 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.git.commands import GitError
@@ -40,7 +42,9 @@ from ensemble_tui.core.team.events import (
     ServerDisconnected,
     TaskReleased,
     TeamEvent,
+    TeamPaused,
     TeamReported,
+    TeamUnpaused,
 )
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.identity import Caller, TokenBook
@@ -66,10 +70,21 @@ from ensemble_tui.opencode.stream import (
     StreamDisconnected,
 )
 
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.continuation import Continuation
+
 log = logging.getLogger(__name__)
 
 # The name the team tools are registered under, in every directory.
 MCP_SERVER_NAME = "ensemble"
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Why the team is paused: `cause` is human, budget or no_progress."""
+
+    reason: str
+    cause: str
 
 
 class Coordinator:
@@ -90,7 +105,9 @@ class Coordinator:
         self.feed = feed or Feed()
         self.board = TaskBoard(store)
         self.tokens = TokenBook()
-        self.delivery = Delivery(store, self.record, self.prompt, lambda: self._team)
+        self.delivery = Delivery(
+            store, self.record, self.prompt, lambda: self._team, lambda: self.paused is not None
+        )
         self.checks = Checks(self)
         self.tool_server_url: str | None = None
         self.connected = False
@@ -99,6 +116,12 @@ class Coordinator:
         # at a time, so a second one sees the first one's result.
         self.operation_lock = asyncio.Lock()
         self._team: Team | None = None
+        self.paused: Pause | None = None
+        """Why the team gets no new prompts now (None: it runs)."""
+        self.until_done = self.settings.until_done
+        """Whether the lead is continued while work is open (the screen toggles it)."""
+        self.continuation: Continuation | None = None
+        """The one owner of continuation (the composition root sets it)."""
         self.report: TeamReported | None = None
         """The report of the last team that ended (the screen keeps showing that team)."""
         self.ended_team: Team | None = None
@@ -238,6 +261,23 @@ class Coordinator:
 
     def update_member(self, name: str, update: MemberUpdate) -> Member:
         return self.store.update_member(self.require_team().id, name, update)
+
+    def pause(self, reason: str, cause: str) -> None:
+        """Hold every new prompt to the team (deliveries, nudges, continuation) for
+        *reason*; the human's own words still go through, and only the human lifts it."""
+        self.paused = Pause(reason, cause)
+        self.record(TeamPaused(member=LEAD_NAME, text=reason, cause=cause))
+        self._changed.set()
+
+    async def unpause(self) -> None:
+        """Lift the pause and deliver what waited."""
+        if self.paused is None:
+            return
+        self.paused = None
+        self.record(TeamUnpaused(member=LEAD_NAME))
+        for state in self.sessions:
+            await self.delivery.deliver_pending(state)
+        self._changed.set()
 
     def member_standing(self, name: str) -> MemberStanding | None:
         """*name*'s status and whether its shutdown was asked for (cheap: read per change)."""
@@ -508,7 +548,8 @@ class Coordinator:
             return False
         if not all(state.idle for state in self._sessions.values()):
             return False
-        if self._team is None:
+        if self._team is None or self.paused is not None:
+            # A paused team's messages wait for the pause to be lifted.
             return True
         waiting = self.store.count_undelivered(self._team.id)
         return waiting == 0 and not self.store.undelivered_notices(self._team.id)

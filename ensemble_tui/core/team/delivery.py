@@ -35,11 +35,15 @@ class Delivery:
         record: Callable[[TeamEvent], None],
         prompt: Prompt,
         team: Callable[[], Team | None],
+        paused: Callable[[], bool] = lambda: False,
     ) -> None:
         self._store = store
         self._record = record
         self._prompt = prompt
         self._team = team
+        self._paused = paused
+        self.held: dict[str, str] = {}
+        """Members that get no more prompts (a budget used up), with the reason."""
 
     def notify(self, member: str, notice: str) -> None:
         """Save a coordinator notice (not a member's message) for *member*'s next delivery."""
@@ -52,6 +56,12 @@ class Delivery:
         (or at once if *even_if_busy*: OpenCode queues it behind the running turn)."""
         team = self._team()
         if (not state.idle and not even_if_busy) or team is None:
+            return
+        if state.member in self.held:
+            self.drop_undeliverable(state.member, self.held[state.member])
+            return
+        if self._paused() and not even_if_busy:
+            # What waits is delivered when the pause is lifted (a stop request still goes).
             return
         with self._store.reading():  # one snapshot for the three reads
             standing = self._store.member_standing(team.id, state.member)
@@ -79,7 +89,7 @@ class Delivery:
                 MessageDelivered(sender=message.sender, recipient=recipient, message=message.id)
             )
 
-    def drop_undeliverable(self, name: str) -> None:
+    def drop_undeliverable(self, name: str, why: str | None = None) -> None:
         """Messages that arrived too late for a member that ends: kept in the feed and the
         store, recorded as never delivered to its session."""
         team = self._team()
@@ -94,7 +104,7 @@ class Delivery:
                 MessageUndeliverable(
                     sender=message.sender,
                     recipient=name,
-                    text=f"{name} stopped before reading it",
+                    text=why or f"{name} stopped before reading it",
                     message=message.id,
                 )
             )

@@ -528,6 +528,68 @@ class MergeBlocked(TeamEvent):
     )
 
 
+# Pauses, budgets and until-done
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamPaused(TeamEvent):
+    type: ClassVar[str] = "team.paused"
+    summary: ClassVar[str] = (
+        "the team gets no new prompts: `cause` is human, budget or no_progress; `text` says why"
+    )
+    cause: str = "human"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamUnpaused(TeamEvent):
+    type: ClassVar[str] = "team.unpaused"
+    summary: ClassVar[str] = "the human lifted the pause: what waited is delivered"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetWarning(TeamEvent):
+    type: ClassVar[str] = "budget.warning"
+    summary: ClassVar[str] = (
+        "80% of a `budget` (tokens, cost, time, member_tokens) is used: `used` of `limit`; "
+        "`member` for a teammate's"
+    )
+    budget: str = ""
+    used: float = 0.0
+    limit: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetReached(TeamEvent):
+    type: ClassVar[str] = "budget.reached"
+    summary: ClassVar[str] = (
+        "a `budget` is used up (`used` of `limit`): the team (or `member`) gets no more "
+        "prompts, its turns are stopped and its work committed"
+    )
+    budget: str = ""
+    used: float = 0.0
+    limit: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class UntilDoneChanged(TeamEvent):
+    type: ClassVar[str] = "team.until_done"
+    summary: ClassVar[str] = "the human turned until-done mode on or off (`enabled`)"
+    enabled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamContinued(TeamEvent):
+    type: ClassVar[str] = "team.continued"
+    summary: ClassVar[str] = (
+        "until-done: the lead stopped with work open and was told what remains (`text`); "
+        "`round`, `remaining` task ids, `idle` teammates, `without_progress` rounds"
+    )
+    round: int = 0
+    remaining: list[str] = field(default_factory=list)
+    idle: list[str] = field(default_factory=list)
+    without_progress: int = 0
+
+
 # The end of a team
 
 

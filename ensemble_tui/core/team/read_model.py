@@ -132,6 +132,10 @@ class TeamSnapshot:
     """Why no model answers and the fix (from the start's check or a failed turn)."""
     report: TeamReported | None = None
     """The report of the last team that ended."""
+    paused: str | None = None
+    """Why the team gets no new prompts (None: it runs)."""
+    until_done: bool = False
+    """Whether the lead is continued while work is open."""
 
     def row(self, name: str) -> MemberRow | None:
         return next((row for row in self.rows if row.name == name), None)
@@ -233,4 +237,6 @@ def snapshot(coordinator: Coordinator, *, messages_after: int = 0) -> TeamSnapsh
         check_command=coordinator.checks.command,
         model_problem=coordinator.model_problem,
         report=coordinator.report,
+        paused=coordinator.paused.reason if coordinator.paused is not None else None,
+        until_done=coordinator.until_done,
     )

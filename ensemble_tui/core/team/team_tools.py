@@ -140,6 +140,11 @@ class TeamTools:
         more: Sequence[SpawnRequest] = (),
     ) -> str:
         team = self._team(caller)
+        if self.coordinator.paused is not None:
+            raise Refused(
+                f"The team is paused ({self.coordinator.paused.reason}); no teammate can be "
+                "spawned until the human lifts the pause."
+            )
         requests = [SpawnRequest(name, prompt, agent, model, worktree, plan_approval), *more]
         for request in requests:
             if not request.prompt.strip():

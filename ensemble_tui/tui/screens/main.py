@@ -53,6 +53,8 @@ class MainScreen(Screen[None]):
         Binding("C", "cleanup", "Clean up", id="app.cleanup"),
         Binding("o", "open_in_opencode", "Open in OpenCode", id="app.open"),
         Binding("R", "report", "Report", id="app.report"),
+        Binding("p", "pause", "Pause", id="app.pause"),
+        Binding("u", "until_done", "Until done", id="app.until_done"),
         Binding("f", "fork", "Fork", id="app.fork"),
         Binding("F", "fork_many", "Fork N ways", id="app.fork_many"),
         Binding("K", "compare_forks", "Compare forks, keep one", id="app.compare"),
@@ -198,6 +200,14 @@ class MainScreen(Screen[None]):
     async def action_open_in_opencode(self) -> None:
         await self.actions.open_in_opencode(self.team.shown)
 
+    def action_pause(self) -> None:
+        """Pause the team (no new prompts), or lift the pause."""
+        self.actions.run("Pause", lambda c: c.toggle_pause())
+
+    def action_until_done(self) -> None:
+        """Turn until-done mode on or off."""
+        self.actions.run("Until done", lambda c: _said(c.toggle_until_done()))
+
     def action_report(self) -> None:
         """Show the report of the last team that ended."""
         self.actions.show_report()
@@ -237,3 +247,8 @@ class MainScreen(Screen[None]):
     @on(Timeline.EventChosen)
     def _event_chosen(self, message: Timeline.EventChosen) -> None:
         self.app.push_screen(event_detail(message.event))
+
+
+async def _said(text: str) -> str:
+    """A sentence already known, as the awaitable an action runs."""
+    return text

@@ -50,7 +50,16 @@ class StatusBar(Horizontal):
         yield Static(classes="status-figures", markup=False)
         yield Static(KEYS, classes="status-keys")
 
-    def show(self, connection: Connection, totals: Totals | None) -> None:
+    def show(
+        self,
+        connection: Connection,
+        totals: Totals | None,
+        *,
+        paused: str | None = None,
+        until_done: bool = False,
+    ) -> None:
+        """The connection, the team and its spending; a pause (with its reason) and
+        until-done mode when they apply."""
         state = Content.styled(f"● {connection.state}", STATE_STYLES.get(connection.state, ""))
         parts: list[Content | str | tuple[str, str]] = [state]
         if connection.url:
@@ -70,4 +79,8 @@ class StatusBar(Horizontal):
                 " ",
                 (format_cost(totals.cost), "$text"),
             ]
+        if until_done:
+            parts += [" │ ", ("until done", "bold $accent")]
+        if paused is not None:
+            parts += [" │ ", (f"⏸ {paused}", "bold $warning")]
         self.query_one(".status-figures", Static).update(Content.assemble(*parts))
