@@ -37,6 +37,7 @@ from ensemble_tui.tui.screens.forks import (
     HandoffScreen,
 )
 from ensemble_tui.tui.widgets.attention import AttentionBar
+from ensemble_tui.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
     from ensemble_tui.core.team.control import TeamControl
@@ -284,7 +285,7 @@ class TeamActions:
             def overridden(yes: bool | None) -> None:
                 if yes:
                     merging = f"Merge of {name}"
-                    self.run(merging, lambda c: c.merge(name, override=True), show=True)
+                    self.run(merging, lambda c: c.merge(name, override=True), show=True, quiet=True)
 
             self.screen.app.push_screen(
                 ConfirmScreen(refusal_title, refusal, "Merge anyway"), overridden
@@ -294,7 +295,9 @@ class TeamActions:
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.run(f"Merge of {name}", lambda c: c.merge(name), show=True)
+                # Its toast (`member.merged`) says what came back; only a refusal needs a
+                # dialog, so no dialog appears under the next keys the human types.
+                self.run(f"Merge of {name}", lambda c: c.merge(name), show=True, quiet=True)
 
         self.screen.app.push_screen(
             ConfirmScreen(title, body, "Merge" if can_merge else None), confirmed
@@ -432,6 +435,8 @@ class TeamActions:
             binary=self.team.options.opencode_bin,
         )
         app = self.screen.app
+        transcript = self.screen.query_one(Transcript)
+        opened = transcript.open_parts()
         try:
             # Batching first: nothing may be drawn while the terminal is OpenCode's.
             with app.batch_update(), app.suspend():
@@ -439,4 +444,6 @@ class TeamActions:
         except SuspendNotSupported:
             self.screen.notify("This terminal cannot hand over to OpenCode.", severity="error")
             return
+        # The session is read again (OpenCode may have added to it), its open folds kept.
+        transcript.keep_open = opened
         self.team.show_member(name)

@@ -207,7 +207,9 @@ class EnsembleApp(App[None]):
         self.main.teammates.show(self.rows, self.clock())
         self.main.show_glance(self.rows, self.clock())
         row = self.main.actions.row(self.shown)
-        if row is None or not row.has_session:
+        if row is not None and row.ended and not row.has_session:
+            where = f"ended · {row.branch}" if row.branch else "ended"
+        elif row is None or not row.has_session:
             where = "no session yet"
         else:
             where = row.branch or "your working tree"

@@ -86,8 +86,10 @@ def notice_for(event: TeamEvent) -> Notice | None:
             return Notice(f"{who} asks: {text}", "Needs you", "warning")
         case MemberShutDown():
             return Notice(f"{who} is shut down; its work is on its branch.")
-        case MemberMerged():
-            return Notice(f"{who} is merged into your working directory.")
+        case MemberMerged(files=files):
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            said = f": {shown} (unstaged)" if files else " (it changed nothing)"
+            return Notice(f"{who} is merged into your working directory{said}.")
         case MergeRefused():
             return Notice(f"Merging {who} would conflict: {text}", "Merge refused", "error")
         case CheckPassed(command=command):

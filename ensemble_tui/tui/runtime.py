@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ensemble_tui.opencode.server import find_opencode
 from ensemble_tui.options import RunOptions
@@ -78,7 +79,15 @@ def attach_command(
     return AttachCommand(argv, env)
 
 
-async def run_attached(command: AttachCommand) -> int:
-    """Run `opencode attach` on the terminal and return its exit status."""
+HANDOVER_NOTE = "opening OpenCode… (ctrl+c or its own quit key comes back here)"
+
+
+async def run_attached(command: AttachCommand, terminal: TextIO | None = None) -> int:
+    """Run `opencode attach` on the terminal and return its exit status; the terminal is
+    cleared and says what comes first, since OpenCode takes seconds to draw."""
+    out = terminal or sys.__stdout__
+    if out is not None:
+        out.write(f"\x1b[2J\x1b[H{HANDOVER_NOTE}\n")
+        out.flush()
     process = await asyncio.create_subprocess_exec(*command.argv, env=command.env)
     return await process.wait()

@@ -11,7 +11,7 @@ import asyncio
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.git.merge import MergeResult, preview_merge
 from ensemble_tui.core.git.worktrees import BranchDiff, branch_diff
-from ensemble_tui.core.models import LEAD_NAME, EarlierSession, Member
+from ensemble_tui.core.models import LEAD_NAME, EarlierSession, Member, Team, TeamStatus
 from ensemble_tui.core.store.checks import CheckResult
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import (
@@ -162,6 +162,18 @@ class TeamControl:
         await self.coordinator.commit_member_work(found, "preview")
         return await asyncio.to_thread(preview_merge, self.coordinator.repo_root, found.branch)
 
+    def _active_team(self) -> Team:
+        """The team, or a refusal that says it ended already (the lead may have cleaned up
+        while a confirmation was open)."""
+        team = self.coordinator.team
+        if team is not None:
+            return team
+        ended = self.coordinator.store.list_teams(TeamStatus.ARCHIVED)
+        if ended:
+            last = max(ended, key=lambda found: found.created)
+            raise Refused(f"Team {last.name} was already cleaned up; there is nothing left to do.")
+        raise Refused("There is no team yet.")
+
     @property
     def check_command(self) -> str | None:
         """The `check` setting: run on a branch before it is merged (None: no check)."""
@@ -176,9 +188,7 @@ class TeamControl:
     async def merge(self, member: str, *, override: bool = False) -> str:
         """Merge the teammate's branch; *override* merges it although its check did not
         pass (the screen asks the human first)."""
-        team = self.coordinator.team
-        if team is None:
-            raise Refused("There is no team yet.")
+        team = self._active_team()
         return await merge_member(self.coordinator, team, self._member(member), override=override)
 
     async def fork(self, member: str, name: str, prompt: str) -> str:
@@ -232,16 +242,13 @@ class TeamControl:
             raise Refused(str(error)) from None
 
     async def shutdown(self, member: str, *, force: bool = False) -> str:
-        team = self.coordinator.team
-        if team is None or member == LEAD_NAME:
+        if member == LEAD_NAME:
             raise Refused("Only teammates can be shut down.")
+        team = self._active_team()
         return await shutdown_member(self.coordinator, team, self._member(member), force=force)
 
     async def cleanup(self) -> str:
-        team = self.coordinator.team
-        if team is None:
-            raise Refused("There is no team to clean up.")
-        return await cleanup_team(self.coordinator, team)
+        return await cleanup_team(self.coordinator, self._active_team())
 
     async def approve_plan(self, member: str) -> str:
         """Approve a plan-approval teammate's plan: it gets write access and goes on."""

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown
+from textual.widgets import Button, Input, Markdown, Static
 
 from ensemble_tui.opencode.models import QuestionRequest
 
@@ -92,7 +92,8 @@ class TextScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = self.title_text
-            yield Label(self.prompt)
+            # A Static wraps at the box's width where a Label would be cut off.
+            yield Static(self.prompt, markup=False, classes="question")
             yield Input(placeholder=self.placeholder)
 
     def on_mount(self) -> None:

@@ -97,4 +97,8 @@ class SessionPane(Vertical):
                 (member, "bold"), " ", (f"{icon} {status.value}", style)
             )
         self.border_subtitle = where
-        self.query_one(PromptBox).placeholder = f"Message {member}…  ({self.prompt_keys})"
+        if status is not None and status.ended:
+            said = f"{member} has ended ({status.value}): nothing can be sent to it."
+        else:
+            said = f"Message {member}…  ({self.prompt_keys})"
+        self.query_one(PromptBox).placeholder = said

@@ -83,6 +83,8 @@ class Transcript(VerticalScroll):
         self.errors: set[str] = set()
         self.early_deltas: dict[str, str] = {}
         self.hidden: list[tuple[str, Any]] = []
+        self.keep_open: set[str] = set()
+        """Parts whose folds open when the next `load` builds them (kept across a reload)."""
         # What each mounted part was built from (role and part), to keep it when trimmed.
         self.sources: dict[Widget, tuple[str, Any]] = {}
         self.summaries: set[str] = set()
@@ -141,7 +143,16 @@ class Transcript(VerticalScroll):
         if not widgets:
             widgets.append(Static(empty, classes="empty"))
         await self.mount_all(widgets)
+        self.keep_open.clear()
         self.anchor()
+
+    def open_parts(self) -> set[str]:
+        """The ids of the parts whose folds are open now."""
+        return {
+            part_id
+            for part_id, widget in self.widgets.items()
+            if isinstance(widget, FoldLine) and widget.has_class("-open")
+        }
 
     def _earlier_note(self) -> Static:
         return Static(f"▲ {len(self.hidden)} earlier parts: press home", classes="earlier")
@@ -164,6 +175,8 @@ class Transcript(VerticalScroll):
         else:
             widget = AgentText(part.text)
         self.widgets[part.id] = widget
+        if part.id in self.keep_open and isinstance(widget, FoldLine):
+            widget.add_class("-open")
         self.sources[widget] = (role, part)
         return widget
 
