@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import EVENT_TYPES, TeamEvent
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.settings import CoordinatorSettings
-from ensemble_tui.demo.environment import scripted_opencode_environment
+from ensemble_tui.demo.environment import isolated_environment, scripted_opencode_environment
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.server import BIN_VARIABLE, OpenCodeServer
@@ -192,3 +194,48 @@ async def running_team(options: RunOptions) -> AsyncIterator[Coordinator]:
     """A running coordinator on a client for *options*; its client is `coord.client`."""
     async with opencode_client(options) as client, running_coordinator(options, client) as coord:
         yield coord
+
+
+# Helpers more than one test module uses (test modules never import each other).
+
+
+def isolated(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An environment with its own HOME and XDG folders, no user config, and PATH kept."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
+        "XDG_DATA_HOME": str(tmp_path / "home" / ".local" / "share"),
+    }
+    env.update(extra)
+    return env
+
+
+def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ensemble_tui", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def no_provider_environment(home: Path) -> dict[str, str]:
+    """OpenCode with no provider connected (its free one switched off)."""
+    env = isolated_environment(home)
+    folder = Path(env["XDG_CONFIG_HOME"]) / "opencode"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "opencode.json").write_text(json.dumps({"disabled_providers": ["opencode"]}))
+    return env
+
+
+def first_request_playing(model: ScriptedModel, **step: Any) -> dict[str, Any]:
+    """The first request the model answered with a step that has these fields."""
+    for request in model.requests:
+        played = request["step"]
+        if all(played.get(key) == value for key, value in step.items()):
+            return request
+    raise AssertionError(f"no request played {step}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ensemble_tui.paths import repo_key
-from tests.test_cli import cli, isolated
+from tests.conftest import cli, isolated
 
 OLD_VERSION_SAID = "OpenCode 1.10.0 is not supported"
 

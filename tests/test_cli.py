@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import pytest
 
 from ensemble_tui import __version__
 from ensemble_tui.cli import build_parser, screen_argv
+from tests.conftest import cli, isolated
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -69,30 +69,6 @@ def test_demo_without_opencode_says_how_to_install_it(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "npm install -g opencode-ai@1.18.33" in done.stderr
-
-
-def isolated(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """An environment with its own HOME and XDG folders, no user config, and PATH kept."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path / "home"),
-        "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
-        "XDG_DATA_HOME": str(tmp_path / "home" / ".local" / "share"),
-    }
-    env.update(extra)
-    return env
-
-
-def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ensemble_tui", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
 
 
 @pytest.mark.parametrize("command", ["tui", "run", "demo", "config", "trust"])

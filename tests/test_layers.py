@@ -7,6 +7,7 @@ for import cycles (run-time imports; `if TYPE_CHECKING:` ones are only for types
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -68,3 +69,24 @@ def test_no_import_cycles() -> None:
             if module in graph.find_upstream_modules(imported):
                 cycles.append(f"{module} <-> {imported}")
     assert not cycles, cycles
+
+
+def test_modules_of_tests_never_import_each_other() -> None:
+    """Helpers that several test modules use live in a conftest, where a reader looks for
+    them; a test module is never the place another one takes a helper from."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            found += [
+                f"{path.relative_to(ROOT)} imports {name}"
+                for name in names
+                if name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith("test_")
+            ]
+    assert found == []

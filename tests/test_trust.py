@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ensemble_tui.settings import Settings, needs_trust
-from tests.test_cli import cli, isolated
+from tests.conftest import cli, isolated
 
 TRUST_HINT = "ensemble-tui trust"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.models import LEAD_NAME, MemberStatus
@@ -19,7 +18,7 @@ from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.headless import drive_team
-from tests.conftest import TeamOptions, git, running_team
+from tests.conftest import TeamOptions, first_request_playing, git, running_team
 
 SECRET = "Remember this: the password is ZEBRA-42."
 
@@ -47,15 +46,6 @@ def forking_lead(team: str, *forks: tuple[str, str, str]) -> str:
 
 def branches(repo: Path) -> set[str]:
     return set(git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").split())
-
-
-def first_request_playing(model: ScriptedModel, **step: Any) -> dict[str, Any]:
-    """The first request the model answered with a step that has these fields."""
-    for request in model.requests:
-        played = request["step"]
-        if all(played.get(key) == value for key, value in step.items()):
-            return request
-    raise AssertionError(f"no request played {step}")
 
 
 async def test_a_fork_keeps_the_conversation_works_on_its_branch_and_merges_back(

@@ -17,8 +17,7 @@ from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.models import CompactionPart, TextPart, UserMessage
-from tests.conftest import TeamOptions, running_team
-from tests.core.test_fork import first_request_playing
+from tests.conftest import TeamOptions, first_request_playing, running_team
 
 
 def handing_off(mode: str, then: str, **extra: str) -> str:

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ensemble_tui.demo.environment import isolated_environment, scripted_opencode_environment
+from ensemble_tui.demo.environment import scripted_opencode_environment
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
+from tests.conftest import no_provider_environment
 
 
 def closed_port() -> int:
@@ -20,15 +21,6 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def no_provider_environment(home: Path) -> dict[str, str]:
-    """OpenCode with no provider connected (its free one switched off)."""
-    env = isolated_environment(home)
-    folder = Path(env["XDG_CONFIG_HOME"]) / "opencode"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "opencode.json").write_text(json.dumps({"disabled_providers": ["opencode"]}))
-    return env
 
 
 def unreachable_model_environment(home: Path) -> dict[str, str]:

@@ -18,7 +18,7 @@ from ensemble_tui.tui.screens.confirm import ConfirmScreen
 from ensemble_tui.tui.widgets.session import SessionPane
 from ensemble_tui.tui.widgets.teammates import TeammateList
 from tests.conftest import git
-from tests.tui.test_live_team import (
+from tests.tui.conftest import (
     SIZE,
     feed_event,
     happened,

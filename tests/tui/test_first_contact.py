@@ -13,8 +13,8 @@ from ensemble_tui.options import RunOptions
 from ensemble_tui.tui.app import make_app
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.session import PromptBox, SessionPane
-from tests.core.test_no_model import no_provider_environment
-from tests.tui.test_live_team import SIZE, feed_event, happened, quit_app, settle, start
+from tests.conftest import no_provider_environment
+from tests.tui.conftest import SIZE, feed_event, happened, quit_app, settle, start
 
 
 async def test_no_provider_is_said_on_the_screen_before_the_first_prompt(

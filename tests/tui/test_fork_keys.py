@@ -19,7 +19,7 @@ from ensemble_tui.tui.screens.confirm import ConfirmScreen
 from ensemble_tui.tui.screens.forks import CompareScreen, ForkScreen, HandoffScreen
 from ensemble_tui.tui.widgets.session import SessionPane
 from ensemble_tui.tui.widgets.teammates import FORK_MARK, TeammateList
-from tests.tui.test_live_team import (
+from tests.tui.conftest import (
     SIZE,
     feed_event,
     happened,

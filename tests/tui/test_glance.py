@@ -18,9 +18,7 @@ from ensemble_tui.tui.screens.detail import DetailScreen
 from ensemble_tui.tui.widgets.activity import ActivityColumn, SpendChart
 from ensemble_tui.tui.widgets.teammates import TeammateList
 from ensemble_tui.tui.widgets.timeline import Timeline
-from tests.tui.scenes import build_scene
-from tests.tui.scenes import settle as settle_scene
-from tests.tui.test_live_team import (
+from tests.tui.conftest import (
     feed_event,
     happened,
     quit_app,
@@ -28,7 +26,8 @@ from tests.tui.test_live_team import (
     settle,
     start,
 )
-from tests.tui.test_live_team import options as options
+from tests.tui.scenes import build_scene
+from tests.tui.scenes import settle as settle_scene
 
 SIZE = (100, 30)
 

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from textual.widgets import Static
 
 from ensemble_tui.composition import RunOptions
-from ensemble_tui.core.team.coordinator import CoordinatorSettings
 from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
-from ensemble_tui.opencode.server import OpenCodeServer
 from ensemble_tui.tui.app import make_app
 from ensemble_tui.tui.screens.confirm import ConfirmScreen
 from ensemble_tui.tui.screens.detail import DetailScreen
 from ensemble_tui.tui.widgets.teammates import TeammateList
-from tests.tui.test_live_team import (
+from tests.tui.conftest import (
     SIZE,
     feed_event,
     happened,
@@ -26,18 +23,6 @@ from tests.tui.test_live_team import (
     settle,
     start,
 )
-
-
-@pytest.fixture
-def options(tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer) -> RunOptions:
-    return RunOptions(
-        repo_root=git_repo,
-        prompt="",
-        url=opencode_server.url,
-        password=opencode_server.password,
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
-    )
 
 
 async def test_the_ended_team_stays_in_view_and_r_shows_its_report(

@@ -21,7 +21,7 @@ from ensemble_tui.tui.screens.confirm import ConfirmScreen
 from ensemble_tui.tui.widgets.session import PromptBox
 from ensemble_tui.tui.widgets.statusbar import StatusBar
 from ensemble_tui.tui.widgets.teammates import TeammateList
-from tests.tui.test_live_team import (
+from tests.tui.conftest import (
     LIMIT,
     SIZE,
     feed_event,
