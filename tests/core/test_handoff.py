@@ -12,6 +12,7 @@ from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.models import LEAD_NAME
 from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.core.team.startup import start_or_resume
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import ScriptedModel
@@ -168,3 +169,50 @@ async def test_after_a_compaction_from_outside_the_next_prompt_says_who_it_is(
     assert request["last_user"].startswith("[ensemble] Your conversation was summarized")
     assert "You are oli, a teammate in team squeeze" in request["last_user"]
     assert event.member == "oli"
+
+
+RIA = script_block(
+    tool(
+        "ensemble_team_handoff",
+        mode="new",
+        text="Go on after the restart.\n" + script_block({"text": "fresh after restart"}),
+    ),
+    {"delay": 6, "text": "handing off (new)"},
+)
+LEAD_OF_RIA = script_block(
+    tool("ensemble_team_create", name="restarted"),
+    tool("ensemble_team_spawn", name="ria", prompt="Go.\n" + RIA),
+    {"text": "spawned"},
+)
+
+
+async def test_a_hand_off_waiting_for_its_turn_survives_a_restart(
+    team_options: TeamOptions,
+) -> None:
+    """ensemble-tui stops between the queued hand-off and the end of the turn (before, the
+    hand-off lived only in memory and was lost); the resumed team still carries it out."""
+    options = team_options()
+    async with running_team(options) as first:
+        queued = asyncio.Event()
+        first.feed.subscribe(lambda event: queued.set() if event.type == "handoff.queued" else None)
+        lead = await first.start_lead()
+        await first.prompt(lead, LEAD_OF_RIA)
+        async with asyncio.timeout(120):
+            await queued.wait()
+        assert first.team is not None
+        before = first.store.get_member(first.team.id, "ria")
+
+    async with running_team(options) as again:
+        await start_or_resume(again)
+        await again.wait_until_settled(limit=120)
+        assert again.team is not None
+        ria = again.store.get_member(again.team.id, "ria")
+        transcript = await TeamControl(again).transcript("ria")
+        done = [e for e in again.feed.recent if e.type == "handoff.done" and e.member == "ria"]
+
+    assert before is not None
+    assert ria is not None
+    assert len(done) == 1
+    assert ria.session_id != before.session_id
+    first_text = "".join(p.text for p in transcript[0].parts if isinstance(p, TextPart))
+    assert "Go on after the restart" in first_text

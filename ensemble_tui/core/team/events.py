@@ -258,7 +258,8 @@ class ForkChosen(TeamEvent):
 class HandoffQueued(TeamEvent):
     type: ClassVar[str] = "handoff.queued"
     summary: ClassVar[str] = (
-        "a hand-off (`mode`: message, new or compact; `agent`) waits for the member's turn to end"
+        "a hand-off (`mode`: message, new or compact; `agent`; `text`) waits for the member's "
+        "turn to end, also across a restart"
     )
     mode: str = ""
     agent: str | None = None

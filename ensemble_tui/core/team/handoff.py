@@ -9,22 +9,26 @@ Three modes, as the opencode-sessions plugin has them:
 
 A member that asks to hand itself off is in the middle of its own turn, so the hand-off
 waits for that turn to end (a tool call that waited for its own session to go idle would
-never return); an idle member is handed off at once.
+never return); an idle member is handed off at once. The team's log keeps what waits
+(`handoff.queued` with its text), so a restart before that turn ends carries it out still.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberUpdate, Team
 from ensemble_tui.core.team.coordinator import Coordinator
-from ensemble_tui.core.team.events import HandoffDone, HandoffQueued, MemberErrored
+from ensemble_tui.core.team.events import HandoffDone, HandoffQueued, MemberErrored, TeamEvent
 from ensemble_tui.core.team.prompts import handoff_note, teammate_context
 from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.core.team.spawn import check_agent_and_model, permission_rules
 from ensemble_tui.opencode.client import OpenCodeError
+
+FAILED = "hand-off failed"
 
 
 class HandoffMode(StrEnum):
@@ -74,9 +78,35 @@ async def hand_off(coordinator: Coordinator, team: Team, handoff: Handoff) -> st
         return _said(handoff, agent, "done")
     coordinator.after_turn(member.name, lambda ended: carry_out(coordinator, team, handoff, ended))
     coordinator.record(
-        HandoffQueued(member=member.name, mode=handoff.mode.value, agent=handoff.agent)
+        HandoffQueued(
+            member=member.name,
+            mode=handoff.mode.value,
+            agent=handoff.agent,
+            text=handoff.text,
+            sender=handoff.sender,
+        )
     )
     return _said(handoff, agent, "queued")
+
+
+def waiting_handoffs(history: Iterable[TeamEvent]) -> list[Handoff]:
+    """The hand-offs a team's log shows queued and not yet done or failed: what a restart
+    before the member's turn ended would otherwise drop."""
+    waiting: dict[str, Handoff] = {}
+    for event in history:
+        if isinstance(event, HandoffQueued) and event.member:
+            try:
+                mode = HandoffMode(event.mode)
+            except ValueError:
+                continue
+            waiting[event.member] = Handoff(
+                event.member, mode, event.text or "", event.agent, event.sender or "the user"
+            )
+        elif isinstance(event, HandoffDone) or (
+            isinstance(event, MemberErrored) and (event.text or "").startswith(FAILED)
+        ):
+            waiting.pop(event.member or "", None)
+    return list(waiting.values())
 
 
 def _said(handoff: Handoff, agent: str, when: str) -> str:
@@ -97,7 +127,7 @@ async def carry_out(
     try:
         session_id = await _carry_out(coordinator, team, handoff, state)
     except (OpenCodeError, Refused) as error:
-        coordinator.record(MemberErrored(member=handoff.member, text=f"hand-off failed: {error}"))
+        coordinator.record(MemberErrored(member=handoff.member, text=f"{FAILED}: {error}"))
         return
     coordinator.record(
         HandoffDone(

@@ -17,6 +17,7 @@ import logging
 import time
 from pathlib import Path
 
+from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.git.commands import GitError
 from ensemble_tui.core.git.worktrees import WorktreeInfo, remove_worktree
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, MemberUpdate, Team
@@ -30,6 +31,7 @@ from ensemble_tui.core.team.events import (
     ToolsReconnected,
     from_record,
 )
+from ensemble_tui.core.team.handoff import hand_off, waiting_handoffs
 from ensemble_tui.core.team.prompts import delivered_tokens
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
 from ensemble_tui.opencode.client import OpenCodeError
@@ -61,7 +63,8 @@ def reconnected_notice(restarted: str) -> str:
 async def resume_team(coordinator: Coordinator, team: Team) -> list[str]:
     """Track an unfinished team again; returns a line per member saying what was found."""
     coordinator.set_team(team)
-    coordinator.feed.remember(_history(coordinator, team))
+    history = _history(coordinator, team)
+    coordinator.feed.remember(history)
     notes: list[str] = []
     was_working: set[str] = set()
     for member in coordinator.store.list_members(team.id):
@@ -73,6 +76,11 @@ async def resume_team(coordinator: Coordinator, team: Team) -> list[str]:
         elif member.status in WAS_WORKING:
             was_working.add(member.name)
     await reconcile(coordinator, cut_short=was_working, restarted="ensemble-tui")
+    for handoff in waiting_handoffs(history):
+        try:
+            await hand_off(coordinator, team, handoff)
+        except Refused as refusal:
+            notes.append(f"{handoff.member}: its waiting hand-off was dropped: {refusal}")
     coordinator.record(TeamResumed(member=LEAD_NAME, text=team.name, notes=notes))
     return notes
 
