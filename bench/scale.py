@@ -3,7 +3,7 @@
 `ensemble-tui run --json` runs as a user runs it (it starts its own OpenCode, named by
 ENSEMBLE_OPENCODE_BIN) against the scripted model. The lead creates a team and spawns
 N teammates in one `team_spawn` (the first and N-1 in `more`); each writes a file,
-commits it and reports; when all have reported the lead merges them all. Printed:
+commits it and reports; when all have reported the lead cleans up, merging them all. Printed:
 - `seconds scale.wall`: from start to `run` exiting;
 - `seconds scale.all_working`: from start until the last teammate was at work (its spawn
   done: its session made and its first prompt taken), and on the line before, how much
@@ -48,13 +48,14 @@ def teammate_prompt(name: str) -> str:
 
 def lead_prompt(names: list[str]) -> str:
     more = [{"name": name, "prompt": teammate_prompt(name)} for name in names[1:]]
-    merges = [tool("ensemble_team_merge", member=name) for name in names]
     return f"A team of {len(names)}.\n" + script_block(
         tool("ensemble_team_create", name="scale"),
         tool("ensemble_team_spawn", name=names[0], prompt=teammate_prompt(names[0]), more=more),
         {"text": "All spawned; waiting for their reports."},
-        # A report is a teammate's last tool call; its turn ends a moment later.
-        {"await": [f"{name}: done" for name in names], "delay": 5, "tools": merges},
+        # A report is a teammate's last tool call and its turn ends a moment later: the
+        # clean-up waits for each turn to end, then merges every branch (a fixed wait
+        # before merging one by one lost a teammate still finishing, under load).
+        {"await": [f"{name}: done" for name in names], **tool("ensemble_team_cleanup")},
         {"text": "All merged."},
     )
 

@@ -45,7 +45,7 @@ def test_startup_benchmark_runs(
     assert "ratio first_frame " in out
 
 
-def test_the_scale_run_spawns_everyone_in_one_call_and_merges_them_all() -> None:
+def test_the_scale_run_spawns_everyone_in_one_call_and_cleans_up_after_all_reports() -> None:
     """`make bench-scale` (opt-in, minutes long): its lead's script, checked here."""
     names = ["m01", "m02", "m03"]
     steps = parse_script(scale.lead_prompt(names))
@@ -54,6 +54,6 @@ def test_the_scale_run_spawns_everyone_in_one_call_and_merges_them_all() -> None
     assert len(spawns) == 1
     spawn = spawns[0]["args"]
     assert [spawn["name"], *(more["name"] for more in spawn["more"])] == names
-    merges = [call["args"]["member"] for step in steps for call in step.get("tools", [])]
-    assert merges == names
+    (cleanup,) = [step for step in steps if step.get("tool") == "ensemble_team_cleanup"]
+    assert cleanup["await"] == [f"{name}: done" for name in names]
     assert all(parse_script(more["prompt"]) for more in spawn["more"])
