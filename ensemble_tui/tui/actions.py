@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from textual.app import SuspendNotSupported
 from textual.message import Message
@@ -52,6 +52,8 @@ NEEDS_A_TEAM = {
     "compare_forks",
     "handoff",
 }
+
+_Found = TypeVar("_Found")
 
 
 class TeamView(Protocol):
@@ -235,8 +237,15 @@ class TeamActions:
 
         return answered
 
-    def diff(self, name: str) -> None:
-        """Fetch *name*'s diff in a worker; the screen shows it when it is ready."""
+    def _fetch(
+        self,
+        group: str,
+        refused: str,
+        get: Callable[[TeamControl], Awaitable[_Found]],
+        ready: Callable[[_Found], Message],
+    ) -> None:
+        """Get something from the team in a worker (one per *group* at a time); post
+        *ready* of it, or the refusal under the title *refused*."""
         control = self.team.control
         if control is None:
             return
@@ -244,13 +253,22 @@ class TeamActions:
 
         async def fetch() -> None:
             try:
-                diff = await control.diff(name)
+                found = await get(control)
             except EnsembleError as refusal:
-                screen.post_message(self.Finished(f"No diff for {name}", str(refusal), True))
+                screen.post_message(self.Finished(refused, str(refusal), True))
                 return
-            screen.post_message(self.DiffReady(name, diff))
+            screen.post_message(ready(found))
 
-        screen.run_worker(fetch(), group="diff", exclusive=True, exit_on_error=False)
+        screen.run_worker(fetch(), group=group, exclusive=True, exit_on_error=False)
+
+    def diff(self, name: str) -> None:
+        """Fetch *name*'s diff in a worker; the screen shows it when it is ready."""
+        self._fetch(
+            "diff",
+            f"No diff for {name}",
+            lambda control: control.diff(name),
+            lambda diff: self.DiffReady(name, diff),
+        )
 
     def preview_merge(self, name: str) -> None:
         """Try *name*'s merge in a worker; the screen asks to confirm what it would do."""
@@ -364,20 +382,12 @@ class TeamActions:
 
     def compare_forks(self, name: str) -> None:
         """Show *name*'s fork group side by side; keep the one chosen, once confirmed."""
-        control = self.team.control
-        if control is None:
-            return
-        screen = self.screen
-
-        async def fetch() -> None:
-            try:
-                views = await control.compare_forks(name)
-            except EnsembleError as refusal:
-                screen.post_message(self.Finished(f"No forks of {name}", str(refusal), True))
-                return
-            screen.post_message(self.ForksCompared(name, views))
-
-        screen.run_worker(fetch(), group="compare", exclusive=True, exit_on_error=False)
+        self._fetch(
+            "compare",
+            f"No forks of {name}",
+            lambda control: control.compare_forks(name),
+            lambda views: self.ForksCompared(name, views),
+        )
 
     def choose_fork(self, views: list[ForkView], selected: str) -> None:
         """Side by side; the fork kept is merged and the others shut down, once confirmed."""
