@@ -1,6 +1,6 @@
 """Reviews before merge: the real OpenCode, the scripted model, a real check, real git.
 
-Carl's branch passes the check; the reviewer (the `plan` agent, read-only) reads his file
+Carl's branch passes the check; the reviewer (the `build` agent, made read-only) reads his file
 and asks for changes. Carl is told the reasons and the lead's merge is refused naming
 them; Carl fixes it, his new commit passes the check, the reviewer approves, the merge
 goes through, and the report shows the review. The reviewer may call no team tool but
@@ -35,10 +35,13 @@ NOT_FOR_REVIEWER = "is not for a reviewer"
 
 
 def reviewer_script(worktree: Path) -> str:
-    """What the reviewer plays (the same in both reviews): it tries another team tool and
-    goes on only once refused, reads Carl's file from his worktree, then asks for changes
-    while the file is broken and approves once it is fixed."""
+    """What the reviewer plays (the same in both reviews): it tries to write a file and run
+    a command in Carl's worktree, and another team tool (going on only once refused),
+    reads Carl's file there, then asks for changes while the file is broken and approves
+    once it is fixed."""
     return script_block(
+        tool("write", filePath=str(worktree / "reviewer-wrote.txt"), content="no\n"),
+        tool("bash", command=f"touch {worktree / 'reviewer-ran.txt'}", description="try"),
         tool("ensemble_team_status"),
         {"await": NOT_FOR_REVIEWER, **tool("read", filePath=str(worktree / "app.txt"))},
         {
@@ -101,7 +104,8 @@ async def test_changes_requested_reach_the_teammate_block_the_merge_and_an_appro
 ) -> None:
     worktree = (tmp_path / "worktrees").resolve() / TEAM / "carl"
     events: list[TeamEvent] = []
-    options = team_options(check="test -f app.txt", review_agent="plan", review_timeout=120)
+    # `build` may edit and run commands: only the reviewer's own rules keep it read-only.
+    options = team_options(check="test -f app.txt", review_agent="build", review_timeout=120)
     async with running_team(options) as coord:
         coord.feed.subscribe(events.append)
         await drive_team(coord, lead_start(worktree), 120)
@@ -110,7 +114,7 @@ async def test_changes_requested_reach_the_teammate_block_the_merge_and_an_appro
         assert first.verdict is Verdict.CHANGES_REQUESTED
         assert first.reasons == REASON
         told = await transcript_text(coord, "carl")
-        assert "The reviewer (plan) asked for changes" in told
+        assert "The reviewer (build) asked for changes" in told
         assert REASON in told
         assert "team_review is for the reviewer of a branch only" in told
 
@@ -123,6 +127,7 @@ async def test_changes_requested_reach_the_teammate_block_the_merge_and_an_appro
         assert second.verdict is Verdict.APPROVED
         assert second.commit_sha != first.commit_sha
 
+        written = sorted(path.name for path in worktree.glob("reviewer-*"))
         carl = coord.require_member("carl")
         merged = await merge_member(coord, team, carl)
         report = (await build_report(coord, team, "done")).markdown()
@@ -131,14 +136,14 @@ async def test_changes_requested_reach_the_teammate_block_the_merge_and_an_appro
             with pytest.raises(OpenCodeError):
                 await coord.client.get_session(review.session_id, str(tmp_path))
 
-    assert "The merge of carl is refused because the reviewer (plan) asked for changes" in (
+    assert "The merge of carl is refused because the reviewer (build) asked for changes" in (
         said_to_lead
     )
     assert REASON in said_to_lead
     assert "Merged carl" in merged
     assert (git_repo / "app.txt").read_text() == "FIXED-v2\n"
     assert "app.txt" in git(git_repo, "status", "--porcelain")
-    assert f"- review: plan approved on {second.commit_sha[:8]}" in report
+    assert f"- review: build approved on {second.commit_sha[:8]}" in report
     kinds = [event.type for event in events if event.member == "carl"]
     wanted = [
         "check.passed",
@@ -152,6 +157,10 @@ async def test_changes_requested_reach_the_teammate_block_the_merge_and_an_appro
     ]
     found = [kind for kind in kinds if kind in wanted]
     assert found == wanted
+    # The reviewer changed nothing: its write and its command were refused.
+    assert written == []
+    assert not (git_repo / "reviewer-wrote.txt").exists()
+    assert not (git_repo / "reviewer-ran.txt").exists()
     # No reviewer folder is left behind.
     assert not list((tmp_path / "worktrees").resolve().glob(f"{TEAM}/.review-*"))
 
