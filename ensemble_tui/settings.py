@@ -24,15 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.paths import config_home
 from ensemble_tui.trust import TrustError, is_trusted, trusted_digest
 
 if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
     from ensemble_tui.core.team.settings import CoordinatorSettings
 
 ENV_PREFIX = "ENSEMBLE_"
@@ -102,12 +102,14 @@ def _model_name(value: str) -> str:
 ModelName = Annotated[str, AfterValidator(_model_name)]
 
 
-class Settings(BaseSettings):
-    """Everything a user can set. Durations are seconds (or '90s', '5m', '1h')."""
+class Settings(BaseModel):
+    """Everything a user can set. Durations are seconds (or '90s', '5m', '1h').
 
-    model_config = SettingsConfigDict(
-        extra="forbid", validate_default=True, use_attribute_docstrings=True
-    )
+    A plain model: `load_settings` reads the layers itself (to name each value's origin),
+    so pydantic-settings, which costs the screen's start a tenth of a second, is not used.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
     merge_on_cleanup: Boolean = True
     """On team_cleanup, merge every teammate's branch into your working directory
@@ -143,6 +145,17 @@ class Settings(BaseSettings):
 
     check_timeout: Duration = 600.0
     """How long a check may run before it is stopped and counted as timed out."""
+
+    review_agent: str | None = Field(default=None, min_length=1)
+    """An OpenCode agent (e.g. `plan`) that reviews a teammate's branch after its check
+    passes, read-only, and approves it or asks for changes; a branch it has not approved
+    is not merged (unless you merge it anyway on the screen). None: no review."""
+
+    review_model: ModelName | None = None
+    """The reviewer's model (provider/model); default: as a teammate of that agent."""
+
+    review_timeout: Duration = 600.0
+    """How long one review may take before it is stopped and counted as giving no verdict."""
 
     until_done: Boolean = False
     """Keep the team going until every task is done: when the lead stops with open tasks
@@ -180,18 +193,6 @@ class Settings(BaseSettings):
 
     keys: Annotated[dict[str, str], BeforeValidator(_flatten_keys)] = Field(default_factory=dict)
     """Key bindings by id, e.g. [keys] app.merge = "M" (the README lists the ids)."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The layers are merged by load_settings, which keeps track of their origins.
-        return (init_settings,)
 
 
 class SettingsError(EnsembleError):
@@ -359,6 +360,9 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         teammates_may_fork=settings.teammates_may_fork,
         check=settings.check,
         check_timeout=settings.check_timeout,
+        review_agent=settings.review_agent,
+        review_model=settings.review_model,
+        review_timeout=settings.review_timeout,
         until_done=settings.until_done,
         no_progress_limit=settings.no_progress_limit,
         budget_tokens=settings.budget_tokens,

@@ -12,12 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ensemble_tui.core.team.events import TeamEvent
-from ensemble_tui.core.team.feed import Feed
-from ensemble_tui.core.team.sessions import SessionState
-from ensemble_tui.opencode.events import Event
+# Only named: the screen's panes read the windows below before the team is loaded.
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.events import TeamEvent
+    from ensemble_tui.core.team.feed import Feed
+    from ensemble_tui.core.team.sessions import SessionState
+    from ensemble_tui.opencode.events import Event
 
 BUCKET_SECONDS = 5.0
 ACTIVITY_WINDOW_SECONDS = 120.0
@@ -27,7 +29,7 @@ QUIET_AFTER_SECONDS = 30.0
 """A working member with no event for this long is drawn as quiet."""
 EVENTS_KEPT = 500
 
-SessionListener = Callable[[SessionState, Event], None]
+SessionListener = Callable[["SessionState", "Event"], None]
 
 
 class HasSessionListeners(Protocol):

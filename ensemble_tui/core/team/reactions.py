@@ -29,6 +29,7 @@ from ensemble_tui.core.team.events import (
     QuestionAsked,
     TeamEvent,
 )
+from ensemble_tui.core.team.review import Reviews
 from ensemble_tui.core.team.sessions import STREAMED, Change, SessionState
 from ensemble_tui.opencode.events import Event, PartDelta, UnknownEvent
 from ensemble_tui.opencode.models import Tokens
@@ -48,6 +49,7 @@ class ReactionTarget(Protocol):
 
     delivery: Delivery
     checks: Checks
+    reviews: Reviews
 
     def session(self, session_id: str) -> SessionState | None: ...
 
@@ -150,6 +152,10 @@ class EventReactions:
                     else:
                         state = self._state_of(event)
                     if state is None:
+                        if self.coordinator.reviews.follows(event):
+                            # A reviewer's session: no member, so none of the below.
+                            writing.commit()
+                            await self.coordinator.reviews.handle(event)
                         continue
                     change = state.apply(event)
                     if change is STREAMED:
