@@ -14,6 +14,10 @@ the file (or variable, or flag) and what is allowed.
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
+import itertools
 import json
 import math
 import os
@@ -24,15 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.paths import config_home
 from ensemble_tui.trust import TrustError, is_trusted, trusted_digest
 
 if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
     from ensemble_tui.core.team.settings import CoordinatorSettings
 
 ENV_PREFIX = "ENSEMBLE_"
@@ -102,12 +106,14 @@ def _model_name(value: str) -> str:
 ModelName = Annotated[str, AfterValidator(_model_name)]
 
 
-class Settings(BaseSettings):
-    """Everything a user can set. Durations are seconds (or '90s', '5m', '1h')."""
+class Settings(BaseModel):
+    """Everything a user can set. Durations are seconds (or '90s', '5m', '1h').
 
-    model_config = SettingsConfigDict(
-        extra="forbid", validate_default=True, use_attribute_docstrings=True
-    )
+    A plain model: `load_settings` reads the layers itself (to name each value's origin),
+    so pydantic-settings, which costs the screen's start a tenth of a second, is not used.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     merge_on_cleanup: Boolean = True
     """On team_cleanup, merge every teammate's branch into your working directory
@@ -143,6 +149,17 @@ class Settings(BaseSettings):
 
     check_timeout: Duration = 600.0
     """How long a check may run before it is stopped and counted as timed out."""
+
+    review_agent: str | None = Field(default=None, min_length=1)
+    """An OpenCode agent (e.g. `plan`) that reviews a teammate's branch after its check
+    passes, read-only, and approves it or asks for changes; a branch it has not approved
+    is not merged (unless you merge it anyway on the screen). None: no review."""
+
+    review_model: ModelName | None = None
+    """The reviewer's model (provider/model); default: as a teammate of that agent."""
+
+    review_timeout: Duration = 600.0
+    """How long one review may take before it is stopped and counted as giving no verdict."""
 
     until_done: Boolean = False
     """Keep the team going until every task is done: when the lead stops with open tasks
@@ -181,18 +198,6 @@ class Settings(BaseSettings):
     keys: Annotated[dict[str, str], BeforeValidator(_flatten_keys)] = Field(default_factory=dict)
     """Key bindings by id, e.g. [keys] app.merge = "M" (the README lists the ids)."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The layers are merged by load_settings, which keeps track of their origins.
-        return (init_settings,)
-
 
 class SettingsError(EnsembleError):
     """A setting that cannot be used; the message names the key, where it was set, and why."""
@@ -216,9 +221,30 @@ class LoadedSettings:
         return self.sources.get(key, "default")
 
 
+@functools.cache
+def _field_docs() -> dict[str, str]:
+    """Each setting's docstring, read from this module's source when an error needs one
+    (pydantic's use_attribute_docstrings would parse it at every start, before the screen)."""
+    try:
+        tree = ast.parse(inspect.getsource(Settings))
+    except (OSError, TypeError):
+        return {}  # No source (a frozen build): the refusal still names the key and why.
+    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
+    docs: dict[str, str] = {}
+    for field_node, doc_node in itertools.pairwise(body):
+        if (
+            isinstance(field_node, ast.AnnAssign)
+            and isinstance(field_node.target, ast.Name)
+            and isinstance(doc_node, ast.Expr)
+            and isinstance(doc_node.value, ast.Constant)
+            and isinstance(doc_node.value.value, str)
+        ):
+            docs[field_node.target.id] = " ".join(doc_node.value.value.split())
+    return docs
+
+
 def _field_doc(key: str) -> str:
-    description = Settings.model_fields[key].description or ""
-    return " ".join(description.split())
+    return _field_docs().get(key, "")
 
 
 def _check_layer(values: Mapping[str, Any], origin: str) -> dict[str, Any]:
@@ -359,6 +385,9 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         teammates_may_fork=settings.teammates_may_fork,
         check=settings.check,
         check_timeout=settings.check_timeout,
+        review_agent=settings.review_agent,
+        review_model=settings.review_model,
+        review_timeout=settings.review_timeout,
         until_done=settings.until_done,
         no_progress_limit=settings.no_progress_limit,
         budget_tokens=settings.budget_tokens,

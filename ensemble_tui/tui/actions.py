@@ -16,15 +16,8 @@ from textual.app import SuspendNotSupported
 from textual.message import Message
 from textual.screen import Screen
 
-from ensemble_tui.core.git.merge import MergeResult, MergeStatus
-from ensemble_tui.core.git.worktrees import BranchDiff
 from ensemble_tui.core.models import LEAD_NAME, MemberStatus
-from ensemble_tui.core.store.checks import CheckResult
-from ensemble_tui.core.team.forking import ForkView
-from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
 from ensemble_tui.errors import EnsembleError
-from ensemble_tui.opencode.models import PermissionReply
-from ensemble_tui.options import RunOptions
 from ensemble_tui.tui import texts
 from ensemble_tui.tui.runtime import attach_command, run_attached
 from ensemble_tui.tui.screens.confirm import ConfirmScreen, QuestionScreen, TextScreen
@@ -39,8 +32,17 @@ from ensemble_tui.tui.screens.forks import (
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.transcript import Transcript
 
+# The results' types (git, checks, forks, OpenCode's models) come with the team, after
+# the first frame; they are only named here.
 if TYPE_CHECKING:
+    from ensemble_tui.core.git.merge import MergeResult
+    from ensemble_tui.core.git.worktrees import BranchDiff
+    from ensemble_tui.core.store.checks import CheckResult
     from ensemble_tui.core.team.control import TeamControl
+    from ensemble_tui.core.team.forking import ForkView
+    from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
+    from ensemble_tui.opencode.models import PermissionReply
+    from ensemble_tui.options import RunOptions
 
 NEEDS_A_TEAM = {
     "diff",
@@ -105,6 +107,8 @@ class TeamActions:
         result: MergeResult
         check: CheckResult | None = None
         """The check of the branch as it is (None: no `check` is set)."""
+        review: str | None = None
+        """Why its review does not let it merge (None: approved, or no `review_agent`)."""
 
     def __init__(self, screen: Screen[Any], team: TeamView) -> None:
         self.screen = screen
@@ -278,27 +282,48 @@ class TeamActions:
         screen = self.screen
 
         async def preview() -> None:
+            from ensemble_tui.core.git.merge import MergeStatus
+
             try:
                 result = await control.preview_merge(name)
                 check = None
+                review = None
                 command = control.check_command
                 if command is not None and result.status is not MergeStatus.CONFLICT:
                     said = f"Checking {name}'s branch first ({command})…"
                     screen.post_message(self.Finished("Merge", said))
                     check = await control.check(name)
+                passed = check is None or check.passed
+                if passed and result.status is not MergeStatus.CONFLICT:
+                    review = await control.review_blocker(name)
             except EnsembleError as refusal:
                 refused = self.Finished(f"Cannot merge {name}", str(refusal), True, show=True)
                 screen.post_message(refused)
                 return
-            screen.post_message(self.MergePreviewed(name, result, check))
+            screen.post_message(self.MergePreviewed(name, result, check, review))
 
         screen.run_worker(preview(), group="merge", exclusive=True, exit_on_error=False)
 
-    def confirm_merge(self, name: str, result: MergeResult, check: CheckResult | None) -> None:
+    def confirm_merge(
+        self,
+        name: str,
+        result: MergeResult,
+        check: CheckResult | None,
+        review: str | None = None,
+    ) -> None:
         """Say what the merge of *name* would do, and merge if the human says yes; a branch
-        whose check did not pass is merged only if the human says "merge anyway"."""
-        if check is not None and not check.passed and result.status is not MergeStatus.CONFLICT:
-            refusal_title, refusal = texts.check_refusal(name, check)
+        whose check did not pass, or that no review approved, is merged only if the human
+        says "merge anyway"."""
+        from ensemble_tui.core.git.merge import MergeStatus
+
+        refused = None
+        if result.status is not MergeStatus.CONFLICT:
+            if check is not None and not check.passed:
+                refused = texts.check_refusal(name, check)
+            elif review is not None:
+                refused = texts.review_refusal(name, review)
+        if refused is not None:
+            refusal_title, refusal = refused
 
             def overridden(yes: bool | None) -> None:
                 if yes:

@@ -20,21 +20,14 @@ from textual.message import Message
 from textual.worker import Worker
 
 from ensemble_tui.core.models import LEAD_NAME
-from ensemble_tui.core.team.events import MemberViewed
-from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
 from ensemble_tui.errors import EnsembleError
-from ensemble_tui.opencode.events import Event
-from ensemble_tui.opencode.models import MessageWithParts
 from ensemble_tui.options import RunOptions
 from ensemble_tui.settings import SettingsError
 from ensemble_tui.tui.actions import TeamActions
-from ensemble_tui.tui.bridge import Bridge
 from ensemble_tui.tui.commands import TeamCommands
 from ensemble_tui.tui.keys import KeyHints, check_keymap
-from ensemble_tui.tui.notices import notice_for
 from ensemble_tui.tui.runtime import run_team
 from ensemble_tui.tui.screens.detail import message_detail, task_detail
-from ensemble_tui.tui.screens.help import HelpScreen
 from ensemble_tui.tui.screens.main import MainScreen
 from ensemble_tui.tui.views import Clock, default_clock
 from ensemble_tui.tui.widgets.feed import MessageFeed
@@ -43,9 +36,16 @@ from ensemble_tui.tui.widgets.statusbar import Connection
 from ensemble_tui.tui.widgets.taskboard import TaskBoard
 from ensemble_tui.tui.widgets.teammates import TeammateList
 
+# What the first frame does not need is imported where it is used (the team's events,
+# OpenCode's models, the bridge, the other screens), so the screen shows at once;
+# tests/tui/test_first_frame.py keeps it so.
 if TYPE_CHECKING:
     from ensemble_tui.core.team.control import TeamControl
     from ensemble_tui.core.team.coordinator import Coordinator
+    from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
+    from ensemble_tui.opencode.events import Event
+    from ensemble_tui.opencode.models import MessageWithParts
+    from ensemble_tui.tui.bridge import Bridge
 
 WELCOME = (
     "Tell the lead what to build. It plans the work, makes a team and spawns teammates, "
@@ -152,6 +152,7 @@ class EnsembleApp(App[None]):
     def on_ensemble_app_team_started(self, message: TeamStarted) -> None:
         coordinator = message.coordinator
         from ensemble_tui.core.team.control import TeamControl  # loaded by now: no cost
+        from ensemble_tui.tui.bridge import Bridge
 
         self.control = TeamControl(coordinator)
         self.connection = Connection(coordinator.client.base_url, "connected")
@@ -176,6 +177,9 @@ class EnsembleApp(App[None]):
             self._show_team(message)
 
     def _show_team(self, message: Bridge.TeamChanged) -> None:
+        from ensemble_tui.core.team.events import MemberViewed
+        from ensemble_tui.tui.notices import notice_for
+
         snapshot = self.snapshot = message.snapshot
         self.refresh_team()
         if snapshot.tasks != self.main.tasks.last or message.replayed:
@@ -203,7 +207,8 @@ class EnsembleApp(App[None]):
         if self.snapshot is None:
             return
         self.rows = self.snapshot.rows
-        self.main.teammates.show_check_column(self.snapshot.check_command is not None)
+        checked = self.snapshot.check_command is not None or self.snapshot.review_agent is not None
+        self.main.teammates.show_check_column(checked)
         self.main.teammates.show(self.rows, self.clock())
         self.main.show_glance(self.rows, self.clock())
         row = self.main.actions.row(self.shown)
@@ -217,6 +222,8 @@ class EnsembleApp(App[None]):
                 where += " · check running…"
             elif row.check is not None:
                 where += f" · check {row.check.describe()}"
+            if row.review is not None:
+                where += f" · review {row.review.label}"
             if row.model:
                 where = f"{where} · {row.model}"
             if row.forked_from:
@@ -327,6 +334,8 @@ class EnsembleApp(App[None]):
         return True
 
     def action_help(self) -> None:
+        from ensemble_tui.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.hints))
 
     def action_focus_prompt(self) -> None:

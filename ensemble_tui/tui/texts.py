@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ensemble_tui.core.git.merge import MergeResult, MergeStatus
-from ensemble_tui.core.models import EarlierSession
-from ensemble_tui.core.store.checks import CheckResult
-from ensemble_tui.core.team.forking import ForkView
-from ensemble_tui.core.team.read_model import MemberRow
-from ensemble_tui.opencode.models import MessageWithParts, TextPart
 from ensemble_tui.tui.views import format_clock
+
+# Imported by the main screen's actions before the first frame: the types come later.
+if TYPE_CHECKING:
+    from ensemble_tui.core.git.merge import MergeResult
+    from ensemble_tui.core.models import EarlierSession
+    from ensemble_tui.core.store.checks import CheckResult
+    from ensemble_tui.core.team.forking import ForkView
+    from ensemble_tui.core.team.read_model import MemberRow
+    from ensemble_tui.opencode.models import MessageWithParts
 
 
 def _count(number: int, thing: str) -> str:
@@ -27,6 +31,8 @@ def _file_lines(result: MergeResult) -> str:
 
 def merge_preview(member: str, result: MergeResult, row: MemberRow | None) -> tuple[str, str, bool]:
     """Title, body and whether the merge can go ahead."""
+    from ensemble_tui.core.git.merge import MergeStatus
+
     if result.status is MergeStatus.CONFLICT:
         conflicts = "\n".join(f"- `{c.path}`: {c.reason}" for c in result.conflicts)
         body = (
@@ -60,6 +66,16 @@ def check_refusal(member: str, check: CheckResult) -> tuple[str, str]:
         "unstaged changes, unchecked."
     )
     return f"Check failed: {member}", body
+
+
+def review_refusal(member: str, blocker: str) -> tuple[str, str]:
+    """Title and body when no review approved the branch: merging needs the override."""
+    body = (
+        f"**{member}**'s merge is refused because {blocker}.\n\n"
+        "You can merge it anyway: its changes come into your working directory as "
+        "unstaged changes, unreviewed."
+    )
+    return f"Not approved: {member}", body
 
 
 def shutdown_preview(row: MemberRow) -> tuple[str, str]:
@@ -100,6 +116,8 @@ def choose_preview(name: str, views: Sequence[ForkView]) -> tuple[str, str]:
 
 def earlier_session(earlier: EarlierSession, messages: Sequence[MessageWithParts]) -> str:
     """One earlier session as Markdown: when and why it ended, then who said what."""
+    from ensemble_tui.opencode.models import TextPart
+
     lines = [
         f"### {earlier.session_id}",
         f"agent {earlier.agent}, ended {format_clock(earlier.ended)}: {earlier.reason}",

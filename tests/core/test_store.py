@@ -266,7 +266,9 @@ def test_update_member_writes_only_the_fields_set(store: Store, team: Team) -> N
 
 def test_usage_adds_up(store: Store, team: Team) -> None:
     store.add_member_usage(team.id, "bob", input_tokens=100, output_tokens=20, cost=0.5)
-    bob = store.add_member_usage(team.id, "bob", input_tokens=1, reasoning_tokens=7, cost=0.25)
+    store.add_member_usage(team.id, "bob", input_tokens=1, reasoning_tokens=7, cost=0.25)
+    bob = store.get_member(team.id, "bob")
+    assert bob is not None
     assert (bob.input_tokens, bob.output_tokens, bob.reasoning_tokens) == (101, 20, 7)
     assert bob.cost == pytest.approx(0.75)
     assert bob.last_activity is not None
@@ -401,9 +403,10 @@ def test_the_event_log_keeps_order_and_detail(store: Store, team: Team) -> None:
     store.append_event(None, "server.connected")
     entries = store.list_events(team.id)
     assert [e.kind for e in entries] == ["member.spawned", "member.status"]
-    assert entries[0] == first
+    assert entries[0].id == first
+    assert (entries[0].team_id, entries[0].member) == (team.id, "alice")
     assert entries[0].detail == {"branch": "b", "n": [1, 2]}
-    assert [e.kind for e in store.list_events(team.id, after_id=first.id)] == ["member.status"]
+    assert [e.kind for e in store.list_events(team.id, after_id=first)] == ["member.status"]
     assert [e.kind for e in store.list_events(None)] == ["server.connected"]
 
 

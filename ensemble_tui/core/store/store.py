@@ -37,12 +37,15 @@ from ensemble_tui.core.store.connection import (
 )
 from ensemble_tui.core.store.messages import MessageQueries
 from ensemble_tui.core.store.notices import Notice, NoticeQueries
+from ensemble_tui.core.store.reviews import ReviewQueries
 from ensemble_tui.core.store.schema import MIGRATIONS, Migration
 from ensemble_tui.paths import repo_data_dir
 
 __all__ = ["MemberStanding", "Store", "StoreError"]
 
 _MEMBER_ORDER = "ORDER BY role = 'lead' DESC, created, name"
+# `json.dumps(detail, sort_keys=True)` without making an encoder per call (once per team event).
+_encode_detail = json.JSONEncoder(sort_keys=True).encode
 
 
 class MemberStanding(NamedTuple):
@@ -74,7 +77,8 @@ class Store(StoreConnection):
 
     Messages and notices are parts of their own (`MessageQueries`, `NoticeQueries`) on the
     same connection; the store answers for them so callers need one object. Check results
-    (`CheckQueries`) are reached as `store.checks`.
+    (`CheckQueries`) are reached as `store.checks`, reviews (`ReviewQueries`) as
+    `store.reviews`.
     """
 
     def __init__(self, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
@@ -82,6 +86,7 @@ class Store(StoreConnection):
         self.messages = MessageQueries(self)
         self.notices = NoticeQueries(self)
         self.checks = CheckQueries(self)
+        self.reviews = ReviewQueries(self)
         # Members as last read, with the version they were read at: the coordinator asks
         # for one at every status change, and members are frozen, so they can be shared.
         self._members: dict[tuple[int, str], tuple[tuple[int, int], Member | None]] = {}
@@ -278,8 +283,11 @@ class Store(StoreConnection):
         output_tokens: int = 0,
         reasoning_tokens: int = 0,
         cost: float = 0.0,
-    ) -> Member:
-        """Add one step's token counts and cost to a member's totals and mark it active now."""
+    ) -> None:
+        """Add one step's token counts and cost to a member's totals and mark it active now.
+
+        Nothing is read back (the coordinator calls this at every step's end): `get_member`
+        gives the totals."""
         with self.transaction() as db:
             cursor = db.execute(
                 "UPDATE members SET input_tokens = input_tokens + ?, "
@@ -297,7 +305,6 @@ class Store(StoreConnection):
             )
             if cursor.rowcount == 0:
                 require_member(db, team_id, name)  # says who is in the team
-            return _member(require_member(db, team_id, name))
 
     def member_standing(self, team_id: int, name: str) -> MemberStanding | None:
         """A member's status and whether its shutdown was asked for: what the coordinator
@@ -417,8 +424,8 @@ class Store(StoreConnection):
         kind: str,
         member: str | None = None,
         detail: dict[str, Any] | None = None,
-    ) -> LogEntry:
-        """Append one entry to the event log; `detail` must be JSON-serialisable."""
+    ) -> int:
+        """Append one entry to the event log (`detail` must be JSON-serialisable); its id."""
         entry_time = utc_now()
         detail = detail or {}
         with self.transaction() as db:
@@ -427,12 +434,9 @@ class Store(StoreConnection):
                 "time": entry_time,
                 "kind": kind,
                 "member": member,
-                "detail": json.dumps(detail, sort_keys=True),
+                "detail": _encode_detail(detail),
             }
-            entry_id = int(_insert(db, "events", values).lastrowid or 0)
-        return LogEntry(
-            id=entry_id, team_id=team_id, time=entry_time, kind=kind, member=member, detail=detail
-        )
+            return int(_insert(db, "events", values).lastrowid or 0)
 
     def list_events(
         self, team_id: int | None, *, after_id: int = 0, limit: int = -1

@@ -56,13 +56,13 @@ from ensemble_tui.core.team.prompts import (
     teammate_context,
 )
 from ensemble_tui.core.team.reactions import AfterTurn, EventReactions, SessionListener
+from ensemble_tui.core.team.review import Reviews
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
 from ensemble_tui.core.team.settings import (
     CoordinatorSettings as CoordinatorSettings,  # re-exported
 )
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
-from ensemble_tui.opencode.events import Event
 from ensemble_tui.opencode.models import ModelRef, Tokens
 from ensemble_tui.opencode.stream import (
     EventStream,
@@ -109,6 +109,7 @@ class Coordinator:
             store, self.record, self.prompt, lambda: self._team, lambda: self.paused is not None
         )
         self.checks = Checks(self)
+        self.reviews = Reviews(self)
         self.tool_server_url: str | None = None
         self.connected = False
         self.spawn_failures = 0
@@ -320,16 +321,11 @@ class Coordinator:
             self._stream_task = None
 
     async def _follow(self, stream: EventStream) -> None:
-        async for batch in stream.batches():
-            events: list[Event] = []
-            for item in batch:
-                if isinstance(item, StreamConnected | StreamDisconnected):
-                    await self.reactions.handle_events(events)
-                    events = []
-                    await self._take(item)
-                else:
-                    events.append(item.event)
-            await self.reactions.handle_events(events)
+        async for batch in stream.event_batches():
+            if isinstance(batch, list):
+                await self.reactions.handle_events(batch)
+            else:
+                await self._take(batch)
 
     async def _take(self, item: StreamConnected | StreamDisconnected) -> None:
         try:
@@ -544,7 +540,7 @@ class Coordinator:
 
     def settled(self) -> bool:
         """True when every session is idle, nothing is being done, and nothing waits."""
-        if self._operations_in_flight or self._waiting_actions:
+        if self._operations_in_flight or self._waiting_actions or self.reviews.running:
             return False
         if not all(state.idle for state in self._sessions.values()):
             return False

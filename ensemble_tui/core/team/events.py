@@ -28,6 +28,22 @@ _JSON_NAMES = {"sender": "from", "recipient": "to"}
 EVENT_TYPES: dict[str, type[TeamEvent]] = {}
 
 
+_RECORDED_FIELDS: dict[type[TeamEvent], tuple[tuple[str, str], ...]] = {}
+
+
+def _recorded_fields(kind: type[TeamEvent]) -> tuple[tuple[str, str], ...]:
+    """Every field of *kind* but `time`, in order, with its JSON name (looked up once)."""
+    found = _RECORDED_FIELDS.get(kind)
+    if found is None:
+        found = tuple(
+            (f.name, _JSON_NAMES.get(f.name, f.name))
+            for f in dataclasses.fields(kind)
+            if f.name != "time"
+        )
+        _RECORDED_FIELDS[kind] = found
+    return found
+
+
 @dataclass(frozen=True, kw_only=True)
 class TeamEvent:
     """One thing the team did."""
@@ -60,10 +76,10 @@ class TeamEvent:
     def record(self) -> dict[str, Any]:
         """`type`, `time` and every field that is set, with JSON names."""
         found: dict[str, Any] = {"type": self.type, "time": self.time.isoformat()}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name != "time" and value is not None:
-                found[_JSON_NAMES.get(f.name, f.name)] = value
+        for name, json_name in _recorded_fields(type(self)):
+            value = getattr(self, name)
+            if value is not None:
+                found[json_name] = value
         return found
 
     def to_json(self) -> str:
@@ -354,13 +370,15 @@ class MemberMerged(TeamEvent):
     type: ClassVar[str] = "member.merged"
     summary: ClassVar[str] = (
         "a branch came back as unstaged changes (`files`, `additions`, `deletions`, from "
-        "`commits`); `check_overridden` if the human merged it although its check did not pass"
+        "`commits`); `check_overridden` if the human merged it although its check did not pass, "
+        "`review_overridden` although its review did not approve it"
     )
     files: list[str] = field(default_factory=list)
     additions: int = 0
     deletions: int = 0
     commits: int = 0
     check_overridden: bool = False
+    review_overridden: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -525,8 +543,55 @@ class CheckFailed(TeamEvent):
 class MergeBlocked(TeamEvent):
     type: ClassVar[str] = "merge.blocked"
     summary: ClassVar[str] = (
-        "a merge was refused because `member`'s check did not pass; `text` says why"
+        "a merge was refused because `member`'s check did not pass or its review did not "
+        "approve it; `text` says why"
     )
+
+
+# Reviews by the review agent
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewStarted(TeamEvent):
+    type: ClassVar[str] = "review.started"
+    summary: ClassVar[str] = (
+        "a read-only reviewer (`agent`, session `session`) started on `member`'s branch at `commit`"
+    )
+    agent: str = ""
+    commit: str = ""
+    session: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewApproved(TeamEvent):
+    type: ClassVar[str] = "review.approved"
+    summary: ClassVar[str] = (
+        "the reviewer (`agent`) approved `member`'s branch at `commit`; `text`: why"
+    )
+    agent: str = ""
+    commit: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewChangesRequested(TeamEvent):
+    type: ClassVar[str] = "review.changes_requested"
+    summary: ClassVar[str] = (
+        "the reviewer (`agent`) asked for changes to `member`'s branch at `commit`; `text`: "
+        "its reasons, sent to `member`"
+    )
+    agent: str = ""
+    commit: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewNoVerdict(TeamEvent):
+    type: ClassVar[str] = "review.no_verdict"
+    summary: ClassVar[str] = (
+        "the review (`agent`) of `member`'s branch at `commit` ended without a verdict "
+        "(asked twice, timed out, or could not start); `text` says why"
+    )
+    agent: str = ""
+    commit: str = ""
 
 
 # Pauses, budgets and until-done

@@ -6,24 +6,19 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
 from rich.console import RenderableType
 from textual.content import Content
 from textual.events import Click
 from textual.widgets import Static
 
-from ensemble_tui.core.team.prompts import without_delivery_marker
-from ensemble_tui.opencode.models import (
-    CompactionPart,
-    ReasoningPart,
-    ToolCompleted,
-    ToolFailed,
-    ToolPart,
-    ToolPending,
-    ToolRunning,
-)
+# The parts are built once a session is shown, after the first frame: the Markdown
+# parser and OpenCode's models are imported then.
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+
+    from ensemble_tui.opencode.models import CompactionPart, ReasoningPart, ToolPart
 
 # The input field that best says what a tool works on, in order of preference.
 TARGET_KEYS = ("filePath", "path", "file", "command", "pattern", "url", "query", "description")
@@ -36,12 +31,16 @@ def markdown_without_html() -> MarkdownIt:
     """Markdown in which `<div>` or `<<tag>>` is text: raw HTML tokens are dropped when
     rendered, so a prompt mentioning a tag would silently lose it. (One parser, shared:
     parsing does not change it.)"""
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("gfm-like", {"html": False})
 
 
 @functools.cache
 def markdown_as_typed() -> MarkdownIt:
     """For what a person typed: no HTML, and `&amp;` stays `&amp;` rather than `&`."""
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("gfm-like", {"html": False}).disable("entity")
 
 
@@ -126,6 +125,7 @@ _SCRIPT_BLOCK = re.compile(r"```scripted[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL)
 def readable_prompt(text: str) -> str:
     """A prompt as a person reads it: a scripted model's script folded to one line (the
     demo's prompts carry one), the coordinator's delivery marker left out."""
+    from ensemble_tui.core.team.prompts import without_delivery_marker
 
     def fold(match: re.Match[str]) -> str:
         steps = sum(1 for line in match.group(1).splitlines() if line.strip())
@@ -245,6 +245,8 @@ class ToolCall(FoldLine):
         self.redraw()
 
     def title(self) -> Content:
+        from ensemble_tui.opencode.models import ToolCompleted, ToolFailed, ToolPending, ToolRunning
+
         state = self.part.state
         name = self.part.tool.removeprefix("ensemble_")
         target = tool_target(name, getattr(state, "input", {}) or {}, self.directory)
@@ -261,6 +263,8 @@ class ToolCall(FoldLine):
         )
 
     def body(self) -> str:
+        from ensemble_tui.opencode.models import ToolCompleted, ToolFailed
+
         state = self.part.state
         arguments = getattr(state, "input", {}) or {}
         text = json.dumps(arguments, indent=2, ensure_ascii=False)

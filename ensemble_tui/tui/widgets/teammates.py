@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -15,7 +15,6 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-from ensemble_tui.core.team.read_model import MemberRow
 from ensemble_tui.tui.views import (
     STATUS_COLOURS,
     STATUS_ICONS,
@@ -23,6 +22,10 @@ from ensemble_tui.tui.views import (
     format_elapsed,
     format_tokens,
 )
+
+# Only named (the rows come with the team, after the first frame).
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.read_model import MemberRow
 
 # The branch column only when the list is this wide: the names say it otherwise, and on
 # an 80-column terminal the task needs the room.
@@ -40,6 +43,10 @@ CHECK_LOOKS: dict[str, tuple[str, str | None]] = {
     "timed out": ("⏱", "error"),
     "not run": ("!", "warning"),
     "running…": ("⧗", None),
+    "approved": ("✓", "success"),
+    "changes": ("✗", "error"),
+    "reviewing…": ("⧗", None),
+    "no verdict": ("!", "warning"),
 }
 
 
@@ -215,7 +222,8 @@ class TeammateList(DataTable[Text]):
         label = row.check_label
         if not label:
             return Text("—" if not row.is_lead else "", style="dim")
-        glyph, colour = CHECK_LOOKS.get(label, ("", None))
+        # With a review, its verdict (the last word) decides the look: it came after the check.
+        glyph, colour = CHECK_LOOKS.get(label.rsplit(" · ", 1)[-1], ("", None))
         style = Style(color=self.app.theme_variables[colour]) if colour else Style(dim=True)
         return Text(f"{glyph} {label}", style)
 
