@@ -22,10 +22,10 @@ from ensemble_tui.core.team.events import ReviewStarted, TeamEvent
 from ensemble_tui.core.team.finishing import merge_member
 from ensemble_tui.core.team.recovery import resume_team
 from ensemble_tui.core.team.report import build_report
-from ensemble_tui.core.team.review import ASK_AGAIN, ReviewAgentUnknown
+from ensemble_tui.core.team.review import ASK_AGAIN, ReviewerUnavailable
 from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
-from ensemble_tui.demo.scripted_model import ScriptedModel
+from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID, ScriptedModel
 from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.client import OpenCodeError
 from tests.conftest import TeamOptions, git, running_team
@@ -244,14 +244,19 @@ async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resum
     assert again.commit_sha == cut.commit_sha
 
 
-async def test_an_unknown_review_agent_is_refused_at_start_with_the_agents_there_are(
+async def test_an_unknown_review_agent_or_model_is_refused_at_start_with_what_there_is(
     team_options: TeamOptions,
 ) -> None:
-    with pytest.raises(ReviewAgentUnknown) as unknown:
+    with pytest.raises(ReviewerUnavailable) as unknown:
         async with running_team(team_options(review_agent="no-such-agent")):
             pass
     assert "review_agent names 'no-such-agent'" in str(unknown.value)
     assert "plan" in str(unknown.value)
+    with pytest.raises(ReviewerUnavailable) as unknown:
+        async with running_team(team_options(review_agent="plan", review_model="scripted/nope")):
+            pass
+    assert "review_model names scripted/nope" in str(unknown.value)
+    assert f"{PROVIDER_ID}/{MODEL_ID}" in str(unknown.value)
 
 
 @pytest.fixture(autouse=True)

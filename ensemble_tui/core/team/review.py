@@ -63,8 +63,8 @@ ASK_AGAIN = (
 )
 
 
-class ReviewAgentUnknown(EnsembleError):
-    """The `review_agent` setting names an agent the OpenCode server does not have."""
+class ReviewerUnavailable(EnsembleError):
+    """`review_agent` or `review_model` names an agent or model OpenCode does not have."""
 
 
 def reviewer_rules(worktree: Path | None) -> list[PermissionRule]:
@@ -127,22 +127,39 @@ class Reviews:
         return review.verdict is Verdict.PENDING and review.id not in live
 
     async def check_agent(self) -> None:
-        """Refuse a `review_agent` that OpenCode does not have (at start, with the list)."""
+        """Refuse a `review_agent` or `review_model` that OpenCode does not have (at start,
+        with what it has)."""
         agent = self.agent
         if agent is None:
             return
         coordinator = self._coordinator
+        wanted = coordinator.settings.review_model
+        directory = str(coordinator.repo_root)
         try:
-            agents = await coordinator.client.agents(str(coordinator.repo_root))
+            agents = await coordinator.client.agents(directory)
+            providers = (await coordinator.client.providers(directory)).providers if wanted else []
         except OpenCodeError as error:
             log.warning("could not check the review agent: %s", error)
             return
         usable = sorted(a.name for a in agents if not a.hidden)
         if agent not in usable:
-            raise ReviewAgentUnknown(
+            raise ReviewerUnavailable(
                 f"The setting review_agent names {agent!r}, which this OpenCode does not "
-                f"have; use one of: {', '.join(usable)} (or a agent you define in "
+                f"have; use one of: {', '.join(usable)} (or an agent you define in "
                 "OpenCode's config), or unset review_agent."
+            )
+        if wanted is None:
+            return
+        model = ModelRef.parse(wanted)
+        provider = next((p for p in providers if p.id == model.provider_id), None)
+        if provider is None or model.model_id not in provider.models:
+            known = sorted(f"{p.id}/{m}" for p in providers for m in p.models)
+            shown = ", ".join(known[:10]) + (
+                f" and {len(known) - 10} more" if len(known) > 10 else ""
+            )
+            raise ReviewerUnavailable(
+                f"The setting review_model names {wanted}, which this OpenCode does not have; "
+                f"its models: {shown or 'none'}. Set another, or unset review_model."
             )
 
     # Starting a review
