@@ -8,8 +8,9 @@ over the same bytes from the same server, run in the same process and round as e
 measured path, interleaved; every ratio line is the median over the rounds.
 
 - `ratio ingest.coordinator`: frames/s of the coordinator alone over the bare loop's.
-- `ratio ingest.screen`: the same with the app attached (`App.run_test`), counted until
-  the screen is idle again; the raw lines also give the time to idle after the stream.
+- `ratio ingest.screen`: the same with the app attached (`App.run_test`, with its toasts
+  as in a terminal), counted until the screen is idle again; the raw lines also give the
+  time to idle after the stream. Each round streams turns of its own (new ids).
 - `p99_ms keys.2000` / `lost keys.10000`: while 10 sessions stream at that many frames
   a second, `j`/`k` are posted as the terminal driver would and the time until the
   team list's cursor moved is taken; a key not answered within KEY_PATIENCE is lost.
@@ -60,12 +61,17 @@ async def ingest(frames: int, rounds: int, screen: bool) -> list[float]:
     label = "screen" if screen else "coordinator"
     with tempfile.TemporaryDirectory(prefix="ensemble-bench-") as folder:
         scene = team_scene(Path(folder))
-        payload = encode(generate(frames, sessions_of(scene.coordinator)))
-        running = scene.app.run_test(size=(120, 40)) if screen else contextlib.nullcontext()
+        sessions = sessions_of(scene.coordinator)
+        running = (
+            scene.app.run_test(size=(120, 40), notifications=True)
+            if screen
+            else contextlib.nullcontext()
+        )
         async with running as pilot:
             if pilot is not None:
                 await settle(pilot)
             for number in range(rounds):
+                payload = encode(generate(frames, sessions, number))
                 server.arm(payload)
                 bare = await bare_loop(server.url, len(payload))
                 server.arm(payload)
@@ -112,7 +118,7 @@ async def keys(rate: int, count: int) -> tuple[list[float], int]:
         app = scene.app
         # Enough frames for the whole key run, so the load never stops early.
         payload = encode(generate(int(rate * (1.5 + count * 0.15)), sessions_of(scene.coordinator)))
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
             await settle(pilot)
             await pilot.press("escape")
             server.arm(payload, rate=rate)
