@@ -31,7 +31,7 @@ from ensemble_tui.tui.actions import TeamActions
 from ensemble_tui.tui.bridge import Bridge
 from ensemble_tui.tui.commands import TeamCommands
 from ensemble_tui.tui.keys import KeyHints, check_keymap
-from ensemble_tui.tui.notices import notice_for
+from ensemble_tui.tui.notices import merged, notice_for
 from ensemble_tui.tui.runtime import run_team
 from ensemble_tui.tui.screens.detail import message_detail, task_detail
 from ensemble_tui.tui.screens.help import HelpScreen
@@ -172,7 +172,7 @@ class EnsembleApp(App[None]):
         if self.control is None or not self.main.is_attached:
             return
         # While the app closes its panes go one by one; a late batch draws nothing then.
-        with contextlib.suppress(NoMatches):
+        with contextlib.suppress(NoMatches), self.batch_update():
             self._show_team(message)
 
     def _show_team(self, message: Bridge.TeamChanged) -> None:
@@ -192,11 +192,14 @@ class EnsembleApp(App[None]):
             paused=snapshot.paused,
             until_done=snapshot.until_done,
         )
+        notices = []
         for event in message.events:
             if isinstance(event, MemberViewed) and event.member:
                 self.show_member(event.member)
             if not message.replayed and (notice := notice_for(event)) is not None:
-                self.notify(notice.text, title=notice.title, severity=notice.severity)
+                notices.append(notice)
+        for notice in merged(notices):
+            self.notify(notice.text, title=notice.title, severity=notice.severity)
         self.refresh_bindings()
 
     def refresh_team(self) -> None:
@@ -295,7 +298,9 @@ class EnsembleApp(App[None]):
         if self.loading is not None:
             self.loading.extend(message.events)
         else:
-            await self.main.transcript.apply(message.events)
+            # Drawn once when all is applied, not at each part mounted on the way.
+            with self.batch_update():
+                await self.main.transcript.apply(message.events)
 
     @on(PromptBox.Submitted)
     def _prompt_submitted(self, message: PromptBox.Submitted) -> None:

@@ -47,6 +47,30 @@ class Notice:
     text: str
     title: str = ""
     severity: Severity = "information"
+    finished: str | None = None
+    """The member whose turn ended, for a notice that says only that (merged by `merged`)."""
+
+
+# Names a merged notice lists before "and N more".
+NAMES_SHOWN = 4
+
+
+def merged(notices: list[Notice]) -> list[Notice]:
+    """The notices of one batch of events, those saying a turn ended merged into one
+    (in its place): ten teammates streaming end dozens of turns a second, and a toast
+    each would bury the screen."""
+    names = list(dict.fromkeys(n.finished for n in notices if n.finished is not None))
+    if len(names) < 2:
+        return notices
+    shown = names if len(names) <= NAMES_SHOWN else names[: NAMES_SHOWN - 1]
+    more = len(names) - len(shown)
+    listed = ", ".join(shown[:-1]) + f" and {shown[-1]}" if not more else ", ".join(shown)
+    if more:
+        listed += f" and {more} more"
+    together = Notice(f"{listed} finished their turns.")
+    first = next(index for index, n in enumerate(notices) if n.finished is not None)
+    rest = [n for n in notices if n.finished is None]
+    return [*rest[:first], together, *rest[first:]]
 
 
 def notice_for(event: TeamEvent) -> Notice | None:
@@ -63,7 +87,7 @@ def notice_for(event: TeamEvent) -> Notice | None:
         case MemberIdle(stopped=True):
             return Notice(f"{who}'s turn was stopped by you.")
         case MemberIdle() if who != LEAD_NAME:
-            return Notice(f"{who} finished its turn.")
+            return Notice(f"{who} finished its turn.", finished=who)
         case ModelUnavailable():
             return Notice(text, "No usable model", "error")
         case MemberErrored():

@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ensemble_tui.core.team.read_model import Totals
-from ensemble_tui.tui.views import format_cost, format_tokens
+from ensemble_tui.tui.views import format_cost, format_tokens, same_content
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class StatusBar(Horizontal):
         & > .status-keys { width: auto; padding-left: 2; }
     }
     """
+
+    shown: Content | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(classes="status-figures", markup=False)
@@ -83,4 +85,9 @@ class StatusBar(Horizontal):
             parts += [" │ ", ("until done", "bold $accent")]
         if paused is not None:
             parts += [" │ ", (f"⏸ {paused}", "bold $warning")]
-        self.query_one(".status-figures", Static).update(Content.assemble(*parts))
+        figures = Content.assemble(*parts)
+        if same_content(figures, self.shown):
+            return
+        self.shown = figures
+        # One line whatever it says: no layout of the screen.
+        self.query_one(".status-figures", Static).update(figures, layout=False)

@@ -23,6 +23,7 @@ from ensemble_tui.tui.views import (
     format_elapsed,
     format_tokens,
 )
+from ensemble_tui.tui.widgets.table import LiveTable
 
 # The branch column only when the list is this wide: the names say it otherwise, and on
 # an 80-column terminal the task needs the room.
@@ -43,7 +44,7 @@ CHECK_LOOKS: dict[str, tuple[str, str | None]] = {
 }
 
 
-class TeammateList(DataTable[Text]):
+class TeammateList(LiveTable):
     """Name, status, check (when a `check` is set), task, branch, time in status, tokens
     and cost of every member."""
 
@@ -162,7 +163,7 @@ class TeammateList(DataTable[Text]):
             else:
                 for column, cell in cells.items():
                     if cell != before[column]:
-                        self.update_cell(row.name, column, cell, update_width=True)
+                        self.set_cell(row.name, column, cell)
             self.rows_shown[row.name] = row
             self.cells_shown[row.name] = cells
         if self.selected is not None:
@@ -189,7 +190,7 @@ class TeammateList(DataTable[Text]):
             row = self.rows_shown.get(member)
             if row is not None and self.now is not None:
                 cell = self._cells(row, self.now)["name"]
-                self.update_cell(member, "name", cell, update_width=True)
+                self.set_cell(member, "name", cell)
                 self.cells_shown[member]["name"] = cell
 
     def _cells(self, row: MemberRow, now: datetime) -> dict[str, Text]:
