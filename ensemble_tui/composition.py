@@ -101,6 +101,7 @@ async def running_coordinator(
         settings = options.settings
         async with TeamToolServer(tools, rate=settings.tool_rate, burst=settings.tool_burst) as srv:
             coordinator.tool_server_url = srv.url
+            await coordinator.reviews.check_agent()
             await coordinator.start_events()
             coordinator.continuation = Continuation(coordinator)
             watchers = [
@@ -116,4 +117,5 @@ async def running_coordinator(
                     with contextlib.suppress(asyncio.CancelledError):
                         await watcher
                 await coordinator.checks.close()
+                await coordinator.reviews.close()
                 await coordinator.stop_events()

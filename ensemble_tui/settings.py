@@ -144,6 +144,17 @@ class Settings(BaseSettings):
     check_timeout: Duration = 600.0
     """How long a check may run before it is stopped and counted as timed out."""
 
+    review_agent: str | None = Field(default=None, min_length=1)
+    """An OpenCode agent (e.g. `plan`) that reviews a teammate's branch after its check
+    passes, read-only, and approves it or asks for changes; a branch it has not approved
+    is not merged (unless you merge it anyway on the screen). None: no review."""
+
+    review_model: ModelName | None = None
+    """The reviewer's model (provider/model); default: as a teammate of that agent."""
+
+    review_timeout: Duration = 600.0
+    """How long one review may take before it is stopped and counted as giving no verdict."""
+
     until_done: Boolean = False
     """Keep the team going until every task is done: when the lead stops with open tasks
     and everyone is idle, it is told exactly what remains (`run --until-done`, `u`)."""
@@ -359,6 +370,9 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         teammates_may_fork=settings.teammates_may_fork,
         check=settings.check,
         check_timeout=settings.check_timeout,
+        review_agent=settings.review_agent,
+        review_model=settings.review_model,
+        review_timeout=settings.review_timeout,
         until_done=settings.until_done,
         no_progress_limit=settings.no_progress_limit,
         budget_tokens=settings.budget_tokens,

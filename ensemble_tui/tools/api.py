@@ -33,6 +33,9 @@ LEAD_ONLY_TOOLS = frozenset(
     }
 )
 
+REVIEWER_TOOLS = frozenset({"team_review"})
+"""The tools of a reviewer session, and the only ones it may call."""
+
 MAX_MESSAGE_BYTES = 10 * 1024
 
 
@@ -109,3 +112,5 @@ class TeamOperations(Protocol):
     ) -> str: ...
 
     async def team_claim(self, caller: Caller, task_id: str) -> str: ...
+
+    async def team_review(self, caller: Caller, verdict: str, reasons: str) -> str: ...

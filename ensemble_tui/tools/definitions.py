@@ -1,4 +1,4 @@
-"""The seventeen team tools: names, descriptions written for agents, and their arguments.
+"""The eighteen team tools: names, descriptions written for agents, and their arguments.
 
 Each tool is one strict argument model whose `description` tells an
 agent what the tool does, when to use it and what it returns, and whose `call` hands
@@ -370,6 +370,26 @@ class TeamClaim(ToolArguments):
         return await operations.team_claim(caller, self.task_id)
 
 
+class TeamReview(ToolArguments):
+    tool_name: ClassVar[str] = "team_review"
+    description: ClassVar[str] = (
+        "Reviewer only. Give your verdict on the branch you were asked to review: 'approve' "
+        "if it can be merged as it is, or 'request_changes' with reasons that say exactly "
+        "what must change (they are sent to the teammate, who fixes and completes again). "
+        "Call it once, then end your turn. Returns a confirmation."
+    )
+    verdict: Literal["approve", "request_changes"] = Field(
+        description="'approve' or 'request_changes'."
+    )
+    reasons: LongText | None = Field(
+        default=None,
+        description="Why: what is right, or what must change (needed for request_changes).",
+    )
+
+    async def call(self, operations: TeamOperations, caller: Caller) -> str:
+        return await operations.team_review(caller, self.verdict, self.reasons or "")
+
+
 TOOLS: dict[str, type[ToolArguments]] = {
     model.tool_name: model
     for model in (
@@ -390,6 +410,7 @@ TOOLS: dict[str, type[ToolArguments]] = {
         TeamTasksAdd,
         TeamTasksComplete,
         TeamClaim,
+        TeamReview,
     )
 }
 """Every team tool by name, in the order they are listed to agents."""

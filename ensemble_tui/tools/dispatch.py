@@ -1,7 +1,8 @@
 """One tool call from an authenticated caller to one `TeamOperations` method.
 
-The order is: who is calling, which tool, the caller's rate, lead-only tools, the
-arguments, and only then the operation. Every refusal and every failure becomes a
+The order is: who is calling, which tool, the caller's rate, reviewer-only tools (a
+reviewer may call nothing else), lead-only tools, the arguments, and only then the
+operation. Every refusal and every failure becomes a
 short error text for the agent; nothing escapes to the transport.
 """
 
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 
 from ensemble_tui.core.team.identity import Caller
 from ensemble_tui.errors import EnsembleError
-from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, TeamOperations
+from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, REVIEWER_TOOLS, TeamOperations
 from ensemble_tui.tools.arguments import explain
 from ensemble_tui.tools.definitions import TOOLS
 from ensemble_tui.tools.ratelimit import RateLimiter, refusal_text
@@ -65,6 +66,17 @@ class ToolDispatcher:
         if wait > 0:
             logger.info("rate limit: %s called %s too often", caller.member, tool)
             return _refused(refusal_text(wait))
+        if caller.reviews is not None and tool not in REVIEWER_TOOLS:
+            return _refused(
+                f"{tool} is not for a reviewer: you review {caller.reviews}'s branch, and the "
+                "only team tool you may call is team_review (verdict 'approve' or "
+                "'request_changes', with your reasons)."
+            )
+        if tool in REVIEWER_TOOLS and caller.reviews is None:
+            return _refused(
+                f"{tool} is for the reviewer of a branch only; you are {caller.member!r}. "
+                "Reviews run on their own when a teammate's check passes."
+            )
         if tool in LEAD_ONLY_TOOLS and not caller.is_lead:
             return _refused(
                 f"{tool} is for the lead only; you are the teammate {caller.member!r}. "

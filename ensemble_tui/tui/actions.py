@@ -105,6 +105,8 @@ class TeamActions:
         result: MergeResult
         check: CheckResult | None = None
         """The check of the branch as it is (None: no `check` is set)."""
+        review: str | None = None
+        """Why its review does not let it merge (None: approved, or no `review_agent`)."""
 
     def __init__(self, screen: Screen[Any], team: TeamView) -> None:
         self.screen = screen
@@ -281,24 +283,41 @@ class TeamActions:
             try:
                 result = await control.preview_merge(name)
                 check = None
+                review = None
                 command = control.check_command
                 if command is not None and result.status is not MergeStatus.CONFLICT:
                     said = f"Checking {name}'s branch first ({command})…"
                     screen.post_message(self.Finished("Merge", said))
                     check = await control.check(name)
+                passed = check is None or check.passed
+                if passed and result.status is not MergeStatus.CONFLICT:
+                    review = await control.review_blocker(name)
             except EnsembleError as refusal:
                 refused = self.Finished(f"Cannot merge {name}", str(refusal), True, show=True)
                 screen.post_message(refused)
                 return
-            screen.post_message(self.MergePreviewed(name, result, check))
+            screen.post_message(self.MergePreviewed(name, result, check, review))
 
         screen.run_worker(preview(), group="merge", exclusive=True, exit_on_error=False)
 
-    def confirm_merge(self, name: str, result: MergeResult, check: CheckResult | None) -> None:
+    def confirm_merge(
+        self,
+        name: str,
+        result: MergeResult,
+        check: CheckResult | None,
+        review: str | None = None,
+    ) -> None:
         """Say what the merge of *name* would do, and merge if the human says yes; a branch
-        whose check did not pass is merged only if the human says "merge anyway"."""
-        if check is not None and not check.passed and result.status is not MergeStatus.CONFLICT:
-            refusal_title, refusal = texts.check_refusal(name, check)
+        whose check did not pass, or that no review approved, is merged only if the human
+        says "merge anyway"."""
+        refused = None
+        if result.status is not MergeStatus.CONFLICT:
+            if check is not None and not check.passed:
+                refused = texts.check_refusal(name, check)
+            elif review is not None:
+                refused = texts.review_refusal(name, review)
+        if refused is not None:
+            refusal_title, refusal = refused
 
             def overridden(yes: bool | None) -> None:
                 if yes:

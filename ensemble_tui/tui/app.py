@@ -206,7 +206,8 @@ class EnsembleApp(App[None]):
         if self.snapshot is None:
             return
         self.rows = self.snapshot.rows
-        self.main.teammates.show_check_column(self.snapshot.check_command is not None)
+        checked = self.snapshot.check_command is not None or self.snapshot.review_agent is not None
+        self.main.teammates.show_check_column(checked)
         self.main.teammates.show(self.rows, self.clock())
         self.main.show_glance(self.rows, self.clock())
         row = self.main.actions.row(self.shown)
@@ -220,6 +221,8 @@ class EnsembleApp(App[None]):
                 where += " · check running…"
             elif row.check is not None:
                 where += f" · check {row.check.describe()}"
+            if row.review is not None:
+                where += f" · review {row.review.label}"
             if row.model:
                 where = f"{where} · {row.model}"
             if row.forked_from:

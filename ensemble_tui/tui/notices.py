@@ -26,6 +26,9 @@ from ensemble_tui.core.team.events import (
     ModelUnavailable,
     PermissionAsked,
     QuestionAsked,
+    ReviewApproved,
+    ReviewChangesRequested,
+    ReviewNoVerdict,
     ServerConnected,
     ServerDisconnected,
     TeamCleanedUp,
@@ -122,7 +125,14 @@ def notice_for(event: TeamEvent) -> Notice | None:
             said = outcome.replace("_", " ")
             return Notice(f"{who}'s check {said} ({command}); {who} was told.", "", "error")
         case MergeBlocked():
-            return Notice(f"{who} was not merged: its check did not pass.", "", "error")
+            why = text.splitlines()[0] if text else "its check or review did not pass"
+            return Notice(f"{who} was not merged: {why}.", "", "error")
+        case ReviewApproved(agent=agent):
+            return Notice(f"The reviewer ({agent}) approved {who}'s branch.")
+        case ReviewChangesRequested(agent=agent):
+            return Notice(f"The reviewer ({agent}) asked {who} for changes: {text}", "", "warning")
+        case ReviewNoVerdict():
+            return Notice(f"The review of {who}'s branch gave no verdict: {text}", "", "warning")
         case TeamPaused():
             return Notice(f"The team is paused: {text}.", "Paused", "warning")
         case BudgetWarning():

@@ -62,6 +62,16 @@ def check_refusal(member: str, check: CheckResult) -> tuple[str, str]:
     return f"Check failed: {member}", body
 
 
+def review_refusal(member: str, blocker: str) -> tuple[str, str]:
+    """Title and body when no review approved the branch: merging needs the override."""
+    body = (
+        f"**{member}**'s merge is refused because {blocker}.\n\n"
+        "You can merge it anyway: its changes come into your working directory as "
+        "unstaged changes, unreviewed."
+    )
+    return f"Not approved: {member}", body
+
+
 def shutdown_preview(row: MemberRow) -> tuple[str, str]:
     working = row.status.value not in ("idle", "error", "starting")
     how = (

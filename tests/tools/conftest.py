@@ -148,6 +148,9 @@ class RecordingOperations:
     async def team_claim(self, caller: Caller, task_id: str) -> str:
         return await self._record("team_claim", caller, task_id=task_id)
 
+    async def team_review(self, caller: Caller, verdict: str, reasons: str) -> str:
+        return await self._record("team_review", caller, verdict=verdict, reasons=reasons)
+
 
 class FakeClock:
     """A monotonic clock that only moves when a test says so."""

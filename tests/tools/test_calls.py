@@ -42,6 +42,7 @@ REQUIRED = {
     "team_tasks_add": ["tasks"],
     "team_tasks_complete": ["task_id"],
     "team_claim": ["task_id"],
+    "team_review": ["verdict"],
 }
 
 # (tool, arguments sent, arguments the operation must receive, defaults filled in)
@@ -109,7 +110,7 @@ VALID_CALLS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 ]  # fmt: skip
 
 
-async def test_the_seventeen_tools_are_listed_to_everyone_with_their_required_arguments(
+async def test_the_eighteen_tools_are_listed_to_everyone_with_their_required_arguments(
     tool_server: TeamToolServer,
 ) -> None:
     for token in ("lead-token", "alice-token"):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from ensemble_tui.tools.api import LEAD_ONLY_TOOLS
+from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, REVIEWER_TOOLS
 from ensemble_tui.tools.arguments import input_schema, signature
 from ensemble_tui.tools.definitions import TOOLS
 from ensemble_tui.tools.dispatch import UNAUTHORIZED_TEXT, ToolDispatcher
 from ensemble_tui.tools.ratelimit import RateLimiter
-from tests.tools.conftest import ALICE, FakeClock, RecordingOperations
+from tests.tools.conftest import ALICE, LEAD, FakeClock, RecordingOperations
 
 
 def _all_schemas(schema: object) -> list[dict[str, object]]:
@@ -67,3 +68,32 @@ async def test_an_unknown_tool_is_named_with_the_known_ones() -> None:
     assert outcome.is_error
     assert "unknown tool 'team_dance'" in outcome.text
     assert "team_claim" in outcome.text
+
+
+REVIEWER = Caller(
+    member="carl's reviewer", is_lead=False, team_id=7, session_id="s", reviews="carl"
+)
+
+
+async def test_a_reviewer_may_call_team_review_and_nothing_else() -> None:
+    operations = RecordingOperations()
+    dispatcher = ToolDispatcher(operations, RateLimiter(100.0, 100, clock=FakeClock()))
+    for tool in sorted(set(TOOLS) - REVIEWER_TOOLS):
+        outcome = await dispatcher.call(REVIEWER, tool, {})
+        assert outcome.is_error, tool
+        assert outcome.text.startswith(f"{tool} is not for a reviewer: you review carl's")
+    assert operations.calls == []
+    arguments = {"verdict": "request_changes", "reasons": "name the file"}
+    outcome = await dispatcher.call(REVIEWER, "team_review", arguments)
+    assert not outcome.is_error
+    assert [(call.tool, call.args) for call in operations.calls] == [("team_review", arguments)]
+
+
+async def test_no_one_but_a_reviewer_may_call_team_review() -> None:
+    operations = RecordingOperations()
+    dispatcher = ToolDispatcher(operations, RateLimiter(100.0, 100, clock=FakeClock()))
+    for caller in (ALICE, LEAD):
+        outcome = await dispatcher.call(caller, "team_review", {"verdict": "approve"})
+        assert outcome.is_error
+        assert outcome.text.startswith("team_review is for the reviewer of a branch only")
+    assert operations.calls == []

@@ -12,6 +12,7 @@ from ensemble_tui.core.git.commands import (
     open_repo,
     resolve_commit,
     run_git,
+    run_git_raw,
 )
 
 
@@ -44,6 +45,14 @@ def branch_work(repo_root: Path, base: str, branch: str) -> BranchWork | None:
     tip = resolve_commit(repo, f"refs/heads/{branch}", "branch")
     files = tuple(changed_files(repo, base, tip))
     return BranchWork(count_commits(repo_root, base, tip), files)
+
+
+def commit_diff(repo_root: Path, base: str, commit: str) -> str:
+    """The patch from *base* to *commit*, with a summary of the files first (a review reads it)."""
+    repo = open_repo(repo_root)
+    stat = run_git(repo, "diff-tree", "-r", "-M", "--stat", base, commit)
+    patch = run_git_raw(repo, "diff-tree", "-p", "-r", "-M", base, commit)[1]
+    return f"{stat}\n\n{patch.decode(errors='replace')}".strip()
 
 
 def branch_heads(repo_root: Path, prefix: str) -> dict[str, str]:

@@ -218,6 +218,31 @@ _UNDELIVERED = Migration(
     ),
 )
 
+_REVIEWS = Migration(
+    description="reviews of teammates' branches by the review agent, with their verdicts",
+    statements=(
+        """
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            team_id INTEGER NOT NULL REFERENCES teams (id),
+            member TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            commit_sha TEXT NOT NULL,
+            session_id TEXT,
+            verdict TEXT NOT NULL
+                CHECK (verdict IN ('pending', 'approved', 'changes_requested', 'no_verdict')),
+            reasons TEXT NOT NULL DEFAULT '',
+            tokens INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0,
+            started TEXT NOT NULL,
+            finished TEXT,
+            FOREIGN KEY (team_id, member) REFERENCES members (team_id, name)
+        )
+        """,
+        "CREATE INDEX reviews_member ON reviews (team_id, member, id)",
+    ),
+)
+
 # Append new migrations at the end; never edit one that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
@@ -225,6 +250,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _CHECKS,
     _FORKS_AND_SESSIONS,
     _UNDELIVERED,
+    _REVIEWS,
 )
 
 

@@ -37,6 +37,7 @@ from ensemble_tui.core.store.connection import (
 )
 from ensemble_tui.core.store.messages import MessageQueries
 from ensemble_tui.core.store.notices import Notice, NoticeQueries
+from ensemble_tui.core.store.reviews import ReviewQueries
 from ensemble_tui.core.store.schema import MIGRATIONS, Migration
 from ensemble_tui.paths import repo_data_dir
 
@@ -74,7 +75,8 @@ class Store(StoreConnection):
 
     Messages and notices are parts of their own (`MessageQueries`, `NoticeQueries`) on the
     same connection; the store answers for them so callers need one object. Check results
-    (`CheckQueries`) are reached as `store.checks`.
+    (`CheckQueries`) are reached as `store.checks`, reviews (`ReviewQueries`) as
+    `store.reviews`.
     """
 
     def __init__(self, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
@@ -82,6 +84,7 @@ class Store(StoreConnection):
         self.messages = MessageQueries(self)
         self.notices = NoticeQueries(self)
         self.checks = CheckQueries(self)
+        self.reviews = ReviewQueries(self)
         # Members as last read, with the version they were read at: the coordinator asks
         # for one at every status change, and members are frozen, so they can be shared.
         self._members: dict[tuple[int, str], tuple[tuple[int, int], Member | None]] = {}

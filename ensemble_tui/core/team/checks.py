@@ -1,7 +1,8 @@
 """Checks before merge: the `check` command run in a teammate's worktree, and its verdict.
 
 The check runs when a teammate's turn ends with all its tasks completed, and again before
-any merge (a result for the same commit and command is reused). Its work is committed
+any merge (a result for the same commit and command is reused); a pass sends that commit
+to review when a `review_agent` is set (`review.py`). Its work is committed
 first, so every result belongs to a commit. A check that does not pass is stored, told
 to the feed, and sent to the teammate; a merge of such a branch is refused with the
 reason, unless the human overrides it on the screen.
@@ -165,6 +166,8 @@ class Checks:
         self._tell(result)
         if not result.passed:
             await self._send_failure(team, result)
+        elif head is not None:
+            coordinator.reviews.request(team, member, head)
         return result
 
     async def _send_failure(self, team: Team, result: CheckResult) -> None:
@@ -227,7 +230,10 @@ class Checks:
         """A member's turn ended: check its branch if it has completed all its tasks."""
         coordinator = self._coordinator
         team = coordinator.team
-        if self.command is None or team is None or state.member == LEAD_NAME or not state.idle:
+        reviewing = coordinator.reviews.agent is not None
+        if self.command is None and not reviewing:
+            return
+        if team is None or state.member == LEAD_NAME or not state.idle:
             return
         member = coordinator.store.get_member(team.id, state.member)
         if member is None or member.branch is None or member.status.ended:
@@ -245,7 +251,10 @@ class Checks:
         coordinator = self._coordinator
         async with coordinator.operation():
             try:
-                await self.check(team, member, reason="the end of its turn")
+                checked = await self.check(team, member, reason="the end of its turn")
+                if checked is None:
+                    # No check is set: the review follows the completion itself.
+                    await coordinator.reviews.request_current(team, member)
             except Exception:
                 log.exception("the check of %s failed to run", member.name)
 

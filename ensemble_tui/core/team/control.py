@@ -185,9 +185,15 @@ class TeamControl:
         team = self.coordinator.require_team()
         return await self.coordinator.checks.check(team, self._member(member), reason="merge")
 
+    async def review_blocker(self, member: str) -> str | None:
+        """Why the teammate's branch may not merge for want of an approving review (an
+        unreviewed commit is sent to review now); None when it may, or no review is set."""
+        team = self.coordinator.require_team()
+        return await self.coordinator.reviews.merge_blocker(team, self._member(member))
+
     async def merge(self, member: str, *, override: bool = False) -> str:
         """Merge the teammate's branch; *override* merges it although its check did not
-        pass (the screen asks the human first)."""
+        pass or no review approved it (the screen asks the human first)."""
         team = self._active_team()
         return await merge_member(self.coordinator, team, self._member(member), override=override)
 

@@ -56,6 +56,7 @@ from ensemble_tui.core.team.prompts import (
     teammate_context,
 )
 from ensemble_tui.core.team.reactions import AfterTurn, EventReactions, SessionListener
+from ensemble_tui.core.team.review import Reviews
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
 from ensemble_tui.core.team.settings import (
     CoordinatorSettings as CoordinatorSettings,  # re-exported
@@ -109,6 +110,7 @@ class Coordinator:
             store, self.record, self.prompt, lambda: self._team, lambda: self.paused is not None
         )
         self.checks = Checks(self)
+        self.reviews = Reviews(self)
         self.tool_server_url: str | None = None
         self.connected = False
         self.spawn_failures = 0
@@ -544,7 +546,7 @@ class Coordinator:
 
     def settled(self) -> bool:
         """True when every session is idle, nothing is being done, and nothing waits."""
-        if self._operations_in_flight or self._waiting_actions:
+        if self._operations_in_flight or self._waiting_actions or self.reviews.running:
             return False
         if not all(state.idle for state in self._sessions.values()):
             return False

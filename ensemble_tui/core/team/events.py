@@ -354,13 +354,15 @@ class MemberMerged(TeamEvent):
     type: ClassVar[str] = "member.merged"
     summary: ClassVar[str] = (
         "a branch came back as unstaged changes (`files`, `additions`, `deletions`, from "
-        "`commits`); `check_overridden` if the human merged it although its check did not pass"
+        "`commits`); `check_overridden` if the human merged it although its check did not pass, "
+        "`review_overridden` although its review did not approve it"
     )
     files: list[str] = field(default_factory=list)
     additions: int = 0
     deletions: int = 0
     commits: int = 0
     check_overridden: bool = False
+    review_overridden: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -525,8 +527,55 @@ class CheckFailed(TeamEvent):
 class MergeBlocked(TeamEvent):
     type: ClassVar[str] = "merge.blocked"
     summary: ClassVar[str] = (
-        "a merge was refused because `member`'s check did not pass; `text` says why"
+        "a merge was refused because `member`'s check did not pass or its review did not "
+        "approve it; `text` says why"
     )
+
+
+# Reviews by the review agent
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewStarted(TeamEvent):
+    type: ClassVar[str] = "review.started"
+    summary: ClassVar[str] = (
+        "a read-only reviewer (`agent`, session `session`) started on `member`'s branch at `commit`"
+    )
+    agent: str = ""
+    commit: str = ""
+    session: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewApproved(TeamEvent):
+    type: ClassVar[str] = "review.approved"
+    summary: ClassVar[str] = (
+        "the reviewer (`agent`) approved `member`'s branch at `commit`; `text`: why"
+    )
+    agent: str = ""
+    commit: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewChangesRequested(TeamEvent):
+    type: ClassVar[str] = "review.changes_requested"
+    summary: ClassVar[str] = (
+        "the reviewer (`agent`) asked for changes to `member`'s branch at `commit`; `text`: "
+        "its reasons, sent to `member`"
+    )
+    agent: str = ""
+    commit: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewNoVerdict(TeamEvent):
+    type: ClassVar[str] = "review.no_verdict"
+    summary: ClassVar[str] = (
+        "the review (`agent`) of `member`'s branch at `commit` ended without a verdict "
+        "(asked twice, timed out, or could not start); `text` says why"
+    )
+    agent: str = ""
+    commit: str = ""
 
 
 # Pauses, budgets and until-done

@@ -113,8 +113,9 @@ async def merge_member(
 ) -> str:
     """Squash a teammate's branch into the user's working directory as unstaged changes.
 
-    With a `check` set, the branch must pass it first; *override* (the human's, after a
-    confirmation) merges it all the same."""
+    With a `check` set, the branch must pass it first, and with a `review_agent` set, a
+    review must approve its commit; *override* (the human's, after a confirmation) merges
+    it all the same."""
     async with coordinator.operation_lock:
         _still_active(coordinator, team)
         fresh = _fresh(coordinator, team, member)
@@ -122,7 +123,12 @@ async def merge_member(
 
 
 async def _merge(
-    coordinator: Coordinator, team: Team, member: Member, *, override: bool = False
+    coordinator: Coordinator,
+    team: Team,
+    member: Member,
+    *,
+    override: bool = False,
+    start_review: bool = True,
 ) -> str:
     if member.status is MemberStatus.MERGED:
         return f"{member.name} is already merged."
@@ -145,6 +151,9 @@ async def _merge(
     await coordinator.commit_member_work(member, "merge")
     checked = await coordinator.checks.gate_merge(team, member, override=override)
     overridden = checked is not None and not checked.passed
+    unapproved = await coordinator.reviews.gate_merge(
+        team, member, override=override, start=start_review
+    )
     try:
         result = await asyncio.to_thread(
             merge_branch_into_worktree, coordinator.repo_root, worktree.branch
@@ -189,6 +198,7 @@ async def _merge(
             deletions=sum(f.deletions or 0 for f in result.files),
             commits=commits,
             check_overridden=overridden,
+            review_overridden=unapproved is not None,
         )
     )
     if result.status is MergeStatus.NOTHING_TO_MERGE:
@@ -207,6 +217,7 @@ async def cleanup_team(coordinator: Coordinator, team: Team) -> str:
     async with coordinator.operation_lock:
         _still_active(coordinator, team)
         lines = await _cleanup(coordinator, team)
+        await coordinator.reviews.close()
         await write_report(coordinator, team, "cleaned up")
         coordinator.store.archive_team(team.id)
         coordinator.record(TeamCleanedUp(member=LEAD_NAME, text=team.name))
@@ -243,7 +254,9 @@ async def _cleanup(coordinator: Coordinator, team: Team) -> list[str]:
             )
             continue
         try:
-            lines.append(f"- {member.name}: {await _merge(coordinator, team, stopped)}")
+            # No review is started now: the team ends before it could answer.
+            merged = await _merge(coordinator, team, stopped, start_review=False)
+            lines.append(f"- {member.name}: {merged}")
         except Exception as error:
             # One branch that cannot be merged (for any reason) never stops the others.
             if not isinstance(error, EnsembleError):

@@ -19,6 +19,9 @@ class Caller:
     is_lead: bool
     team_id: int | None
     session_id: str
+    reviews: str | None = None
+    """For a reviewer session: the member whose branch it reviews (it may call only
+    team_review); None for the lead and the teammates."""
 
 
 @dataclass
@@ -27,6 +30,7 @@ class _Identity:
     session_id: str
     is_lead: bool
     team_id: int | None
+    reviews: str | None = None
 
 
 class TokenBook:
@@ -35,10 +39,19 @@ class TokenBook:
     def __init__(self) -> None:
         self._by_token: dict[str, _Identity] = {}
 
-    def issue(self, member: str, session_id: str, *, is_lead: bool, team_id: int | None) -> str:
-        """A new token for *member*'s session (any earlier token of that session stays)."""
+    def issue(
+        self,
+        member: str,
+        session_id: str,
+        *,
+        is_lead: bool,
+        team_id: int | None,
+        reviews: str | None = None,
+    ) -> str:
+        """A new token for *member*'s session (any earlier token of that session stays);
+        *reviews* names the member a reviewer session reviews."""
         token = secrets.token_urlsafe(24)
-        self._by_token[token] = _Identity(member, session_id, is_lead, team_id)
+        self._by_token[token] = _Identity(member, session_id, is_lead, team_id, reviews)
         return token
 
     def bind_unbound(self, team_id: int) -> None:
@@ -71,7 +84,9 @@ class TokenBook:
             return None
         if identity.team_id is not None and identity.team_id != current_team:
             return None
-        return Caller(identity.member, identity.is_lead, current_team, identity.session_id)
+        return Caller(
+            identity.member, identity.is_lead, current_team, identity.session_id, identity.reviews
+        )
 
     def sessions(self) -> list[tuple[str, str]]:
         """(token, session id) of every token in force, to register the tools again."""

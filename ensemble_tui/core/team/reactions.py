@@ -28,6 +28,7 @@ from ensemble_tui.core.team.events import (
     QuestionAsked,
     TeamEvent,
 )
+from ensemble_tui.core.team.review import Reviews
 from ensemble_tui.core.team.sessions import STREAMED, Change, SessionState
 from ensemble_tui.opencode.events import Event
 from ensemble_tui.opencode.models import Tokens
@@ -45,6 +46,7 @@ class ReactionTarget(Protocol):
 
     delivery: Delivery
     checks: Checks
+    reviews: Reviews
 
     def session(self, session_id: str) -> SessionState | None: ...
 
@@ -137,6 +139,10 @@ class EventReactions:
                     await asyncio.sleep(0)
                 try:
                     state, change, standing = self._fold(event, writing)
+                    if state is None and self.coordinator.reviews.follows(event):
+                        # A reviewer's session: no member, so none of the below.
+                        writing.commit()
+                        await self.coordinator.reviews.handle(event)
                     if state is None or change is None:
                         continue
                     if change.unreachable is not None:

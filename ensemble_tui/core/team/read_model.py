@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, Message, Task
 from ensemble_tui.core.store.checks import CheckResult
+from ensemble_tui.core.store.reviews import Review
 from ensemble_tui.core.team.events import TeamReported
 from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
 
@@ -47,6 +48,8 @@ class MemberRow:
     """The newest result of the `check` command on the member's branch."""
     checking: bool = False
     """Whether the check runs on its branch now."""
+    review: Review | None = None
+    """The newest review of its branch (with a `review_agent`)."""
     forked_from: str = ""
     """The member whose conversation this one's was forked from ('' for none)."""
     fork_group: str = ""
@@ -56,12 +59,16 @@ class MemberRow:
 
     @property
     def check_label(self) -> str:
-        """A word or two for the check column: passed, failed, running…, or '' for none."""
+        """A word or two for the check column: passed, failed, running…, then the review
+        (approved, changes, reviewing…) if there is one; '' for none."""
+        said = []
         if self.checking:
-            return "running…"
-        if self.check is None:
-            return ""
-        return self.check.outcome.value.replace("_", " ")
+            said.append("running…")
+        elif self.check is not None:
+            said.append(self.check.outcome.value.replace("_", " "))
+        if self.review is not None:
+            said.append(self.review.short_label)
+        return " · ".join(said)
 
     @property
     def is_lead(self) -> bool:
@@ -128,6 +135,8 @@ class TeamSnapshot:
     totals: Totals
     check_command: str | None = None
     """The `check` setting (None: no check is run, and the screen shows no check column)."""
+    review_agent: str | None = None
+    """The `review_agent` setting (None: no review; with one, the check column is shown)."""
     model_problem: str | None = None
     """Why no model answers and the fix (from the start's check or a failed turn)."""
     report: TeamReported | None = None
@@ -160,6 +169,14 @@ def pending_requests(coordinator: Coordinator) -> list[PendingRequest]:
     return found
 
 
+def shown_review(check: CheckResult | None, review: Review | None) -> Review | None:
+    """The review to show beside the check: only one of the commit the check is about (a
+    review of an older commit says nothing of a newer check's)."""
+    if review is None or check is None or check.commit_sha == review.commit_sha:
+        return review
+    return None
+
+
 def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
     """The lead first (even before there is a team), then the teammates as they joined."""
     held = {task.id: task.content for task in tasks if task.assignee is not None}
@@ -170,6 +187,7 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
 
     team = coordinator.team or coordinator.ended_team
     checks = coordinator.checks.latest(team) if team is not None else {}
+    reviews = coordinator.reviews.latest(team) if team is not None else {}
     members = coordinator.store.list_members(team.id) if team is not None else []
     earlier = coordinator.store.earlier_session_counts(team.id) if team is not None else {}
     rows = []
@@ -191,6 +209,7 @@ def member_rows(coordinator: Coordinator, tasks: list[Task]) -> list[MemberRow]:
                 model=model,
                 check=checks.get(member.name),
                 checking=member.name in coordinator.checks.running,
+                review=shown_review(checks.get(member.name), reviews.get(member.name)),
                 forked_from=member.forked_from or "",
                 fork_group=member.fork_group or "",
                 earlier_sessions=earlier.get(member.name, 0),
@@ -235,6 +254,7 @@ def snapshot(coordinator: Coordinator, *, messages_after: int = 0) -> TeamSnapsh
         server_url=coordinator.client.base_url,
         totals=totals,
         check_command=coordinator.checks.command,
+        review_agent=coordinator.reviews.agent,
         model_problem=coordinator.model_problem,
         report=coordinator.report,
         paused=coordinator.paused.reason if coordinator.paused is not None else None,

@@ -37,6 +37,8 @@ class MemberReport:
     additions: int = 0
     deletions: int = 0
     check: str | None = None
+    review: str | None = None
+    """The last review of its branch: verdict, commit, reasons (with a `review_agent`)."""
     outcome: str = ""
     """`merged`, `kept: <why>`, `read-only`, or `your working tree` for the lead."""
     tokens: int = 0
@@ -53,6 +55,8 @@ class MemberReport:
             lines.append(f"- `{self.branch}`: {work}, +{self.additions} -{self.deletions}: {files}")
         if self.check is not None:
             lines.append(f"- check: {self.check}")
+        if self.review is not None:
+            lines.append(f"- review: {self.review}")
         return "\n".join(lines)
 
 
@@ -119,6 +123,7 @@ async def _member_report(
     merged: dict[str, Any] | None,
     refused: str | None,
     check: str | None,
+    review: str | None = None,
 ) -> MemberReport:
     tokens = member.input_tokens + member.output_tokens + member.reasoning_tokens
     base = MemberReport(
@@ -128,6 +133,7 @@ async def _member_report(
         tasks=tasks,
         branch=member.branch,
         check=check,
+        review=review,
         tokens=tokens,
         cost=member.cost,
     )
@@ -170,6 +176,8 @@ async def build_report(coordinator: Coordinator, team: Team, reason: str) -> Tea
     members = store.list_members(team.id)
     tasks = coordinator.board.list_tasks(team.id)
     checks = store.checks.latest_checks(team.id)
+    reviews = store.reviews.latest_reviews(team.id)
+    spent = store.reviews.list_reviews(team.id)
     merged, refused = _merges(store, team)
     reports = []
     for member in members:
@@ -181,9 +189,19 @@ async def build_report(coordinator: Coordinator, team: Team, reason: str) -> Tea
         if check is not None:
             on = f" on {check.commit_sha[:8]}" if check.commit_sha else ""
             said = f"`{check.command}` {check.describe()}{on}"
+        review = reviews.get(member.name)
+        reviewed = None
+        if review is not None:
+            reviewed = f"{review.describe()} ({review.tokens:,} tokens, ${review.cost:.2f})"
         reports.append(
             await _member_report(
-                coordinator, member, held, merged.get(member.name), refused.get(member.name), said
+                coordinator,
+                member,
+                held,
+                merged.get(member.name),
+                refused.get(member.name),
+                said,
+                reviewed,
             )
         )
     open_tasks = [
@@ -197,8 +215,9 @@ async def build_report(coordinator: Coordinator, team: Team, reason: str) -> Tea
         members=reports,
         tasks_done=sum(t.status is TaskStatus.COMPLETED for t in tasks),
         tasks_open=open_tasks,
-        tokens=sum(r.tokens for r in reports),
-        cost=sum(r.cost for r in reports),
+        # Reviewers are no members: their tokens count in the totals only.
+        tokens=sum(r.tokens for r in reports) + sum(r.tokens for r in spent),
+        cost=sum(r.cost for r in reports) + sum(r.cost for r in spent),
         seconds=(utc_now() - team.created).total_seconds(),
     )
 

@@ -27,6 +27,9 @@ class CoordinatorSettings:
     teammates_may_fork: bool = False
     check: str | None = None
     check_timeout: float = 600.0
+    review_agent: str | None = None
+    review_model: str | None = None
+    review_timeout: float = 600.0
     until_done: bool = False
     no_progress_limit: int = 3
     budget_tokens: int | None = None

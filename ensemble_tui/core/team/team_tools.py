@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.models import LEAD_NAME, Member, TaskStatus, Team, TeamStatus
+from ensemble_tui.core.store.reviews import Verdict
 from ensemble_tui.core.store.store import StoreError
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import (
@@ -348,6 +349,15 @@ class TeamTools:
                 await self._deliver_to(waiter)
         tail = f" Now claimable: {', '.join(freed)}." if freed else ""
         return f"Completed {done.task.id}.{tail}"
+
+    # The reviewer
+
+    async def team_review(self, caller: Caller, verdict: str, reasons: str) -> str:
+        if caller.reviews is None:
+            raise Refused("team_review is for the reviewer of a branch only.")
+        self._team(caller)
+        chosen = Verdict.APPROVED if verdict == "approve" else Verdict.CHANGES_REQUESTED
+        return await self.coordinator.reviews.answer(caller, chosen, reasons.strip())
 
     # Delivery helpers
 

@@ -235,7 +235,7 @@ class MainScreen(Screen[None]):
 
     @on(TeamActions.MergePreviewed)
     def _merge_previewed(self, message: TeamActions.MergePreviewed) -> None:
-        self.actions.confirm_merge(message.member, message.result, message.check)
+        self.actions.confirm_merge(message.member, message.result, message.check, message.review)
 
     def action_toggle_timeline(self) -> None:
         """Show or hide the timeline strip (and the spend chart beside it)."""

@@ -41,6 +41,10 @@ CHECK_LOOKS: dict[str, tuple[str, str | None]] = {
     "timed out": ("⏱", "error"),
     "not run": ("!", "warning"),
     "running…": ("⧗", None),
+    "approved": ("✓", "success"),
+    "changes": ("✗", "error"),
+    "reviewing…": ("⧗", None),
+    "no verdict": ("!", "warning"),
 }
 
 
@@ -216,7 +220,8 @@ class TeammateList(LiveTable):
         label = row.check_label
         if not label:
             return Text("—" if not row.is_lead else "", style="dim")
-        glyph, colour = CHECK_LOOKS.get(label, ("", None))
+        # With a review, its verdict (the last word) decides the look: it came after the check.
+        glyph, colour = CHECK_LOOKS.get(label.rsplit(" · ", 1)[-1], ("", None))
         style = Style(color=self.app.theme_variables[colour]) if colour else Style(dim=True)
         return Text(f"{glyph} {label}", style)
 

@@ -1,0 +1,214 @@
+"""Reviews before merge: the real OpenCode, the scripted model, a real check, real git.
+
+Carl's branch passes the check; the reviewer (the `build` agent, made read-only) reads his file
+and asks for changes. Carl is told the reasons and the lead's merge is refused naming
+them; Carl fixes it, his new commit passes the check, the reviewer approves, the merge
+goes through, and the report shows the review. The reviewer may call no team tool but
+team_review, and Carl may not call team_review.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ensemble_tui.core.errors import Refused
+from ensemble_tui.core.store.reviews import Verdict
+from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.core.team.finishing import merge_member
+from ensemble_tui.core.team.report import build_report
+from ensemble_tui.core.team.review import ASK_AGAIN, ReviewAgentUnknown
+from ensemble_tui.demo.scenarios import tool, write_and_commit
+from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scripted_model import ScriptedModel
+from ensemble_tui.headless import drive_team
+from ensemble_tui.opencode.client import OpenCodeError
+from tests.conftest import TeamOptions, git, running_team
+
+TEAM = "reviewed"
+REASON = "app.txt still says BROKEN; it must say FIXED"
+FIX_NOW = "fix it now"
+NOT_FOR_REVIEWER = "is not for a reviewer"
+
+
+def reviewer_script(worktree: Path) -> str:
+    """What the reviewer plays (the same in both reviews): it tries to write a file and run
+    a command in Carl's worktree, and another team tool (going on only once refused),
+    reads Carl's file there, then asks for changes while the file is broken and approves
+    once it is fixed."""
+    return script_block(
+        tool("write", filePath=str(worktree / "reviewer-wrote.txt"), content="no\n"),
+        tool("bash", command=f"touch {worktree / 'reviewer-ran.txt'}", description="try"),
+        tool("ensemble_team_status"),
+        {"await": NOT_FOR_REVIEWER, **tool("read", filePath=str(worktree / "app.txt"))},
+        {
+            "skip_if": "FIXED-v2",
+            **tool("ensemble_team_review", verdict="request_changes", reasons=REASON),
+        },
+        {"skip_if": "BROKEN-v1", **tool("ensemble_team_review", verdict="approve")},
+        {"text": "Reviewed."},
+    )
+
+
+def carl_script(worktree: Path) -> str:
+    """Carl commits a broken file and completes t1 (his result carries the reviewer's
+    script); told of the changes and by the lead, he fixes it."""
+    return script_block(
+        tool("ensemble_team_claim", task_id="t1"),
+        *write_and_commit("carl", "app.txt", "BROKEN-v1\n"),
+        tool("ensemble_team_review", verdict="approve"),
+        tool(
+            "ensemble_team_tasks_complete",
+            task_id="t1",
+            result="app.txt written\n" + reviewer_script(worktree),
+        ),
+        {"text": "t1 is done."},
+        {
+            "await": ["asked for changes", FIX_NOW],
+            **write_and_commit("carl", "app.txt", "FIXED-v2\n")[0],
+        },
+        write_and_commit("carl", "app.txt", "FIXED-v2\n")[1],
+        {"text": "fixed"},
+    )
+
+
+def lead_start(worktree: Path) -> str:
+    return script_block(
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_tasks_add", tasks=[{"content": "Write app.txt"}]),
+        tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl_script(worktree)),
+        {"text": "carl is at work."},
+    )
+
+
+def lead_merges() -> str:
+    return script_block(
+        tool("ensemble_team_merge", member="carl"),
+        tool("ensemble_team_message", to="carl", text=f"The reviewer is right: {FIX_NOW}."),
+        {"text": "waiting for carl"},
+    )
+
+
+async def transcript_text(coord: Coordinator, member: str) -> str:
+    state = coord.session_of(member)
+    assert state is not None
+    messages = await coord.client.messages(state.session_id, state.directory)
+    return json.dumps([m.model_dump(mode="json") for m in messages])
+
+
+async def test_changes_requested_reach_the_teammate_block_the_merge_and_an_approval_lets_it_through(
+    git_repo: Path, team_options: TeamOptions, tmp_path: Path
+) -> None:
+    worktree = (tmp_path / "worktrees").resolve() / TEAM / "carl"
+    events: list[TeamEvent] = []
+    # `build` may edit and run commands: only the reviewer's own rules keep it read-only.
+    options = team_options(check="test -f app.txt", review_agent="build", review_timeout=120)
+    async with running_team(options) as coord:
+        coord.feed.subscribe(events.append)
+        await drive_team(coord, lead_start(worktree), 120)
+        team = coord.require_team()
+        (first,) = coord.store.reviews.list_reviews(team.id)
+        assert first.verdict is Verdict.CHANGES_REQUESTED
+        assert first.reasons == REASON
+        told = await transcript_text(coord, "carl")
+        assert "The reviewer (build) asked for changes" in told
+        assert REASON in told
+        assert "team_review is for the reviewer of a branch only" in told
+
+        lead = coord.lead
+        assert lead is not None
+        await coord.prompt(lead, lead_merges())
+        await coord.wait_until_settled(limit=120)
+        said_to_lead = await transcript_text(coord, "lead")
+        first_done, second = coord.store.reviews.list_reviews(team.id)
+        assert second.verdict is Verdict.APPROVED
+        assert second.commit_sha != first.commit_sha
+
+        written = sorted(path.name for path in worktree.glob("reviewer-*"))
+        carl = coord.require_member("carl")
+        merged = await merge_member(coord, team, carl)
+        report = (await build_report(coord, team, "done")).markdown()
+        for review in (first_done, second):
+            assert review.session_id is not None
+            with pytest.raises(OpenCodeError):
+                await coord.client.get_session(review.session_id, str(tmp_path))
+
+    assert "The merge of carl is refused because the reviewer (build) asked for changes" in (
+        said_to_lead
+    )
+    assert REASON in said_to_lead
+    assert "Merged carl" in merged
+    assert (git_repo / "app.txt").read_text() == "FIXED-v2\n"
+    assert "app.txt" in git(git_repo, "status", "--porcelain")
+    assert f"- review: build approved on {second.commit_sha[:8]}" in report
+    kinds = [event.type for event in events if event.member == "carl"]
+    wanted = [
+        "check.passed",
+        "review.started",
+        "review.changes_requested",
+        "merge.blocked",
+        "check.passed",
+        "review.started",
+        "review.approved",
+        "member.merged",
+    ]
+    found = [kind for kind in kinds if kind in wanted]
+    assert found == wanted
+    # The reviewer changed nothing: its write and its command were refused.
+    assert written == []
+    assert not (git_repo / "reviewer-wrote.txt").exists()
+    assert not (git_repo / "reviewer-ran.txt").exists()
+    # No reviewer folder is left behind.
+    assert not list((tmp_path / "worktrees").resolve().glob(f"{TEAM}/.review-*"))
+
+
+async def test_a_reviewer_that_gives_no_verdict_is_asked_once_more_then_blocks_the_merge(
+    team_options: TeamOptions, scripted_model: ScriptedModel
+) -> None:
+    silent = script_block({"text": "Looks fine to me."}, {"text": "Still fine."})
+    dora = script_block(
+        tool("ensemble_team_claim", task_id="t1"),
+        *write_and_commit("dora", "notes.txt", "notes\n"),
+        tool("ensemble_team_tasks_complete", task_id="t1", result="notes\n" + silent),
+        {"text": "t1 is done."},
+    )
+    lead = script_block(
+        tool("ensemble_team_create", name="silent"),
+        tool("ensemble_team_tasks_add", tasks=[{"content": "Write notes.txt"}]),
+        tool("ensemble_team_spawn", name="dora", prompt="Do t1.\n" + dora),
+        {"text": "dora is at work."},
+    )
+    # No check is set: the review follows the completion itself.
+    async with running_team(team_options(review_agent="plan")) as coord:
+        await drive_team(coord, lead, 120)
+        team = coord.require_team()
+        (review,) = coord.store.reviews.list_reviews(team.id)
+        dora_member = coord.require_member("dora")
+        with pytest.raises(Refused, match="gave no verdict") as refused:
+            await merge_member(coord, team, dora_member)
+        merged = await merge_member(coord, team, dora_member, override=True)
+    assert review.verdict is Verdict.NO_VERDICT
+    assert "ended its turn twice without calling team_review" in review.reasons
+    assert "The merge of dora is refused because the review" in str(refused.value)
+    asked = [r for r in scripted_model.requests if r["last_user"].startswith(ASK_AGAIN[:40])]
+    assert asked, "the reviewer was asked once more for its verdict"
+    assert "Merged dora" in merged
+
+
+async def test_an_unknown_review_agent_is_refused_at_start_with_the_agents_there_are(
+    team_options: TeamOptions,
+) -> None:
+    with pytest.raises(ReviewAgentUnknown) as unknown:
+        async with running_team(team_options(review_agent="no-such-agent")):
+            pass
+    assert "review_agent names 'no-such-agent'" in str(unknown.value)
+    assert "plan" in str(unknown.value)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_identity(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Work-in-progress commits must not need the user's git identity."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-gitconfig"))
