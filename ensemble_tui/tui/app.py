@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.timer import Timer
 from textual.worker import Worker
 
 from ensemble_tui.core.models import LEAD_NAME
@@ -31,7 +32,7 @@ from ensemble_tui.tui.actions import TeamActions
 from ensemble_tui.tui.bridge import Bridge
 from ensemble_tui.tui.commands import TeamCommands
 from ensemble_tui.tui.keys import KeyHints, check_keymap
-from ensemble_tui.tui.notices import merged, notice_for
+from ensemble_tui.tui.notices import EndedTurns, notice_for
 from ensemble_tui.tui.runtime import run_team
 from ensemble_tui.tui.screens.detail import message_detail, task_detail
 from ensemble_tui.tui.screens.help import HelpScreen
@@ -53,6 +54,9 @@ WELCOME = (
     "messages on the right. Their work comes back to your tree when you merge it (m)."
 )
 STARTUP_ERRORS = (EnsembleError, OSError)
+# What the human does that must not wait behind the stream (not mouse moves: those come
+# in floods and answer nothing).
+INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 
 
 class EnsembleApp(App[None]):
@@ -110,11 +114,20 @@ class EnsembleApp(App[None]):
         """Set once the team is running and shown (for scripts and tests to await)."""
         self.team_worker: Worker[None] | None = None
         self.main = MainScreen(self, id="main-screen")
+        self.ended_turns = EndedTurns()
+        """Members whose turn ended, not told yet (one toast for many)."""
+        self.ended_turns_timer: Timer | None = None
         self.queued: list[tuple[str, str]] = []
         """(member, text) sent from the prompt before the team was running: sent once it is."""
 
     def get_default_screen(self) -> MainScreen:
         return self.main
+
+    def post_message(self, message: Message) -> bool:
+        # Keys first: the bridge holds its next batch while a key is answered.
+        if isinstance(message, INPUT_EVENTS) and self.bridge is not None:
+            self.bridge.input_arrived()
+        return super().post_message(message)
 
     def _label_keys(self) -> None:
         """The key hints of the panes' borders and the prompt, from the active keymap."""
@@ -192,15 +205,33 @@ class EnsembleApp(App[None]):
             paused=snapshot.paused,
             until_done=snapshot.until_done,
         )
-        notices = []
         for event in message.events:
             if isinstance(event, MemberViewed) and event.member:
                 self.show_member(event.member)
             if not message.replayed and (notice := notice_for(event)) is not None:
-                notices.append(notice)
-        for notice in merged(notices):
-            self.notify(notice.text, title=notice.title, severity=notice.severity)
+                if notice.finished is not None:
+                    self.ended_turns.add(notice.finished)
+                else:
+                    self.notify(notice.text, title=notice.title, severity=notice.severity)
+        self._tell_ended_turns()
         self.refresh_bindings()
+
+    def _tell_ended_turns(self) -> None:
+        """One toast for the turns that ended, now or when the last one is old enough."""
+        wait = self.ended_turns.wait()
+        if wait is None:
+            return
+        if wait > 0:
+            if self.ended_turns_timer is None:
+                self.ended_turns_timer = self.set_timer(wait, self._ended_turns_due)
+            return
+        notice = self.ended_turns.take()
+        if notice is not None:
+            self.notify(notice.text, title=notice.title, severity=notice.severity)
+
+    def _ended_turns_due(self) -> None:
+        self.ended_turns_timer = None
+        self._tell_ended_turns()
 
     def refresh_team(self) -> None:
         if self.snapshot is None:

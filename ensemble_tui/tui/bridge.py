@@ -19,6 +19,7 @@ backlog of them. Nothing is dropped. The wait ends early once the stream goes qu
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -49,6 +50,10 @@ FLUSH_INTERVAL = 0.04
 # A batch goes as soon as the stream has been quiet this long, without waiting out its
 # pause: the last events of a burst are on screen at once, not a pause later.
 QUIET = 0.025
+# Keys first: no batch goes out within this long of a key press (or a click), so the
+# key's answer does not wait behind a batch; never held longer than HOLD_AT_MOST.
+KEY_ROOM = 0.1
+HOLD_AT_MOST = 0.5
 # After a batch that took the app T seconds to handle and draw, the next waits this many T
 # (at most MAX_PAUSE: the screen never lags further behind than that).
 SCREEN_SHARE = 4.0
@@ -103,6 +108,7 @@ class Bridge:
         self._due = 0.0
         self._arrived = 0
         self._arrived_at_check = 0
+        self._input_at = -KEY_ROOM
         self._timer: asyncio.TimerHandle | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._unlisten: Callable[[], None] | None = None
@@ -197,12 +203,23 @@ class Bridge:
             self._arrived_at_check = self._arrived
             self._timer = loop.call_later(self.interval, self._check)
 
+    def input_arrived(self) -> None:
+        """The human pressed a key (or clicked): hold batches for a moment (may be called
+        from the terminal driver's thread: it only notes the time)."""
+        self._input_at = time.monotonic()
+
     def _check(self) -> None:
         """Flush when the batch is due, or before (never before the interval) once no
-        event came since the last check: the stream has gone quiet."""
+        event came since the last check: the stream has gone quiet. Not while a key is
+        being answered, unless the batch has waited too long already."""
         self._timer = None
         loop = asyncio.get_running_loop()
-        left = self._due - loop.time()
+        now = loop.time()
+        left = self._due - now
+        since_input = time.monotonic() - self._input_at
+        if since_input < KEY_ROOM and now < self._due + HOLD_AT_MOST:
+            self._timer = loop.call_later(KEY_ROOM - since_input, self._check)
+            return
         if left <= 0 or self._arrived == self._arrived_at_check:
             self.flush()
             return

@@ -1,21 +1,36 @@
 """What keeps the screen cheap while teammates stream: tables that render again only the
 rows that changed, panes not redrawn with what they show already, one toast for many
-ended turns."""
+ended turns, and the team list telling the app its cursor at once."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from pathlib import Path
+
 import pytest
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
-from ensemble_tui.core.team.events import MemberIdle, PermissionAsked
+from ensemble_tui.core.team.events import MemberIdle, TaskAdded
 from ensemble_tui.core.team.read_model import Totals
-from ensemble_tui.tui.notices import Notice, merged, notice_for
+from ensemble_tui.tui import bridge as bridge_module
+from ensemble_tui.tui.bridge import Bridge
+from ensemble_tui.tui.notices import (
+    TURNS_TOLD_EVERY,
+    EndedTurns,
+    ended_turns_notice,
+    notice_for,
+)
 from ensemble_tui.tui.widgets.statusbar import Connection, StatusBar
 from ensemble_tui.tui.widgets.table import LiveTable
+from ensemble_tui.tui.widgets.teammates import TeammateList
+from tests.tui.scenes import build_scene, settle
 
 
 class TableApp(App[None]):
@@ -90,18 +105,78 @@ async def test_the_status_bar_is_not_redrawn_with_what_it_shows(
         assert "reconnecting" in drawn[-1].plain
 
 
-def test_the_ended_turns_of_one_batch_are_one_notice() -> None:
-    asked = notice_for(PermissionAsked(member="dana", text="bash", patterns=["*"]))
-    assert asked is not None
+def test_ended_turns_are_told_together_at_most_every_two_seconds() -> None:
+    now = [100.0]
+    turns = EndedTurns(clock=lambda: now[0])
+    assert turns.wait() is None
     ended = [notice_for(MemberIdle(member=name)) for name in ("ada", "bob", "ada", "cy")]
-    notices = [n for n in ended if n is not None]
-    assert len(notices) == 4
-    together = merged([notices[0], asked, *notices[1:]])
-    assert [n.text for n in together] == [
-        "ada, bob and cy finished their turns.",
-        asked.text,
-    ]
-    many = [Notice(f"{name} finished its turn.", finished=name) for name in "abcdefg"]
-    assert [n.text for n in merged(many)] == ["a, b, c and 4 more finished their turns."]
-    # One alone says it as before.
-    assert [n.text for n in merged(notices[:1])] == ["ada finished its turn."]
+    for notice in ended:
+        assert notice is not None
+        assert notice.finished is not None
+        turns.add(notice.finished)
+    assert turns.wait() == 0
+    told = turns.take()
+    assert told is not None
+    assert told.text == "ada, bob and cy finished their turns."
+    turns.add("dee")
+    now[0] += 0.5
+    assert turns.wait() == TURNS_TOLD_EVERY - 0.5, "not again so soon"
+    now[0] += TURNS_TOLD_EVERY
+    assert turns.wait() == 0
+    alone = turns.take()
+    assert alone is not None
+    assert alone.text == "dee finished its turn."
+    many = ended_turns_notice(list("abcdefg"))
+    assert many.text == "a, b, c and 4 more finished their turns."
+
+
+async def test_the_team_list_tells_the_app_only_a_cursor_that_moved(tmp_path: Path) -> None:
+    """A batch of the stream redraws the list; only a key that moves the cursor sends the
+    app a message, straight to it."""
+    scene = build_scene(tmp_path, "team")
+    told: list[TeammateList.MemberHighlighted] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, TeammateList.MemberHighlighted):
+            told.append(message)
+
+    app = scene.app
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await settle(pilot)
+        told.clear()
+        app.refresh_team()  # what each batch and the clock's tick do
+        await settle(pilot)
+        assert told == []
+        app.main.teammates.focus()
+        await pilot.press("j")
+        await settle(pilot)
+        assert [message.name for message in told] == [app.selected]
+        assert app.selected != "lead"
+
+
+async def test_no_batch_goes_out_while_a_key_is_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bridge_module, "KEY_ROOM", 0.3)
+    scene = build_scene(tmp_path, "team")
+    app = scene.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        bridge = app.bridge
+        assert bridge is not None
+        posted = asyncio.Event()
+        target = bridge.target
+        post = target.post_message
+
+        def noted(message: Message) -> bool:
+            if isinstance(message, Bridge.TeamChanged):
+                posted.set()
+            return post(message)
+
+        monkeypatch.setattr(target, "post_message", noted)
+        pressed = time.monotonic()
+        noted(events.Key("j", "j"))
+        scene.coordinator.feed.emit(TaskAdded(task="t1"))
+        async with asyncio.timeout(30):
+            await posted.wait()
+        assert time.monotonic() - pressed >= 0.3

@@ -10,6 +10,7 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DataTable
@@ -88,6 +89,8 @@ class TeammateList(LiveTable):
         self.rows_shown: dict[str, MemberRow] = {}
         self.cells_shown: dict[str, dict[str, Text]] = {}
         self.shown_member = "lead"
+        self.told: str | None = None
+        """The member the app was last told is under the cursor."""
         self.now: datetime | None = None
         self.with_branch = False
         self.with_cost = True
@@ -170,8 +173,7 @@ class TeammateList(LiveTable):
                         self.set_cell(row.name, column, cell)
             self.rows_shown[row.name] = row
             self.cells_shown[row.name] = cells
-        if self.selected is not None:
-            self.post_message(self.MemberHighlighted(self.selected))
+        self._tell_highlighted()
 
     def _task_width(self, rows: list[MemberRow]) -> int:
         """What the other columns leave for the task's id and text (the id at least)."""
@@ -225,10 +227,22 @@ class TeammateList(LiveTable):
         style = Style(color=self.app.theme_variables[colour]) if colour else Style(dim=True)
         return Text(f"{glyph} {label}", style)
 
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        self._tell_highlighted()
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        if event.row_key.value is not None:
-            self.post_message(self.MemberHighlighted(event.row_key.value))
+        self._tell_highlighted()
+
+    def _tell_highlighted(self) -> None:
+        """Tell the app the member under the cursor when it changed: at once, as the cursor
+        moves, and to the app itself, not through the panes in between (each a queue where
+        a key's answer would wait behind the stream's work)."""
+        selected = self.selected
+        if selected is not None and selected != self.told:
+            self.told = selected
+            self.app.post_message(self.MemberHighlighted(selected))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
