@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
+import shutil
 import statistics
 import sys
 import tempfile
@@ -29,11 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import httpx
 from textual import events
 from textual.pilot import Pilot
 
 from bench.frames import FrameServer, bare_loop, encode, generate
 from bench.team import follow, sessions_of, team_scene
+from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.tui.app import EnsembleApp
 
 KEY_PATIENCE = 10.0
@@ -51,6 +55,50 @@ async def settle(pilot: Pilot[None]) -> None:
             await pilot.pause()
             if app._message_queue.empty():
                 return
+
+
+async def ingest_coordinator(frames: int, rounds: int) -> list[float]:
+    """Ratios (the coordinator's frames/s over the bare loop's), one per round.
+
+    Both sides are treated alike: an untimed round warms both up first; each round the
+    coordinator starts from the same state (a new scene at the same path, so the same
+    frames: the ids repeat, and a coordinator that had seen them would skip their
+    work), the garbage of the last round is collected before each timed part, and
+    each side's HTTP client is made before its clock starts.
+    """
+    ratios = []
+    server = FrameServer()
+    await server.start()
+    with tempfile.TemporaryDirectory(prefix="ensemble-bench-") as folder:
+        where = Path(folder) / "scene"
+        payload = encode(generate(frames, sessions_of(team_scene(where).coordinator)))
+        for number in range(rounds + 1):
+            shutil.rmtree(where)
+            scene = team_scene(where)
+            async with httpx.AsyncClient(timeout=30) as http:
+                server.arm(payload)
+                gc.collect()
+                bare = await bare_loop(server.url, len(payload), http)
+            client = OpenCodeClient(server.url, password="")
+            server.arm(payload)
+            gc.collect()
+            start = time.perf_counter()
+            done, stop = await follow(scene.coordinator, server.url, client)
+            await done
+            measured = time.perf_counter() - start
+            await stop()
+            await client.aclose()
+            scene.store.close()
+            if number == 0:
+                continue  # warming up
+            ratios.append(bare / measured)
+            print(
+                f"  round {number}: bare {len(payload) / bare:,.0f} frames/s, "
+                f"coordinator {len(payload) / measured:,.0f} frames/s, "
+                f"ratio {bare / measured:.3f}"
+            )
+    await server.stop()
+    return ratios
 
 
 async def ingest(frames: int, rounds: int, screen: bool) -> list[float]:
@@ -145,7 +193,7 @@ def p99(values: list[float]) -> float:
 
 async def main(frames: int, rounds: int, key_count: int) -> None:
     print(f"ingestion: {frames} frames over 10 sessions, {rounds} rounds")
-    coordinator = await ingest(frames, rounds, screen=False)
+    coordinator = await ingest_coordinator(frames, rounds)
     print(f"ratio ingest.coordinator {statistics.median(coordinator):.3f}")
     screen = await ingest(frames, rounds, screen=True)
     print(f"ratio ingest.screen {statistics.median(screen):.3f}")

@@ -53,10 +53,11 @@ def sessions_of(coordinator: Coordinator) -> list[tuple[str, str]]:
 
 
 async def follow(
-    coordinator: Coordinator, url: str
+    coordinator: Coordinator, url: str, client: OpenCodeClient | None = None
 ) -> tuple[asyncio.Future[float], Callable[[], Awaitable[None]]]:
-    """Start the coordinator on the stream at *url*; the future gets the time the end
-    frame was handled. Returns it with a function that stops following."""
+    """Start the coordinator on the stream at *url* (through *client* if given, made
+    beforehand); the future gets the time the end frame was handled. Returns it with a
+    function that stops following."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[float] = loop.create_future()
 
@@ -66,7 +67,7 @@ async def follow(
 
     unlisten = coordinator.add_session_listener(on_event)
     coordinator._stream_ready.clear()
-    await coordinator.start_events(EventStream(OpenCodeClient(url, password="")))
+    await coordinator.start_events(EventStream(client or OpenCodeClient(url, password="")))
 
     async def stop() -> None:
         await coordinator.stop_events()

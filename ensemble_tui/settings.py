@@ -24,15 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.paths import config_home
 from ensemble_tui.trust import TrustError, is_trusted, trusted_digest
 
 if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
     from ensemble_tui.core.team.settings import CoordinatorSettings
 
 ENV_PREFIX = "ENSEMBLE_"
@@ -102,12 +102,14 @@ def _model_name(value: str) -> str:
 ModelName = Annotated[str, AfterValidator(_model_name)]
 
 
-class Settings(BaseSettings):
-    """Everything a user can set. Durations are seconds (or '90s', '5m', '1h')."""
+class Settings(BaseModel):
+    """Everything a user can set. Durations are seconds (or '90s', '5m', '1h').
 
-    model_config = SettingsConfigDict(
-        extra="forbid", validate_default=True, use_attribute_docstrings=True
-    )
+    A plain model: `load_settings` reads the layers itself (to name each value's origin),
+    so pydantic-settings, which costs the screen's start a tenth of a second, is not used.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
     merge_on_cleanup: Boolean = True
     """On team_cleanup, merge every teammate's branch into your working directory
@@ -191,18 +193,6 @@ class Settings(BaseSettings):
 
     keys: Annotated[dict[str, str], BeforeValidator(_flatten_keys)] = Field(default_factory=dict)
     """Key bindings by id, e.g. [keys] app.merge = "M" (the README lists the ids)."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The layers are merged by load_settings, which keeps track of their origins.
-        return (init_settings,)
 
 
 class SettingsError(EnsembleError):

@@ -23,8 +23,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-import httpx
-
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.version import INSTALL_COMMAND, check_supported_version
 from ensemble_tui.paths import private_dir, private_file
@@ -194,6 +192,8 @@ class OpenCodeServer:
         return self
 
     async def _wait_until_healthy(self) -> None:
+        import httpx  # Here: finding `opencode` before the screen's first frame needs no HTTP.
+
         assert self.process is not None
         deadline = time.monotonic() + self.startup_timeout
         async with httpx.AsyncClient(base_url=self.url) as http:

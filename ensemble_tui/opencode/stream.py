@@ -12,17 +12,28 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 
 from ensemble_tui.opencode.client import OpenCodeClient
-from ensemble_tui.opencode.events import GlobalEvent, ServerHeartbeat, parse_global_event
+from ensemble_tui.opencode.events import (
+    Event,
+    GlobalEvent,
+    ServerHeartbeat,
+    parse_frame_event,
+    parse_global_event,
+)
 from ensemble_tui.opencode.sse import EventDecoder
 
 log = logging.getLogger(__name__)
-_decode_json = json.JSONDecoder().decode
+_decoder = json.JSONDecoder()
+_decode_json = _decoder.decode
+# Made by the decoder (the C scanner where there is one); the type stubs leave it out.
+_scan_json: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
+_Parsed = TypeVar("_Parsed")
 
 
 @dataclass(frozen=True)
@@ -85,11 +96,26 @@ class EventStream:
     async def batches(self) -> AsyncIterator[list[StreamItem]]:
         """The same items, a list at a time: all the frames of one network read together,
         so a consumer pays the async iteration once per read rather than once per frame."""
+        async for batch in self._batches(self._parse):
+            yield batch if isinstance(batch, list) else [batch]
+
+    async def event_batches(
+        self,
+    ) -> AsyncIterator[list[Event] | StreamConnected | StreamDisconnected]:
+        """What `batches` gives, with each frame's event alone (not where it happened, which
+        no session's state needs: one object less per frame), and a connection change
+        on its own rather than in a list."""
+        async for batch in self._batches(self._events):
+            yield batch
+
+    async def _batches(
+        self, parse: Callable[[list[bytes]], list[_Parsed]]
+    ) -> AsyncIterator[list[_Parsed] | StreamConnected | StreamDisconnected]:
         ever_connected = False
         while True:
             try:
-                async for batch in self._one_connection(reconnected=ever_connected):
-                    if isinstance(batch[0], StreamConnected):
+                async for batch in self._one_connection(parse, reconnected=ever_connected):
+                    if isinstance(batch, StreamConnected):
                         ever_connected = True
                         self.backoff.reset()
                     yield batch
@@ -100,10 +126,12 @@ class EventStream:
             delay = self.backoff.next_delay()
             if was_connected or not ever_connected:
                 log.info("event stream lost: %s; retrying in %.2fs", reason, delay)
-            yield [StreamDisconnected(reason=reason, retry_in=delay)]
+            yield StreamDisconnected(reason=reason, retry_in=delay)
             await asyncio.sleep(delay)
 
-    async def _one_connection(self, *, reconnected: bool) -> AsyncIterator[list[StreamItem]]:
+    async def _one_connection(
+        self, parse: Callable[[list[bytes]], list[_Parsed]], *, reconnected: bool
+    ) -> AsyncIterator[list[_Parsed] | StreamConnected]:
         timeout = httpx.Timeout(10.0, read=self.heartbeat_timeout)
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         async with self.client.http.stream(
@@ -115,12 +143,12 @@ class EventStream:
                     f"HTTP {response.status_code}", request=response.request, response=response
                 )
             self.connected = True
-            yield [StreamConnected(reconnected=reconnected)]
+            yield StreamConnected(reconnected=reconnected)
             decoder = EventDecoder()
             # The read timeout bounds the gap between frames: heartbeats keep it alive.
             async for chunk in response.aiter_bytes():
                 self.last_frame_at = time.monotonic()
-                batch = self._parse(decoder.feed(chunk))
+                batch = parse(decoder.feed(chunk))
                 if batch:
                     yield batch
 
@@ -129,12 +157,8 @@ class EventStream:
         found: list[StreamItem] = []
         include_heartbeats = self.include_heartbeats
         for data in frames:
-            try:
-                frame = _decode_json(data.decode())
-            except ValueError:
-                log.warning("ignoring an event frame that is not JSON: %.200r", data)
-                continue
-            if type(frame) is not dict:
+            frame = _json_object(data)
+            if frame is None:
                 continue
             event = parse_global_event(frame)
             if event is None:
@@ -143,6 +167,55 @@ class EventStream:
                 continue
             found.append(event)
         return found
+
+    def _events(self, frames: list[bytes]) -> list[Event]:
+        """`_parse` without the wrapper: each frame's event alone (`_json_object` inlined:
+        this runs for every streamed token)."""
+        found: list[Event] = []
+        include_heartbeats = self.include_heartbeats
+        for data in frames:
+            try:
+                text = data.decode()
+                try:
+                    frame, end = _scan_json(text, 0)
+                except StopIteration:
+                    end = -1
+                if end != len(text):
+                    frame = _decode_json(text)
+            except ValueError:
+                log.warning("ignoring an event frame that is not JSON: %.200r", data)
+                continue
+            if type(frame) is not dict:
+                continue
+            event = parse_frame_event(frame)
+            if event is None:
+                continue
+            if type(event) is ServerHeartbeat and not include_heartbeats:
+                continue
+            found.append(event)
+        return found
+
+
+def _json_object(data: bytes) -> dict[str, Any] | None:
+    """The JSON object of one frame's data (None for anything else; not JSON is logged).
+
+    The C scanner is called directly: `json.loads` would add two regular expressions and
+    two calls around it, a third of its time on a streamed token. Anything it does not
+    take whole (surrounding whitespace, an error) goes to the full decoder, which decides
+    as `json.loads` does.
+    """
+    try:
+        text = data.decode()
+        try:
+            value, end = _scan_json(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            value = _decode_json(text)
+    except ValueError:
+        log.warning("ignoring an event frame that is not JSON: %.200r", data)
+        return None
+    return value if type(value) is dict else None
 
 
 def _describe(error: BaseException) -> str:

@@ -16,15 +16,8 @@ from textual.app import SuspendNotSupported
 from textual.message import Message
 from textual.screen import Screen
 
-from ensemble_tui.core.git.merge import MergeResult, MergeStatus
-from ensemble_tui.core.git.worktrees import BranchDiff
 from ensemble_tui.core.models import LEAD_NAME, MemberStatus
-from ensemble_tui.core.store.checks import CheckResult
-from ensemble_tui.core.team.forking import ForkView
-from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
 from ensemble_tui.errors import EnsembleError
-from ensemble_tui.opencode.models import PermissionReply
-from ensemble_tui.options import RunOptions
 from ensemble_tui.tui import texts
 from ensemble_tui.tui.runtime import attach_command, run_attached
 from ensemble_tui.tui.screens.confirm import ConfirmScreen, QuestionScreen, TextScreen
@@ -39,8 +32,17 @@ from ensemble_tui.tui.screens.forks import (
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.transcript import Transcript
 
+# The results' types (git, checks, forks, OpenCode's models) come with the team, after
+# the first frame; they are only named here.
 if TYPE_CHECKING:
+    from ensemble_tui.core.git.merge import MergeResult
+    from ensemble_tui.core.git.worktrees import BranchDiff
+    from ensemble_tui.core.store.checks import CheckResult
     from ensemble_tui.core.team.control import TeamControl
+    from ensemble_tui.core.team.forking import ForkView
+    from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
+    from ensemble_tui.opencode.models import PermissionReply
+    from ensemble_tui.options import RunOptions
 
 NEEDS_A_TEAM = {
     "diff",
@@ -280,6 +282,8 @@ class TeamActions:
         screen = self.screen
 
         async def preview() -> None:
+            from ensemble_tui.core.git.merge import MergeStatus
+
             try:
                 result = await control.preview_merge(name)
                 check = None
@@ -310,6 +314,8 @@ class TeamActions:
         """Say what the merge of *name* would do, and merge if the human says yes; a branch
         whose check did not pass, or that no review approved, is merged only if the human
         says "merge anyway"."""
+        from ensemble_tui.core.git.merge import MergeStatus
+
         refused = None
         if result.status is not MergeStatus.CONFLICT:
             if check is not None and not check.passed:

@@ -21,21 +21,14 @@ from textual.timer import Timer
 from textual.worker import Worker
 
 from ensemble_tui.core.models import LEAD_NAME
-from ensemble_tui.core.team.events import MemberViewed
-from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
 from ensemble_tui.errors import EnsembleError
-from ensemble_tui.opencode.events import Event
-from ensemble_tui.opencode.models import MessageWithParts
 from ensemble_tui.options import RunOptions
 from ensemble_tui.settings import SettingsError
 from ensemble_tui.tui.actions import TeamActions
-from ensemble_tui.tui.bridge import Bridge
 from ensemble_tui.tui.commands import TeamCommands
 from ensemble_tui.tui.keys import KeyHints, check_keymap
-from ensemble_tui.tui.notices import EndedTurns, notice_for
 from ensemble_tui.tui.runtime import run_team
 from ensemble_tui.tui.screens.detail import message_detail, task_detail
-from ensemble_tui.tui.screens.help import HelpScreen
 from ensemble_tui.tui.screens.main import MainScreen
 from ensemble_tui.tui.views import Clock, default_clock
 from ensemble_tui.tui.widgets.feed import MessageFeed
@@ -44,9 +37,17 @@ from ensemble_tui.tui.widgets.statusbar import Connection
 from ensemble_tui.tui.widgets.taskboard import TaskBoard
 from ensemble_tui.tui.widgets.teammates import TeammateList
 
+# What the first frame does not need is imported where it is used (the team's events,
+# OpenCode's models, the bridge, the other screens), so the screen shows at once;
+# tests/tui/test_first_frame.py keeps it so.
 if TYPE_CHECKING:
     from ensemble_tui.core.team.control import TeamControl
     from ensemble_tui.core.team.coordinator import Coordinator
+    from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
+    from ensemble_tui.opencode.events import Event
+    from ensemble_tui.opencode.models import MessageWithParts
+    from ensemble_tui.tui.bridge import Bridge
+    from ensemble_tui.tui.notices import EndedTurns
 
 WELCOME = (
     "Tell the lead what to build. It plans the work, makes a team and spawns teammates, "
@@ -114,8 +115,9 @@ class EnsembleApp(App[None]):
         """Set once the team is running and shown (for scripts and tests to await)."""
         self.team_worker: Worker[None] | None = None
         self.main = MainScreen(self, id="main-screen")
-        self.ended_turns = EndedTurns()
-        """Members whose turn ended, not told yet (one toast for many)."""
+        self.ended_turns: EndedTurns | None = None
+        """Members whose turn ended, not told yet (one toast for many); made with the
+        first batch of the team's events."""
         self.ended_turns_timer: Timer | None = None
         self.queued: list[tuple[str, str]] = []
         """(member, text) sent from the prompt before the team was running: sent once it is."""
@@ -165,6 +167,7 @@ class EnsembleApp(App[None]):
     def on_ensemble_app_team_started(self, message: TeamStarted) -> None:
         coordinator = message.coordinator
         from ensemble_tui.core.team.control import TeamControl  # loaded by now: no cost
+        from ensemble_tui.tui.bridge import Bridge
 
         self.control = TeamControl(coordinator)
         self.connection = Connection(coordinator.client.base_url, "connected")
@@ -189,6 +192,10 @@ class EnsembleApp(App[None]):
             self._show_team(message)
 
     def _show_team(self, message: Bridge.TeamChanged) -> None:
+        from ensemble_tui.core.team.events import MemberViewed
+        from ensemble_tui.tui.notices import EndedTurns, notice_for
+
+        ended = self.ended_turns = self.ended_turns or EndedTurns()
         snapshot = self.snapshot = message.snapshot
         self.refresh_team()
         if snapshot.tasks != self.main.tasks.last or message.replayed:
@@ -210,7 +217,7 @@ class EnsembleApp(App[None]):
                 self.show_member(event.member)
             if not message.replayed and (notice := notice_for(event)) is not None:
                 if notice.finished is not None:
-                    self.ended_turns.add(notice.finished)
+                    ended.add(notice.finished)
                 else:
                     self.notify(notice.text, title=notice.title, severity=notice.severity)
         self._tell_ended_turns()
@@ -218,6 +225,8 @@ class EnsembleApp(App[None]):
 
     def _tell_ended_turns(self) -> None:
         """One toast for the turns that ended, now or when the last one is old enough."""
+        if self.ended_turns is None:
+            return
         wait = self.ended_turns.wait()
         if wait is None:
             return
@@ -366,6 +375,8 @@ class EnsembleApp(App[None]):
         return True
 
     def action_help(self) -> None:
+        from ensemble_tui.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.hints))
 
     def action_focus_prompt(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -36,24 +37,41 @@ class KnownBinding:
     binding: Binding
 
 
+def _bindings_of(module: Any, found: dict[str, KnownBinding]) -> None:
+    for _, cls in inspect.getmembers(module, inspect.isclass):
+        if cls.__module__ != module.__name__:
+            continue
+        for binding in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(binding, Binding) and binding.id:
+                found[binding.id] = KnownBinding(cls.__name__, binding)
+
+
 @cache
 def known_bindings() -> dict[str, KnownBinding]:
-    """Every binding with an id, of every class of the screen, by id."""
+    """Every binding with an id, of every class of the screen, by id (this imports every
+    module of the screen, so only checks and the help need it)."""
     found: dict[str, KnownBinding] = {}
     for info in pkgutil.walk_packages(ensemble_tui.tui.__path__, "ensemble_tui.tui."):
-        module = importlib.import_module(info.name)
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ != module.__name__:
-                continue
-            for binding in cls.__dict__.get("BINDINGS", ()):
-                if isinstance(binding, Binding) and binding.id:
-                    found[binding.id] = KnownBinding(cls.__name__, binding)
+        _bindings_of(importlib.import_module(info.name), found)
     return found
+
+
+_LOADED: dict[str, KnownBinding] = {}
+
+
+def known_binding(binding_id: str) -> KnownBinding:
+    """The binding with *binding_id*, looked up first in the screen's modules imported so
+    far: the first frame's key hints need not import the screens opened later."""
+    if binding_id not in _LOADED:
+        for name, module in list(sys.modules.items()):
+            if name.startswith("ensemble_tui.tui."):
+                _bindings_of(module, _LOADED)
+    return _LOADED.get(binding_id) or known_bindings()[binding_id]
 
 
 def keys_of(binding_id: str, keymap: Mapping[str, str]) -> list[str]:
     """The keys that run *binding_id* under *keymap* (the first is the one shown)."""
-    known = known_bindings()[binding_id]
+    known = known_binding(binding_id)
     keys = keymap.get(binding_id) or known.binding.key
     return [key.strip() for key in keys.split(",") if key.strip()]
 
@@ -65,6 +83,8 @@ def check_keymap(keymap: Mapping[str, str]) -> list[str]:
     app's, the main screen's) and the other a widget's, which would hide it there.
     Clashes of the defaults among themselves are by design; only a rebound key is checked.
     """
+    if not keymap:
+        return []  # Nothing rebound: nothing to check (and no screen module to import).
     known = known_bindings()
     unknown = sorted(set(keymap) - set(known))
     if unknown:

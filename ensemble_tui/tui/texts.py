@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ensemble_tui.core.git.merge import MergeResult, MergeStatus
-from ensemble_tui.core.models import EarlierSession
-from ensemble_tui.core.store.checks import CheckResult
-from ensemble_tui.core.team.forking import ForkView
-from ensemble_tui.core.team.read_model import MemberRow
-from ensemble_tui.opencode.models import MessageWithParts, TextPart
 from ensemble_tui.tui.views import format_clock
+
+# Imported by the main screen's actions before the first frame: the types come later.
+if TYPE_CHECKING:
+    from ensemble_tui.core.git.merge import MergeResult
+    from ensemble_tui.core.models import EarlierSession
+    from ensemble_tui.core.store.checks import CheckResult
+    from ensemble_tui.core.team.forking import ForkView
+    from ensemble_tui.core.team.read_model import MemberRow
+    from ensemble_tui.opencode.models import MessageWithParts
 
 
 def _count(number: int, thing: str) -> str:
@@ -27,6 +31,8 @@ def _file_lines(result: MergeResult) -> str:
 
 def merge_preview(member: str, result: MergeResult, row: MemberRow | None) -> tuple[str, str, bool]:
     """Title, body and whether the merge can go ahead."""
+    from ensemble_tui.core.git.merge import MergeStatus
+
     if result.status is MergeStatus.CONFLICT:
         conflicts = "\n".join(f"- `{c.path}`: {c.reason}" for c in result.conflicts)
         body = (
@@ -110,6 +116,8 @@ def choose_preview(name: str, views: Sequence[ForkView]) -> tuple[str, str]:
 
 def earlier_session(earlier: EarlierSession, messages: Sequence[MessageWithParts]) -> str:
     """One earlier session as Markdown: when and why it ended, then who said what."""
+    from ensemble_tui.opencode.models import TextPart
+
     lines = [
         f"### {earlier.session_id}",
         f"agent {earlier.agent}, ended {format_clock(earlier.ended)}: {earlier.reason}",

@@ -266,7 +266,9 @@ def test_update_member_writes_only_the_fields_set(store: Store, team: Team) -> N
 
 def test_usage_adds_up(store: Store, team: Team) -> None:
     store.add_member_usage(team.id, "bob", input_tokens=100, output_tokens=20, cost=0.5)
-    bob = store.add_member_usage(team.id, "bob", input_tokens=1, reasoning_tokens=7, cost=0.25)
+    store.add_member_usage(team.id, "bob", input_tokens=1, reasoning_tokens=7, cost=0.25)
+    bob = store.get_member(team.id, "bob")
+    assert bob is not None
     assert (bob.input_tokens, bob.output_tokens, bob.reasoning_tokens) == (101, 20, 7)
     assert bob.cost == pytest.approx(0.75)
     assert bob.last_activity is not None

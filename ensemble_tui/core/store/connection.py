@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -96,54 +96,17 @@ class StoreConnection:
             self._connection.close()
             raise
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """Run a write transaction, committed before this returns; nested calls join the outer one.
 
         BEGIN IMMEDIATE takes the write lock up front, so a read-then-update cannot be
         overtaken by another connection between the read and the update.
         """
-        with self._lock:
-            if self._depth:
-                if not self._writing:
-                    raise RuntimeError("a write transaction cannot be nested in a read")
-                self._depth += 1
-                try:
-                    yield self._connection
-                finally:
-                    self._depth -= 1
-                return
-            self._connection.execute("BEGIN IMMEDIATE")
-            self._depth, self._writing = 1, True
-            try:
-                yield self._connection
-                self._connection.execute("COMMIT")
-            except BaseException:
-                if self._connection.in_transaction:
-                    self._connection.execute("ROLLBACK")
-                raise
-            finally:
-                self._depth, self._writing = 0, False
-                self._writes += 1
+        return _Scope(self, write=True)
 
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
+    def reading(self) -> AbstractContextManager[sqlite3.Connection]:
         """Run reads that see one consistent snapshot; nested calls join the outer transaction."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self._connection
-                finally:
-                    self._depth -= 1
-                return
-            self._connection.execute("BEGIN")
-            self._depth = 1
-            try:
-                yield self._connection
-            finally:
-                self._depth = 0
-                self._connection.execute("COMMIT")
+        return _Scope(self, write=False)
 
     def version(self) -> tuple[int, int] | None:
         """A mark that changes whenever the database may have changed: after a write
@@ -220,3 +183,66 @@ def require_member(connection: sqlite3.Connection, team_id: int, name: str) -> s
         known = ", ".join(member_names(connection, team_id)) or "nobody yet"
         raise StoreError(f"There is no member named {name!r} in this team; members: {known}.")
     return row
+
+
+class _Scope:
+    """One `transaction()` or `reading()` block. A class, not a generator: the coordinator
+    enters several for every member's turn, most of them nested, which then cost a
+    counter and the (re-entrant) lock."""
+
+    __slots__ = ("_store", "_write")
+
+    def __init__(self, store: StoreConnection, *, write: bool) -> None:
+        self._store = store
+        self._write = write
+
+    def __enter__(self) -> sqlite3.Connection:
+        store = self._store
+        store._lock.acquire()
+        try:
+            if store._depth:
+                if self._write and not store._writing:
+                    raise RuntimeError("a write transaction cannot be nested in a read")
+                store._depth += 1
+            else:
+                store._connection.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
+                store._depth, store._writing = 1, self._write
+        except BaseException:
+            store._lock.release()
+            raise
+        return store._connection
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        store = self._store
+        try:
+            if store._depth > 1:
+                store._depth -= 1
+            elif not self._write:
+                store._depth = 0
+                store._connection.execute("COMMIT")
+            else:
+                self._end_write(committing=kind is None)
+        finally:
+            store._lock.release()
+
+    def _end_write(self, *, committing: bool) -> None:
+        """Commit the outermost write (roll it back if its block raised, or the commit did)."""
+        store = self._store
+        connection = store._connection
+        try:
+            if committing:
+                connection.execute("COMMIT")
+            elif connection.in_transaction:
+                connection.execute("ROLLBACK")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        finally:
+            store._depth, store._writing = 0, False
+            store._writes += 1

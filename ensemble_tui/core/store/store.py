@@ -44,6 +44,8 @@ from ensemble_tui.paths import repo_data_dir
 __all__ = ["MemberStanding", "Store", "StoreError"]
 
 _MEMBER_ORDER = "ORDER BY role = 'lead' DESC, created, name"
+# `json.dumps(detail, sort_keys=True)` without making an encoder per call (once per team event).
+_encode_detail = json.JSONEncoder(sort_keys=True).encode
 
 
 class MemberStanding(NamedTuple):
@@ -281,8 +283,11 @@ class Store(StoreConnection):
         output_tokens: int = 0,
         reasoning_tokens: int = 0,
         cost: float = 0.0,
-    ) -> Member:
-        """Add one step's token counts and cost to a member's totals and mark it active now."""
+    ) -> None:
+        """Add one step's token counts and cost to a member's totals and mark it active now.
+
+        Nothing is read back (the coordinator calls this at every step's end): `get_member`
+        gives the totals."""
         with self.transaction() as db:
             cursor = db.execute(
                 "UPDATE members SET input_tokens = input_tokens + ?, "
@@ -300,7 +305,6 @@ class Store(StoreConnection):
             )
             if cursor.rowcount == 0:
                 require_member(db, team_id, name)  # says who is in the team
-            return _member(require_member(db, team_id, name))
 
     def member_standing(self, team_id: int, name: str) -> MemberStanding | None:
         """A member's status and whether its shutdown was asked for: what the coordinator
@@ -430,10 +434,12 @@ class Store(StoreConnection):
                 "time": entry_time,
                 "kind": kind,
                 "member": member,
-                "detail": json.dumps(detail, sort_keys=True),
+                "detail": _encode_detail(detail),
             }
             entry_id = int(_insert(db, "events", values).lastrowid or 0)
-        return LogEntry(
+        # Every value is already of its field's type: built without validating (once per
+        # team event, and the coordinator does not read it).
+        return LogEntry.model_construct(
             id=entry_id, team_id=team_id, time=entry_time, kind=kind, member=member, detail=detail
         )
 

@@ -9,15 +9,17 @@ the events from its feed, so nothing here polls or reads the store.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ensemble_tui.core.models import utc_now
-from ensemble_tui.core.team.events import TeamEvent
-from ensemble_tui.core.team.feed import Feed
-from ensemble_tui.core.team.sessions import SessionState
-from ensemble_tui.opencode.events import Event
+# Only named: the screen's panes read the windows below before the team is loaded.
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.events import TeamEvent
+    from ensemble_tui.core.team.feed import Feed
+    from ensemble_tui.core.team.sessions import SessionState
+    from ensemble_tui.opencode.events import Event
 
 BUCKET_SECONDS = 5.0
 ACTIVITY_WINDOW_SECONDS = 120.0
@@ -27,7 +29,7 @@ QUIET_AFTER_SECONDS = 30.0
 """A working member with no event for this long is drawn as quiet."""
 EVENTS_KEPT = 500
 
-SessionListener = Callable[[SessionState, Event], None]
+SessionListener = Callable[["SessionState", "Event"], None]
 
 
 class HasSessionListeners(Protocol):
@@ -58,17 +60,26 @@ class ActivityCounter:
         self.bucket_seconds = bucket_seconds
         self.buckets = max(2, int(window_seconds // bucket_seconds))
         self._counts: dict[str, dict[int, int]] = {}
-        self._last: dict[str, datetime] = {}
+        # Each member's last event, in seconds since the epoch.
+        self._last: dict[str, float] = {}
 
     def record(self, member: str, at: datetime, count: int = 1) -> None:
         """Count *count* events of *member* at *at* (none: nothing happened)."""
-        if count <= 0:
-            return
-        index = _bucket(at, self.bucket_seconds)
-        counts = self._counts.setdefault(member, {})
-        counts[index] = counts.get(index, 0) + count
-        if member not in self._last or at > self._last[member]:
-            self._last[member] = at
+        if count > 0:
+            self._count(member, at.timestamp(), count)
+
+    def _count(self, member: str, seconds: float, count: int) -> None:
+        """`record` with the moment in seconds since the epoch (no datetime per streamed
+        token); a count of 0 only forgets the buckets that left the window."""
+        counts = self._counts.get(member)
+        if counts is None:
+            counts = self._counts[member] = {}
+        if count:
+            index = int(seconds // self.bucket_seconds)
+            counts[index] = counts.get(index, 0) + count
+            last = self._last.get(member)
+            if last is None or seconds > last:
+                self._last[member] = seconds
         if len(counts) > 2 * self.buckets:
             oldest = max(counts) - self.buckets
             for stale in [key for key in counts if key <= oldest]:
@@ -83,16 +94,37 @@ class ActivityCounter:
     def quiet_for(self, member: str, now: datetime) -> float | None:
         """Seconds since the member's last event (None: none seen since counting began)."""
         last = self._last.get(member)
-        return None if last is None else max(0.0, (now - last).total_seconds())
+        return None if last is None else max(0.0, now.timestamp() - last)
 
     def listen(
-        self, coordinator: HasSessionListeners, clock: Callable[[], datetime] = utc_now
+        self, coordinator: HasSessionListeners, clock: Callable[[], datetime] | None = None
     ) -> Callable[[], None]:
-        """Count every raw event of the coordinator's sessions from now on; returns a
-        function that stops counting."""
+        """Count every raw event of the coordinator's sessions from now on (at *clock*'s
+        time, the wall clock's if None); returns a function that stops counting."""
+        count = self._count
 
-        def on_event(state: SessionState, event: Event) -> None:
-            self.record(state.member, clock())
+        if clock is None:
+            # Every streamed token comes here: `_count` inlined for the common case.
+            all_counts, last, bucket_seconds = self._counts, self._last, self.bucket_seconds
+            now = time.time
+
+            def on_event(state: SessionState, event: Event) -> None:
+                member, seconds = state.member, now()
+                counts, previous = all_counts.get(member), last.get(member)
+                if counts is None or previous is None or seconds <= previous:
+                    count(member, seconds, 1)
+                    return
+                last[member] = seconds
+                index = int(seconds // bucket_seconds)
+                counts[index] = counts.get(index, 0) + 1
+                if len(counts) > 2 * self.buckets:
+                    count(member, seconds, 0)
+
+        else:
+            read = clock
+
+            def on_event(state: SessionState, event: Event) -> None:
+                count(state.member, read().timestamp(), 1)
 
         remove = coordinator.add_session_listener(on_event)
         stopped = False
@@ -154,7 +186,9 @@ class TeamGlance:
     """One coordinator's activity counter, recent team events (those its feed still held
     at the start, then every new one) and spend history, from creation until `close`."""
 
-    def __init__(self, coordinator: GlanceSource, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, coordinator: GlanceSource, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.coordinator = coordinator
         self.activity = ActivityCounter()
         self.spend = SpendHistory()

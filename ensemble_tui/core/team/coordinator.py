@@ -63,7 +63,6 @@ from ensemble_tui.core.team.settings import (
 )
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
-from ensemble_tui.opencode.events import Event
 from ensemble_tui.opencode.models import ModelRef, Tokens
 from ensemble_tui.opencode.stream import (
     EventStream,
@@ -322,16 +321,11 @@ class Coordinator:
             self._stream_task = None
 
     async def _follow(self, stream: EventStream) -> None:
-        async for batch in stream.batches():
-            events: list[Event] = []
-            for item in batch:
-                if isinstance(item, StreamConnected | StreamDisconnected):
-                    await self.reactions.handle_events(events)
-                    events = []
-                    await self._take(item)
-                else:
-                    events.append(item.event)
-            await self.reactions.handle_events(events)
+        async for batch in stream.event_batches():
+            if isinstance(batch, list):
+                await self.reactions.handle_events(batch)
+            else:
+                await self._take(batch)
 
     async def _take(self, item: StreamConnected | StreamDisconnected) -> None:
         try:

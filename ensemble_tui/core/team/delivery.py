@@ -51,9 +51,16 @@ class Delivery:
         if team is not None:
             self._store.add_notice(team.id, member, notice)
 
-    async def deliver_pending(self, state: SessionState, *, even_if_busy: bool = False) -> None:
+    async def deliver_pending(
+        self,
+        state: SessionState,
+        *,
+        even_if_busy: bool = False,
+        before_sending: Callable[[], None] | None = None,
+    ) -> None:
         """Deliver every waiting message and notice in one prompt, when the session is idle
-        (or at once if *even_if_busy*: OpenCode queues it behind the running turn)."""
+        (or at once if *even_if_busy*: OpenCode queues it behind the running turn).
+        *before_sending* is called just before the prompt goes out (nothing else awaits)."""
         team = self._team()
         if (not state.idle and not even_if_busy) or team is None:
             return
@@ -71,6 +78,8 @@ class Delivery:
             notices = self._store.undelivered_notices(team.id, state.member)
         if not messages and not notices:
             return
+        if before_sending is not None:
+            before_sending()
         try:
             await self._prompt(state, delivery_text(messages, notices))
         except OpenCodeError as error:

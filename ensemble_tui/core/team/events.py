@@ -28,6 +28,22 @@ _JSON_NAMES = {"sender": "from", "recipient": "to"}
 EVENT_TYPES: dict[str, type[TeamEvent]] = {}
 
 
+_RECORDED_FIELDS: dict[type[TeamEvent], tuple[tuple[str, str], ...]] = {}
+
+
+def _recorded_fields(kind: type[TeamEvent]) -> tuple[tuple[str, str], ...]:
+    """Every field of *kind* but `time`, in order, with its JSON name (looked up once)."""
+    found = _RECORDED_FIELDS.get(kind)
+    if found is None:
+        found = tuple(
+            (f.name, _JSON_NAMES.get(f.name, f.name))
+            for f in dataclasses.fields(kind)
+            if f.name != "time"
+        )
+        _RECORDED_FIELDS[kind] = found
+    return found
+
+
 @dataclass(frozen=True, kw_only=True)
 class TeamEvent:
     """One thing the team did."""
@@ -60,10 +76,10 @@ class TeamEvent:
     def record(self) -> dict[str, Any]:
         """`type`, `time` and every field that is set, with JSON names."""
         found: dict[str, Any] = {"type": self.type, "time": self.time.isoformat()}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name != "time" and value is not None:
-                found[_JSON_NAMES.get(f.name, f.name)] = value
+        for name, json_name in _recorded_fields(type(self)):
+            value = getattr(self, name)
+            if value is not None:
+                found[json_name] = value
         return found
 
     def to_json(self) -> str:

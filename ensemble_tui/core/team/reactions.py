@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -30,15 +31,17 @@ from ensemble_tui.core.team.events import (
 )
 from ensemble_tui.core.team.review import Reviews
 from ensemble_tui.core.team.sessions import STREAMED, Change, SessionState
-from ensemble_tui.opencode.events import Event
+from ensemble_tui.opencode.events import Event, PartDelta, UnknownEvent
 from ensemble_tui.opencode.models import Tokens
 
 log = logging.getLogger(__name__)
 
 SessionListener = Callable[[SessionState, Event], None]
 AfterTurn = Callable[[SessionState], Awaitable[None]]
-# Frames handled between two yields to the event loop, so keys and redraws get a turn.
-YIELD_EVERY = 32
+# Seconds of handling frames between two yields to the event loop, so keys and redraws
+# get a turn; the clock is read every CLOCK_EVERY frames.
+YIELD_AFTER = 0.004
+CLOCK_EVERY = 16
 
 
 class ReactionTarget(Protocol):
@@ -126,69 +129,94 @@ class EventReactions:
         this for every read; one read holds ~150 frames).
 
         What they change is written in one transaction per run of events between two
-        awaits (a delivery at a turn's end, a yield to the loop every YIELD_EVERY events),
-        so the store is committed before anything is sent, with one commit, not one per
-        change.
+        awaits (a delivery at a turn's end, a yield to the loop once YIELD_AFTER has
+        passed), so the store is committed before anything is sent, with one commit, not
+        one per change. A streamed token changes nothing to write: it is passed on.
         """
         writing = _GroupedWrites(self.store)
+        session = self.coordinator.session
+        clock = time.perf_counter
+        yield_at = clock() + YIELD_AFTER
         try:
             for number, event in enumerate(events, start=1):
-                if number % YIELD_EVERY == 0:
+                if number % CLOCK_EVERY == 0 and clock() >= yield_at:
                     writing.commit()
                     # Let keys and redraws in between.
                     await asyncio.sleep(0)
+                    yield_at = clock() + YIELD_AFTER
                 try:
-                    state, change, standing = self._fold(event, writing)
-                    if state is None and self.coordinator.reviews.follows(event):
-                        # A reviewer's session: no member, so none of the below.
-                        writing.commit()
-                        await self.coordinator.reviews.handle(event)
-                    if state is None or change is None:
+                    if type(event) is PartDelta:
+                        state = session(event.session_id)
+                    elif type(event) is UnknownEvent:
+                        continue  # a type no session's state reads: cheap to pass over
+                    else:
+                        state = self._state_of(event)
+                    if state is None:
+                        if self.coordinator.reviews.follows(event):
+                            # A reviewer's session: no member, so none of the below.
+                            writing.commit()
+                            await self.coordinator.reviews.handle(event)
                         continue
+                    change = state.apply(event)
+                    if change is STREAMED:
+                        for listener in self._session_listeners:
+                            listener(state, event)
+                        continue
+                    standing = self._fold(state, event, change, writing)
                     if change.unreachable is not None:
                         writing.commit()
                         await self.coordinator.stop_hopeless(state)
                     if change.turn_ended:
-                        writing.commit()
-                        await self._after_turn(state, standing)
+                        await self._after_turn(state, standing, writing.commit)
                 except Exception:
                     log.exception("the coordinator failed on %s; carrying on", event.type)
         finally:
             writing.commit()
 
-    def _fold(
-        self, event: Event, writing: _GroupedWrites
-    ) -> tuple[SessionState | None, Change | None, MemberStanding | None]:
+    def _state_of(self, event: Event) -> SessionState | None:
+        """The tracked session *event* is about (None if it is about none)."""
         coordinator = self.coordinator
         session_id = getattr(event, "session_id", None)
         state = coordinator.session(session_id) if session_id else None
         if state is None and hasattr(event, "request"):
             state = coordinator.session(getattr(event.request, "session_id", ""))
-        if state is None:
-            return None, None, None
-        change = state.apply(event)
+        return state
+
+    def _fold(
+        self, state: SessionState, event: Event, change: Change, writing: _GroupedWrites
+    ) -> MemberStanding | None:
+        """Write what *change* (of *event*, applied to *state*) says, and pass the event on;
+        the member's standing before, if it was read."""
         standing = None
-        if change is not STREAMED and change.matters:
+        if change.matters:
             writing.begin()
             standing = self._write_change(state, change)
-            coordinator.note_change()
+            self.coordinator.note_change()
         for listener in self._session_listeners:
             listener(state, event)
-        return state, change, standing
+        return standing
 
-    async def _after_turn(self, state: SessionState, standing: MemberStanding | None) -> None:
+    async def _after_turn(
+        self, state: SessionState, standing: MemberStanding | None, commit: Callable[[], None]
+    ) -> None:
         """A turn ended: finish a shutdown asked for, run the action waiting for this turn's
-        end (a hand-off), or deliver what waits."""
+        end (a hand-off), or deliver what waits.
+
+        *commit* commits what the events so far wrote; it is called before anything is
+        sent or awaited, and only then: most turns end with nothing to deliver, and their
+        writes then join the next commit rather than costing one each."""
         coordinator = self.coordinator
         action = coordinator.take_after_turn(state.member)
         if standing is not None and standing.shutdown_requested and not standing.status.ended:
             member = coordinator.member(state.member)
+            commit()
             if member is not None:
                 await coordinator.finish_shutdown(member, "shutdown")
         elif action is not None:
+            commit()
             coordinator.run_after_turn(state, action)
         else:
-            await coordinator.delivery.deliver_pending(state)
+            await coordinator.delivery.deliver_pending(state, before_sending=commit)
             coordinator.checks.after_turn(state)
 
     def _write_change(self, state: SessionState, change: Change) -> MemberStanding | None:

@@ -14,14 +14,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, Message, Task
-from ensemble_tui.core.store.checks import CheckResult
-from ensemble_tui.core.store.reviews import Review
-from ensemble_tui.core.team.events import TeamReported
-from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
 
+# Only named: the screen's panes import these rows before the team (and its events and
+# OpenCode's models) is loaded, for a quick first frame.
 if TYPE_CHECKING:
+    from ensemble_tui.core.store.checks import CheckResult
+    from ensemble_tui.core.store.reviews import Review
     from ensemble_tui.core.team.coordinator import Coordinator
+    from ensemble_tui.core.team.events import TeamReported
     from ensemble_tui.core.team.sessions import SessionState
+    from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
 
 # Statuses the store owns: a session's own state cannot tell these.
 STORE_OWNED = frozenset(

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Markdown, Static
+from textual.widgets import Button, Input, Static
 
-from ensemble_tui.opencode.models import QuestionRequest
+if TYPE_CHECKING:
+    from ensemble_tui.opencode.models import QuestionRequest
 
 MODAL_CSS = """
     align: center middle;
@@ -50,6 +51,8 @@ class ConfirmScreen(ModalScreen[bool]):
         self.confirm = confirm
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown  # Not before the first dialog: it is not light.
+
         with Vertical() as box:
             box.border_title = self.title_text
             yield Markdown(self.body)
@@ -122,6 +125,8 @@ class QuestionScreen(ModalScreen[list[list[str]] | None]):
         self.request = request
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown  # Not before the first dialog: it is not light.
+
         with Vertical() as box:
             box.border_title = f"{self.member} asks"
             for number, info in enumerate(self.request.questions):

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from ensemble_tui.core.models import Message, Task
 from ensemble_tui.tui.keys import key_of_action
@@ -51,6 +51,8 @@ class DetailScreen(ModalScreen[None]):
         self.query_one(VerticalScroll).border_subtitle = f"{key_of_action(self, 'dismiss')} close"
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown  # Not before the first dialog: it is not light.
+
         with VerticalScroll() as box:
             box.border_title = self.title_text
             if self.facts:

@@ -8,7 +8,7 @@ members side by side and answers with the one to keep.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
 from textual import on
@@ -18,9 +18,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from ensemble_tui.core.team.forking import ForkView
 from ensemble_tui.tui.keys import key_of_action
 from ensemble_tui.tui.screens.confirm import MODAL_CSS
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.forking import ForkView
 
 
 @dataclass(frozen=True)

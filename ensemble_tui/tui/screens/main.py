@@ -8,7 +8,7 @@ The team's keys are the screen's; what each does is its collaborator `TeamAction
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import getters, on
 from textual.app import ComposeResult
@@ -18,11 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from ensemble_tui.core.models import MemberStatus
-from ensemble_tui.core.team.activity import QUIET_AFTER_SECONDS, GlanceSource, TeamGlance
-from ensemble_tui.core.team.read_model import MemberRow
 from ensemble_tui.tui.actions import TeamActions, TeamView
-from ensemble_tui.tui.screens.confirm import ConfirmScreen
-from ensemble_tui.tui.screens.diff import DiffScreen
 from ensemble_tui.tui.widgets.activity import ActivityColumn, ActivityLine, SpendChart
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.feed import MessageFeed
@@ -32,6 +28,11 @@ from ensemble_tui.tui.widgets.taskboard import TaskBoard
 from ensemble_tui.tui.widgets.teammates import TeammateList
 from ensemble_tui.tui.widgets.timeline import Timeline, event_detail
 from ensemble_tui.tui.widgets.transcript import Transcript
+
+# The counting behind the glance and the dialogs come with the team, after the first frame.
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.activity import GlanceSource, TeamGlance
+    from ensemble_tui.core.team.read_model import MemberRow
 
 
 class MainScreen(Screen[None]):
@@ -111,6 +112,8 @@ class MainScreen(Screen[None]):
 
     def attach_glance(self, coordinator: GlanceSource) -> None:
         """Start counting the activity and following the events of *coordinator*."""
+        from ensemble_tui.core.team.activity import TeamGlance
+
         if self.glance is None or self.glance.coordinator is not coordinator:
             if self.glance is not None:
                 self.glance.close()
@@ -118,6 +121,8 @@ class MainScreen(Screen[None]):
 
     def show_glance(self, rows: list[MemberRow], now: datetime) -> None:
         """Refresh the activity sparklines, the timeline and the spend chart."""
+        from ensemble_tui.core.team.activity import QUIET_AFTER_SECONDS
+
         glance = self.glance
         if glance is None:
             return
@@ -214,6 +219,8 @@ class MainScreen(Screen[None]):
 
     @on(TeamActions.Finished)
     def _action_finished(self, message: TeamActions.Finished) -> None:
+        from ensemble_tui.tui.screens.confirm import ConfirmScreen
+
         if message.unsent and not self.prompt.text.strip():
             self.prompt.text = message.unsent
         if message.show:
@@ -227,6 +234,8 @@ class MainScreen(Screen[None]):
 
     @on(TeamActions.DiffReady)
     def _diff_ready(self, message: TeamActions.DiffReady) -> None:
+        from ensemble_tui.tui.screens.diff import DiffScreen
+
         self.app.push_screen(DiffScreen(message.member, message.diff))
 
     @on(TeamActions.ForksCompared)

@@ -9,22 +9,19 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
 from rich.console import RenderableType
 from textual.content import Content
 from textual.events import Click
 from textual.widgets import Static
 
 from ensemble_tui.core.team.prompts import without_delivery_marker
-from ensemble_tui.opencode.models import (
-    CompactionPart,
-    ReasoningPart,
-    ToolCompleted,
-    ToolFailed,
-    ToolPart,
-    ToolPending,
-    ToolRunning,
-)
+
+# The parts are built once a session is shown, after the first frame: the Markdown
+# parser and OpenCode's models are imported then.
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+
+    from ensemble_tui.opencode.models import CompactionPart, ReasoningPart, ToolPart
 
 if TYPE_CHECKING:
     from rich.markdown import Markdown as RichMarkdown
@@ -40,12 +37,16 @@ def markdown_without_html() -> MarkdownIt:
     """Markdown in which `<div>` or `<<tag>>` is text: raw HTML tokens are dropped when
     rendered, so a prompt mentioning a tag would silently lose it. (One parser, shared:
     parsing does not change it.)"""
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("gfm-like", {"html": False})
 
 
 @functools.cache
 def markdown_as_typed() -> MarkdownIt:
     """For what a person typed: no HTML, and `&amp;` stays `&amp;` rather than `&`."""
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("gfm-like", {"html": False}).disable("entity")
 
 
@@ -260,6 +261,8 @@ class ToolCall(FoldLine):
         self.redraw()
 
     def title(self) -> Content:
+        from ensemble_tui.opencode.models import ToolCompleted, ToolFailed, ToolPending, ToolRunning
+
         state = self.part.state
         name = self.part.tool.removeprefix("ensemble_")
         target = tool_target(name, getattr(state, "input", {}) or {}, self.directory)
@@ -276,6 +279,8 @@ class ToolCall(FoldLine):
         )
 
     def body(self) -> str:
+        from ensemble_tui.opencode.models import ToolCompleted, ToolFailed
+
         state = self.part.state
         arguments = getattr(state, "input", {}) or {}
         text = json.dumps(arguments, indent=2, ensure_ascii=False)

@@ -11,34 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from functools import cache
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 
-from ensemble_tui.core.team.events import (
-    MemberErrored,
-    MemberMerged,
-    MemberShutDown,
-    MemberSpawned,
-    MemberSpawnFailed,
-    MemberStalled,
-    MemberTimedOut,
-    MergeRefused,
-    MessageSent,
-    PermissionAsked,
-    QuestionAsked,
-    TaskAdded,
-    TaskClaimed,
-    TaskCompleted,
-    TeamCleanedUp,
-    TeamCreated,
-    TeamEvent,
-)
-from ensemble_tui.tui.screens.detail import DetailScreen
 from ensemble_tui.tui.views import format_clock
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.events import TeamEvent
+    from ensemble_tui.tui.screens.detail import DetailScreen
 
 PAUSE = timedelta(minutes=1)
 
@@ -52,29 +37,38 @@ class Mark:
     style: str
 
 
-MARKS: dict[type[TeamEvent], Mark] = {
-    TeamCreated: Mark("◎", "team created", "$primary"),
-    MemberSpawned: Mark("▲", "spawned", "$success"),
-    MemberSpawnFailed: Mark("✖", "spawn failed", "$error"),
-    MessageSent: Mark("→", "message", "$accent"),
-    TaskAdded: Mark("+", "task added", "$text-muted"),
-    TaskClaimed: Mark("◇", "task claimed", "$secondary"),
-    TaskCompleted: Mark("◆", "task completed", "$success"),
-    PermissionAsked: Mark("?", "permission asked", "$warning"),
-    QuestionAsked: Mark("?", "question asked", "$warning"),
-    MergeRefused: Mark("✗", "merge refused", "$warning"),
-    MemberMerged: Mark("✔", "merged", "$primary"),
-    MemberStalled: Mark("◐", "stalled", "$warning"),
-    MemberTimedOut: Mark("✖", "timed out", "$error"),
-    MemberShutDown: Mark("■", "shut down", "$text-muted"),
-    MemberErrored: Mark("✖", "error", "$error"),
-    TeamCleanedUp: Mark("◎", "team cleaned up", "$primary"),
-}
+@cache
+def marks() -> dict[type[TeamEvent], Mark]:
+    """How each type of event the timeline draws is drawn (imported once there are events:
+    the team's event classes are not needed for the first frame)."""
+    from ensemble_tui.core.team import events
+
+    return {
+        events.TeamCreated: Mark("◎", "team created", "$primary"),
+        events.MemberSpawned: Mark("▲", "spawned", "$success"),
+        events.MemberSpawnFailed: Mark("✖", "spawn failed", "$error"),
+        events.MessageSent: Mark("→", "message", "$accent"),
+        events.TaskAdded: Mark("+", "task added", "$text-muted"),
+        events.TaskClaimed: Mark("◇", "task claimed", "$secondary"),
+        events.TaskCompleted: Mark("◆", "task completed", "$success"),
+        events.PermissionAsked: Mark("?", "permission asked", "$warning"),
+        events.QuestionAsked: Mark("?", "question asked", "$warning"),
+        events.MergeRefused: Mark("✗", "merge refused", "$warning"),
+        events.MemberMerged: Mark("✔", "merged", "$primary"),
+        events.MemberStalled: Mark("◐", "stalled", "$warning"),
+        events.MemberTimedOut: Mark("✖", "timed out", "$error"),
+        events.MemberShutDown: Mark("■", "shut down", "$text-muted"),
+        events.MemberErrored: Mark("✖", "error", "$error"),
+        events.TeamCleanedUp: Mark("◎", "team cleaned up", "$primary"),
+    }
 
 
 def story_events(events: Sequence[TeamEvent]) -> list[TeamEvent]:
     """The events the timeline draws, in the order they happened."""
-    return [event for event in events if type(event) in MARKS]
+    if not events:
+        return []
+    drawn = marks()
+    return [event for event in events if type(event) in drawn]
 
 
 def who(event: TeamEvent) -> str:
@@ -86,7 +80,7 @@ def who(event: TeamEvent) -> str:
 
 def describe(event: TeamEvent) -> str:
     """One line: the time, who, what (and which task)."""
-    mark = MARKS.get(type(event))
+    mark = marks().get(type(event))
     what = mark.label if mark else event.type
     task = f" {event.task}" if event.task else ""
     return f"{format_clock(event.time)} {who(event)} · {what}{task}"
@@ -181,10 +175,11 @@ class Timeline(Widget, can_focus=True):
             return Content.styled("nothing has happened yet", "$text-muted")
         # Cells: (index of the event or None for a pause marker, glyph, style).
         cells: list[tuple[int | None, str, str]] = []
+        drawn = marks()
         for index, event in enumerate(self.events):
             if index and event.time - self.events[index - 1].time > PAUSE:
                 cells.append((None, "·", "$text-muted"))
-            mark = MARKS[type(event)]
+            mark = drawn[type(event)]
             cells.append((index, mark.glyph, mark.style))
         width = max(1, self.content_size.width)
         selected = len(self.events) - 1 if self.cursor is None else self.cursor
@@ -202,7 +197,9 @@ class Timeline(Widget, can_focus=True):
 
 def event_detail(event: TeamEvent) -> DetailScreen:
     """The event whole: its type, time, who, task, and every detail it carries."""
-    mark = MARKS.get(type(event))
+    from ensemble_tui.tui.screens.detail import DetailScreen
+
+    mark = marks().get(type(event))
     facts = [f"{event.type} at {format_clock(event.time)}", f"who: {who(event)}"]
     if event.task:
         facts.append(f"task: {event.task}")

@@ -10,22 +10,13 @@ Markdown once, when the part ends, so no token rebuilds what is already on scree
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ensemble_tui.opencode.events import Event, MessageUpdated, PartDelta, PartRemoved, PartUpdated
-from ensemble_tui.opencode.models import (
-    AssistantMessage,
-    CompactionPart,
-    MessageWithParts,
-    ReasoningPart,
-    TextPart,
-    ToolPart,
-)
 from ensemble_tui.tui.widgets.parts import (
     AgentText,
     Compaction,
@@ -36,6 +27,11 @@ from ensemble_tui.tui.widgets.parts import (
     ToolCall,
     UserText,
 )
+
+# OpenCode's events and models come with the first session shown, after the first frame.
+if TYPE_CHECKING:
+    from ensemble_tui.opencode.events import Event, MessageUpdated, PartDelta
+    from ensemble_tui.opencode.models import MessageWithParts
 
 FIRST_PARTS = 50
 MORE_PARTS = 50
@@ -48,6 +44,8 @@ PartWidget = StreamedMarkdown | ToolCall | Reasoning | Compaction
 
 def shown_part(part: Any) -> bool:
     """Whether a part has a place in the transcript (steps, patches, files do not)."""
+    from ensemble_tui.opencode.models import CompactionPart, ReasoningPart, TextPart, ToolPart
+
     if isinstance(part, TextPart):
         return not part.synthetic
     return isinstance(part, ToolPart | ReasoningPart | CompactionPart)
@@ -110,6 +108,8 @@ class Transcript(VerticalScroll):
         self, messages: Sequence[MessageWithParts], empty: str = "Nothing said yet."
     ) -> None:
         """Show a whole session: its newest parts mounted, the older ones kept back."""
+        from ensemble_tui.opencode.models import CompactionPart, TextPart
+
         await self.remove_children()
         self.sources.clear()
         items: list[tuple[str, Any]] = []
@@ -158,6 +158,8 @@ class Transcript(VerticalScroll):
         return Static(f"▲ {len(self.hidden)} earlier parts: press home", classes="earlier")
 
     def _build(self, role: str, part: Any) -> Widget:
+        from ensemble_tui.opencode.models import CompactionPart, ReasoningPart, ToolPart
+
         if role == "error":
             self.errors.add(part.id)
             line = ErrorLine(f"✖ {part.error.message}")
@@ -202,6 +204,8 @@ class Transcript(VerticalScroll):
 
     async def apply(self, events: Iterable[Event]) -> None:
         """Fold new events of this session into what is shown."""
+        from ensemble_tui.opencode.events import MessageUpdated, PartDelta, PartRemoved, PartUpdated
+
         for event in events:
             if isinstance(event, MessageUpdated):
                 await self._message_updated(event)
@@ -216,6 +220,8 @@ class Transcript(VerticalScroll):
                     await removed.remove()
 
     async def _message_updated(self, event: MessageUpdated) -> None:
+        from ensemble_tui.opencode.models import AssistantMessage
+
         info = event.info
         self.roles[info.id] = info.role
         if is_summary(info):
@@ -225,6 +231,8 @@ class Transcript(VerticalScroll):
             await self._append(self._build("error", info))
 
     async def _part_updated(self, part: Any) -> None:
+        from ensemble_tui.opencode.models import ReasoningPart, TextPart, ToolPart
+
         if not shown_part(part):
             return
         if isinstance(part, TextPart) and part.message_id in self.summaries:

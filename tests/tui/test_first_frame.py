@@ -1,0 +1,124 @@
+"""The screen's first frame imports only what it draws (issue 14: start-up).
+
+The real `ensemble-tui PATH` runs in a fresh interpreter with Textual headless; at its
+first frame it prints the modules loaded so far and exits. What connects to OpenCode
+(the team, its events, OpenCode's models and client, git, MCP) and what only a later
+screen needs (Markdown, the dialogs' widgets) must come after, in the start-up worker
+or where it is used. An import set, not a time: it cannot be flaky under load.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import git, isolated
+
+PROBE = """
+import json, os, sys
+from textual.app import App
+
+for name in os.environ.get("PROBE_ALSO_IMPORT", "").split():
+    __import__(name)
+
+_run, _display = App.run, App._display
+
+def run(self, *args, **kwargs):
+    kwargs["headless"] = True
+    return _run(self, *args, **kwargs)
+
+def display(self, screen, renderable):
+    if not getattr(App, "_first", False):
+        App._first = True
+        shown = type(self.screen).__name__
+        print("FIRST_FRAME", shown, json.dumps(sorted(sys.modules)), flush=True)
+        self.call_later(self.exit)
+    return _display(self, screen, renderable)
+
+App.run, App._display = run, display
+from ensemble_tui.cli import main
+main(sys.argv[1:])
+"""
+
+# Whole packages, and our own modules, that the first frame must not wait for.
+NOT_BEFORE_THE_FIRST_FRAME = (
+    "httpx",
+    "httpx_sse",
+    "git",
+    "gitdb",
+    "pydantic_settings",
+    "markdown_it",
+    "mcp",
+    "uvicorn",
+    "starlette",
+    "textual.widgets._markdown",
+    "ensemble_tui.composition",
+    "ensemble_tui.headless",
+    "ensemble_tui.tools",
+    "ensemble_tui.opencode.client",
+    "ensemble_tui.opencode.events",
+    "ensemble_tui.opencode.models",
+    "ensemble_tui.core.git.commands",
+    "ensemble_tui.core.store.store",
+    "ensemble_tui.core.team.coordinator",
+    "ensemble_tui.core.team.events",
+    "ensemble_tui.core.team.control",
+    "ensemble_tui.tui.bridge",
+    "ensemble_tui.tui.screens.diff",
+    "ensemble_tui.tui.screens.help",
+)
+
+
+def first_frame_modules(tmp_path: Path, **extra: str) -> tuple[str, set[str]]:
+    """The screen shown at the first frame, and the modules loaded by then."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "start")
+    # Never run: OpenCode is started by the worker, after the first frame; the command
+    # only checks that an executable is named before the screen opens.
+    opencode = tmp_path / "opencode"
+    opencode.write_text("#!/bin/sh\nexit 1\n")
+    opencode.chmod(opencode.stat().st_mode | stat.S_IXUSR)
+    env = isolated(tmp_path, ENSEMBLE_OPENCODE_BIN=str(opencode), TERM="xterm-256color", **extra)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(repo)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo,
+        timeout=120,
+        check=False,
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("FIRST_FRAME "):
+            _, screen, modules = line.split(" ", 2)
+            return screen, set(json.loads(modules))
+    raise AssertionError(f"no frame drawn: {done.stdout[-1000:]} {done.stderr[-2000:]}")
+
+
+def too_early(modules: set[str]) -> list[str]:
+    """The modules of NOT_BEFORE_THE_FIRST_FRAME (and their submodules) among *modules*."""
+    return sorted(
+        name
+        for name in modules
+        if any(
+            name == heavy or name.startswith(f"{heavy}.") for heavy in NOT_BEFORE_THE_FIRST_FRAME
+        )
+    )
+
+
+def test_the_first_frame_imports_nothing_of_the_connection(tmp_path: Path) -> None:
+    screen, modules = first_frame_modules(tmp_path)
+    assert screen == "MainScreen"
+    assert "ensemble_tui.tui.widgets.transcript" in modules, "the probe saw the real screen"
+    assert too_early(modules) == []
+
+
+def test_the_check_sees_what_is_imported_before_the_first_frame(tmp_path: Path) -> None:
+    """A screen module that imported the team's events at its top would be caught."""
+    _, modules = first_frame_modules(tmp_path, PROBE_ALSO_IMPORT="ensemble_tui.core.team.events")
+    assert too_early(modules) == ["ensemble_tui.core.team.events"]
