@@ -46,8 +46,6 @@ WORDS = [
 ]
 DELTAS_PER_PART = 40
 END_PART = "prt_bench_end"
-# Turn numbers per round of `generate` (more than any round has per session).
-ROUND_TURNS = 100_000
 
 
 def _templates() -> dict[str, dict[str, Any]]:
@@ -135,19 +133,12 @@ class FrameMaker:
         yield self.frame("session.status", session, directory, **{"status": {"type": "idle"}})
 
 
-def generate(
-    count: int, sessions: list[tuple[str, str]], round_number: int = 0
-) -> list[dict[str, Any]]:
+def generate(count: int, sessions: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """About *count* frames of turns interleaved over *sessions* ((id, directory) pairs),
-    ending with one delta on the first session's END_PART that marks the end. Each
-    *round_number* has its own message, part and event ids: a round replaying the last
-    one's ids would update what that one left (a shown part emptied and filled again)
-    instead of doing what a live stream does."""
+    ending with one delta on the first session's END_PART that marks the end."""
     maker = FrameMaker()
-    maker.count = round_number * count
-    first = round_number * ROUND_TURNS
-    turns = [maker.turn(session, directory, first) for session, directory in sessions]
-    numbers = [first] * len(sessions)
+    turns = [maker.turn(session, directory, 0) for session, directory in sessions]
+    numbers = [0] * len(sessions)
     frames: list[dict[str, Any]] = []
     while len(frames) < count - 1:
         for index, (session, directory) in enumerate(sessions):

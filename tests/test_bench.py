@@ -23,25 +23,6 @@ def test_generated_frames_parse_as_the_recorded_shapes() -> None:
     assert {event.session_id for event in deltas} == {"ses_a", "ses_b"}
 
 
-def test_each_round_of_frames_has_its_own_ids() -> None:
-    """A round replaying the last one's ids would update the parts that one left on
-    screen (emptied and filled again) instead of streaming new ones."""
-    sessions = [("ses_a", "/a"), ("ses_b", "/b")]
-    rounds = [generate(300, sessions, number) for number in (0, 1)]
-    ids = [
-        {frame["payload"]["id"] for frame in frames}
-        | {e.part_id for f in frames if isinstance(e := _event(f), PartDelta)} - {END_PART}
-        for frames in rounds
-    ]
-    assert all(ids)
-    assert not ids[0] & ids[1]
-
-
-def _event(frame: dict[str, object]) -> object:
-    parsed = parse_global_event(frame)
-    return parsed.event if parsed else None
-
-
 async def test_event_path_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     await bench_event_path.main(frames=200, rounds=1, key_count=2)
     out = capsys.readouterr().out
