@@ -197,7 +197,8 @@ class EnsembleApp(App[None]):
 
         ended = self.ended_turns = self.ended_turns or EndedTurns()
         snapshot = self.snapshot = message.snapshot
-        self.refresh_team()
+        # The charts' counts: at the clock's tick.
+        self.refresh_team(counts=message.replayed)
         if snapshot.tasks != self.main.tasks.last or message.replayed:
             self.main.tasks.show(snapshot.tasks)
         self.main.messages.add(snapshot.messages)
@@ -242,14 +243,15 @@ class EnsembleApp(App[None]):
         self.ended_turns_timer = None
         self._tell_ended_turns()
 
-    def refresh_team(self) -> None:
+    def refresh_team(self, *, counts: bool = True) -> None:
+        """Show the team's rows (and, with *counts*, the activity and spend charts)."""
         if self.snapshot is None:
             return
         self.rows = self.snapshot.rows
         checked = self.snapshot.check_command is not None or self.snapshot.review_agent is not None
         self.main.teammates.show_check_column(checked)
         self.main.teammates.show(self.rows, self.clock())
-        self.main.show_glance(self.rows, self.clock())
+        self.main.show_glance(self.rows, self.clock(), counts=counts)
         row = self.main.actions.row(self.shown)
         if row is not None and row.ended and not row.has_session:
             where = f"ended · {row.branch}" if row.branch else "ended"

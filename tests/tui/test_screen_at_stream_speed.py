@@ -27,6 +27,7 @@ from ensemble_tui.tui.notices import (
     ended_turns_notice,
     notice_for,
 )
+from ensemble_tui.tui.widgets.activity import ActivityLine
 from ensemble_tui.tui.widgets.statusbar import Connection, StatusBar
 from ensemble_tui.tui.widgets.table import LiveTable
 from ensemble_tui.tui.widgets.teammates import TeammateList
@@ -180,3 +181,31 @@ async def test_no_batch_goes_out_while_a_key_is_answered(
         async with asyncio.timeout(30):
             await posted.wait()
         assert time.monotonic() - pressed >= 0.3
+
+
+async def test_a_batch_leaves_the_sparklines_to_the_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The activity counts are drawn at the clock's tick, not at each batch of the stream
+    (a change of the members beside the list is drawn at once, though)."""
+    scene = build_scene(tmp_path, "team")
+    app = scene.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        column = app.main.activity
+        assert column.sparklines
+        drawn: list[list[str]] = []
+        show = column.show
+
+        def counted(lines: list[ActivityLine]) -> None:
+            drawn.append([line.name for line in lines])
+            show(lines)
+
+        monkeypatch.setattr(column, "show", counted)
+        app.refresh_team(counts=False)
+        assert drawn == []
+        app.refresh_team()
+        assert drawn == [column.names]
+        column.names = []
+        app.refresh_team(counts=False)
+        assert len(drawn) == 2, "other members beside the list: drawn at once"
