@@ -151,6 +151,12 @@ class Bridge:
 
     def _on_session_event(self, state: SessionState, event: Event) -> None:
         self._arrived += 1
+        if type(event) is PartDelta:
+            # Most of the stream: a token of a session that is not shown costs only this.
+            if state.session_id == self.followed:
+                self._add_transcript_event(event)
+                self._schedule()
+            return
         if isinstance(event, TRANSCRIPT_EVENTS):
             if state.session_id == self.followed:
                 self._add_transcript_event(event)
