@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,29 @@ def test_a_refused_key_is_an_error_and_a_busy_provider_still_waits(state: Sessio
     busy = state.apply(status("retry", attempt=1, message="Provider is overloaded", next=9))
     assert busy.unreachable is None
     assert busy.status is MemberStatus.RATE_LIMITED
+
+
+def test_events_passed_over_as_changing_nothing_would_have_changed_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every recorded event of a session, from a fresh, a busy and a stalled state: what
+    `apply` gives through its quick exit is what the whole fold gives, state included."""
+    frames = [
+        json.loads(line) for line in (FIXTURES / "global-events.jsonl").read_text().splitlines()
+    ]
+    events = [parse_event(frame["payload"]) for frame in frames]
+    passed_over = 0
+    for busy, stalled in ((False, False), (True, False), (True, True)):
+        state = SessionState("alice", "ses_1", "/wt/alice", busy=busy, stalled=stalled)
+        for recorded in events:
+            quick, whole = copy.deepcopy(state), copy.deepcopy(state)
+            got = quick.apply(recorded)
+            with monkeypatch.context() as patched:
+                patched.setattr(SessionState, "_changes_nothing", lambda self, event: False)
+                wanted = whole.apply(recorded)
+            passed_over += got is sessions.UNCHANGED
+            assert got == wanted, recorded.type
+            quick.last_activity = whole.last_activity
+            assert quick == whole, recorded.type
+            state = quick
+    assert passed_over > len(events), "most recorded events change nothing"

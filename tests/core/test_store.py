@@ -403,9 +403,10 @@ def test_the_event_log_keeps_order_and_detail(store: Store, team: Team) -> None:
     store.append_event(None, "server.connected")
     entries = store.list_events(team.id)
     assert [e.kind for e in entries] == ["member.spawned", "member.status"]
-    assert entries[0] == first
+    assert entries[0].id == first
+    assert (entries[0].team_id, entries[0].member) == (team.id, "alice")
     assert entries[0].detail == {"branch": "b", "n": [1, 2]}
-    assert [e.kind for e in store.list_events(team.id, after_id=first.id)] == ["member.status"]
+    assert [e.kind for e in store.list_events(team.id, after_id=first)] == ["member.status"]
     assert [e.kind for e in store.list_events(None)] == ["server.connected"]
 
 

@@ -40,14 +40,19 @@ class BrokenStateError(EnsembleError):
         super().__init__(f"{path} is damaged: {problem}")
 
 
+_STORED_AS_IS = (str, int, float, bytes, type(None))
+
+
 def sql_value(value: object) -> SqlValue:
     """Convert a model value to what SQLite stores: enums by value, paths and times as text."""
+    if type(value) in _STORED_AS_IS:  # the exact types (a bool or an enum is not one)
+        return value  # type: ignore[return-value]
     if isinstance(value, bool):
         return int(value)
-    if value is None or isinstance(value, int | float | bytes):
-        return value
     if isinstance(value, Enum):
         return sql_value(value.value)
+    if isinstance(value, int | float | bytes):
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, str | Path):

@@ -424,8 +424,8 @@ class Store(StoreConnection):
         kind: str,
         member: str | None = None,
         detail: dict[str, Any] | None = None,
-    ) -> LogEntry:
-        """Append one entry to the event log; `detail` must be JSON-serialisable."""
+    ) -> int:
+        """Append one entry to the event log (`detail` must be JSON-serialisable); its id."""
         entry_time = utc_now()
         detail = detail or {}
         with self.transaction() as db:
@@ -436,12 +436,7 @@ class Store(StoreConnection):
                 "member": member,
                 "detail": _encode_detail(detail),
             }
-            entry_id = int(_insert(db, "events", values).lastrowid or 0)
-        # Every value is already of its field's type: built without validating (once per
-        # team event, and the coordinator does not read it).
-        return LogEntry.model_construct(
-            id=entry_id, team_id=team_id, time=entry_time, kind=kind, member=member, detail=detail
-        )
+            return int(_insert(db, "events", values).lastrowid or 0)
 
     def list_events(
         self, team_id: int | None, *, after_id: int = 0, limit: int = -1

@@ -47,6 +47,21 @@ from ensemble_tui.opencode.models import (
 )
 
 _OUTPUT_PARTS = (ToolPart, ReasoningPart, StepStartPart, StepFinishPart, PatchPart)
+# The event types `apply` folds into the state; any other changes nothing.
+_FOLDED = (
+    SessionStatusChanged,
+    SessionIdle,
+    SessionCompacted,
+    SessionErrored,
+    PermissionAsked,
+    PermissionReplied,
+    QuestionAsked,
+    QuestionReplied,
+    QuestionRejected,
+    PartUpdated,
+    PartDelta,
+    MessageUpdated,
+)
 # An idle that follows a prompt without any busy in between is stale after this long.
 STALE_IDLE_GRACE = 5.0
 # Step-finish ids remembered against double counting; a step is re-sent only while fresh.
@@ -89,6 +104,9 @@ class Change:
 # What a streamed token changes (activity only): one shared value, never changed, since
 # nothing is done about it.
 STREAMED = Change(activity=True)
+# What an event that changes nothing gives (a text part, a diff, a type not folded): as
+# shared and as unchanged.
+UNCHANGED = Change()
 
 
 @dataclass
@@ -153,6 +171,8 @@ class SessionState:
             self.produced_output = True
             self.last_activity = time.monotonic()
             return STREAMED
+        if self._changes_nothing(event):
+            return UNCHANGED
         before = self.status()
         change = Change()
         if isinstance(event, SessionStatusChanged):
@@ -223,6 +243,15 @@ class SessionState:
             # Idle right after the first prompt with nothing said: the model never started.
             change.failed_start = self.error or "the session ended its first turn with no output"
         return change
+
+    def _changes_nothing(self, event: Event) -> bool:
+        """Whether `apply` would fold *event* into nothing: most non-token frames (a text
+        part, the assistant's message, a diff), so they skip the general path."""
+        if isinstance(event, PartUpdated):
+            return not isinstance(event.part, _OUTPUT_PARTS)
+        if isinstance(event, MessageUpdated):
+            return self.model is not None or not isinstance(event.info, UserMessage)
+        return not isinstance(event, _FOLDED)
 
     def _count_step(self, part_id: str) -> None:
         """Remember a counted step, forgetting the oldest: only recent ones come again."""
