@@ -14,6 +14,10 @@ the file (or variable, or flag) and what is allowed.
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
+import itertools
 import json
 import math
 import os
@@ -109,7 +113,7 @@ class Settings(BaseModel):
     so pydantic-settings, which costs the screen's start a tenth of a second, is not used.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     merge_on_cleanup: Boolean = True
     """On team_cleanup, merge every teammate's branch into your working directory
@@ -217,9 +221,30 @@ class LoadedSettings:
         return self.sources.get(key, "default")
 
 
+@functools.cache
+def _field_docs() -> dict[str, str]:
+    """Each setting's docstring, read from this module's source when an error needs one
+    (pydantic's use_attribute_docstrings would parse it at every start, before the screen)."""
+    try:
+        tree = ast.parse(inspect.getsource(Settings))
+    except (OSError, TypeError):
+        return {}  # No source (a frozen build): the refusal still names the key and why.
+    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
+    docs: dict[str, str] = {}
+    for field_node, doc_node in itertools.pairwise(body):
+        if (
+            isinstance(field_node, ast.AnnAssign)
+            and isinstance(field_node.target, ast.Name)
+            and isinstance(doc_node, ast.Expr)
+            and isinstance(doc_node.value, ast.Constant)
+            and isinstance(doc_node.value.value, str)
+        ):
+            docs[field_node.target.id] = " ".join(doc_node.value.value.split())
+    return docs
+
+
 def _field_doc(key: str) -> str:
-    description = Settings.model_fields[key].description or ""
-    return " ".join(description.split())
+    return _field_docs().get(key, "")
 
 
 def _check_layer(values: Mapping[str, Any], origin: str) -> dict[str, Any]:

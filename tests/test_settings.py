@@ -152,3 +152,12 @@ def test_model_resolution_order() -> None:
 def test_dotted_key_ids_may_be_written_as_toml_tables(user_config: Path) -> None:
     user_config.write_text('[keys]\napp.merge = "M"\n"app.diff" = "D"\n')
     assert load_settings(None, None, {}).settings.keys == {"app.merge": "M", "app.diff": "D"}
+
+
+def test_a_refusal_quotes_what_the_setting_is_for(user_config: Path) -> None:
+    user_config.write_text("budget_tokens = 0\n")
+    with pytest.raises(SettingsError) as refused:
+        load_settings(None, None, {})
+    assert "budget_tokens: The most tokens the whole team may use; at 80% the lead" in str(
+        refused.value
+    )

@@ -65,6 +65,7 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "ensemble_tui.core.store.store",
     "ensemble_tui.core.team.coordinator",
     "ensemble_tui.core.team.events",
+    "ensemble_tui.core.team.read_model",
     "ensemble_tui.core.team.control",
     "ensemble_tui.tui.bridge",
     "ensemble_tui.tui.screens.diff",

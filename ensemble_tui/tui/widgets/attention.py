@@ -4,6 +4,7 @@ that answer it from where the focus is."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.keys import key_to_character
@@ -11,8 +12,12 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static, TextArea
 
-from ensemble_tui.core.team.read_model import PendingRequest
 from ensemble_tui.tui.views import same_content
+
+# Only named (the rows come with the team, after the first frame).
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.read_model import PendingRequest
+
 
 ANSWERS = ("allow_once", "allow_always", "reject")
 LEAVE = "leave_prompt"

@@ -14,8 +14,6 @@ from textual.content import Content
 from textual.events import Click
 from textual.widgets import Static
 
-from ensemble_tui.core.team.prompts import without_delivery_marker
-
 # The parts are built once a session is shown, after the first frame: the Markdown
 # parser and OpenCode's models are imported then.
 if TYPE_CHECKING:
@@ -142,6 +140,7 @@ _SCRIPT_BLOCK = re.compile(r"```scripted[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL)
 def readable_prompt(text: str) -> str:
     """A prompt as a person reads it: a scripted model's script folded to one line (the
     demo's prompts carry one), the coordinator's delivery marker left out."""
+    from ensemble_tui.core.team.prompts import without_delivery_marker
 
     def fold(match: re.Match[str]) -> str:
         steps = sum(1 for line in match.group(1).splitlines() if line.strip())

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Static
 
-from ensemble_tui.core.team.read_model import Totals
 from ensemble_tui.tui.views import format_cost, format_tokens, same_content
+
+# Only named (the rows come with the team, after the first frame).
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.read_model import Totals
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -16,7 +16,6 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-from ensemble_tui.core.team.read_model import MemberRow
 from ensemble_tui.tui.views import (
     STATUS_COLOURS,
     STATUS_ICONS,
@@ -25,6 +24,10 @@ from ensemble_tui.tui.views import (
     format_tokens,
 )
 from ensemble_tui.tui.widgets.table import LiveTable
+
+# Only named (the rows come with the team, after the first frame).
+if TYPE_CHECKING:
+    from ensemble_tui.core.team.read_model import MemberRow
 
 # The branch column only when the list is this wide: the names say it otherwise, and on
 # an 80-column terminal the task needs the room.
