@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 OPENCODE_VERSION := 1.18.33
 TOOLS := .tools
 PINNED_OPENCODE := $(CURDIR)/$(TOOLS)/opencode-$(OPENCODE_VERSION)/node_modules/.bin/opencode
+# The package OpenCode itself installs into every new config folder (tests/conftest.py
+# puts it into each test's throwaway HOME, so no test server downloads it again).
+PLUGIN_DEPS := $(TOOLS)/opencode-plugin-$(OPENCODE_VERSION)
 
 # The demo uses the user's own `opencode` when there is one; the tests always use the pin.
 DEMO_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(shell command -v opencode 2>/dev/null),$(PINNED_OPENCODE))
@@ -13,7 +16,7 @@ TEST_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(PINNED_OPENCODE))
 # serve` and scripted model (the session fixtures are per worker); 0 runs in one process.
 PYTEST_WORKERS ?= 0
 
-.PHONY: help venv opencode chromium demo test test-fast lint typecheck pytest screenshots bench bench-scale clean
+.PHONY: help venv opencode opencode-plugin chromium demo test test-fast lint typecheck pytest screenshots bench bench-scale clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,6 +38,14 @@ opencode:  ## Install the pinned OpenCode into .tools unless one is on PATH or n
 	@if [ -n "$(ENSEMBLE_OPENCODE_BIN)" ] || command -v opencode >/dev/null; then \
 		echo "using $(DEMO_OPENCODE)"; else $(MAKE) --no-print-directory $(PINNED_OPENCODE); fi
 
+$(PLUGIN_DEPS)/node_modules/@opencode-ai/plugin:
+	npm install --silent --no-audit --no-fund --save-exact --prefix $(PLUGIN_DEPS) @opencode-ai/plugin@$(OPENCODE_VERSION)
+
+# Without it (no npm) the tests still pass: each test server then installs it, in the background.
+opencode-plugin:  ## Install the plugin package of the pinned OpenCode for the tests' servers
+	@command -v npm >/dev/null && $(MAKE) --no-print-directory $(PLUGIN_DEPS)/node_modules/@opencode-ai/plugin \
+		|| echo "npm is missing: each test server will install OpenCode's plugin package itself"
+
 # The browser test (`serve` in headless Chromium) is skipped, saying so, without it.
 chromium:  ## Install Debian's chromium for the browser test when it is missing and apt-get can
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
@@ -53,7 +64,7 @@ lint: venv  ## ruff format --check, ruff check, and the import layers (import-li
 typecheck: venv  ## Strict mypy on the package and its tests
 	$(BIN)/mypy ensemble_tui tests bench
 
-pytest: venv chromium $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## The whole test suite against the pinned OpenCode
+pytest: venv chromium opencode-plugin $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## The whole test suite against the pinned OpenCode
 	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint typecheck pytest  ## Set everything up, then lint, type check and test

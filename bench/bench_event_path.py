@@ -8,8 +8,9 @@ over the same bytes from the same server, run in the same process and round as e
 measured path, interleaved; every ratio line is the median over the rounds.
 
 - `ratio ingest.coordinator`: frames/s of the coordinator alone over the bare loop's.
-- `ratio ingest.screen`: the same with the app attached (`App.run_test`), counted until
-  the screen is idle again; the raw lines also give the time to idle after the stream.
+- `ratio ingest.screen`: the same with the app attached (`App.run_test`, with its toasts
+  as in a terminal), counted until the screen is idle again; the raw lines also give the
+  time to idle after the stream.
 - `p99_ms keys.2000` / `lost keys.10000`: while 10 sessions stream at that many frames
   a second, `j`/`k` are posted as the terminal driver would and the time until the
   team list's cursor moved is taken; a key not answered within KEY_PATIENCE is lost.
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import shutil
 import statistics
@@ -100,41 +100,53 @@ async def ingest_coordinator(frames: int, rounds: int) -> list[float]:
     return ratios
 
 
-async def ingest(frames: int, rounds: int, screen: bool) -> list[float]:
-    """Ratios (measured frames/s over bare frames/s), one per round."""
+async def ingest_screen(frames: int, rounds: int) -> list[float]:
+    """Ratios (frames/s with the screen attached, counted until it is idle again, over
+    the bare loop's), one per round.
+
+    As the coordinator's rounds: an untimed round warms both sides up first, and each
+    round starts from the same state (a new scene and app at the same path: a round in
+    the last one's app would update the parts that one left on screen instead of
+    streaming new ones), with the last round's garbage collected and each side's HTTP
+    client made before its clock starts.
+    """
     ratios = []
     server = FrameServer()
     await server.start()
-    label = "screen" if screen else "coordinator"
     with tempfile.TemporaryDirectory(prefix="ensemble-bench-") as folder:
-        scene = team_scene(Path(folder))
-        payload = encode(generate(frames, sessions_of(scene.coordinator)))
-        running = scene.app.run_test(size=(120, 40)) if screen else contextlib.nullcontext()
-        async with running as pilot:
-            if pilot is not None:
+        where = Path(folder) / "scene"
+        payload = encode(generate(frames, sessions_of(team_scene(where).coordinator)))
+        for number in range(rounds + 1):
+            shutil.rmtree(where)
+            scene = team_scene(where)
+            async with scene.app.run_test(size=(120, 40), notifications=True) as pilot:
                 await settle(pilot)
-            for number in range(rounds):
+                async with httpx.AsyncClient(timeout=30) as http:
+                    server.arm(payload)
+                    gc.collect()
+                    bare = await bare_loop(server.url, len(payload), http)
+                client = OpenCodeClient(server.url, password="")
                 server.arm(payload)
-                bare = await bare_loop(server.url, len(payload))
-                server.arm(payload)
+                gc.collect()
                 start = time.perf_counter()
-                done, stop = await follow(scene.coordinator, server.url)
+                done, stop = await follow(scene.coordinator, server.url, client)
                 await done
                 streamed = time.perf_counter() - start
-                idle = 0.0
-                if pilot is not None:
-                    await settle(pilot)
-                    idle = time.perf_counter() - start - streamed
+                await settle(pilot)
+                idle = time.perf_counter() - start - streamed
                 await stop()
-                measured = streamed + idle
-                ratios.append(bare / measured)
-                after = f" (stream {streamed:.2f}s, then {idle * 1000:.0f} ms to idle)"
-                print(
-                    f"  round {number + 1}: bare {len(payload) / bare:,.0f} frames/s, "
-                    f"{label} {len(payload) / measured:,.0f} frames/s"
-                    + (after if screen else "")
-                    + f", ratio {bare / measured:.3f}"
-                )
+                await client.aclose()
+            scene.store.close()
+            if number == 0:
+                continue  # warming up
+            measured = streamed + idle
+            ratios.append(bare / measured)
+            print(
+                f"  round {number}: bare {len(payload) / bare:,.0f} frames/s, "
+                f"screen {len(payload) / measured:,.0f} frames/s "
+                f"(stream {streamed:.2f}s, then {idle * 1000:.0f} ms to idle), "
+                f"ratio {bare / measured:.3f}"
+            )
     await server.stop()
     return ratios
 
@@ -160,7 +172,7 @@ async def keys(rate: int, count: int) -> tuple[list[float], int]:
         app = scene.app
         # Enough frames for the whole key run, so the load never stops early.
         payload = encode(generate(int(rate * (1.5 + count * 0.15)), sessions_of(scene.coordinator)))
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
             await settle(pilot)
             await pilot.press("escape")
             server.arm(payload, rate=rate)
@@ -189,7 +201,7 @@ async def main(frames: int, rounds: int, key_count: int) -> None:
     print(f"ingestion: {frames} frames over 10 sessions, {rounds} rounds")
     coordinator = await ingest_coordinator(frames, rounds)
     print(f"ratio ingest.coordinator {statistics.median(coordinator):.3f}")
-    screen = await ingest(frames, rounds, screen=True)
+    screen = await ingest_screen(frames, rounds)
     print(f"ratio ingest.screen {statistics.median(screen):.3f}")
     for rate in (2000, 10000):
         latencies, lost = await keys(rate, key_count)

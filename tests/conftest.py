@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 import pytest
 
 from ensemble_tui.composition import opencode_client, running_coordinator
@@ -22,12 +24,14 @@ from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.demo.environment import isolated_environment, scripted_opencode_environment
 from ensemble_tui.demo.scripted_model import ScriptedModel
-from ensemble_tui.opencode.client import OpenCodeClient
-from ensemble_tui.opencode.server import BIN_VARIABLE, OpenCodeServer
+from ensemble_tui.opencode.client import DEFAULT_USERNAME, OpenCodeClient
+from ensemble_tui.opencode.server import BIN_VARIABLE, OpenCodeServer, check_opencode_version
 from ensemble_tui.options import RunOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 PINNED_OPENCODE = ROOT / ".tools/opencode-1.18.33/node_modules/.bin/opencode"
+# What `make` installs there for OpenCode's config folder, per OpenCode version.
+PLUGIN_DEPS = ROOT / ".tools/opencode-plugin-{version}"
 
 
 # The type of every team event the suite's coordinators emitted (in this process, and on
@@ -96,6 +100,43 @@ def opencode_bin() -> str:
     return binary
 
 
+@pytest.fixture(scope="session")
+def opencode_plugin_deps(opencode_bin: str) -> Path | None:
+    """The plugin package OpenCode installs into a new config folder, as `make` installed it
+    for this OpenCode's version (None when it did not).
+
+    In a new HOME, OpenCode's first request starts an `npm install` of that package in the
+    background: about 5 s of CPU and a download for every test that starts its own server.
+    """
+    deps = Path(str(PLUGIN_DEPS).format(version=check_opencode_version(opencode_bin)))
+    return deps if (deps / "node_modules" / "@opencode-ai" / "plugin").is_dir() else None
+
+
+def seed_opencode_config(env: dict[str, str], deps: Path | None) -> dict[str, str]:
+    """Put the installed plugin package into the config folder of *env*'s OpenCode, so it
+    finds its dependencies there and installs nothing; return *env*.
+
+    The package's files are hard links (a copy across file systems): OpenCode only reads
+    them once they are in place.
+    """
+    if deps is not None:
+        folder = Path(env["XDG_CONFIG_HOME"]) / "opencode"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(deps / name, folder / name)
+        shutil.copytree(
+            deps / "node_modules", folder / "node_modules", symlinks=True, copy_function=_link
+        )
+    return env
+
+
+def _link(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Path:
     """A git repository with one commit, on branch main."""
@@ -117,14 +158,20 @@ def scripted_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scripte
 
 
 @pytest.fixture
-def opencode_env(tmp_path: Path, scripted_model: ScriptedModel) -> dict[str, str]:
+def opencode_env(
+    tmp_path: Path, scripted_model: ScriptedModel, opencode_plugin_deps: Path | None
+) -> dict[str, str]:
     """An environment with a throwaway HOME whose OpenCode talks to the scripted model."""
-    return scripted_opencode_environment(tmp_path / "home", scripted_model.base_url)
+    env = scripted_opencode_environment(tmp_path / "home", scripted_model.base_url)
+    return seed_opencode_config(env, opencode_plugin_deps)
 
 
 @pytest.fixture(scope="session")
 def shared_opencode(
-    tmp_path_factory: pytest.TempPathFactory, opencode_bin: str, scripted_model: ScriptedModel
+    tmp_path_factory: pytest.TempPathFactory,
+    opencode_bin: str,
+    scripted_model: ScriptedModel,
+    opencode_plugin_deps: Path | None,
 ) -> Iterator[OpenCodeServer]:
     """One real `opencode serve` for the run's tests that do not stop or restart it.
 
@@ -139,7 +186,9 @@ def shared_opencode(
         root,
         log_path=root / "opencode.log",
         binary=opencode_bin,
-        env=scripted_opencode_environment(home, scripted_model.base_url),
+        env=seed_opencode_config(
+            scripted_opencode_environment(home, scripted_model.base_url), opencode_plugin_deps
+        ),
     )
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="shared-opencode", daemon=True)
@@ -155,9 +204,20 @@ def shared_opencode(
 
 
 @pytest.fixture
-def opencode_server(shared_opencode: OpenCodeServer) -> OpenCodeServer:
-    """The run's `opencode serve` (tests that stop or restart one start their own)."""
-    return shared_opencode
+def opencode_server(shared_opencode: OpenCodeServer) -> Iterator[OpenCodeServer]:
+    """The run's `opencode serve` (tests that stop or restart one start their own).
+
+    After each test the server lets go of every folder it has opened (one test at a time
+    uses it): OpenCode keeps an instance per folder, with its watchers and any turn still
+    running, so a run's hundreds of repositories and worktrees otherwise pile up in it.
+    """
+    yield shared_opencode
+    response = httpx.post(
+        f"{shared_opencode.url}/global/dispose",
+        auth=(DEFAULT_USERNAME, shared_opencode.password),
+        timeout=60,
+    )
+    response.raise_for_status()
 
 
 @pytest.fixture
@@ -223,9 +283,9 @@ def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
     )
 
 
-def no_provider_environment(home: Path) -> dict[str, str]:
+def no_provider_environment(home: Path, deps: Path | None) -> dict[str, str]:
     """OpenCode with no provider connected (its free one switched off)."""
-    env = isolated_environment(home)
+    env = seed_opencode_config(isolated_environment(home), deps)
     folder = Path(env["XDG_CONFIG_HOME"]) / "opencode"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "opencode.json").write_text(json.dumps({"disabled_providers": ["opencode"]}))

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.timer import Timer
 from textual.worker import Worker
 
 from ensemble_tui.core.models import LEAD_NAME
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from ensemble_tui.opencode.events import Event
     from ensemble_tui.opencode.models import MessageWithParts
     from ensemble_tui.tui.bridge import Bridge
+    from ensemble_tui.tui.notices import EndedTurns
 
 WELCOME = (
     "Tell the lead what to build. It plans the work, makes a team and spawns teammates, "
@@ -53,6 +55,9 @@ WELCOME = (
     "messages on the right. Their work comes back to your tree when you merge it (m)."
 )
 STARTUP_ERRORS = (EnsembleError, OSError)
+# What the human does that must not wait behind the stream (not mouse moves: those come
+# in floods and answer nothing).
+INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 
 
 class EnsembleApp(App[None]):
@@ -110,11 +115,21 @@ class EnsembleApp(App[None]):
         """Set once the team is running and shown (for scripts and tests to await)."""
         self.team_worker: Worker[None] | None = None
         self.main = MainScreen(self, id="main-screen")
+        self.ended_turns: EndedTurns | None = None
+        """Members whose turn ended, not told yet (one toast for many); made with the
+        first batch of the team's events."""
+        self.ended_turns_timer: Timer | None = None
         self.queued: list[tuple[str, str]] = []
         """(member, text) sent from the prompt before the team was running: sent once it is."""
 
     def get_default_screen(self) -> MainScreen:
         return self.main
+
+    def post_message(self, message: Message) -> bool:
+        # Keys first: the bridge holds its next batch while a key is answered.
+        if isinstance(message, INPUT_EVENTS) and self.bridge is not None:
+            self.bridge.input_arrived()
+        return super().post_message(message)
 
     def _label_keys(self) -> None:
         """The key hints of the panes' borders and the prompt, from the active keymap."""
@@ -173,15 +188,17 @@ class EnsembleApp(App[None]):
         if self.control is None or not self.main.is_attached:
             return
         # While the app closes its panes go one by one; a late batch draws nothing then.
-        with contextlib.suppress(NoMatches):
+        with contextlib.suppress(NoMatches), self.batch_update():
             self._show_team(message)
 
     def _show_team(self, message: Bridge.TeamChanged) -> None:
         from ensemble_tui.core.team.events import MemberViewed
-        from ensemble_tui.tui.notices import notice_for
+        from ensemble_tui.tui.notices import EndedTurns, notice_for
 
+        ended = self.ended_turns = self.ended_turns or EndedTurns()
         snapshot = self.snapshot = message.snapshot
-        self.refresh_team()
+        # The charts' counts: at the clock's tick.
+        self.refresh_team(counts=message.replayed)
         if snapshot.tasks != self.main.tasks.last or message.replayed:
             self.main.tasks.show(snapshot.tasks)
         self.main.messages.add(snapshot.messages)
@@ -200,17 +217,41 @@ class EnsembleApp(App[None]):
             if isinstance(event, MemberViewed) and event.member:
                 self.show_member(event.member)
             if not message.replayed and (notice := notice_for(event)) is not None:
-                self.notify(notice.text, title=notice.title, severity=notice.severity)
+                if notice.finished is not None:
+                    ended.add(notice.finished)
+                else:
+                    self.notify(notice.text, title=notice.title, severity=notice.severity)
+        self._tell_ended_turns()
         self.refresh_bindings()
 
-    def refresh_team(self) -> None:
+    def _tell_ended_turns(self) -> None:
+        """One toast for the turns that ended, now or when the last one is old enough."""
+        if self.ended_turns is None:
+            return
+        wait = self.ended_turns.wait()
+        if wait is None:
+            return
+        if wait > 0:
+            if self.ended_turns_timer is None:
+                self.ended_turns_timer = self.set_timer(wait, self._ended_turns_due)
+            return
+        notice = self.ended_turns.take()
+        if notice is not None:
+            self.notify(notice.text, title=notice.title, severity=notice.severity)
+
+    def _ended_turns_due(self) -> None:
+        self.ended_turns_timer = None
+        self._tell_ended_turns()
+
+    def refresh_team(self, *, counts: bool = True) -> None:
+        """Show the team's rows (and, with *counts*, the activity and spend charts)."""
         if self.snapshot is None:
             return
         self.rows = self.snapshot.rows
         checked = self.snapshot.check_command is not None or self.snapshot.review_agent is not None
         self.main.teammates.show_check_column(checked)
         self.main.teammates.show(self.rows, self.clock())
-        self.main.show_glance(self.rows, self.clock())
+        self.main.show_glance(self.rows, self.clock(), counts=counts)
         row = self.main.actions.row(self.shown)
         if row is not None and row.ended and not row.has_session:
             where = f"ended · {row.branch}" if row.branch else "ended"
@@ -302,7 +343,9 @@ class EnsembleApp(App[None]):
         if self.loading is not None:
             self.loading.extend(message.events)
         else:
-            await self.main.transcript.apply(message.events)
+            # Drawn once when all is applied, not at each part mounted on the way.
+            with self.batch_update():
+                await self.main.transcript.apply(message.events)
 
     @on(PromptBox.Submitted)
     def _prompt_submitted(self, message: PromptBox.Submitted) -> None:

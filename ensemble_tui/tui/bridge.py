@@ -8,16 +8,18 @@ however many teammates stream at once. Raw events of sessions that are not shown
 dropped here, so they cost the screen nothing.
 
 Backpressure: no batch is posted until the app has handled the last one and drawn the
-screen (a callback run after the next refresh says so), and the next waits twice as
-long as that took (up to 0.12 s), so under load the screen takes about
-a third of the time and the stream the rest. Meanwhile events are collected and deltas joined, so a
-screen that falls behind gets fewer, bigger batches, and keys never queue behind a
-backlog of them. Nothing is dropped.
+screen (a callback run after the next refresh says so), and the next waits four times
+as long as that took (up to 0.25 s), so under load the screen takes about a fifth of
+the time and the stream the rest. Meanwhile events are collected and deltas joined, so
+a screen that falls behind gets fewer, bigger batches, and keys never queue behind a
+backlog of them. Nothing is dropped. The wait ends early once the stream goes quiet
+(no event for QUIET), so the end of a burst is drawn at once rather than a pause later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,10 +47,17 @@ if TYPE_CHECKING:
     from ensemble_tui.core.team.sessions import SessionState
 
 FLUSH_INTERVAL = 0.04
+# A batch goes as soon as the stream has been quiet this long, without waiting out its
+# pause: the last events of a burst are on screen at once, not a pause later.
+QUIET = 0.025
+# Keys first: no batch goes out within this long of a key press (or a click), so the
+# key's answer does not wait behind a batch; never held longer than HOLD_AT_MOST.
+KEY_ROOM = 0.1
+HOLD_AT_MOST = 0.5
 # After a batch that took the app T seconds to handle and draw, the next waits this many T
 # (at most MAX_PAUSE: the screen never lags further behind than that).
-SCREEN_SHARE = 2.0
-MAX_PAUSE = 0.12
+SCREEN_SHARE = 4.0
+MAX_PAUSE = 0.25
 
 # Raw events that only matter to the transcript of the shown session.
 TRANSCRIPT_EVENTS = (PartUpdated, PartDelta, PartRemoved, MessageUpdated)
@@ -96,6 +105,10 @@ class Bridge:
         self._waiting = False
         self._posted_at = 0.0
         self._pause = 0.0
+        self._due = 0.0
+        self._arrived = 0
+        self._arrived_at_check = 0
+        self._input_at = -KEY_ROOM
         self._timer: asyncio.TimerHandle | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._unlisten: Callable[[], None] | None = None
@@ -137,6 +150,13 @@ class Bridge:
         self._schedule()
 
     def _on_session_event(self, state: SessionState, event: Event) -> None:
+        self._arrived += 1
+        if type(event) is PartDelta:
+            # Most of the stream: a token of a session that is not shown costs only this.
+            if state.session_id == self.followed:
+                self._add_transcript_event(event)
+                self._schedule()
+            return
         if isinstance(event, TRANSCRIPT_EVENTS):
             if state.session_id == self.followed:
                 self._add_transcript_event(event)
@@ -185,7 +205,32 @@ class Bridge:
     def _schedule(self) -> None:
         if self._timer is None and not self._waiting:
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(max(self.interval, self._pause), self.flush)
+            self._due = loop.time() + max(self.interval, self._pause)
+            self._arrived_at_check = self._arrived
+            self._timer = loop.call_later(self.interval, self._check)
+
+    def input_arrived(self) -> None:
+        """The human pressed a key (or clicked): hold batches for a moment (may be called
+        from the terminal driver's thread: it only notes the time)."""
+        self._input_at = time.monotonic()
+
+    def _check(self) -> None:
+        """Flush when the batch is due, or before (never before the interval) once no
+        event came since the last check: the stream has gone quiet. Not while a key is
+        being answered, unless the batch has waited too long already."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        left = self._due - now
+        since_input = time.monotonic() - self._input_at
+        if since_input < KEY_ROOM and now < self._due + HOLD_AT_MOST:
+            self._timer = loop.call_later(KEY_ROOM - since_input, self._check)
+            return
+        if left <= 0 or self._arrived == self._arrived_at_check:
+            self.flush()
+            return
+        self._arrived_at_check = self._arrived
+        self._timer = loop.call_later(min(QUIET, left), self._check)
 
     def _handled(self) -> None:
         """The app has handled and drawn the last batch: the next may go when its time

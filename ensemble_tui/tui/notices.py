@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,6 +52,57 @@ class Notice:
     text: str
     title: str = ""
     severity: Severity = "information"
+    finished: str | None = None
+    """The member whose turn ended, for a notice that says only that (see `EndedTurns`)."""
+
+
+# Names a notice of ended turns lists before "and N more".
+NAMES_SHOWN = 4
+# Ended turns are told at most this often (seconds): ten teammates streaming end dozens
+# of turns a second, and a toast each would bury the screen (and cost it a mount each).
+TURNS_TOLD_EVERY = 2.0
+
+
+def ended_turns_notice(names: list[str]) -> Notice:
+    """One notice for the turns of *names* that ended (as before for a single one)."""
+    if len(names) == 1:
+        return Notice(f"{names[0]} finished its turn.")
+    shown = names if len(names) <= NAMES_SHOWN else names[: NAMES_SHOWN - 1]
+    more = len(names) - len(shown)
+    if more:
+        listed = ", ".join(shown) + f" and {more} more"
+    else:
+        listed = ", ".join(shown[:-1]) + f" and {shown[-1]}"
+    return Notice(f"{listed} finished their turns.")
+
+
+class EndedTurns:
+    """The members whose turn ended and who have not been told yet, told together at
+    most every TURNS_TOLD_EVERY seconds."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.names: list[str] = []
+        self.told_at = -TURNS_TOLD_EVERY
+
+    def add(self, name: str) -> None:
+        if name not in self.names:
+            self.names.append(name)
+
+    def wait(self) -> float | None:
+        """Seconds until the names may be told (0: now); None when there are none."""
+        if not self.names:
+            return None
+        return max(0.0, self.told_at + TURNS_TOLD_EVERY - self.clock())
+
+    def take(self) -> Notice | None:
+        """The notice to show now (the names are then told), or None."""
+        if not self.names:
+            return None
+        notice = ended_turns_notice(self.names)
+        self.names = []
+        self.told_at = self.clock()
+        return notice
 
 
 def notice_for(event: TeamEvent) -> Notice | None:
@@ -66,7 +119,7 @@ def notice_for(event: TeamEvent) -> Notice | None:
         case MemberIdle(stopped=True):
             return Notice(f"{who}'s turn was stopped by you.")
         case MemberIdle() if who != LEAD_NAME:
-            return Notice(f"{who} finished its turn.")
+            return Notice(f"{who} finished its turn.", finished=who)
         case ModelUnavailable():
             return Notice(text, "No usable model", "error")
         case MemberErrored():

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from textual.content import Content
+
 from ensemble_tui.core.models import MemberStatus, utc_now
 
 Clock = Callable[[], datetime]
@@ -74,3 +76,9 @@ def format_clock(moment: datetime) -> str:
 
 def default_clock() -> datetime:
     return utc_now()
+
+
+def same_content(new: Content, old: Content | None) -> bool:
+    """Whether *new* draws as *old* does: the same text with the same styles
+    (`Content.__eq__` compares the text only)."""
+    return old is not None and new.plain == old.plain and new.spans == old.spans

@@ -13,7 +13,7 @@ from typing import Any
 
 from ensemble_tui.demo.environment import scripted_opencode_environment
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
-from tests.conftest import no_provider_environment
+from tests.conftest import no_provider_environment, seed_opencode_config
 
 
 def closed_port() -> int:
@@ -23,9 +23,10 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def unreachable_model_environment(home: Path) -> dict[str, str]:
+def unreachable_model_environment(home: Path, deps: Path | None) -> dict[str, str]:
     """OpenCode whose only model's server does not answer."""
-    return scripted_opencode_environment(home, f"http://127.0.0.1:{closed_port()}/v1")
+    env = scripted_opencode_environment(home, f"http://127.0.0.1:{closed_port()}/v1")
+    return seed_opencode_config(env, deps)
 
 
 def run_json(repo: Path, env: dict[str, str], opencode_bin: str) -> tuple[int, list[Any], str]:
@@ -43,11 +44,10 @@ def run_json(repo: Path, env: dict[str, str], opencode_bin: str) -> tuple[int, l
 
 
 def test_run_with_an_unreachable_model_fails_within_seconds_and_says_the_fix(
-    tmp_path: Path, git_repo: Path, opencode_bin: str
+    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_plugin_deps: Path | None
 ) -> None:
-    status, events, stderr = run_json(
-        git_repo, unreachable_model_environment(tmp_path / "home"), opencode_bin
-    )
+    env = unreachable_model_environment(tmp_path / "home", opencode_plugin_deps)
+    status, events, stderr = run_json(git_repo, env, opencode_bin)
     kinds = [event["type"] for event in events]
     assert status == 1, (kinds, stderr)
     assert kinds[-1] == "run.failed", kinds
@@ -69,11 +69,10 @@ def test_run_with_an_unreachable_model_fails_within_seconds_and_says_the_fix(
 
 
 def test_run_with_no_provider_stops_before_the_prompt_and_says_the_fix(
-    tmp_path: Path, git_repo: Path, opencode_bin: str
+    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_plugin_deps: Path | None
 ) -> None:
-    status, events, stderr = run_json(
-        git_repo, no_provider_environment(tmp_path / "home"), opencode_bin
-    )
+    env = no_provider_environment(tmp_path / "home", opencode_plugin_deps)
+    status, events, stderr = run_json(git_repo, env, opencode_bin)
     kinds = [event["type"] for event in events]
     assert status == 1, (kinds, stderr)
     assert kinds[-2:] == ["model.unavailable", "run.failed"], kinds

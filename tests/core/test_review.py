@@ -9,6 +9,7 @@ team_review, and Carl may not call team_review.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import pytest
 from ensemble_tui.core.errors import Refused
 from ensemble_tui.core.store.reviews import Verdict
 from ensemble_tui.core.team.coordinator import Coordinator
-from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.core.team.events import ReviewStarted, TeamEvent
 from ensemble_tui.core.team.finishing import merge_member
+from ensemble_tui.core.team.recovery import resume_team
 from ensemble_tui.core.team.report import build_report
 from ensemble_tui.core.team.review import ASK_AGAIN, ReviewAgentUnknown
 from ensemble_tui.demo.scenarios import tool, write_and_commit
@@ -130,7 +132,8 @@ async def test_changes_requested_reach_the_teammate_block_the_merge_and_an_appro
         written = sorted(path.name for path in worktree.glob("reviewer-*"))
         carl = coord.require_member("carl")
         merged = await merge_member(coord, team, carl)
-        report = (await build_report(coord, team, "done")).markdown()
+        built = await build_report(coord, team, "done")
+        spent = sum(review.tokens for review in coord.store.reviews.list_reviews(team.id))
         for review in (first_done, second):
             assert review.session_id is not None
             with pytest.raises(OpenCodeError):
@@ -143,7 +146,10 @@ async def test_changes_requested_reach_the_teammate_block_the_merge_and_an_appro
     assert "Merged carl" in merged
     assert (git_repo / "app.txt").read_text() == "FIXED-v2\n"
     assert "app.txt" in git(git_repo, "status", "--porcelain")
-    assert f"- review: build approved on {second.commit_sha[:8]}" in report
+    assert f"- review: build approved on {second.commit_sha[:8]}" in built.markdown()
+    # The reviewers' tokens are no member's, but they count in the team's totals.
+    assert spent > 0
+    assert built.tokens == sum(member.tokens for member in built.members) + spent
     kinds = [event.type for event in events if event.member == "carl"]
     wanted = [
         "check.passed",
@@ -196,6 +202,46 @@ async def test_a_reviewer_that_gives_no_verdict_is_asked_once_more_then_blocks_t
     asked = [r for r in scripted_model.requests if r["last_user"].startswith(ASK_AGAIN[:40])]
     assert asked, "the reviewer was asked once more for its verdict"
     assert "Merged dora" in merged
+
+
+async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resumed(
+    team_options: TeamOptions,
+) -> None:
+    # The reviewer takes a moment to answer: ensemble-tui stops before it has.
+    slow = script_block({"delay": 3, **tool("ensemble_team_review", verdict="approve")})
+    eva = script_block(
+        tool("ensemble_team_claim", task_id="t1"),
+        *write_and_commit("eva", "eva.txt", "eva\n"),
+        tool("ensemble_team_tasks_complete", task_id="t1", result="eva\n" + slow),
+        {"text": "t1 is done."},
+    )
+    lead = script_block(
+        tool("ensemble_team_create", name="resumed"),
+        tool("ensemble_team_tasks_add", tasks=[{"content": "Write eva.txt"}]),
+        tool("ensemble_team_spawn", name="eva", prompt="Do t1.\n" + eva),
+        {"text": "eva is at work."},
+    )
+    options = team_options(review_agent="build")
+    async with running_team(options) as coord:
+        started: asyncio.Queue[TeamEvent] = asyncio.Queue()
+        coord.feed.subscribe(
+            lambda event: started.put_nowait(event) if event.type == "review.started" else None
+        )
+        await coord.prompt(await coord.start_lead(), lead)
+        first = await asyncio.wait_for(started.get(), 120)
+        assert isinstance(first, ReviewStarted)
+        team = coord.require_team()
+    async with running_team(options) as coord:
+        notes = await resume_team(coord, team)
+        await coord.wait_until_settled(limit=120)
+        cut, again = coord.store.reviews.list_reviews(team.id)
+        with pytest.raises(OpenCodeError):
+            await coord.client.get_session(str(first.session), str(coord.repo_root))
+    assert notes == ["eva: its review was cut short; it is reviewed again"]
+    assert cut.verdict is Verdict.NO_VERDICT
+    assert cut.reasons == "cut short when ensemble-tui stopped"
+    assert again.verdict is Verdict.APPROVED
+    assert again.commit_sha == cut.commit_sha
 
 
 async def test_an_unknown_review_agent_is_refused_at_start_with_the_agents_there_are(

@@ -18,13 +18,13 @@ from tests.tui.conftest import SIZE, feed_event, happened, quit_app, settle, sta
 
 
 async def test_no_provider_is_said_on_the_screen_before_the_first_prompt(
-    tmp_path: Path, git_repo: Path, opencode_bin: str
+    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_plugin_deps: Path | None
 ) -> None:
     options = RunOptions(
         repo_root=git_repo,
         prompt="",
         opencode_bin=opencode_bin,
-        server_env=no_provider_environment(tmp_path / "home"),
+        server_env=no_provider_environment(tmp_path / "home", opencode_plugin_deps),
         store_path=tmp_path / "state.db",
         settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
     )

@@ -3,6 +3,7 @@ command, the keys that hide when they can do nothing, details, and the CLI entry
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from ensemble_tui.core.team.reactions import SessionListener
 from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.events import PartDelta, SessionStatusChanged
 from ensemble_tui.tui import actions
+from ensemble_tui.tui import bridge as bridge_module
 from ensemble_tui.tui.app import EnsembleApp
 from ensemble_tui.tui.bridge import Bridge
 from ensemble_tui.tui.notices import notice_for
@@ -150,6 +152,41 @@ async def test_the_bridge_posts_no_batch_until_the_app_has_handled_the_last(
     assert len(changed.events) == 3
     assert isinstance(arrived, Bridge.SessionEventsArrived)
     assert [getattr(e, "delta", None) for e in arrived.events] == ["two three four"]
+    bridge.detach()
+
+
+async def test_the_bridge_posts_at_once_when_the_stream_goes_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a batch the app took long over, the next waits a long pause, unless the
+    stream has gone quiet: then the last events are drawn at once, not a pause later."""
+    monkeypatch.setattr(bridge_module, "SCREEN_SHARE", 10_000.0)
+    monkeypatch.setattr(bridge_module, "MAX_PAUSE", 600.0)
+    coordinator, listeners = offline_coordinator(tmp_path)
+    posted = asyncio.Event()
+
+    class Waiting(Collector):
+        def post_message(self, message: Message) -> bool:
+            posted.set()
+            return super().post_message(message)
+
+    target = Waiting()
+    bridge = Bridge(coordinator, target, interval=0.01)  # type: ignore[arg-type]
+    bridge.attach()
+    bridge.follow("shown")
+    shown = SessionState("alice", "shown", "/tmp")
+    listeners[0](shown, delta("shown", "p1", "one "))
+    bridge.flush()
+    (handled,) = target.callbacks
+    await asyncio.sleep(0.01)  # the app "takes" 10 ms: the next pause is 100 s
+    handled()
+    posted.clear()
+    listeners[0](shown, delta("shown", "p1", "two"))
+    async with asyncio.timeout(30):
+        await posted.wait()
+    (arrived,) = target.posted[-1:]
+    assert isinstance(arrived, Bridge.SessionEventsArrived)
+    assert [getattr(e, "delta", None) for e in arrived.events] == ["two"]
     bridge.detach()
 
 

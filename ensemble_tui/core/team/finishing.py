@@ -217,7 +217,7 @@ async def cleanup_team(coordinator: Coordinator, team: Team) -> str:
     async with coordinator.operation_lock:
         _still_active(coordinator, team)
         lines = await _cleanup(coordinator, team)
-        await coordinator.reviews.close()
+        await coordinator.reviews.close(ending="the team was cleaned up before it answered")
         await write_report(coordinator, team, "cleaned up")
         coordinator.store.archive_team(team.id)
         coordinator.record(TeamCleanedUp(member=LEAD_NAME, text=team.name))

@@ -76,6 +76,7 @@ async def resume_team(coordinator: Coordinator, team: Team) -> list[str]:
         elif member.status in WAS_WORKING:
             was_working.add(member.name)
     await reconcile(coordinator, cut_short=was_working, restarted="ensemble-tui")
+    notes += await coordinator.reviews.resume(team)
     for handoff in waiting_handoffs(history):
         try:
             await hand_off(coordinator, team, handoff)

@@ -154,8 +154,11 @@ class Reviews:
         latest = self._coordinator.store.reviews.latest_review(team.id, member.name)
         if latest is not None and latest.commit_sha == commit and not self._stale(latest):
             return
+        self._run(team, member.name, commit)
+
+    def _run(self, team: Team, name: str, commit: str, *, again: bool = False) -> None:
         task = asyncio.create_task(
-            self._review(team, member.name, commit), name=f"review-{member.name}"
+            self._review(team, name, commit, again=again), name=f"review-{name}"
         )
         # Counted from now (not from when it first runs), so the team is never "settled"
         # between a passing check and its review.
@@ -184,13 +187,14 @@ class Reviews:
             return
         self.request(team, member, head)
 
-    async def _review(self, team: Team, name: str, commit: str) -> None:
+    async def _review(self, team: Team, name: str, commit: str, *, again: bool = False) -> None:
         coordinator = self._coordinator
         store = coordinator.store
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
             latest = store.reviews.latest_review(team.id, name)
-            if latest is not None and latest.commit_sha == commit and not self._stale(latest):
+            done = latest is not None and latest.commit_sha == commit and not self._stale(latest)
+            if done and not again:
                 return
             member = store.get_member(team.id, name)
             active = coordinator.team
@@ -201,23 +205,29 @@ class Reviews:
             agent = self.agent
             assert agent is not None
             review = store.reviews.add_review(team.id, name, agent, commit)
-            live: _Live | None = None
+            directory = self._folder(team, name, review.id)
             try:
-                live = await self._start(team, member, review)
+                live = await self._start(team, member, review, directory)
                 await self._converse(team, member, live)
-            except asyncio.CancelledError:
-                self._conclude(review, Verdict.NO_VERDICT, "stopped at the team's end")
-                raise
             except (EnsembleError, OSError) as error:
                 self._conclude(review, Verdict.NO_VERDICT, f"the reviewer could not run: {error}")
             except Exception:
                 log.exception("the review of %s failed", name)
                 self._conclude(review, Verdict.NO_VERDICT, "the review failed (see the log)")
             finally:
-                if live is not None:
-                    await asyncio.shield(self._close(live))
+                # Whatever of it was made (a start can fail half-way) goes.
+                await asyncio.shield(self._remove(review, directory))
 
-    async def _start(self, team: Team, member: Member, review: Review) -> _Live:
+    def _folder(self, team: Team, name: str, review_id: int) -> Path:
+        """The reviewer's own folder; a dot first, so no member's folder can be taken."""
+        return self._coordinator.worktree_root.resolve() / team.name / f".review-{name}-{review_id}"
+
+    async def _remove(self, review: Review, directory: Path) -> None:
+        for live in [entry for entry in self._live.values() if entry.review.id == review.id]:
+            await self._close(live)
+        await asyncio.to_thread(shutil.rmtree, directory, True)
+
+    async def _start(self, team: Team, member: Member, review: Review, directory: Path) -> _Live:
         """Create the reviewer's folder, session and token, and give it the team tools."""
         coordinator = self._coordinator
         client = coordinator.client
@@ -226,9 +236,6 @@ class Reviews:
         chosen = settings.review_model or settings.models_by_agent.get(agent)
         chosen = chosen or settings.default_model
         model = ModelRef.parse(chosen) if chosen else None
-        root = coordinator.worktree_root.resolve() / team.name
-        # A dot first: no member's name can start so, so no member's folder is taken.
-        directory = root / f".review-{member.name}-{review.id}"
         await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
         session = await client.create_session(
             str(directory),
@@ -449,6 +456,26 @@ class Reviews:
             "merge it anyway from the screen)."
         )
 
+    async def resume(self, team: Team) -> list[str]:
+        """A resumed team's reviews that were cut short (ensemble-tui stopped before the
+        reviewer answered): each ends with no verdict, its session and folder are removed,
+        and its commit is reviewed again. Returns a note per review."""
+        notes = []
+        client = self._coordinator.client
+        for review in self.latest(team).values():
+            if not self._stale(review):
+                continue
+            directory = self._folder(team, review.member, review.id)
+            self._conclude(review, Verdict.NO_VERDICT, "cut short when ensemble-tui stopped")
+            if review.session_id is not None:
+                with contextlib.suppress(OpenCodeError):
+                    await client.delete_session(review.session_id, str(directory))
+            await asyncio.to_thread(shutil.rmtree, directory, True)
+            notes.append(f"{review.member}: its review was cut short; it is reviewed again")
+            if self.agent is not None:
+                self._run(team, review.member, review.commit_sha, again=True)
+        return notes
+
     # Ending
 
     async def _close(self, live: _Live) -> None:
@@ -465,15 +492,18 @@ class Reviews:
             log.warning("could not delete the reviewer session %s: %s", state.session_id, error)
         await asyncio.to_thread(shutil.rmtree, live.directory, True)
 
-    async def close(self) -> None:
-        """Stop the reviews that still run (the team ends, or the machinery stops); each
-        counts as giving no verdict and its session is deleted."""
+    async def close(self, *, ending: str | None = None) -> None:
+        """Stop the reviews under way and delete their sessions. When the team ends
+        (*ending* says why) each counts as giving no verdict; when ensemble-tui stops, each
+        stays pending, and is done again if the team is resumed (`resume`)."""
+        if ending is not None:
+            for live in list(self._live.values()):
+                self._conclude(live.review, Verdict.NO_VERDICT, ending)
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for live in list(self._live.values()):
-            self._conclude(live.review, Verdict.NO_VERDICT, "stopped at the team's end")
             await self._close(live)
 
 

@@ -119,12 +119,20 @@ class MainScreen(Screen[None]):
                 self.glance.close()
             self.glance = TeamGlance(coordinator)
 
-    def show_glance(self, rows: list[MemberRow], now: datetime) -> None:
-        """Refresh the activity sparklines, the timeline and the spend chart."""
+    def show_glance(self, rows: list[MemberRow], now: datetime, *, counts: bool = True) -> None:
+        """Refresh the activity sparklines, the timeline and the spend chart. Without
+        *counts* (at each batch of the stream), the timeline only, and the sparklines
+        only if other members are beside the list: their counts (per 5 s) drawn at each
+        batch would redraw them all many times a second for nothing the eye can tell
+        (the clock's tick draws them every second)."""
         from ensemble_tui.core.team.activity import QUIET_AFTER_SECONDS
 
         glance = self.glance
         if glance is None:
+            return
+        beside = rows[round(self.teammates.scroll_y) :]
+        if not counts and [row.name for row in beside] == self.activity.names:
+            self.timeline.show(glance.events)
             return
         tokens, cost = sum(row.tokens for row in rows), sum(row.cost for row in rows)
         glance.spend.note(tokens, cost, now)

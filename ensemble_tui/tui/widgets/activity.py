@@ -106,4 +106,7 @@ class SpendChart(Vertical):
     def show(self, tokens: list[int], total_tokens: int, total_cost: float) -> None:
         """Draw the running totals per bucket, and the totals now."""
         self.query_one(Sparkline).data = tokens
-        self.border_subtitle = f"{format_tokens(total_tokens)} {format_cost(total_cost)}"
+        figures = f"{format_tokens(total_tokens)} {format_cost(total_cost)}"
+        # Setting a border's subtitle redraws the chart, even with the same text.
+        if figures != self.border_subtitle:
+            self.border_subtitle = figures

@@ -12,6 +12,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static, TextArea
 
+from ensemble_tui.tui.views import same_content
+
 # Only named (the rows come with the team, after the first frame).
 if TYPE_CHECKING:
     from ensemble_tui.core.team.read_model import PendingRequest
@@ -100,6 +102,7 @@ class AttentionBar(Static):
         super().__init__(id=id, markup=False)
         self.requests: list[PendingRequest] = []
         self.problem: str | None = None
+        self.said: Content | None = None
 
     def on_mount(self) -> None:
         # The keys depend on the focus: `a` in the team list, another key in the prompt.
@@ -126,11 +129,15 @@ class AttentionBar(Static):
         self.set_class(bool(self.requests) or self.problem is not None, "-active")
         self.set_class(not self.requests and self.problem is not None, "-problem")
         if not self.requests:
-            self.update(Content.assemble(("✖ ", "bold"), self.problem) if self.problem else "")
-            return
-        more = len(self.requests) - 1
-        tail = f"   (+{more} more, n next)" if more else ""
-        keys = answer_keys(self.screen)
-        self.update(
-            Content.assemble(("⚠ ", "bold"), describe(self.requests[0], keys), (tail, "italic"))
-        )
+            said = Content.assemble(("✖ ", "bold"), self.problem) if self.problem else Content()
+        else:
+            more = len(self.requests) - 1
+            tail = f"   (+{more} more, n next)" if more else ""
+            keys = answer_keys(self.screen)
+            said = Content.assemble(
+                ("⚠ ", "bold"), describe(self.requests[0], keys), (tail, "italic")
+            )
+        # Drawn at every batch of the team's events: a layout only when it says something new.
+        if not same_content(said, self.said):
+            self.said = said
+            self.update(said)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from markdown_it import MarkdownIt
 
     from ensemble_tui.opencode.models import CompactionPart, ReasoningPart, ToolPart
+
+if TYPE_CHECKING:
+    from rich.markdown import Markdown as RichMarkdown
 
 # The input field that best says what a tool works on, in order of preference.
 TARGET_KEYS = ("filePath", "path", "file", "command", "pattern", "url", "query", "description")
@@ -93,9 +97,13 @@ class StreamedMarkdown(Static):
         self._streaming = True
         self._show()
 
-    async def set_text(self, text: str) -> None:
-        """Show the part's whole text (appending when it only grew)."""
-        if text == self.text:
+    async def set_text(self, text: str, *, finished: bool = False) -> None:
+        """Show the part's whole text (as Markdown when *finished*: drawn once, not as
+        plain text first)."""
+        ended = finished and self._streaming
+        if finished:
+            self._streaming = False
+        if text == self.text and not ended:
             return
         self.text = text
         self._show()
@@ -110,13 +118,20 @@ class StreamedMarkdown(Static):
 def markdown_renderable(text: str, parser: MarkdownIt) -> RenderableType:
     """*text* as Markdown parsed by *parser*, as one Rich renderable (code in the
     terminal's own colours)."""
-    # Imported here: it brings pygments, slow to import, not needed for the first frame.
-    from rich.markdown import Markdown as RichMarkdown
-
-    rendered = RichMarkdown("", code_theme="ansi_dark", inline_code_theme="ansi_dark")
+    # A copy of a blank one: making a Rich Markdown makes a Markdown parser too (about a
+    # millisecond), one per part, and it would not be used.
+    rendered = copy.copy(_blank_markdown())
     rendered.markup = text
     rendered.parsed = parser.parse(text)
     return rendered
+
+
+@functools.cache
+def _blank_markdown() -> RichMarkdown:
+    # Imported here: it brings pygments, slow to import, not needed for the first frame.
+    from rich.markdown import Markdown as RichMarkdown
+
+    return RichMarkdown("", code_theme="ansi_dark", inline_code_theme="ansi_dark")
 
 
 _SCRIPT_BLOCK = re.compile(r"```scripted[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL)
@@ -144,8 +159,8 @@ class UserText(StreamedMarkdown):
     def __init__(self, text: str, *, classes: str | None = None) -> None:
         super().__init__(readable_prompt(text), classes=classes)
 
-    async def set_text(self, text: str) -> None:
-        await super().set_text(readable_prompt(text))
+    async def set_text(self, text: str, *, finished: bool = False) -> None:
+        await super().set_text(readable_prompt(text), finished=finished)
 
     DEFAULT_CSS = """
     UserText {

@@ -85,8 +85,15 @@ class SessionPane(Vertical):
         yield Transcript(id="transcript")
         yield PromptBox(id="prompt")
 
+    _shown: tuple[str, MemberStatus | None, str, str] | None = None
+
     def show(self, member: str, status: MemberStatus | None, where: str) -> None:
         """Name the shown member in the pane's border and the prompt's placeholder."""
+        # Setting a border's title redraws the pane, even with the same title.
+        shown = (member, status, where, self.prompt_keys)
+        if shown == self._shown:
+            return
+        self._shown = shown
         if status is None:
             self.border_title = Content.assemble((member, "bold"))
         else:

@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Static
 
-from ensemble_tui.tui.views import format_cost, format_tokens
+from ensemble_tui.tui.views import format_cost, format_tokens, same_content
 
 # Only named (the rows come with the team, after the first frame).
 if TYPE_CHECKING:
@@ -50,6 +50,8 @@ class StatusBar(Horizontal):
     }
     """
 
+    shown: Content | None = None
+
     def compose(self) -> ComposeResult:
         yield Static(classes="status-figures", markup=False)
         yield Static(KEYS, classes="status-keys")
@@ -87,4 +89,9 @@ class StatusBar(Horizontal):
             parts += [" │ ", ("until done", "bold $accent")]
         if paused is not None:
             parts += [" │ ", (f"⏸ {paused}", "bold $warning")]
-        self.query_one(".status-figures", Static).update(Content.assemble(*parts))
+        figures = Content.assemble(*parts)
+        if same_content(figures, self.shown):
+            return
+        self.shown = figures
+        # One line whatever it says: no layout of the screen.
+        self.query_one(".status-figures", Static).update(figures, layout=False)

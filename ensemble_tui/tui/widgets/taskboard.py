@@ -15,6 +15,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from ensemble_tui.core.models import Task, TaskPriority, TaskStatus
+from ensemble_tui.tui.widgets.table import LiveTable
 
 GROUPS: dict[TaskStatus, str] = {
     TaskStatus.IN_PROGRESS: "In progress",
@@ -33,7 +34,7 @@ NARROW = 50
 Row = tuple[str, tuple[Text, ...]]
 
 
-class TaskBoard(DataTable[Text]):
+class TaskBoard(LiveTable):
     """The team's tasks, live: a status change moves a task to its group."""
 
     DEFAULT_CSS = """
@@ -116,7 +117,7 @@ class TaskBoard(DataTable[Text]):
             for key, cells in rows:
                 for column, cell, before in zip(COLUMNS, cells, self.cells[key], strict=True):
                     if cell != before:
-                        self.update_cell(key, column, cell, update_width=True)
+                        self.set_cell(key, column, cell)
                 self.cells[key] = cells
             return
         selected = self._selected_key()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DataTable
@@ -22,6 +23,7 @@ from ensemble_tui.tui.views import (
     format_elapsed,
     format_tokens,
 )
+from ensemble_tui.tui.widgets.table import LiveTable
 
 # Only named (the rows come with the team, after the first frame).
 if TYPE_CHECKING:
@@ -50,7 +52,7 @@ CHECK_LOOKS: dict[str, tuple[str, str | None]] = {
 }
 
 
-class TeammateList(DataTable[Text]):
+class TeammateList(LiveTable):
     """Name, status, check (when a `check` is set), task, branch, time in status, tokens
     and cost of every member."""
 
@@ -90,6 +92,8 @@ class TeammateList(DataTable[Text]):
         self.rows_shown: dict[str, MemberRow] = {}
         self.cells_shown: dict[str, dict[str, Text]] = {}
         self.shown_member = "lead"
+        self.told: str | None = None
+        """The member the app was last told is under the cursor."""
         self.now: datetime | None = None
         self.with_branch = False
         self.with_cost = True
@@ -169,11 +173,10 @@ class TeammateList(DataTable[Text]):
             else:
                 for column, cell in cells.items():
                     if cell != before[column]:
-                        self.update_cell(row.name, column, cell, update_width=True)
+                        self.set_cell(row.name, column, cell)
             self.rows_shown[row.name] = row
             self.cells_shown[row.name] = cells
-        if self.selected is not None:
-            self.post_message(self.MemberHighlighted(self.selected))
+        self._tell_highlighted()
 
     def _task_width(self, rows: list[MemberRow]) -> int:
         """What the other columns leave for the task's id and text (the id at least)."""
@@ -196,7 +199,7 @@ class TeammateList(DataTable[Text]):
             row = self.rows_shown.get(member)
             if row is not None and self.now is not None:
                 cell = self._cells(row, self.now)["name"]
-                self.update_cell(member, "name", cell, update_width=True)
+                self.set_cell(member, "name", cell)
                 self.cells_shown[member]["name"] = cell
 
     def _cells(self, row: MemberRow, now: datetime) -> dict[str, Text]:
@@ -227,10 +230,22 @@ class TeammateList(DataTable[Text]):
         style = Style(color=self.app.theme_variables[colour]) if colour else Style(dim=True)
         return Text(f"{glyph} {label}", style)
 
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        self._tell_highlighted()
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        if event.row_key.value is not None:
-            self.post_message(self.MemberHighlighted(event.row_key.value))
+        self._tell_highlighted()
+
+    def _tell_highlighted(self) -> None:
+        """Tell the app the member under the cursor when it changed: at once, as the cursor
+        moves, and to the app itself, not through the panes in between (each a queue where
+        a key's answer would wait behind the stream's work)."""
+        selected = self.selected
+        if selected is not None and selected != self.told:
+            self.told = selected
+            self.app.post_message(self.MemberHighlighted(selected))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

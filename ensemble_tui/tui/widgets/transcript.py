@@ -251,9 +251,7 @@ class Transcript(VerticalScroll):
         elif isinstance(widget, Reasoning) and isinstance(part, ReasoningPart):
             widget.set_text(part.text)
         elif isinstance(widget, StreamedMarkdown) and isinstance(part, TextPart):
-            await widget.set_text(part.text)
-            if part.time.end is not None:
-                await widget.finish()
+            await widget.set_text(part.text, finished=part.time.end is not None)
 
     async def _part_delta(self, event: PartDelta) -> None:
         if event.field != "text":

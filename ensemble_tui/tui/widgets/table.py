@@ -1,0 +1,169 @@
+"""A DataTable for live figures: changing one cell renders that cell again, not the table.
+
+Textual's DataTable keys every one of its render caches on a counter that each
+`update_cell` bumps, so a new token count in one row renders every line and every cell
+of the table again (tens of milliseconds for a team, at each batch of the stream).
+`LiveTable` keeps each rendered line, and each rendered cell, for as long as the
+values it shows (the same objects) and its look are unchanged, and measures a column
+again only when a cell may change its width: an update that fits costs no layout of
+the screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.cache import LRUCache
+from textual.strip import Strip
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
+
+# Rendered cells and lines kept: those of a few hundred rows, in both cursor states.
+KEPT_CELLS = 4000
+KEPT_LINES = 1000
+
+Key = tuple[object, ...]
+
+
+class LiveTable(DataTable[Text]):
+    """A DataTable of Text cells, updated cell by cell at the stream's pace."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._rendered: LRUCache[Key, tuple[object, list[list[Segment]]]] = LRUCache(KEPT_CELLS)
+        self._lines: LRUCache[Key, tuple[tuple[object, ...], Strip]] = LRUCache(KEPT_LINES)
+
+    def set_cell(self, row: str, column: str, value: Text) -> None:
+        """`update_cell`, asking for the column to be measured again (a layout) only if
+        this cell was or becomes its widest."""
+        before = self.get_cell(row, column)
+        width = self.columns[ColumnKey(column)].content_width
+        fits = value.cell_len == before.cell_len or (
+            value.cell_len < width and before.cell_len < width
+        )
+        self.update_cell(row, column, value, update_width=not fits)
+
+    def notify_style_update(self) -> None:
+        self._rendered.clear()
+        self._lines.clear()
+        super().notify_style_update()
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        try:
+            row_key, line = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        columns = self.ordered_columns
+        values: tuple[object, ...]
+        if row_key == self._header_row_key:
+            row_index = -1
+            values = tuple(column.label for column in columns)
+        else:
+            found = self._row_locations.get(row_key)
+            row_index = -2 if found is None else found
+            cells = self._data.get(row_key, {})
+            row = self.rows.get(row_key)
+            label = row.label if row is not None else None
+            values = (label, *(cells.get(column.key) for column in columns))
+        cursor, hover = self.cursor_coordinate, self.hover_coordinate
+        if self.cursor_type == "row":
+            # A row cursor changes how a line looks only on its row.
+            cursor_here: object = cursor.row == row_index
+            hover_here: object = hover.row == row_index
+        else:
+            cursor_here, hover_here = cursor, hover
+        key = (
+            y,
+            row_key,
+            line,
+            row_index,
+            x1,
+            x2,
+            self.size.width,
+            base_style,
+            cursor_here,
+            hover_here,
+            self.cursor_type,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+            tuple(column.get_render_width(self) for column in columns),
+            self.fixed_rows,
+            self.fixed_columns,
+            self.zebra_stripes,
+            self.show_row_labels,
+            self._labelled_row_exists,
+            self.cell_padding,
+        )
+        kept = self._lines.get(key)
+        if kept is not None and _same(kept[0], values):
+            return kept[1]
+        strip: Strip = super()._render_line(y, x1, x2, base_style)
+        self._lines[key] = (values, strip)
+        return strip
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        locations = self._row_locations
+        row_key = self._header_row_key if row_index == -1 else locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        value = self._value_of(row_key, column_key, column_index)
+        height = self.rows[row_key].height if row_key in self.rows else self.header_height
+        key = (
+            row_key,
+            column_key,
+            row_index,
+            column_index,
+            height,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority,
+            self.cursor_background_priority,
+            self.fixed_rows,
+            self.fixed_columns,
+            self.cell_padding,
+            self._pseudo_class_state,
+        )
+        kept = self._rendered.get(key)
+        if kept is not None and kept[0] is value and value is not None:
+            return kept[1]
+        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        self._rendered[key] = (value, lines)
+        return lines
+
+    def _value_of(
+        self, row_key: RowKey | None, column_key: ColumnKey | None, column_index: int
+    ) -> object:
+        """The object a cell is rendered from (None when it cannot be told)."""
+        if row_key is None:
+            return None
+        if row_key == self._header_row_key:
+            column = self.columns.get(column_key) if column_key is not None else None
+            return column.label if column is not None else None
+        if column_index == -1:
+            row = self.rows.get(row_key)
+            return row.label if row is not None else None
+        if column_key is None:
+            return None
+        return self._data.get(row_key, {}).get(column_key)
+
+
+def _same(kept: tuple[object, ...], values: tuple[object, ...]) -> bool:
+    """Whether a line kept for *kept* shows *values* (the same objects)."""
+    return len(kept) == len(values) and all(
+        old is new for old, new in zip(kept, values, strict=True)
+    )

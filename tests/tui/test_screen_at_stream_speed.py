@@ -1,0 +1,211 @@
+"""What keeps the screen cheap while teammates stream: tables that render again only the
+rows that changed, panes not redrawn with what they show already, one toast for many
+ended turns, and the team list telling the app its cursor at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+from textual import events
+from textual.app import App, ComposeResult
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Static
+from textual.widgets.data_table import ColumnKey
+
+from ensemble_tui.core.team.events import MemberIdle, TaskAdded
+from ensemble_tui.core.team.read_model import Totals
+from ensemble_tui.tui import bridge as bridge_module
+from ensemble_tui.tui.bridge import Bridge
+from ensemble_tui.tui.notices import (
+    TURNS_TOLD_EVERY,
+    EndedTurns,
+    ended_turns_notice,
+    notice_for,
+)
+from ensemble_tui.tui.widgets.activity import ActivityLine
+from ensemble_tui.tui.widgets.statusbar import Connection, StatusBar
+from ensemble_tui.tui.widgets.table import LiveTable
+from ensemble_tui.tui.widgets.teammates import TeammateList
+from tests.tui.scenes import build_scene, settle
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield LiveTable()
+
+
+async def test_a_changed_cell_renders_again_its_row_only() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LiveTable)
+        table.add_column("who", key="who")
+        table.add_column("t", key="tokens")
+        for name in ("ada", "bob", "cy"):
+            table.add_row(Text(name), Text("1k"), key=name)
+        await pilot.pause()
+        before = [table.render_line(y) for y in range(4)]
+        table.set_cell("bob", "tokens", Text("2k"))
+        await pilot.pause()
+        after = [table.render_line(y) for y in range(4)]
+        assert "2k" in after[2].text
+        # The header and the other rows are the lines already rendered, not new ones.
+        assert [after[y] is before[y] for y in (0, 1, 3)] == [True, True, True]
+
+
+async def test_a_cell_wider_or_narrower_than_its_column_resizes_it() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LiveTable)
+        table.add_column("who", key="who")
+        table.add_column("t", key="tokens")
+        for name in ("ada", "bob"):
+            table.add_row(Text(name), Text("1k"), key=name)
+        await pilot.pause()
+        column = table.columns[ColumnKey("tokens")]
+        table.set_cell("bob", "tokens", Text("1,234k"))
+        await pilot.pause()
+        assert column.content_width == 6
+        table.set_cell("bob", "tokens", Text("9k"))
+        await pilot.pause()
+        assert column.content_width == 2
+        assert "9k" in table.render_line(2).text
+
+
+class BarApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+
+
+async def test_the_status_bar_is_not_redrawn_with_what_it_shows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = BarApp()
+    async with app.run_test(size=(100, 3)) as pilot:
+        bar = app.query_one(StatusBar)
+        figures = bar.query_one(".status-figures", Static)
+        drawn: list[Content] = []
+        update = figures.update
+
+        def counted(content: Content, *, layout: bool = True) -> None:
+            drawn.append(content)
+            update(content, layout=layout)
+
+        monkeypatch.setattr(figures, "update", counted)
+        connection = Connection("http://127.0.0.1:4096", "connected")
+        totals = Totals(team="t1", ended=None, members=3, working=2, tokens=1200, cost=0.5)
+        for _ in range(3):
+            bar.show(connection, totals)
+        bar.show(Connection("http://127.0.0.1:4096", "reconnecting"), totals)
+        await pilot.pause()
+        assert len(drawn) == 2
+        assert "reconnecting" in drawn[-1].plain
+
+
+def test_ended_turns_are_told_together_at_most_every_two_seconds() -> None:
+    now = [100.0]
+    turns = EndedTurns(clock=lambda: now[0])
+    assert turns.wait() is None
+    ended = [notice_for(MemberIdle(member=name)) for name in ("ada", "bob", "ada", "cy")]
+    for notice in ended:
+        assert notice is not None
+        assert notice.finished is not None
+        turns.add(notice.finished)
+    assert turns.wait() == 0
+    told = turns.take()
+    assert told is not None
+    assert told.text == "ada, bob and cy finished their turns."
+    turns.add("dee")
+    now[0] += 0.5
+    assert turns.wait() == TURNS_TOLD_EVERY - 0.5, "not again so soon"
+    now[0] += TURNS_TOLD_EVERY
+    assert turns.wait() == 0
+    alone = turns.take()
+    assert alone is not None
+    assert alone.text == "dee finished its turn."
+    many = ended_turns_notice(list("abcdefg"))
+    assert many.text == "a, b, c and 4 more finished their turns."
+
+
+async def test_the_team_list_tells_the_app_only_a_cursor_that_moved(tmp_path: Path) -> None:
+    """A batch of the stream redraws the list; only a key that moves the cursor sends the
+    app a message, straight to it."""
+    scene = build_scene(tmp_path, "team")
+    told: list[TeammateList.MemberHighlighted] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, TeammateList.MemberHighlighted):
+            told.append(message)
+
+    app = scene.app
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await settle(pilot)
+        told.clear()
+        app.refresh_team()  # what each batch and the clock's tick do
+        await settle(pilot)
+        assert told == []
+        app.main.teammates.focus()
+        await pilot.press("j")
+        await settle(pilot)
+        assert [message.name for message in told] == [app.selected]
+        assert app.selected != "lead"
+
+
+async def test_no_batch_goes_out_while_a_key_is_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bridge_module, "KEY_ROOM", 0.3)
+    scene = build_scene(tmp_path, "team")
+    app = scene.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        bridge = app.bridge
+        assert bridge is not None
+        posted = asyncio.Event()
+        target = bridge.target
+        post = target.post_message
+
+        def noted(message: Message) -> bool:
+            if isinstance(message, Bridge.TeamChanged):
+                posted.set()
+            return post(message)
+
+        monkeypatch.setattr(target, "post_message", noted)
+        pressed = time.monotonic()
+        noted(events.Key("j", "j"))
+        scene.coordinator.feed.emit(TaskAdded(task="t1"))
+        async with asyncio.timeout(30):
+            await posted.wait()
+        assert time.monotonic() - pressed >= 0.3
+
+
+async def test_a_batch_leaves_the_sparklines_to_the_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The activity counts are drawn at the clock's tick, not at each batch of the stream
+    (a change of the members beside the list is drawn at once, though)."""
+    scene = build_scene(tmp_path, "team")
+    app = scene.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        column = app.main.activity
+        assert column.sparklines
+        drawn: list[list[str]] = []
+        show = column.show
+
+        def counted(lines: list[ActivityLine]) -> None:
+            drawn.append([line.name for line in lines])
+            show(lines)
+
+        monkeypatch.setattr(column, "show", counted)
+        app.refresh_team(counts=False)
+        assert drawn == []
+        app.refresh_team()
+        assert drawn == [column.names]
+        column.names = []
+        app.refresh_team(counts=False)
+        assert len(drawn) == 2, "other members beside the list: drawn at once"
