@@ -251,16 +251,25 @@ def _fast_delta(event_id: Any, properties: dict[str, Any]) -> PartDelta | None:
         or type(delta) is not str
     ):
         return None
-    fields = {
-        "id": event_id if type(event_id) is str else None,
-        "type": _DELTA,
-        "session_id": session_id,
-        "message_id": message_id,
-        "part_id": part_id,
-        "field": field,
-        "delta": delta,
-    }
-    return _trusted(PartDelta, fields, _DELTA_FIELDS)
+    # `_trusted` inlined: one call less on every streamed token.
+    built = _new(PartDelta)
+    _set(
+        built,
+        "__dict__",
+        {
+            "id": event_id if type(event_id) is str else None,
+            "type": _DELTA,
+            "session_id": session_id,
+            "message_id": message_id,
+            "part_id": part_id,
+            "field": field,
+            "delta": delta,
+        },
+    )
+    _set(built, "__pydantic_fields_set__", set(_DELTA_FIELDS))
+    _set(built, "__pydantic_extra__", {})
+    _set(built, "__pydantic_private__", None)
+    return built
 
 
 def _unknown(event_id: Any, wire_type: str, properties: dict[str, Any]) -> UnknownEvent:

@@ -8,6 +8,7 @@ they are entered and left in one task, as their task groups require.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -20,6 +21,22 @@ from ensemble_tui.options import RunOptions
 if TYPE_CHECKING:
     from ensemble_tui.core.team.coordinator import Coordinator
 
+# What the team needs and the first frame does not: the composition root (and with it the
+# whole core, OpenCode's client and models, git, the MCP server), the bridge and the
+# human's port. Loaded in a thread once the screen is up, so keys are answered meanwhile.
+TEAM_MODULES = (
+    "ensemble_tui.composition",
+    "ensemble_tui.core.team.startup",
+    "ensemble_tui.core.team.control",
+    "ensemble_tui.tui.bridge",
+)
+
+
+def load_team_modules() -> None:
+    """Import `TEAM_MODULES` (those already loaded cost nothing)."""
+    for name in TEAM_MODULES:
+        importlib.import_module(name)
+
 
 async def run_team(
     options: RunOptions, started: Callable[[Coordinator], None], stop: asyncio.Event
@@ -27,8 +44,9 @@ async def run_team(
     """Start OpenCode (or attach) and the coordinator; pick up the unfinished team (or the
     one asked for) or start a lead, send the options' prompt if any, and keep it all
     running until *stop*."""
-    # Imported here, once the screen is up: the composition root brings the MCP server
-    # and the whole core, a second or more to import, none of it needed for a frame.
+    # Imported here, once the screen is up, and off the event loop: the composition root
+    # brings the MCP server and the whole core, half a second or more of imports.
+    await asyncio.to_thread(load_team_modules)
     from ensemble_tui.composition import opencode_client, running_coordinator
     from ensemble_tui.core.team.events import TeamOpened
     from ensemble_tui.core.team.startup import start_or_resume

@@ -55,12 +55,16 @@ async def test_a_members_turn_in_the_real_opencode_is_counted(
     prompt = "Say hello.\n\n" + script_block({"text": "Hello from a streamed reply, " * 4})
     async with running_team(team_options()) as coordinator:
         glance = TeamGlance(coordinator)
+        seen: list[str] = []
+        unlisten = coordinator.add_session_listener(lambda state, event: seen.append(state.member))
         lead = await coordinator.start_lead()
         await coordinator.prompt(lead, prompt)
         await coordinator.wait_until_settled(limit=60)
         glance.close()
+        unlisten()
         counted = sum(glance.activity.series("lead", utc_now()))
         assert counted > 0, "the lead's streamed turn shows as activity"
+        assert counted == seen.count("lead"), "counted per run of events: every event, once"
         assert glance.activity.quiet_for("lead", utc_now()) is not None
         assert [type(event).__name__ for event in glance.events].count("LeadStarted") == 1
         before = counted

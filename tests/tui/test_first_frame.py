@@ -13,6 +13,7 @@ import json
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from tests.conftest import git, isolated
@@ -73,8 +74,8 @@ NOT_BEFORE_THE_FIRST_FRAME = (
 )
 
 
-def first_frame_modules(tmp_path: Path, **extra: str) -> tuple[str, set[str]]:
-    """The screen shown at the first frame, and the modules loaded by then."""
+def probe_setup(tmp_path: Path, **extra: str) -> tuple[Path, dict[str, str]]:
+    """A repository to start in, and the environment of a probe run there."""
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
@@ -85,6 +86,12 @@ def first_frame_modules(tmp_path: Path, **extra: str) -> tuple[str, set[str]]:
     opencode.write_text("#!/bin/sh\nexit 1\n")
     opencode.chmod(opencode.stat().st_mode | stat.S_IXUSR)
     env = isolated(tmp_path, ENSEMBLE_OPENCODE_BIN=str(opencode), TERM="xterm-256color", **extra)
+    return repo, env
+
+
+def first_frame_modules(tmp_path: Path, **extra: str) -> tuple[str, set[str]]:
+    """The screen shown at the first frame, and the modules loaded by then."""
+    repo, env = probe_setup(tmp_path, **extra)
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(repo)],
         capture_output=True,
@@ -123,3 +130,65 @@ def test_the_check_sees_what_is_imported_before_the_first_frame(tmp_path: Path) 
     """A screen module that imported the team's events at its top would be caught."""
     _, modules = first_frame_modules(tmp_path, PROBE_ALSO_IMPORT="ensemble_tui.core.team.events")
     assert too_early(modules) == ["ensemble_tui.core.team.events"]
+
+
+# The heaviest of what the team's start-up loads: the core, OpenCode's client, git, MCP.
+TEAM_LOADS = ("ensemble_tui.core.team.coordinator", "ensemble_tui.opencode.client", "git", "mcp")
+
+# Prints, for each of TEAM_LOADS, whether it was loaded on the thread that runs the event
+# loop (the "import" audit event of an import statement fires in the importing thread,
+# once, when the module is first loaded).
+THREAD_PROBE = """
+import os, sys, threading
+from textual.app import App
+
+WATCHED = set(os.environ["PROBE_WATCH"].split())
+
+def hook(event, args):
+    if event == "import" and args[0] in WATCHED:
+        on_loop = threading.current_thread() is threading.main_thread()
+        print("LOADED", args[0], "loop" if on_loop else "thread", flush=True)
+
+sys.addaudithook(hook)
+_run = App.run
+
+def run(self, *args, **kwargs):
+    kwargs["headless"] = True
+    return _run(self, *args, **kwargs)
+
+App.run = run
+from ensemble_tui.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_the_team_modules_load_off_the_event_loop(tmp_path: Path) -> None:
+    """The composition root takes half a second or more to import; loaded on the event
+    loop, it held every key pressed just after the first frame (issue 14, start-up)."""
+    repo, env = probe_setup(tmp_path, PROBE_WATCH=" ".join(TEAM_LOADS))
+    probe = subprocess.Popen(
+        [sys.executable, "-c", THREAD_PROBE, str(repo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=repo,
+    )
+    loaded: dict[str, str] = {}
+    # A module loaded before the probe's hook, or never, would leave the loop waiting for
+    # a line that never comes: the timer ends the probe, and the assertion says which.
+    deadline = threading.Timer(120, probe.kill)
+    deadline.start()
+    try:
+        assert probe.stdout is not None
+        for line in probe.stdout:
+            if line.startswith("LOADED "):
+                _, name, where = line.split()
+                loaded[name] = where
+                if set(loaded) == set(TEAM_LOADS):
+                    break
+    finally:
+        deadline.cancel()
+        probe.kill()
+        probe.wait(timeout=30)
+    assert loaded == dict.fromkeys(TEAM_LOADS, "thread")

@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from ensemble_tui.core.team.events import TeamEvent
     from ensemble_tui.core.team.feed import Feed
-    from ensemble_tui.core.team.sessions import SessionState
-    from ensemble_tui.opencode.events import Event
 
 BUCKET_SECONDS = 5.0
 ACTIVITY_WINDOW_SECONDS = 120.0
@@ -29,13 +27,14 @@ QUIET_AFTER_SECONDS = 30.0
 """A working member with no event for this long is drawn as quiet."""
 EVENTS_KEPT = 500
 
-SessionListener = Callable[["SessionState", "Event"], None]
+TallyListener = Callable[[dict[str, int]], None]
 
 
 class HasSessionListeners(Protocol):
-    """What the counter needs of a coordinator."""
+    """What the counter needs of a coordinator: each member's count of session events,
+    told once per run of events."""
 
-    def add_session_listener(self, listener: SessionListener) -> Callable[[], None]: ...
+    def add_tally_listener(self, listener: TallyListener) -> Callable[[], None]: ...
 
 
 class GlanceSource(HasSessionListeners, Protocol):
@@ -102,31 +101,15 @@ class ActivityCounter:
         """Count every raw event of the coordinator's sessions from now on (at *clock*'s
         time, the wall clock's if None); returns a function that stops counting."""
         count = self._count
+        read = clock
 
-        if clock is None:
-            # Every streamed token comes here: `_count` inlined for the common case.
-            all_counts, last, bucket_seconds = self._counts, self._last, self.bucket_seconds
-            now = time.time
+        def on_tally(tally: dict[str, int]) -> None:
+            # One moment for the run: it was handled within a fraction of a bucket.
+            seconds = time.time() if read is None else read().timestamp()
+            for member, events in tally.items():
+                count(member, seconds, events)
 
-            def on_event(state: SessionState, event: Event) -> None:
-                member, seconds = state.member, now()
-                counts, previous = all_counts.get(member), last.get(member)
-                if counts is None or previous is None or seconds <= previous:
-                    count(member, seconds, 1)
-                    return
-                last[member] = seconds
-                index = int(seconds // bucket_seconds)
-                counts[index] = counts.get(index, 0) + 1
-                if len(counts) > 2 * self.buckets:
-                    count(member, seconds, 0)
-
-        else:
-            read = clock
-
-            def on_event(state: SessionState, event: Event) -> None:
-                count(state.member, read().timestamp(), 1)
-
-        remove = coordinator.add_session_listener(on_event)
+        remove = coordinator.add_tally_listener(on_tally)
         stopped = False
 
         def stop() -> None:

@@ -55,7 +55,12 @@ from ensemble_tui.core.team.prompts import (
     lead_digest,
     teammate_context,
 )
-from ensemble_tui.core.team.reactions import AfterTurn, EventReactions, SessionListener
+from ensemble_tui.core.team.reactions import (
+    AfterTurn,
+    EventReactions,
+    SessionListener,
+    TallyListener,
+)
 from ensemble_tui.core.team.review import Reviews
 from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
 from ensemble_tui.core.team.settings import (
@@ -189,6 +194,11 @@ class Coordinator:
     def add_session_listener(self, listener: SessionListener) -> Callable[[], None]:
         """Call *listener* with every event of a tracked session; returns the remover."""
         return self.reactions.add_session_listener(listener)
+
+    def add_tally_listener(self, listener: TallyListener) -> Callable[[], None]:
+        """Call *listener* with each member's count of session events, once per run of
+        events; returns the remover."""
+        return self.reactions.add_tally_listener(listener)
 
     def on_resync(self, handler: Callable[[], Awaitable[None]]) -> None:
         """What to do when the stream comes back or a turn looks lost (recovery's job)."""

@@ -37,6 +37,8 @@ from ensemble_tui.opencode.models import Tokens
 log = logging.getLogger(__name__)
 
 SessionListener = Callable[[SessionState, Event], None]
+TallyListener = Callable[[dict[str, int]], None]
+"""Told, once per run of events, how many events each member's sessions had."""
 AfterTurn = Callable[[SessionState], Awaitable[None]]
 # Seconds of handling frames between two yields to the event loop, so keys and redraws
 # get a turn; the clock is read every CLOCK_EVERY frames.
@@ -108,6 +110,7 @@ class EventReactions:
         """Only to group the writes of a run of events in one transaction."""
         # A tuple, replaced on change, so a listener may remove itself while being called.
         self._session_listeners: tuple[SessionListener, ...] = ()
+        self._tally_listeners: tuple[TallyListener, ...] = ()
 
     def add_session_listener(self, listener: SessionListener) -> Callable[[], None]:
         """Call *listener* with every event of a tracked session; returns the remover."""
@@ -119,6 +122,31 @@ class EventReactions:
             self._session_listeners = tuple(listeners)
 
         return remove
+
+    def add_tally_listener(self, listener: TallyListener) -> Callable[[], None]:
+        """Call *listener* with how many events each member's sessions had (those a session
+        listener is called with), once per run of events rather than once per event: a
+        counter then costs nothing per streamed token. Returns the remover."""
+        self._tally_listeners = (*self._tally_listeners, listener)
+
+        def remove() -> None:
+            listeners = list(self._tally_listeners)
+            listeners.remove(listener)
+            self._tally_listeners = tuple(listeners)
+
+        return remove
+
+    def _tell_tally(self, tally: dict[str, int]) -> None:
+        """Hand the counts so far to the tally listeners, and start counting afresh."""
+        if not tally:
+            return
+        told = dict(tally)
+        tally.clear()
+        for listener in self._tally_listeners:
+            try:
+                listener(told)
+            except Exception:
+                log.exception("a tally listener failed; carrying on")
 
     async def handle_event(self, event: Event) -> None:
         """Fold one OpenCode event into the team."""
@@ -137,10 +165,13 @@ class EventReactions:
         session = self.coordinator.session
         clock = time.perf_counter
         yield_at = clock() + YIELD_AFTER
+        tallying = bool(self._tally_listeners)
+        tally: dict[str, int] = {}
         try:
             for number, event in enumerate(events, start=1):
                 if number % CLOCK_EVERY == 0 and clock() >= yield_at:
                     writing.commit()
+                    self._tell_tally(tally)
                     # Let keys and redraws in between.
                     await asyncio.sleep(0)
                     yield_at = clock() + YIELD_AFTER
@@ -158,6 +189,9 @@ class EventReactions:
                             await self.coordinator.reviews.handle(event)
                         continue
                     change = state.apply(event)
+                    if tallying:
+                        member = state.member
+                        tally[member] = tally.get(member, 0) + 1
                     if change is STREAMED:
                         for listener in self._session_listeners:
                             listener(state, event)
@@ -165,13 +199,16 @@ class EventReactions:
                     standing = self._fold(state, event, change, writing)
                     if change.unreachable is not None:
                         writing.commit()
+                        self._tell_tally(tally)
                         await self.coordinator.stop_hopeless(state)
                     if change.turn_ended:
+                        self._tell_tally(tally)
                         await self._after_turn(state, standing, writing.commit)
                 except Exception:
                     log.exception("the coordinator failed on %s; carrying on", event.type)
         finally:
             writing.commit()
+            self._tell_tally(tally)
 
     def _state_of(self, event: Event) -> SessionState | None:
         """The tracked session *event* is about (None if it is about none)."""
