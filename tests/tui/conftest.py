@@ -15,6 +15,8 @@ from textual.worker import WorkerCancelled
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.core.team.settings import CoordinatorSettings
+from ensemble_tui.demo.scenarios import tool, write_and_commit
+from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.server import OpenCodeServer
 from ensemble_tui.options import RunOptions
 from ensemble_tui.tui.app import EnsembleApp
@@ -97,3 +99,20 @@ async def quit_app(pilot: Pilot[Any]) -> None:
 
 def members_listed(app: EnsembleApp) -> list[str]:
     return list(app.query_one(TeammateList).rows_shown)
+
+
+def carl_writes_app(content: str, result: str) -> str:
+    """The lead's script: team "screen", task t1, and carl, who claims it, commits
+    *content* as app.txt and completes it with *result*."""
+    carl = script_block(
+        tool("ensemble_team_claim", task_id="t1"),
+        *write_and_commit("carl", "app.txt", content),
+        tool("ensemble_team_tasks_complete", task_id="t1", result=result),
+        {"text": "t1 is done."},
+    )
+    return script_block(
+        tool("ensemble_team_create", name="screen"),
+        tool("ensemble_team_tasks_add", tasks=[{"content": "Write app.txt"}]),
+        tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl),
+        {"text": "spawned"},
+    )

@@ -10,8 +10,6 @@ import pytest
 from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.team.coordinator import CoordinatorSettings
 from ensemble_tui.core.team.events import MemberMerged
-from ensemble_tui.demo.scenarios import tool, write_and_commit
-from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.server import OpenCodeServer
 from ensemble_tui.tui.app import make_app
 from ensemble_tui.tui.screens.confirm import ConfirmScreen
@@ -20,6 +18,7 @@ from ensemble_tui.tui.widgets.teammates import TeammateList
 from tests.conftest import git
 from tests.tui.conftest import (
     SIZE,
+    carl_writes_app,
     feed_event,
     happened,
     quit_app,
@@ -46,18 +45,7 @@ def checked(tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer) -> 
 async def test_a_failed_check_is_shown_and_merged_only_when_the_human_overrides(
     checked: RunOptions, git_repo: Path
 ) -> None:
-    carl = script_block(
-        tool("ensemble_team_claim", task_id="t1"),
-        *write_and_commit("carl", "app.txt", "broken\n"),
-        tool("ensemble_team_tasks_complete", task_id="t1", result="app.txt written"),
-        {"text": "t1 is done."},
-    )
-    lead_script = script_block(
-        tool("ensemble_team_create", name="screen"),
-        tool("ensemble_team_tasks_add", tasks=[{"content": "Write app.txt"}]),
-        tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl),
-        {"text": "spawned"},
-    )
+    lead_script = carl_writes_app("broken\n", "app.txt written")
     app = make_app(checked)
     async with app.run_test(size=SIZE) as pilot:
         coordinator = await start(pilot)

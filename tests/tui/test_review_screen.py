@@ -11,7 +11,7 @@ import pytest
 from ensemble_tui.composition import RunOptions
 from ensemble_tui.core.team.coordinator import CoordinatorSettings
 from ensemble_tui.core.team.events import MemberMerged
-from ensemble_tui.demo.scenarios import tool, write_and_commit
+from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.server import OpenCodeServer
 from ensemble_tui.tui.app import make_app
@@ -19,6 +19,7 @@ from ensemble_tui.tui.screens.confirm import ConfirmScreen
 from ensemble_tui.tui.widgets.teammates import TeammateList
 from tests.tui.conftest import (
     SIZE,
+    carl_writes_app,
     feed_event,
     happened,
     quit_app,
@@ -52,18 +53,7 @@ async def test_the_review_is_shown_beside_the_check_and_overridden_only_on_confi
         tool("ensemble_team_review", verdict="request_changes", reasons=REASON),
         {"text": "Reviewed."},
     )
-    carl = script_block(
-        tool("ensemble_team_claim", task_id="t1"),
-        *write_and_commit("carl", "app.txt", "x = 42\n"),
-        tool("ensemble_team_tasks_complete", task_id="t1", result="done\n" + reviewer),
-        {"text": "t1 is done."},
-    )
-    lead_script = script_block(
-        tool("ensemble_team_create", name="screen"),
-        tool("ensemble_team_tasks_add", tasks=[{"content": "Write app.txt"}]),
-        tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl),
-        {"text": "spawned"},
-    )
+    lead_script = carl_writes_app("x = 42\n", "done\n" + reviewer)
     app = make_app(reviewed)
     async with app.run_test(size=SIZE) as pilot:
         coordinator = await start(pilot)
