@@ -155,6 +155,9 @@ class Member(BaseModel):
     """The member whose conversation this one's session was forked from."""
     fork_group: str | None = None
     """Members forked from the same point of the same conversation share this."""
+    first_prompt: str | None = None
+    """A teammate's first prompt as sent, kept so a resume can send it again if OpenCode
+    took it but died before writing it down."""
 
     @model_validator(mode="after")
     def _lead_is_named_lead(self) -> Self:
@@ -182,6 +185,7 @@ class MemberUpdate(BaseModel):
     error: str | None = None
     shutdown_requested: bool | None = None
     plan_approval: bool | None = None
+    first_prompt: str | None = None
 
 
 class EarlierSession(BaseModel):

@@ -243,6 +243,11 @@ _REVIEWS = Migration(
     ),
 )
 
+_FIRST_PROMPTS = Migration(
+    description="a teammate's first prompt, sent again on resume if OpenCode never kept it",
+    statements=("ALTER TABLE members ADD COLUMN first_prompt TEXT",),
+)
+
 # Append new migrations at the end; never edit one that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
@@ -251,6 +256,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _FORKS_AND_SESSIONS,
     _UNDELIVERED,
     _REVIEWS,
+    _FIRST_PROMPTS,
 )
 
 

@@ -170,12 +170,34 @@ async def reconcile(
     for state in coordinator.sessions:
         await _confirm_deliveries(coordinator, state)
         told = state.member in cut_short
+        if told and await _resend_lost_first_prompt(coordinator, state):
+            told = False
         if told:
             coordinator.delivery.notify(state.member, reconnected_notice(restarted))
             coordinator.record(ToolsReconnected(member=state.member, busy=not state.idle))
         coordinator.record_status(state)
         # A turn still running may have lost a team tool call: it hears so when it ends.
         await coordinator.delivery.deliver_pending(state, even_if_busy=told)
+
+
+async def _resend_lost_first_prompt(coordinator: Coordinator, state: SessionState) -> bool:
+    """A teammate still starting whose session holds no prompt at all: OpenCode answered
+    its first prompt and went down before writing it. Send it again; True if it was."""
+    member = coordinator.member(state.member)
+    if (
+        member is None
+        or member.name == LEAD_NAME
+        or member.status is not MemberStatus.STARTING
+        or not member.first_prompt
+        or not state.idle
+    ):
+        return False
+    transcript = await coordinator.client.messages(state.session_id, state.directory)
+    if any(entry.info.role == "user" for entry in transcript):
+        return False
+    log.warning("%s's first prompt never reached its session; sending it again", member.name)
+    await coordinator.prompt(state, member.first_prompt)
+    return True
 
 
 async def _confirm_deliveries(coordinator: Coordinator, state: SessionState) -> None:

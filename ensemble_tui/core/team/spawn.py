@@ -196,6 +196,9 @@ async def _spawn(
         undo.push("tracking", lambda: _untrack(coordinator, session.id))
         names = [m.name for m in store.list_members(team.id)]
         text = teammate_first_prompt(member, team.name, names, request.prompt)
+        # Kept first: OpenCode answers before it has written the prompt down, so a crash
+        # of OpenCode just then loses it; a resume finds it missing and sends it again.
+        member = store.update_member(team.id, request.name, MemberUpdate(first_prompt=text))
         await coordinator.prompt(state, text)
     except BaseException as error:
         # A cancelled call (the agent's tool call timed out) is undone too: no orphans.

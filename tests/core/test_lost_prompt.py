@@ -1,0 +1,93 @@
+"""A teammate's first prompt that OpenCode answered but never kept is sent again on resume.
+
+`prompt_async` answers 204 before OpenCode has written the prompt down; when OpenCode died
+just then (it dies with a killed `ensemble-tui run` that started it), the teammate's
+session stayed empty, the store said it was started, and the resumed team waited forever
+for a teammate that never got its work (seen in tests/core/test_crash_recovery.py under
+`-n 2`: "everyone went quiet ... t2 pending").
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
+from ensemble_tui.core.team.startup import start_or_resume
+from ensemble_tui.core.team.team_tools import TeamTools
+from ensemble_tui.demo.scenarios import tool
+from ensemble_tui.demo.script import script_block
+from ensemble_tui.opencode.client import OpenCodeClient
+from ensemble_tui.opencode.models import TextPart
+from tests.conftest import TeamOptions, running_team
+
+WORK = "Write bob.txt, bob."
+
+
+class LostPromptTransport(httpx.AsyncBaseTransport):
+    """Passes every request on except the first prompt that holds *text*, which it answers
+    204 itself: OpenCode's answer came and its write never did. (OpenCode cannot be killed
+    between its answer and its write on purpose, so this is the one part that is not real.)"""
+
+    def __init__(self, text: str) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.text = text
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.content.decode(errors="replace")
+        if request.url.path.endswith("/prompt_async") and self.text in body and not self.lost:
+            self.lost += 1
+            return httpx.Response(204, request=request)
+        return await self.real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
+
+
+async def test_a_first_prompt_opencode_never_kept_is_sent_again_when_the_team_resumes(
+    team_options: TeamOptions,
+) -> None:
+    bob = script_block(
+        tool("ensemble_team_message", to="lead", text="bob: bob.txt is written"), {"text": "ok"}
+    )
+    options = team_options()
+    async with running_team(options) as first:
+        lead = await first.start_lead()
+        caller = Caller("lead", is_lead=True, team_id=None, session_id=lead.session_id)
+        await TeamTools(first).team_create(caller, "lost")
+        team = first.team
+        assert team is not None
+        real = first.client
+        losing = LostPromptTransport(WORK)
+        async with OpenCodeClient(real.base_url, password=real.password, transport=losing) as c:
+            first.client = c
+            try:
+                await spawn_teammate(first, team, SpawnRequest("bob", f"{WORK}\n{bob}"))
+            finally:
+                first.client = real
+        assert losing.lost == 1
+        assert await TeamControl(first).transcript("bob") == [], "the prompt was lost"
+
+    async with running_team(options) as again:
+        heard = asyncio.Event()
+        again.feed.subscribe(
+            lambda event: (
+                heard.set() if event.type == "message.sent" and event.sender == "bob" else None
+            )
+        )
+        await start_or_resume(again)
+        async with asyncio.timeout(120):
+            await heard.wait()
+        transcript = await TeamControl(again).transcript("bob")
+
+    prompts = [
+        "".join(part.text for part in entry.parts if isinstance(part, TextPart))
+        for entry in transcript
+        if entry.info.role == "user"
+    ]
+    assert len(prompts) == 1, "sent again once, and no restart notice before it"
+    assert WORK in prompts[0]
