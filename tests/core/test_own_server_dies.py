@@ -51,10 +51,20 @@ def options(tmp_path: Path, repo: Path, binary: str, env: dict[str, str]) -> Run
 
 
 async def start_and_wait_for_alice(coord: Coordinator) -> None:
+    """Until alice works on t1 and both spawns are done: a spawn the kill cuts short is
+    undone and the lead told to spawn again, which the scripted lead cannot improvise
+    (with bob's spawn still in flight the kill left t2 with nobody, seen under `-n 2`)."""
     alice_working = asyncio.Event()
+    claimed = False
+    spawned: set[str | None] = set()
 
     def watch(event: TeamEvent) -> None:
+        nonlocal claimed
+        if event.type == "member.spawned":
+            spawned.add(event.member)
         if event.type == "task.claimed" and event.member == "alice":
+            claimed = True
+        if claimed and spawned >= {"alice", "bob"}:
             alice_working.set()
 
     coord.feed.subscribe(watch)
