@@ -56,6 +56,14 @@ async def settle(pilot: Pilot[None]) -> None:
                 return
 
 
+async def bare_round(server: FrameServer, payload: list[bytes]) -> float:
+    """One timed bare loop over *payload*, its client made and garbage collected first."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        server.arm(payload)
+        gc.collect()
+        return await bare_loop(server.url, len(payload), http)
+
+
 async def ingest_coordinator(frames: int, rounds: int) -> list[float]:
     """Ratios (the coordinator's frames/s over the bare loop's), one per round.
 
@@ -74,10 +82,7 @@ async def ingest_coordinator(frames: int, rounds: int) -> list[float]:
         for number in range(rounds + 1):
             shutil.rmtree(where)
             scene = team_scene(where)
-            async with httpx.AsyncClient(timeout=30) as http:
-                server.arm(payload)
-                gc.collect()
-                bare = await bare_loop(server.url, len(payload), http)
+            bare = await bare_round(server, payload)
             client = OpenCodeClient(server.url, password="")
             server.arm(payload)
             gc.collect()
@@ -121,10 +126,7 @@ async def ingest_screen(frames: int, rounds: int) -> list[float]:
             scene = team_scene(where)
             async with scene.app.run_test(size=(120, 40), notifications=True) as pilot:
                 await settle(pilot)
-                async with httpx.AsyncClient(timeout=30) as http:
-                    server.arm(payload)
-                    gc.collect()
-                    bare = await bare_loop(server.url, len(payload), http)
+                bare = await bare_round(server, payload)
                 client = OpenCodeClient(server.url, password="")
                 server.arm(payload)
                 gc.collect()
