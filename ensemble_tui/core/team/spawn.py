@@ -110,9 +110,10 @@ async def spawn_teammate(
 ) -> Member:
     """Spawn one teammate; raises Refused (after undoing everything) on any failure.
 
-    Spawns run concurrently (each waits on OpenCode, not on the others); *position* is
-    this one's place among those started together, so a rotating model pool gives each
-    its own model.
+    Spawns run concurrently (each waits on OpenCode, not on the others), but only
+    `max_starting` of them make their session at once (`Coordinator.starts`); *position*
+    is this one's place among those started together, so a rotating model pool gives
+    each its own model.
     """
     store = coordinator.store
     limit = coordinator.settings.max_spawn_failures
