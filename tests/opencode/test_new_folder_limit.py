@@ -71,5 +71,5 @@ async def test_making_a_session_and_adding_the_tools_in_a_new_folder_may_take_lo
         statuses = await client.add_mcp_server("/tmp/new", "ensemble", "http://x/mcp")
         assert statuses["ensemble"].status == "connected"
         # Any other call keeps the usual limit.
-        with pytest.raises(OpenCodeError, match="no answer from .* in time"):
+        with pytest.raises(OpenCodeError, match=r"no answer from .* in time"):
             await client.list_sessions("/tmp/new")
