@@ -234,5 +234,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--only", choices=PARTS, action="append", help="run only this part (may be repeated)"
     )
+    parser.add_argument(
+        "--coordinator-only",
+        action="store_true",
+        help="measure the coordinator's ingestion alone (as --only coordinator)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.frames, args.rounds, args.keys, args.only or list(PARTS)))
+    parts = ["coordinator"] if args.coordinator_only else args.only or list(PARTS)
+    asyncio.run(main(args.frames, args.rounds, args.keys, parts))
