@@ -199,10 +199,12 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("inf")
 
 
-async def main(frames: int, rounds: int, key_count: int) -> None:
+async def main(frames: int, rounds: int, key_count: int, only_coordinator: bool = False) -> None:
     print(f"ingestion: {frames} frames over 10 sessions, {rounds} rounds")
     coordinator = await ingest_coordinator(frames, rounds)
     print(f"ratio ingest.coordinator {statistics.median(coordinator):.3f}")
+    if only_coordinator:
+        return
     screen = await ingest_screen(frames, rounds)
     print(f"ratio ingest.screen {statistics.median(screen):.3f}")
     for rate in (2000, 10000):
@@ -223,5 +225,10 @@ if __name__ == "__main__":
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keys", type=int, default=40)
+    parser.add_argument(
+        "--coordinator-only",
+        action="store_true",
+        help="measure the coordinator's ingestion alone (to profile or compare it)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.frames, args.rounds, args.keys))
+    asyncio.run(main(args.frames, args.rounds, args.keys, args.coordinator_only))
