@@ -21,10 +21,10 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import Worker
 
-from ensemble_tui.core.models import LEAD_NAME
+from ensemble_tui.core.states import LEAD_NAME
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.options import RunOptions
-from ensemble_tui.settings import SettingsError
+from ensemble_tui.settings_files import SettingsError
 from ensemble_tui.tui.actions import TeamActions
 from ensemble_tui.tui.commands import TeamCommands
 from ensemble_tui.tui.keys import KeyHints, check_keymap
@@ -59,6 +59,11 @@ STARTUP_ERRORS = (EnsembleError, OSError)
 # What the human does that must not wait behind the stream (not mouse moves: those come
 # in floods and answer nothing).
 INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
+
+
+class StartFailedError(EnsembleError):
+    """The team could not start (a setting refused, OpenCode missing...), so the screen
+    closed; the message says why, and the command line says it as it says any refusal."""
 
 
 class EnsembleApp(App[None]):
@@ -122,6 +127,8 @@ class EnsembleApp(App[None]):
         self.ended_turns_timer: Timer | None = None
         self.queued: list[tuple[str, str]] = []
         """(member, text) sent from the prompt before the team was running: sent once it is."""
+        self.failure: StartFailedError | None = None
+        """Why the team could not start, once the screen closed for it."""
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -163,8 +170,13 @@ class EnsembleApp(App[None]):
         if self.given is not None:
             self.post_message(self.TeamStarted(self.given))
         else:
-            self.team_worker = self.run_worker(self._run_team(), group="team", exit_on_error=False)
+            # Once the first frame is drawn: the worker's thread (the settings' check, the
+            # team's imports) would otherwise hold the GIL while the screen is laid out.
+            self.call_after_refresh(self._start_team)
         self.set_interval(1.0, self._tick)
+
+    def _start_team(self) -> None:
+        self.team_worker = self.run_worker(self._run_team(), group="team", exit_on_error=False)
 
     async def _run_team(self) -> None:
         try:
@@ -200,7 +212,9 @@ class EnsembleApp(App[None]):
         self.ready.set()
 
     def on_ensemble_app_start_failed(self, message: StartFailed) -> None:
-        self.exit(return_code=1, message=f"ensemble-tui: {message.reason}")
+        # Said by the caller once the terminal is back, whole and on one line.
+        self.failure = StartFailedError(message.reason)
+        self.exit(return_code=1)
 
     def on_bridge_team_changed(self, message: Bridge.TeamChanged) -> None:
         if self.control is None or not self.main.is_attached:

@@ -1,12 +1,14 @@
 """What keeps the screen cheap while teammates stream: tables that render again only the
 rows that changed, panes not redrawn with what they show already, one toast for many
-ended turns, and the team list telling the app its cursor at once."""
+ended turns, the team list telling the app its cursor at once, and a batch of the shown
+session mounted in one go and laid out once."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.text import Text
@@ -17,9 +19,10 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
+from bench.frames import FrameMaker
 from ensemble_tui.core.team.events import MemberIdle, TaskAdded
 from ensemble_tui.core.team.read_model import Totals
-from ensemble_tui.opencode.events import PartDelta
+from ensemble_tui.opencode.events import Event, PartDelta, parse_global_event
 from ensemble_tui.tui import bridge as bridge_module
 from ensemble_tui.tui.bridge import Bridge, KeysFirst
 from ensemble_tui.tui.notices import (
@@ -32,6 +35,7 @@ from ensemble_tui.tui.widgets.activity import ActivityLine
 from ensemble_tui.tui.widgets.statusbar import Connection, StatusBar
 from ensemble_tui.tui.widgets.table import LiveTable
 from ensemble_tui.tui.widgets.teammates import TeammateList
+from ensemble_tui.tui.widgets.transcript import Transcript
 from tests.tui.scenes import build_scene, settle
 
 
@@ -275,3 +279,75 @@ async def test_a_batch_leaves_the_sparklines_to_the_clock(
         column.names = []
         app.refresh_team(counts=False)
         assert len(drawn) == 2, "other members beside the list: drawn at once"
+
+
+class TranscriptApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Transcript()
+
+
+def turn_events(maker: FrameMaker, number: int) -> list[Event]:
+    """One assistant message of recorded shape: a text part, its deltas, its end."""
+    parsed = [parse_global_event(frame) for frame in maker.turn("ses_a", "/a", number)]
+    return [found.event for found in parsed if found is not None]
+
+
+def count_layouts(monkeypatch: pytest.MonkeyPatch, app: App[None]) -> list[int]:
+    """A list that grows by one at each layout of the screen (each reflow of its widgets)."""
+    compositor = app.screen._compositor
+    reflow = compositor.reflow
+    layouts: list[int] = []
+
+    def counted(*args: Any, **options: Any) -> Any:
+        layouts.append(1)
+        return reflow(*args, **options)
+
+    monkeypatch.setattr(compositor, "reflow", counted)
+    return layouts
+
+
+async def test_a_batch_mounts_its_new_parts_in_one_go_and_lays_the_screen_out_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three messages streamed and finished in one batch: their parts are built and filled
+    first, then mounted together; the screen is laid out once for them (Textual would lay
+    it out a second time for the sizes it has just given the new parts)."""
+    app = TranscriptApp()
+    maker = FrameMaker()
+    async with app.run_test(size=(80, 30)) as pilot:
+        transcript = app.query_one(Transcript)
+        await transcript.load([])
+        # Taller than the view already: the scroll bar is there (its coming is a layout).
+        for number in range(5):
+            await transcript.apply(turn_events(maker, number))
+        await pilot.pause()
+        mounted: list[int] = []
+        mount = transcript.mount
+
+        def counted_mount(*widgets: Any, **options: Any) -> Any:
+            mounted.append(len(widgets))
+            return mount(*widgets, **options)
+
+        monkeypatch.setattr(transcript, "mount", counted_mount)
+        layouts = count_layouts(monkeypatch, app)
+        batch = [event for number in (5, 6, 7) for event in turn_events(maker, number)]
+        with app.batch_update():  # as the app applies a batch
+            await transcript.apply(batch)
+        for _ in range(3):
+            await pilot.pause()
+        assert mounted == [3]
+        assert len(layouts) == 1
+        assert len(transcript.widgets) == 8
+
+        # Text streamed into a part on screen, a line more: again one layout.
+        layouts.clear()
+        opened = turn_events(maker, 8)
+        streamed = next(i for i, e in enumerate(opened) if isinstance(e, PartDelta))
+        await transcript.apply(opened[:streamed])
+        for _ in range(3):
+            await pilot.pause()
+        layouts.clear()
+        await transcript.apply(opened[streamed : streamed + 20])
+        for _ in range(3):
+            await pilot.pause()
+        assert len(layouts) == 1
