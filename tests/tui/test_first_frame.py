@@ -75,6 +75,7 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "ensemble_tui.core.team.control",
     "ensemble_tui.tui.bridge",
     "ensemble_tui.tui.screens.diff",
+    "ensemble_tui.tui.screens.forks",
     "ensemble_tui.tui.screens.help",
 )
 
