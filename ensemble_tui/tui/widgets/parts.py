@@ -38,17 +38,31 @@ def markdown_without_html() -> MarkdownIt:
     """Markdown in which `<div>` or `<<tag>>` is text: raw HTML tokens are dropped when
     rendered, so a prompt mentioning a tag would silently lose it. (One parser, shared:
     parsing does not change it.)"""
-    from markdown_it import MarkdownIt
-
-    return MarkdownIt("gfm-like", {"html": False})
+    return _explicit_links(_gfm_without_html())
 
 
 @functools.cache
 def markdown_as_typed() -> MarkdownIt:
     """For what a person typed: no HTML, and `&amp;` stays `&amp;` rather than `&`."""
+    return _explicit_links(_gfm_without_html().disable("entity"))
+
+
+def _gfm_without_html() -> MarkdownIt:
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("gfm-like", {"html": False}).disable("entity")
+    return MarkdownIt("gfm-like", {"html": False})
+
+
+def _explicit_links(parser: MarkdownIt) -> MarkdownIt:
+    """Only addresses written with their scheme (`https://…`, `mailto:…`) become links.
+
+    Guessed ones would make `README.md` a link to http://README.md and `git@github.com`
+    one to mail (file names end in country domains), and guessing is most of the time
+    a part's parse takes.
+    """
+    if parser.linkify is not None:
+        parser.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
+    return parser
 
 
 class Piece(Static):
