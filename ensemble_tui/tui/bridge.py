@@ -207,7 +207,9 @@ class Bridge:
             loop = asyncio.get_running_loop()
             self._due = loop.time() + max(self.interval, self._pause)
             self._arrived_at_check = self._arrived
-            self._timer = loop.call_later(self.interval, self._check)
+            # Checked first once the stream could have gone quiet: a lone event (or the
+            # end of a burst) need not wait out the whole interval.
+            self._timer = loop.call_later(min(self.interval, QUIET), self._check)
 
     def input_arrived(self) -> None:
         """The human pressed a key (or clicked): hold batches for a moment (may be called
@@ -215,9 +217,9 @@ class Bridge:
         self._input_at = time.monotonic()
 
     def _check(self) -> None:
-        """Flush when the batch is due, or before (never before the interval) once no
-        event came since the last check: the stream has gone quiet. Not while a key is
-        being answered, unless the batch has waited too long already."""
+        """Flush when the batch is due, or before once no event came since the last
+        check: the stream has gone quiet. Not while a key is being answered, unless the
+        batch has waited too long already."""
         self._timer = None
         loop = asyncio.get_running_loop()
         now = loop.time()
