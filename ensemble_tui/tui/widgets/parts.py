@@ -7,14 +7,13 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.console import RenderableType
 from textual.content import Content
 from textual.events import Click
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.reactive import Reactive
-from textual.visual import VisualType
 from textual.widgets import Static
 
 # The parts are built once a session is shown, after the first frame: the Markdown
@@ -77,10 +76,19 @@ class Piece(Static):
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False, repaint=False)
 
-    def update(self, content: VisualType = "", *, layout: bool = True) -> None:
-        # Filled before it is mounted, a piece asks for no layout: its mounting lays it out
-        # (a request kept until then would be a second layout, after that one).
-        super().update(content, layout=layout and self.is_mounted)
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        # Filled before it is mounted, a piece asks for nothing: its mounting lays it out
+        # and draws it. (Textual would keep the requests for after that: a second layout
+        # of the screen, and a second drawing of the piece.)
+        if not self.is_mounted and not recompose:
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
 
 class StreamedMarkdown(Piece):
