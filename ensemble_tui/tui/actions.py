@@ -16,7 +16,7 @@ from textual.app import SuspendNotSupported
 from textual.message import Message
 from textual.screen import Screen
 
-from ensemble_tui.core.models import LEAD_NAME, MemberStatus
+from ensemble_tui.core.states import LEAD_NAME, MemberStatus
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.tui import texts
 from ensemble_tui.tui.runtime import attach_command, run_attached

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -14,8 +14,11 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
-from ensemble_tui.core.models import Task, TaskPriority, TaskStatus
+from ensemble_tui.core.states import TaskPriority, TaskStatus
 from ensemble_tui.tui.widgets.table import LiveTable
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.models import Task
 
 GROUPS: dict[TaskStatus, str] = {
     TaskStatus.IN_PROGRESS: "In progress",
