@@ -59,6 +59,8 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "uvicorn",
     "starlette",
     "textual.widgets._markdown",
+    # Rich's emoji names: a str read as markup (a DataTable's column label) loads them.
+    "rich._emoji_codes",
     "ensemble_tui.settings",
     "ensemble_tui.core.models",
     "ensemble_tui.composition",
@@ -75,6 +77,7 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "ensemble_tui.core.team.control",
     "ensemble_tui.tui.bridge",
     "ensemble_tui.tui.screens.diff",
+    "ensemble_tui.tui.screens.forks",
     "ensemble_tui.tui.screens.help",
 )
 

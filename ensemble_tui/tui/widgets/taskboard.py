@@ -75,9 +75,10 @@ class TaskBoard(LiveTable):
         self.border_subtitle = "enter details"
 
     def on_mount(self) -> None:
-        # No header: the labels are empty so that they take no width.
+        # No header: the labels are empty so that they take no width (Text, as in the
+        # team list: a str would load Rich's emoji table).
         for column in COLUMNS:
-            self.add_column("", key=column)
+            self.add_column(Text(), key=column)
         self.show_header = False
 
     def on_resize(self, event: Resize) -> None:
