@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -74,6 +75,31 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"team event types produced: {len(EMITTED)} of {len(EVENT_TYPES)}; "
             f"not produced by any test: {', '.join(missing) or 'none'}"
         )
+
+
+# `opencode serve --port 0` takes 4096 when it is free, else a port the OS picks. The run
+# holds 4096 (when it can), so its servers all get ports of their own: one that the tests
+# restart on the same port could otherwise be taken meanwhile by any other server starting.
+OPENCODE_FIRST_PORT = 4096
+_HELD_PORTS: list[socket.socket] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the process that runs the whole session (not in an xdist worker), hold 4096."""
+    if hasattr(config, "workerinput"):
+        return
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        holder.bind(("127.0.0.1", OPENCODE_FIRST_PORT))
+    except OSError:
+        holder.close()  # Taken already: by a server that keeps it, or by another run.
+    else:
+        _HELD_PORTS.append(holder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _HELD_PORTS:
+        _HELD_PORTS.pop().close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
