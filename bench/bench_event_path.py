@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -199,12 +200,19 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("inf")
 
 
-async def main(frames: int, rounds: int, key_count: int) -> None:
+PARTS = ("coordinator", "screen", "keys")
+
+
+async def main(frames: int, rounds: int, key_count: int, parts: Sequence[str] = PARTS) -> None:
     print(f"ingestion: {frames} frames over 10 sessions, {rounds} rounds")
-    coordinator = await ingest_coordinator(frames, rounds)
-    print(f"ratio ingest.coordinator {statistics.median(coordinator):.3f}")
-    screen = await ingest_screen(frames, rounds)
-    print(f"ratio ingest.screen {statistics.median(screen):.3f}")
+    if "coordinator" in parts:
+        coordinator = await ingest_coordinator(frames, rounds)
+        print(f"ratio ingest.coordinator {statistics.median(coordinator):.3f}")
+    if "screen" in parts:
+        screen = await ingest_screen(frames, rounds)
+        print(f"ratio ingest.screen {statistics.median(screen):.3f}")
+    if "keys" not in parts:
+        return
     for rate in (2000, 10000):
         latencies, lost = await keys(rate, key_count)
         shown = f"median {statistics.median(latencies):.1f} ms, " if latencies else ""
@@ -223,5 +231,14 @@ if __name__ == "__main__":
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keys", type=int, default=40)
+    parser.add_argument(
+        "--only", choices=PARTS, action="append", help="run only this part (may be repeated)"
+    )
+    parser.add_argument(
+        "--coordinator-only",
+        action="store_true",
+        help="measure the coordinator's ingestion alone (as --only coordinator)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.frames, args.rounds, args.keys))
+    parts = ["coordinator"] if args.coordinator_only else args.only or list(PARTS)
+    asyncio.run(main(args.frames, args.rounds, args.keys, parts))

@@ -184,7 +184,13 @@ class FrameServer:
         self.url = ""
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self._closing = asyncio.Event()
+
+    @property
+    def handlers(self) -> frozenset[asyncio.Task[None]]:
+        """The connection handlers running (one per client, from its first byte on)."""
+        return frozenset(self._handlers)
 
     def arm(self, frames: list[bytes], rate: float | None = None) -> None:
         """What the next connection gets: all at once, or *rate* frames a second."""
@@ -196,14 +202,26 @@ class FrameServer:
         self.url = f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
+        """Close every connection and the server, and wait for their handlers to end."""
         self._closing.set()
         for writer in list(self._open):
             writer.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        # Python 3.11's wait_closed does not wait for the handlers: a paced one still
+        # writing would be cancelled by asyncio.run at the end instead.
+        await asyncio.gather(*self._handlers)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One client: the armed frames, then the connection held open until stop().
+
+        Ends quietly when the client goes away, the server stops, or the task is
+        cancelled: asyncio reports a connection handler that ends with any exception,
+        a cancellation included, as an error ("Exception in callback ...")."""
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
         self._open.add(writer)
         try:
             await reader.readuntil(b"\r\n\r\n")
@@ -212,25 +230,27 @@ class FrameServer:
             if rate is None:
                 writer.write(b"".join(frames))
             else:
-                await _paced(writer, frames, rate)
+                await self._paced(writer, frames, rate)
             await writer.drain()
             await self._closing.wait()  # Held open until stop(): no reconnect.
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
             self._open.discard(writer)
+            if handler is not None:
+                self._handlers.discard(handler)
 
-
-async def _paced(writer: asyncio.StreamWriter, frames: list[bytes], rate: float) -> None:
-    """Write *frames* at *rate* a second, in a burst every 10 ms."""
-    start = time.perf_counter()
-    sent = 0
-    while sent < len(frames):
-        due = min(len(frames), int((time.perf_counter() - start) * rate) + 1)
-        if due > sent:
-            writer.write(b"".join(frames[sent:due]))
-            sent = due
-        await asyncio.sleep(0.01)
+    async def _paced(self, writer: asyncio.StreamWriter, frames: list[bytes], rate: float) -> None:
+        """Write *frames* at *rate* a second, in a burst every 10 ms, until all are sent,
+        the client has gone or the server stops."""
+        start = time.perf_counter()
+        sent = 0
+        while sent < len(frames) and not (writer.is_closing() or self._closing.is_set()):
+            due = min(len(frames), int((time.perf_counter() - start) * rate) + 1)
+            if due > sent:
+                writer.write(b"".join(frames[sent:due]))
+                sent = due
+            await asyncio.sleep(0.01)
 
 
 async def bare_loop(url: str, expected: int, http: httpx.AsyncClient | None = None) -> float:

@@ -8,27 +8,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ensemble_tui.core.git.repository import RepositoryError, resolve_repository
 from ensemble_tui.core.store.state_file import check_state_file, state_file
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.server import check_opencode_version, find_opencode
-from ensemble_tui.settings import (
+from ensemble_tui.settings_files import (
     REPO_FILE,
-    LoadedSettings,
+    Layer,
     SettingsError,
-    coordinator_settings,
-    describe,
-    load_settings,
+    keys_for_first_frame,
     needs_trust,
-    read_repository_file,
+    read_layers,
 )
 from ensemble_tui.trust import trust, untrust
+
+if TYPE_CHECKING:
+    from ensemble_tui.options import RunOptions
+    from ensemble_tui.settings import LoadedSettings
+    from ensemble_tui.tui.app import EnsembleApp
 
 
 class UsageError(EnsembleError):
@@ -58,8 +62,15 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
     return overrides
 
 
+def _layers(repo: Path | None, args: argparse.Namespace) -> list[Layer]:
+    return read_layers(repo, parse_overrides(getattr(args, "set", None)))
+
+
 def _settings(repo: Path | None, args: argparse.Namespace) -> LoadedSettings:
-    return load_settings(repo, parse_overrides(getattr(args, "set", None)))
+    # pydantic and the model cost a tenth of a second: imported by the commands that check.
+    from ensemble_tui.settings import validate_layers
+
+    return validate_layers(_layers(repo, args))
 
 
 def _check_url(url: str | None) -> None:
@@ -97,28 +108,61 @@ def _opencode_for(
 
 
 def run_screen(args: argparse.Namespace) -> None:
-    """`ensemble-tui [PATH]`: the screen on a repository."""
+    """`ensemble-tui [PATH]`: the screen on a repository.
+
+    Before the screen opens the settings' files are read (a file that is not TOML, or an
+    untrusted one, stops here) and the keymap is checked; every value is checked, and
+    OpenCode found, in the screen's start-up worker (`settle`), which closes the screen
+    with the same message and exit status as here if one is refused.
+    """
+    # Start-up makes objects that live as long as the process (modules, classes, the
+    # app): the collector's full passes over them cost a tenth of the CPU to the first
+    # frame. It waits while they are made, then leaves them out of its passes (frozen).
+    gc.disable()
+    try:
+        app = _screen_app(args)
+    finally:
+        gc.freeze()
+        gc.enable()
+    app.run()
+    if app.failure is not None:
+        raise app.failure
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
+def _screen_app(args: argparse.Namespace) -> EnsembleApp:
     from ensemble_tui.options import RunOptions
     from ensemble_tui.tui.app import make_app
 
     _check_url(args.url)
     repo = resolve_repository(args.path.resolve())
-    loaded = _settings(repo, args)
+    layers = _layers(repo, args)
+    keys = keys_for_first_frame(layers)
+    if keys is None:
+        # Only the full check can judge this keymap: judged now, as every setting was.
+        from ensemble_tui.settings import validate_layers
+
+        keys = dict(validate_layers(layers).settings.keys)
     _prepare_state(repo)
+
+    def settle(options: RunOptions) -> None:
+        from ensemble_tui.settings import coordinator_settings, validate_layers
+
+        loaded = validate_layers(layers)
+        options.settings = coordinator_settings(loaded.settings)
+        options.opencode_bin = _opencode_for(args, loaded, check=False)
+
     options = RunOptions(
         repo_root=repo,
         prompt="",
         url=args.url,
         password=args.password,
-        opencode_bin=_opencode_for(args, loaded, check=False),
         team_name=args.team,
         session_id=args.session,
-        settings=coordinator_settings(loaded.settings),
+        settle=settle,
     )
-    app = make_app(options, keys=loaded.settings.keys)
-    app.run()
-    if app.return_code:
-        sys.exit(app.return_code)
+    return make_app(options, keys=keys)
 
 
 def run_serve(args: argparse.Namespace) -> None:
@@ -152,6 +196,8 @@ def run_headless_command(args: argparse.Namespace) -> None:
     repo = resolve_repository(args.repo.resolve())
     loaded = _settings(repo, args)
     _prepare_state(repo)
+    from ensemble_tui.settings import coordinator_settings
+
     options = RunOptions(
         repo_root=repo,
         prompt=args.prompt,
@@ -204,6 +250,8 @@ def show_config(args: argparse.Namespace) -> None:
     problems = check_keymap(loaded.settings.keys)
     if problems:
         raise SettingsError(f"{'; '.join(problems)} (from {loaded.source_of('keys')})")
+    from ensemble_tui.settings import describe
+
     print(describe(loaded))
 
 
@@ -219,6 +267,8 @@ def trust_settings(args: argparse.Namespace) -> None:
         return
     if not settings_file.is_file():
         raise CommandFailed(f"{settings_file} does not exist, so there is nothing to trust.")
+    from ensemble_tui.settings import read_repository_file
+
     values, content = read_repository_file(settings_file)
     digest = trust(settings_file, content)
     risky = [f"{key} = {values[key]!s}" for key in values if needs_trust(key)]

@@ -4,7 +4,7 @@ before its first frame, and the composition root (which brings MCP) only after."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,3 +28,7 @@ class RunOptions:
     team_name: str | None = None
     session_id: str | None = None
     settings: CoordinatorSettings = field(default_factory=CoordinatorSettings)
+    settle: Callable[[RunOptions], None] | None = None
+    """What is left to check before the team starts, if anything: the screen opens before
+    the settings are validated (pydantic is slow to load), and its start-up worker calls
+    this first, off the event loop, to fill in `settings` and `opencode_bin` or refuse."""

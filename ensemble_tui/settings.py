@@ -8,8 +8,10 @@ Layers, each overriding the one before:
 4. `ENSEMBLE_<KEY>` environment variables (lists and tables as JSON);
 5. command-line flags.
 
-`load_settings` remembers where each value came from, and a bad value names the key,
-the file (or variable, or flag) and what is allowed.
+`settings_files.read_layers` reads the layers (no pydantic, so the screen can read them
+before its first frame); `validate_layers` checks them into one `Settings`, remembering
+where each value came from, and a bad value names the key, the file (or variable, or
+flag) and what is allowed.
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ import inspect
 import itertools
 import json
 import math
-import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,18 +30,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from ensemble_tui.errors import EnsembleError
-from ensemble_tui.paths import config_home
-from ensemble_tui.trust import TrustError, is_trusted, trusted_digest
+from ensemble_tui.settings_files import Layer, flatten_keys, read_layers, read_toml
+from ensemble_tui.settings_files import SettingsError as SettingsError
+from ensemble_tui.settings_files import needs_trust as needs_trust
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
 
     from ensemble_tui.core.team.settings import CoordinatorSettings
 
-ENV_PREFIX = "ENSEMBLE_"
-USER_FILE = "ensemble.toml"
-REPO_FILE = ".ensemble.toml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
 
@@ -56,22 +53,6 @@ def _seconds(value: object) -> object:
             )
         return float(match.group(1)) * _UNITS[match.group(2)]
     return value
-
-
-def _flatten_keys(value: object, prefix: str = "") -> object:
-    """TOML reads `app.merge = "M"` as a nested table: flatten it back to dotted ids."""
-    if not isinstance(value, dict):
-        return value
-    flat: dict[str, object] = {}
-    for key, item in value.items():
-        name = f"{prefix}{key}"
-        if isinstance(item, dict):
-            nested = _flatten_keys(item, f"{name}.")
-            assert isinstance(nested, dict)
-            flat.update(nested)
-        else:
-            flat[name] = item
-    return flat
 
 
 def _true_or_false(value: object) -> object:
@@ -137,13 +118,17 @@ class Settings(BaseModel):
     max_members: int = Field(default=20, ge=1)
     """The most teammates a team may have at work at once; a spawn beyond it is refused."""
 
-    worktree_root: Path | None = Field(default=None, json_schema_extra={"needs_trust": True})
+    max_starting: int = Field(default=8, ge=1)
+    """The most teammates starting at once (OpenCode starting up for a new worktree, until
+    the teammate's first step); further spawns wait their turn."""
+
+    worktree_root: Path | None = Field(default=None)
     """Where teammates' worktrees go (default: the XDG data folder, outside the repository)."""
 
-    opencode_bin: str | None = Field(default=None, json_schema_extra={"needs_trust": True})
+    opencode_bin: str | None = Field(default=None)
     """The `opencode` to run (default: ENSEMBLE_OPENCODE_BIN, then the one on PATH)."""
 
-    check: str | None = Field(default=None, json_schema_extra={"needs_trust": True})
+    check: str | None = Field(default=None)
     """A shell command (e.g. `make test`) run in a teammate's worktree when it has completed
     its last task and before any merge; a failing check blocks the merge."""
 
@@ -195,19 +180,8 @@ class Settings(BaseModel):
     model_assignment: Literal["default", "rotate", "random"] = "default"
     """How teammates get a model from model_pool: default (do not use the pool), rotate, random."""
 
-    keys: Annotated[dict[str, str], BeforeValidator(_flatten_keys)] = Field(default_factory=dict)
+    keys: Annotated[dict[str, str], BeforeValidator(flatten_keys)] = Field(default_factory=dict)
     """Key bindings by id, e.g. [keys] app.merge = "M" (the README lists the ids)."""
-
-
-class SettingsError(EnsembleError):
-    """A setting that cannot be used; the message names the key, where it was set, and why."""
-
-
-def needs_trust(key: str) -> bool:
-    """Whether a setting runs a program or names a folder outside the repository, so a
-    repository's own file may set it only once the user trusted that file."""
-    extra = Settings.model_fields[key].json_schema_extra
-    return isinstance(extra, dict) and extra.get("needs_trust") is True
 
 
 @dataclass
@@ -274,62 +248,26 @@ def _check_layer(values: Mapping[str, Any], origin: str) -> dict[str, Any]:
     return checked
 
 
-def _read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
-    """The file's settings and its exact bytes (which trust is recorded against)."""
-    try:
-        content = path.read_bytes()
-        return tomllib.loads(content.decode("utf-8")), content
-    except UnicodeDecodeError as error:
-        raise SettingsError(
-            f"{path} is not UTF-8 text (byte {error.start} cannot be read); "
-            "save it as UTF-8, as TOML requires"
-        ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise SettingsError(f"{path} is not valid TOML: {error}") from None
-    except OSError as error:
-        raise SettingsError(f"{path} cannot be read: {error}") from None
-
-
 def read_repository_file(path: Path) -> tuple[dict[str, Any], bytes]:
     """A repository's settings file, validated, and its bytes (for `ensemble-tui trust`)."""
-    values, content = _read_toml(path)
+    values, content = read_toml(path)
     return _check_layer(values, str(path)), content
 
 
-def _check_trust(path: Path, values: Mapping[str, Any], content: bytes) -> None:
-    """Refuse a repository file that sets a program or outside path unless it is trusted."""
-    risky = [key for key in values if key in Settings.model_fields and needs_trust(key)]
+def validate_layers(layers: list[Layer]) -> LoadedSettings:
+    """Check each layer's keys and values (naming its origin in a refusal), then merge them
+    into one Settings, remembering where each value came from."""
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for layer in layers:
+        for key, value in _check_layer(layer.values, layer.origin).items():
+            merged[key] = value
+            sources[key] = layer.origin
     try:
-        if not risky or is_trusted(path, content):
-            return
-        changed = trusted_digest(path) is not None
-    except TrustError as error:
-        raise SettingsError(str(error)) from None
-    named = " and ".join(risky)
-    why = "has changed since you trusted it" if changed else "is not trusted"
-    raise SettingsError(
-        f"{path} sets {named}, which would run a program or write outside the repository, "
-        f"and the file {why}, so ensemble-tui will not use it. Read the file; if you agree "
-        f"with it, run `ensemble-tui trust {path.parent}`. Or remove {named} from it "
-        "(your own ~/.config/ensemble-tui/ensemble.toml or ENSEMBLE_* variables can set it)."
-    )
-
-
-def _environment(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
-    """ENSEMBLE_<KEY> variables as {key: (variable, value)}; JSON for lists and tables."""
-    found: dict[str, tuple[str, Any]] = {}
-    for variable, raw in environ.items():
-        if not variable.startswith(ENV_PREFIX) or variable == "ENSEMBLE_OPENCODE_BIN":
-            continue
-        key = variable[len(ENV_PREFIX) :].lower()
-        value: Any = raw
-        if raw.strip().startswith(("[", "{")):
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError as error:
-                raise SettingsError(f"{variable}: not valid JSON ({error})") from None
-        found[key] = (variable, value)
-    return found
+        settings = Settings(**merged)
+    except ValidationError as error:
+        raise SettingsError(f"the settings do not fit together: {error}") from None
+    return LoadedSettings(settings, sources)
 
 
 def load_settings(
@@ -337,34 +275,8 @@ def load_settings(
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> LoadedSettings:
-    """Merge the layers into one validated Settings, remembering each value's origin."""
-    merged: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-
-    def apply(values: Mapping[str, Any], origin: str) -> None:
-        for key, value in _check_layer(values, origin).items():
-            merged[key] = value
-            sources[key] = origin
-
-    user_file = config_home() / USER_FILE
-    if user_file.is_file():
-        apply(_read_toml(user_file)[0], str(user_file))
-    repo_file = repo_root / REPO_FILE if repo_root is not None else None
-    if repo_file is not None and repo_file.is_file():
-        values, content = _read_toml(repo_file)
-        _check_trust(repo_file, values, content)
-        apply(values, str(repo_file))
-    for key, (variable, value) in _environment(os.environ if environ is None else environ).items():
-        apply({key: value}, variable)
-    if flags:
-        for key, value in flags.items():
-            if value is not None:
-                apply({key: value}, f"--set {key}")
-    try:
-        settings = Settings(**merged)
-    except ValidationError as error:
-        raise SettingsError(f"the settings do not fit together: {error}") from None
-    return LoadedSettings(settings, sources)
+    """Read the layers and merge them into one validated Settings."""
+    return validate_layers(read_layers(repo_root, flags, environ))
 
 
 def coordinator_settings(settings: Settings) -> CoordinatorSettings:
@@ -395,6 +307,7 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         budget_time=settings.budget_time,
         member_budget_tokens=settings.member_budget_tokens,
         max_members=settings.max_members,
+        max_starting=settings.max_starting,
     )
 
 

@@ -5,10 +5,13 @@ Nothing here is timed; `make bench` gives the figures.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from bench import bench_event_path, bench_memory, bench_startup, scale
-from bench.frames import END_PART, generate
+from bench.frames import END_PART, FrameServer, encode, generate
 from ensemble_tui.demo.script import parse_script
 from ensemble_tui.opencode.events import PartDelta, parse_global_event
 
@@ -28,6 +31,44 @@ async def test_event_path_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     for name in ("ingest.coordinator", "ingest.screen", "keys.2000", "keys.10000"):
         assert name in out
+
+
+async def test_the_frame_server_ends_its_handlers_quietly() -> None:
+    """A paced handler ends without an error when its client goes away, when it is
+    cancelled, and when the server stops (asyncio reports a connection handler that ends
+    in any exception, a cancellation included, as an error)."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    server = FrameServer()
+    await server.start()
+    server.arm(encode(generate(500, [("ses_a", "/a")])), rate=20)  # 25 s of frames
+    port = int(server.url.rsplit(":", 1)[1])
+
+    async def connect() -> asyncio.StreamWriter:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /global/event HTTP/1.1\r\nhost: x\r\n\r\n")
+        await reader.readuntil(b"\r\n\r\n")
+        return writer
+
+    try:
+        client = await connect()
+        (gone,) = server.handlers
+        client.close()
+        async with asyncio.timeout(30):
+            await gone  # ends once its client has gone
+        await connect()
+        (cancelled,) = server.handlers
+        cancelled.cancel()
+        await asyncio.gather(cancelled, return_exceptions=True)
+        await asyncio.sleep(0)  # the handler's done callback runs
+        assert not cancelled.cancelled(), "it ended quietly"
+        await connect()
+        await server.stop()
+        assert not server.handlers
+    finally:
+        loop.set_exception_handler(None)
+    assert reported == []
 
 
 async def test_memory_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,3 +98,16 @@ def test_the_scale_run_spawns_everyone_in_one_call_and_cleans_up_after_all_repor
     (cleanup,) = [step for step in steps if step.get("tool") == "ensemble_team_cleanup"]
     assert cleanup["await"] == [f"{name}: done" for name in names]
     assert all(parse_script(more["prompt"]) for more in spawn["more"])
+
+
+def test_the_scale_run_counts_a_teammate_working_from_its_first_step() -> None:
+    """All working means each teammate's model was asked for its first step (the write of
+    `<name>.txt`), not only that its spawn was done."""
+    requests = [
+        {"time": 103.0, "step": {"tool": "ensemble_team_spawn", "args": {}}},
+        {"time": 110.0, "step": {"tool": "write", "args": {"filePath": "m02.txt"}}},
+        {"time": 112.0, "step": {"tool": "bash", "args": {"command": "git commit"}}},
+        {"time": 107.5, "step": {"tool": "write", "args": {"filePath": "m01.txt"}}},
+        {"time": 120.0, "step": {"text": "done"}},
+    ]
+    assert scale.first_steps(requests, ["m01", "m02", "m03"], 100.0) == {"m01": 7.5, "m02": 10.0}

@@ -127,6 +127,31 @@ def test_a_bad_setting_stops_the_start_naming_key_and_file(tmp_path: Path, git_r
     assert "5m" in done.stderr
 
 
+def test_a_bad_setting_closes_the_screen_as_the_command_line_refuses_it(
+    tmp_path: Path, git_repo: Path
+) -> None:
+    """The screen opens before the settings' values are checked (pydantic is slow to load,
+    issue 14: start-up); a value refused then closes it, with the message and exit status
+    `config` gives for the same setting, and no traceback."""
+    env = isolated(tmp_path)
+    screen = cli([str(git_repo), "--set", "stall_threshold=later"], tmp_path, env)
+    config = cli(["config", "--set", "stall_threshold=later"], git_repo, env)
+    assert (screen.returncode, config.returncode) == (1, 1)
+    assert config.stderr.startswith("ensemble-tui: --set stall_threshold: stall_threshold = ")
+    assert screen.stderr.endswith(config.stderr), "said last, once the terminal is back"
+    assert "Traceback" not in screen.stderr
+
+
+def test_a_keymap_only_the_full_check_can_judge_is_judged_before_the_screen_opens(
+    tmp_path: Path, git_repo: Path
+) -> None:
+    done = cli([str(git_repo), "--set", "keys={app = {merge = 1}}"], tmp_path, isolated(tmp_path))
+    assert done.returncode == 1
+    # Nothing drawn before the message: the refusal came before the screen.
+    assert done.stderr.startswith("ensemble-tui: --set keys: keys = {'app': {'merge': 1}} is not")
+    assert "valid string" in done.stderr
+
+
 def test_an_unknown_key_binding_id_is_refused_before_the_screen_opens(
     tmp_path: Path, git_repo: Path, opencode_bin: str
 ) -> None:

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+# The names and states the screen draws at its first frame, before pydantic is loaded.
+from ensemble_tui.core.states import ENDED_STATUSES as ENDED_STATUSES
+from ensemble_tui.core.states import LEAD_NAME as LEAD_NAME
+from ensemble_tui.core.states import MemberRole as MemberRole
+from ensemble_tui.core.states import MemberStatus as MemberStatus
+from ensemble_tui.core.states import TaskPriority as TaskPriority
+from ensemble_tui.core.states import TaskStatus as TaskStatus
+from ensemble_tui.core.states import TeamStatus as TeamStatus
+from ensemble_tui.core.states import utc_now as utc_now
+
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 MODEL_PATTERN = re.compile(r"^[^/\s]+/\S+$")
-LEAD_NAME = "lead"
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware in UTC, as every stored timestamp is."""
-    return datetime.now(UTC)
 
 
 def validate_name(kind: str, value: str) -> str:
@@ -46,68 +49,6 @@ def validate_model_id(value: str | None) -> str | None:
 TeamName = Annotated[str, AfterValidator(lambda value: validate_name("team", value))]
 MemberName = Annotated[str, AfterValidator(lambda value: validate_name("member", value))]
 ModelId = Annotated[str | None, AfterValidator(validate_model_id)]
-
-
-class TeamStatus(StrEnum):
-    """Whether a team is still at work; archived names can be used again."""
-
-    ACTIVE = "active"
-    ARCHIVED = "archived"
-
-
-class MemberRole(StrEnum):
-    """The lead plans and merges; teammates do the work in their own worktrees."""
-
-    LEAD = "lead"
-    TEAMMATE = "teammate"
-
-
-class MemberStatus(StrEnum):
-    """What a member is doing, as the event stream reports it."""
-
-    STARTING = "starting"
-    WORKING = "working"
-    NEEDS_PERMISSION = "needs-permission"
-    NEEDS_ANSWER = "needs-answer"
-    IDLE = "idle"
-    STALLED = "stalled"
-    RATE_LIMITED = "rate-limited"
-    ERROR = "error"
-    TIMED_OUT = "timed-out"
-    SHUT_DOWN = "shut-down"
-    MERGED = "merged"
-
-    @property
-    def ended(self) -> bool:
-        """A member in this state takes no part any more: no messages, no tasks, no turns."""
-        return self in ENDED_STATUSES
-
-    @property
-    def needs_human(self) -> bool:
-        """The member waits for the human's answer to a permission or a question."""
-        return self in (MemberStatus.NEEDS_PERMISSION, MemberStatus.NEEDS_ANSWER)
-
-
-# The one definition of "ended": every rule about ended members reads it from here.
-ENDED_STATUSES = frozenset({MemberStatus.SHUT_DOWN, MemberStatus.MERGED, MemberStatus.TIMED_OUT})
-
-
-class TaskStatus(StrEnum):
-    """Where a task is on the board."""
-
-    PENDING = "pending"
-    BLOCKED = "blocked"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-class TaskPriority(StrEnum):
-    """How soon a task should be picked up."""
-
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
 
 
 class Team(BaseModel):

@@ -162,5 +162,7 @@ def run_demo_on_screen(pace: float = DEMO_PACE) -> DemoPlace:
     with ScriptedModel(log_path=place.root / "model.log") as model:
         app = make_app(demo_options(place, model.base_url, pace))
         app.run()
+    if app.failure is not None:
+        raise app.failure
     print(closing_words(place))
     return place

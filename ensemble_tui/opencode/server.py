@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import ctypes
 import os
 import re
 import secrets
@@ -40,6 +39,8 @@ def _parent_death_signal() -> Callable[[], None] | None:
     go on meanwhile; its SQLite database is safe against a kill."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # Here: the screen imports this module before its first frame.
+
     try:
         # Looked up here, not in the child: the hook must do nothing but one syscall.
         prctl = ctypes.CDLL(None, use_errno=True).prctl

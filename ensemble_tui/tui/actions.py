@@ -16,24 +16,17 @@ from textual.app import SuspendNotSupported
 from textual.message import Message
 from textual.screen import Screen
 
-from ensemble_tui.core.models import LEAD_NAME, MemberStatus
+from ensemble_tui.core.states import LEAD_NAME, MemberStatus
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.tui import texts
 from ensemble_tui.tui.runtime import attach_command, run_attached
 from ensemble_tui.tui.screens.confirm import ConfirmScreen, QuestionScreen, TextScreen
 from ensemble_tui.tui.screens.detail import DetailScreen
-from ensemble_tui.tui.screens.forks import (
-    CompareScreen,
-    ForkAsked,
-    ForkScreen,
-    HandoffAsked,
-    HandoffScreen,
-)
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.transcript import Transcript
 
 # The results' types (git, checks, forks, OpenCode's models) come with the team, after
-# the first frame; they are only named here.
+# the first frame, and the fork dialogs' when one is opened; they are only named here.
 if TYPE_CHECKING:
     from ensemble_tui.core.git.merge import MergeResult
     from ensemble_tui.core.git.worktrees import BranchDiff
@@ -43,6 +36,7 @@ if TYPE_CHECKING:
     from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
     from ensemble_tui.opencode.models import PermissionReply
     from ensemble_tui.options import RunOptions
+    from ensemble_tui.tui.screens.forks import ForkAsked, HandoffAsked
 
 NEEDS_A_TEAM = {
     "diff",
@@ -382,6 +376,7 @@ class TeamActions:
 
     def fork(self, name: str, *, many: bool) -> None:
         """Ask for a name and prompt(s), then fork *name* once, or once per prompt."""
+        from ensemble_tui.tui.screens.forks import ForkScreen  # its widgets: when asked
 
         def asked(answer: ForkAsked | None) -> None:
             if answer is None:
@@ -395,6 +390,7 @@ class TeamActions:
 
     def handoff(self, name: str) -> None:
         """Ask how to hand *name*'s work on, then do it (or queue it behind its turn)."""
+        from ensemble_tui.tui.screens.forks import HandoffScreen
 
         def asked(answer: HandoffAsked | None) -> None:
             if answer is not None:
@@ -416,6 +412,7 @@ class TeamActions:
 
     def choose_fork(self, views: list[ForkView], selected: str) -> None:
         """Side by side; the fork kept is merged and the others shut down, once confirmed."""
+        from ensemble_tui.tui.screens.forks import CompareScreen
 
         def chosen(name: str | None) -> None:
             if name is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -20,10 +21,10 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import Worker
 
-from ensemble_tui.core.models import LEAD_NAME
+from ensemble_tui.core.states import LEAD_NAME
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.options import RunOptions
-from ensemble_tui.settings import SettingsError
+from ensemble_tui.settings_files import SettingsError
 from ensemble_tui.tui.actions import TeamActions
 from ensemble_tui.tui.commands import TeamCommands
 from ensemble_tui.tui.keys import KeyHints, check_keymap
@@ -58,6 +59,11 @@ STARTUP_ERRORS = (EnsembleError, OSError)
 # What the human does that must not wait behind the stream (not mouse moves: those come
 # in floods and answer nothing).
 INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
+
+
+class StartFailedError(EnsembleError):
+    """The team could not start (a setting refused, OpenCode missing...), so the screen
+    closed; the message says why, and the command line says it as it says any refusal."""
 
 
 class EnsembleApp(App[None]):
@@ -121,15 +127,29 @@ class EnsembleApp(App[None]):
         self.ended_turns_timer: Timer | None = None
         self.queued: list[tuple[str, str]] = []
         """(member, text) sent from the prompt before the team was running: sent once it is."""
+        self.failure: StartFailedError | None = None
+        """Why the team could not start, once the screen closed for it."""
 
     def get_default_screen(self) -> MainScreen:
         return self.main
 
     def post_message(self, message: Message) -> bool:
-        # Keys first: the bridge holds its next batch while a key is answered.
+        # Keys first: the bridge holds its next batch while a key is answered, and lets it
+        # go once the answer is drawn.
         if isinstance(message, INPUT_EVENTS) and self.bridge is not None:
-            self.bridge.input_arrived()
+            arrived = self.bridge.input_arrived()
+            posted = super().post_message(message)
+            self.call_later(self._input_handled, arrived, isinstance(message, events.Key))
+            return posted
         return super().post_message(message)
+
+    def _input_handled(self, arrived: float, key: bool) -> None:
+        """Run after the app has handled an input (a key went on to the focused widget, a
+        click to the screen): once that has handled it too and the screen is drawn, the
+        bridge may post again."""
+        if self.bridge is not None:
+            target = self.focused if key and self.focused is not None else self.screen
+            target.call_after_refresh(self.bridge.input_answered, arrived)
 
     def _label_keys(self) -> None:
         """The key hints of the panes' borders and the prompt, from the active keymap."""
@@ -150,8 +170,13 @@ class EnsembleApp(App[None]):
         if self.given is not None:
             self.post_message(self.TeamStarted(self.given))
         else:
-            self.team_worker = self.run_worker(self._run_team(), group="team", exit_on_error=False)
+            # Once the first frame is drawn: the worker's thread (the settings' check, the
+            # team's imports) would otherwise hold the GIL while the screen is laid out.
+            self.call_after_refresh(self._start_team)
         self.set_interval(1.0, self._tick)
+
+    def _start_team(self) -> None:
+        self.team_worker = self.run_worker(self._run_team(), group="team", exit_on_error=False)
 
     async def _run_team(self) -> None:
         try:
@@ -174,6 +199,11 @@ class EnsembleApp(App[None]):
         self.main.attach_glance(coordinator)
         self.bridge = Bridge(coordinator, self)
         self.bridge.attach()
+        # What is alive now (the modules, the team's machinery, the panes) lives as long
+        # as the app: the collector's full passes leave it out from here on, so they walk
+        # what the stream makes, not the whole heap (a pass over the whole of it held
+        # the loop, and a key pressed meanwhile, for 60 ms to hundreds under load).
+        gc.freeze()
         self.show_member(LEAD_NAME)
         # run_team has sent the options' prompt (if any) to the lead already.
         queued, self.queued = self.queued, []
@@ -182,7 +212,9 @@ class EnsembleApp(App[None]):
         self.ready.set()
 
     def on_ensemble_app_start_failed(self, message: StartFailed) -> None:
-        self.exit(return_code=1, message=f"ensemble-tui: {message.reason}")
+        # Said by the caller once the terminal is back, whole and on one line.
+        self.failure = StartFailedError(message.reason)
+        self.exit(return_code=1)
 
     def on_bridge_team_changed(self, message: Bridge.TeamChanged) -> None:
         if self.control is None or not self.main.is_attached:
@@ -278,6 +310,9 @@ class EnsembleApp(App[None]):
     def on_unmount(self) -> None:
         if self.bridge is not None:
             self.bridge.detach()
+        # Given back to the collector: what the app leaves behind (in tests, where apps
+        # come and go in one process) is collected as usual.
+        gc.unfreeze()
 
     def _tick(self) -> None:
         if self.snapshot is not None and self.main.is_attached:
@@ -343,8 +378,9 @@ class EnsembleApp(App[None]):
         if self.loading is not None:
             self.loading.extend(message.events)
         else:
-            # Drawn once when all is applied, not at each part mounted on the way.
-            with self.batch_update():
+            # Drawn once when all is applied, not at each part mounted on the way; while
+            # the app closes its panes go one by one, and a late batch draws nothing.
+            with contextlib.suppress(NoMatches), self.batch_update():
                 await self.main.transcript.apply(message.events)
 
     @on(PromptBox.Submitted)

@@ -14,12 +14,17 @@ the time and the stream the rest. Meanwhile events are collected and deltas join
 a screen that falls behind gets fewer, bigger batches, and keys never queue behind a
 backlog of them. Nothing is dropped. The wait ends early once the stream goes quiet
 (no event for QUIET), so the end of a burst is drawn at once rather than a pause later.
+
+Keys first: no batch goes while a key press (or a click) is being answered, and while
+keys come in a run, batches go right after an answer is drawn rather than just before
+the next key (`KeysFirst`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -50,10 +55,14 @@ FLUSH_INTERVAL = 0.04
 # A batch goes as soon as the stream has been quiet this long, without waiting out its
 # pause: the last events of a burst are on screen at once, not a pause later.
 QUIET = 0.025
-# Keys first: no batch goes out within this long of a key press (or a click), so the
-# key's answer does not wait behind a batch; never held longer than HOLD_AT_MOST.
-KEY_ROOM = 0.1
+# Keys first (see KeysFirst): a key waits for no batch posted while it is answered (an
+# answer not told within KEY_ROOM is taken as given), and keys closer together than
+# KEY_PACE are a run whose next key is expected. A batch is never held longer than
+# HOLD_AT_MOST past its time.
+KEY_ROOM = 0.25
+KEY_PACE = 0.5
 HOLD_AT_MOST = 0.5
+COSTS_KEPT = 8
 # After a batch that took the app T seconds to handle and draw, the next waits this many T
 # (at most MAX_PAUSE: the screen never lags further behind than that).
 SCREEN_SHARE = 4.0
@@ -64,6 +73,56 @@ TRANSCRIPT_EVENTS = (PartUpdated, PartDelta, PartRemoved, MessageUpdated)
 # Raw events that change nothing the team panes show (what does change them is told by
 # a team event too, except a step's tokens).
 UNSHOWN_EVENTS = (UnknownEvent, SessionDiffChanged, FileEdited, TodoUpdated)
+
+
+class KeysFirst:
+    """When a batch may go, so that keys do not wait behind it and its drawing.
+
+    A batch posted while a key is answered delays the answer by the whole batch and its
+    drawing, and so does one posted just before a key. So: nothing goes while a key is
+    being answered; right after an answer is drawn is the best moment (the next key is
+    furthest away then); and while keys come in a run, a batch that falls due between two
+    of them goes only if it can be handled and drawn (as long as the longest of the last
+    few took) before the next key is expected, else right after that key's answer. Once
+    the keys stop (none for 1.5 times their pace) batches go as usual.
+
+    Times are in seconds of one monotonic clock, given by the caller (input may be noted
+    on the terminal driver's thread: `arrived` only notes the time).
+    """
+
+    def __init__(self) -> None:
+        self.last = -KEY_PACE
+        """When the last key (or click) arrived."""
+        self.pace: float | None = None
+        """The time between the last two keys, if they came in a run."""
+        self.answered = self.last
+        """When the last answered key had arrived."""
+
+    def arrived(self, now: float) -> float:
+        since = now - self.last
+        self.pace = since if since < KEY_PACE else None
+        self.last = now
+        return now
+
+    def answer(self, arrived: float) -> bool:
+        """The key that arrived at *arrived* is answered and drawn; whether it is the last
+        one (no other is being answered)."""
+        if arrived != self.last:
+            return False
+        self.answered = arrived
+        return True
+
+    def wait(self, now: float, cost: float, *, just_answered: bool = False) -> float:
+        """How long a batch that would take *cost* to handle and draw should wait (0: it
+        may go now); *just_answered* when a key's answer has just been drawn."""
+        since = now - self.last
+        if self.answered != self.last:  # a key is being answered
+            return max(0.0, KEY_ROOM - since)
+        if just_answered or self.pace is None:
+            return 0.0
+        if now + cost < self.last + self.pace:
+            return 0.0  # done before the next key is expected
+        return max(0.0, self.last + self.pace * 1.5 - now)
 
 
 class Bridge:
@@ -108,7 +167,10 @@ class Bridge:
         self._due = 0.0
         self._arrived = 0
         self._arrived_at_check = 0
-        self._input_at = -KEY_ROOM
+        # How long the last batches took the app to handle and draw (the longest is what
+        # the next may take: they vary with what the stream brought and the clock's tick).
+        self._costs: deque[float] = deque(maxlen=COSTS_KEPT)
+        self.keys = KeysFirst()
         self._timer: asyncio.TimerHandle | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._unlisten: Callable[[], None] | None = None
@@ -209,34 +271,46 @@ class Bridge:
             self._arrived_at_check = self._arrived
             self._timer = loop.call_later(self.interval, self._check)
 
-    def input_arrived(self) -> None:
-        """The human pressed a key (or clicked): hold batches for a moment (may be called
-        from the terminal driver's thread: it only notes the time)."""
-        self._input_at = time.monotonic()
+    def input_arrived(self) -> float:
+        """The human pressed a key (or clicked): no batch goes until it is answered.
+        Returns the time noted, for `input_answered` (may be called from the terminal
+        driver's thread: it only notes the time)."""
+        return self.keys.arrived(time.monotonic())
 
-    def _check(self) -> None:
+    def input_answered(self, arrived: float) -> None:
+        """The app has handled the input noted at *arrived* and drawn its answer: unless
+        another came since, a batch held for it goes now (if its time has come)."""
+        if self.keys.answer(arrived) and self._timer is not None:
+            self._timer.cancel()
+            self._timer = asyncio.get_running_loop().call_later(0, self._check, True)
+
+    def _check(self, just_answered: bool = False) -> None:
         """Flush when the batch is due, or before (never before the interval) once no
         event came since the last check: the stream has gone quiet. Not while a key is
-        being answered, unless the batch has waited too long already."""
+        being answered or expected (KeysFirst), unless the batch has waited too long."""
         self._timer = None
         loop = asyncio.get_running_loop()
         now = loop.time()
         left = self._due - now
-        since_input = time.monotonic() - self._input_at
-        if since_input < KEY_ROOM and now < self._due + HOLD_AT_MOST:
-            self._timer = loop.call_later(KEY_ROOM - since_input, self._check)
+        if left > 0 and self._arrived != self._arrived_at_check:
+            self._arrived_at_check = self._arrived
+            self._timer = loop.call_later(min(QUIET, left), self._check)
             return
-        if left <= 0 or self._arrived == self._arrived_at_check:
-            self.flush()
-            return
-        self._arrived_at_check = self._arrived
-        self._timer = loop.call_later(min(QUIET, left), self._check)
+        overdue = now - self._due
+        if overdue < HOLD_AT_MOST:
+            cost = max(self._costs, default=0.0)
+            hold = self.keys.wait(time.monotonic(), cost, just_answered=just_answered)
+            if hold > 0:
+                self._timer = loop.call_later(min(hold, HOLD_AT_MOST - overdue), self._check)
+                return
+        self.flush()
 
     def _handled(self) -> None:
         """The app has handled and drawn the last batch: the next may go when its time
         comes, which is later the longer that took."""
         self._waiting = False
         spent = asyncio.get_running_loop().time() - self._posted_at
+        self._costs.append(spent)
         self._pause = min(MAX_PAUSE, spent * SCREEN_SHARE)
         if self._feed or self._sessions_changed or self._transcript or self._open_delta:
             self._schedule()

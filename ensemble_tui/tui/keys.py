@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +49,8 @@ def _bindings_of(module: Any, found: dict[str, KnownBinding]) -> None:
 def known_bindings() -> dict[str, KnownBinding]:
     """Every binding with an id, of every class of the screen, by id (this imports every
     module of the screen, so only checks and the help need it)."""
+    import pkgutil  # Here: the first frame needs no other module of the screen.
+
     found: dict[str, KnownBinding] = {}
     for info in pkgutil.walk_packages(ensemble_tui.tui.__path__, "ensemble_tui.tui."):
         _bindings_of(importlib.import_module(info.name), found)

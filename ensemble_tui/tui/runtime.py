@@ -44,6 +44,11 @@ async def run_team(
     """Start OpenCode (or attach) and the coordinator; pick up the unfinished team (or the
     one asked for) or start a lead, send the options' prompt if any, and keep it all
     running until *stop*."""
+    if options.settle is not None:
+        # The settings' check (pydantic and the model) and finding OpenCode, left by the
+        # command line until the screen was up; a refusal closes the screen with it.
+        settle, options.settle = options.settle, None
+        await asyncio.to_thread(settle, options)
     # Imported here, once the screen is up, and off the event loop: the composition root
     # brings the MCP server and the whole core, half a second or more of imports.
     await asyncio.to_thread(load_team_modules)

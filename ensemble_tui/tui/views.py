@@ -10,7 +10,7 @@ from datetime import datetime
 
 from textual.content import Content
 
-from ensemble_tui.core.models import MemberStatus, utc_now
+from ensemble_tui.core.states import MemberStatus, utc_now
 
 Clock = Callable[[], datetime]
 

@@ -306,6 +306,67 @@ def test_a_status_set_on_the_hot_path_restarts_its_clock_only_when_it_changes(
     assert not store.set_member_status(team.id, "zed", MemberStatus.IDLE, None)
 
 
+def _standings_on_disk(db_path: Path, team: Team) -> dict[str, object]:
+    """Every member's standing as a store opened afresh on the file reads it."""
+    with Store(db_path) as reopened:
+        names = ("lead", "alice", "bob", "carol")
+        return {name: reopened.member_standing(team.id, name) for name in names}
+
+
+def _standings_kept(store: Store, team: Team) -> dict[str, object]:
+    return {
+        name: store.member_standing(team.id, name) for name in ("lead", "alice", "bob", "carol")
+    }
+
+
+def test_the_standings_kept_in_memory_follow_every_write(
+    store: Store, team: Team, db_path: Path
+) -> None:
+    """The standings are read from memory on the event path: every write that changes one
+    must leave memory and the file agreeing, a rollback included."""
+    kept = _standings_kept(store, team)  # read (and kept) before the writes
+    assert kept == _standings_on_disk(db_path, team)
+    assert kept["carol"] is None
+    store.add_member(Member(team_id=team.id, name="carol", session_id="ses_carol"))
+    store.set_member_status(team.id, "alice", MemberStatus.WORKING, None)
+    store.update_member(team.id, "bob", MemberUpdate(shutdown_requested=True))
+    store.update_member(team.id, "lead", MemberUpdate(status=MemberStatus.STALLED))
+    kept = _standings_kept(store, team)
+    assert kept == _standings_on_disk(db_path, team)
+    assert kept["alice"] == (MemberStatus.WORKING, False)
+    assert kept["bob"] == (MemberStatus.STARTING, True)
+    assert kept["carol"] == (MemberStatus.STARTING, False)
+    store.set_member_status(team.id, "bob", MemberStatus.SHUT_DOWN, None)
+    store.delete_member(team.id, "carol")
+
+    def written_then_rolled_back() -> None:
+        with store.transaction():
+            store.set_member_status(team.id, "alice", MemberStatus.ERROR, "lost")
+            store.update_member(team.id, "lead", MemberUpdate(shutdown_requested=True))
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError, match="rolled back"):
+        written_then_rolled_back()
+    kept = _standings_kept(store, team)
+    assert kept == _standings_on_disk(db_path, team)
+    assert kept["alice"] == (MemberStatus.WORKING, False), "the rollback undid it"
+    assert kept["bob"] == (MemberStatus.SHUT_DOWN, True)
+    assert kept["carol"] is None
+
+
+def test_the_standings_kept_in_memory_see_another_connections_writes(
+    store: Store, team: Team, db_path: Path
+) -> None:
+    assert store.member_standing(team.id, "bob") == (MemberStatus.STARTING, False)
+    with Store(db_path) as other:
+        other.update_member(team.id, "bob", MemberUpdate(shutdown_requested=True))
+        other.set_member_status(team.id, "alice", MemberStatus.WORKING, None)
+    with store.transaction():  # as on the event path: read inside a write
+        assert store.member_standing(team.id, "bob") == (MemberStatus.STARTING, True)
+        assert store.member_standing(team.id, "alice") == (MemberStatus.WORKING, False)
+    assert _standings_kept(store, team) == _standings_on_disk(db_path, team)
+
+
 def test_find_member_by_session_only_in_active_teams(store: Store, team: Team) -> None:
     found = store.find_member_by_session("ses_bob")
     assert found is not None

@@ -1,12 +1,14 @@
 """What keeps the screen cheap while teammates stream: tables that render again only the
 rows that changed, panes not redrawn with what they show already, one toast for many
-ended turns, and the team list telling the app its cursor at once."""
+ended turns, the team list telling the app its cursor at once, and a batch of the shown
+session mounted in one go and laid out once."""
 
 from __future__ import annotations
 
 import asyncio
-import time
+import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.text import Text
@@ -17,10 +19,12 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
+from bench.frames import FrameMaker
 from ensemble_tui.core.team.events import MemberIdle, TaskAdded
 from ensemble_tui.core.team.read_model import Totals
+from ensemble_tui.opencode.events import Event, PartDelta, parse_global_event
 from ensemble_tui.tui import bridge as bridge_module
-from ensemble_tui.tui.bridge import Bridge
+from ensemble_tui.tui.bridge import Bridge, KeysFirst
 from ensemble_tui.tui.notices import (
     TURNS_TOLD_EVERY,
     EndedTurns,
@@ -31,6 +35,7 @@ from ensemble_tui.tui.widgets.activity import ActivityLine
 from ensemble_tui.tui.widgets.statusbar import Connection, StatusBar
 from ensemble_tui.tui.widgets.table import LiveTable
 from ensemble_tui.tui.widgets.teammates import TeammateList
+from ensemble_tui.tui.widgets.transcript import Transcript
 from tests.tui.scenes import build_scene, settle
 
 
@@ -155,32 +160,97 @@ async def test_the_team_list_tells_the_app_only_a_cursor_that_moved(tmp_path: Pa
         assert app.selected != "lead"
 
 
-async def test_no_batch_goes_out_while_a_key_is_answered(
+async def test_a_held_batch_goes_once_the_key_is_answered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bridge_module, "KEY_ROOM", 0.3)
+    """No batch goes out while a key is answered, and the batch held goes as soon as the
+    answer is drawn: not a fixed time after the key, when the next key of someone
+    pressing keys at that pace would arrive and wait for the batch and its drawing."""
+    # Only the answer can let the batch go here.
+    monkeypatch.setattr(bridge_module, "KEY_ROOM", 3600.0)
+    monkeypatch.setattr(bridge_module, "HOLD_AT_MOST", 3600.0)
     scene = build_scene(tmp_path, "team")
     app = scene.app
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
+        app.main.teammates.focus()
+        await settle(pilot)
         bridge = app.bridge
         assert bridge is not None
+        selected_then: list[str | None] = []
         posted = asyncio.Event()
-        target = bridge.target
-        post = target.post_message
+        post = app.post_message
 
         def noted(message: Message) -> bool:
             if isinstance(message, Bridge.TeamChanged):
+                selected_then.append(app.selected)
                 posted.set()
             return post(message)
 
-        monkeypatch.setattr(target, "post_message", noted)
-        pressed = time.monotonic()
-        noted(events.Key("j", "j"))
+        monkeypatch.setattr(app, "post_message", noted)
+        before = app.selected
         scene.coordinator.feed.emit(TaskAdded(task="t1"))
+        noted(events.Key("j", "j"))
+        assert bridge.scheduled, "the batch is held, not posted"
         async with asyncio.timeout(30):
             await posted.wait()
-        assert time.monotonic() - pressed >= 0.3
+        assert selected_then[0] != before, "the key was answered before the batch went"
+
+
+def test_keys_in_a_run_get_the_batches_right_after_their_answers() -> None:
+    """While keys come in a run, a batch goes right after an answer, or when it can be
+    drawn before the next key is expected, never just before that key."""
+    keys = KeysFirst()
+    first = keys.arrived(10.0)
+    assert keys.wait(10.01, cost=0.05) > 0, "a key being answered holds batches"
+    assert keys.answer(first)
+    assert keys.wait(10.02, cost=0.05) == 0, "one key answered: batches go as usual"
+    second = keys.arrived(10.1)  # a run: a key every 0.1 s
+    third = keys.arrived(10.2)
+    assert not keys.answer(second), "a later key is still being answered"
+    assert keys.wait(10.21, cost=0.05, just_answered=True) > 0
+    assert keys.answer(third)
+    assert keys.wait(10.21, cost=0.05, just_answered=True) == 0, "right after an answer"
+    assert keys.wait(10.22, cost=0.05) == 0, "drawn before the next key (10.3)"
+    # Due at 10.27, it would meet the next key: held for that key's answer, or until the
+    # run has stopped (no key by 10.35).
+    assert keys.wait(10.27, cost=0.05) == pytest.approx(0.08)
+    assert keys.wait(10.36, cost=0.05) == 0, "the run has stopped"
+    keys.arrived(11.0)
+    assert keys.pace is None, "a key a while after the last is no run"
+
+
+async def test_the_collector_leaves_out_what_lives_as_long_as_the_app(tmp_path: Path) -> None:
+    """A full pass of the collector over the whole heap held the loop, and a key, for
+    60 ms to hundreds: what is alive once the team is shown is left out while the app
+    runs, and given back when it ends."""
+    scene = build_scene(tmp_path, "team")
+    async with scene.app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
+async def test_a_late_batch_of_the_shown_session_while_the_app_closes_draws_nothing(
+    tmp_path: Path,
+) -> None:
+    """While the app closes, its panes go one by one: a batch of the shown session
+    handled after the transcript has gone is dropped, not a crash (seen at the end of
+    the keys benchmark)."""
+    scene = build_scene(tmp_path, "team")
+    app = scene.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.bridge is not None
+        shown = app.bridge.followed
+        assert shown is not None
+        await app.main.transcript.remove()
+        delta = PartDelta.model_validate(
+            {"sessionID": shown, "messageID": "m", "partID": "p", "field": "text", "delta": "x"}
+        )
+        app.post_message(Bridge.SessionEventsArrived(shown, (delta,)))
+        await settle(pilot)
+        assert app.is_running
 
 
 async def test_a_batch_leaves_the_sparklines_to_the_clock(
@@ -209,3 +279,75 @@ async def test_a_batch_leaves_the_sparklines_to_the_clock(
         column.names = []
         app.refresh_team(counts=False)
         assert len(drawn) == 2, "other members beside the list: drawn at once"
+
+
+class TranscriptApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Transcript()
+
+
+def turn_events(maker: FrameMaker, number: int) -> list[Event]:
+    """One assistant message of recorded shape: a text part, its deltas, its end."""
+    parsed = [parse_global_event(frame) for frame in maker.turn("ses_a", "/a", number)]
+    return [found.event for found in parsed if found is not None]
+
+
+def count_layouts(monkeypatch: pytest.MonkeyPatch, app: App[None]) -> list[int]:
+    """A list that grows by one at each layout of the screen (each reflow of its widgets)."""
+    compositor = app.screen._compositor
+    reflow = compositor.reflow
+    layouts: list[int] = []
+
+    def counted(*args: Any, **options: Any) -> Any:
+        layouts.append(1)
+        return reflow(*args, **options)
+
+    monkeypatch.setattr(compositor, "reflow", counted)
+    return layouts
+
+
+async def test_a_batch_mounts_its_new_parts_in_one_go_and_lays_the_screen_out_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three messages streamed and finished in one batch: their parts are built and filled
+    first, then mounted together; the screen is laid out once for them (Textual would lay
+    it out a second time for the sizes it has just given the new parts)."""
+    app = TranscriptApp()
+    maker = FrameMaker()
+    async with app.run_test(size=(80, 30)) as pilot:
+        transcript = app.query_one(Transcript)
+        await transcript.load([])
+        # Taller than the view already: the scroll bar is there (its coming is a layout).
+        for number in range(5):
+            await transcript.apply(turn_events(maker, number))
+        await pilot.pause()
+        mounted: list[int] = []
+        mount = transcript.mount
+
+        def counted_mount(*widgets: Any, **options: Any) -> Any:
+            mounted.append(len(widgets))
+            return mount(*widgets, **options)
+
+        monkeypatch.setattr(transcript, "mount", counted_mount)
+        layouts = count_layouts(monkeypatch, app)
+        batch = [event for number in (5, 6, 7) for event in turn_events(maker, number)]
+        with app.batch_update():  # as the app applies a batch
+            await transcript.apply(batch)
+        for _ in range(3):
+            await pilot.pause()
+        assert mounted == [3]
+        assert len(layouts) == 1
+        assert len(transcript.widgets) == 8
+
+        # Text streamed into a part on screen, a line more: again one layout.
+        layouts.clear()
+        opened = turn_events(maker, 8)
+        streamed = next(i for i, e in enumerate(opened) if isinstance(e, PartDelta))
+        await transcript.apply(opened[:streamed])
+        for _ in range(3):
+            await pilot.pause()
+        layouts.clear()
+        await transcript.apply(opened[streamed : streamed + 20])
+        for _ in range(3):
+            await pilot.pause()
+        assert len(layouts) == 1

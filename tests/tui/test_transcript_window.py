@@ -66,3 +66,23 @@ async def test_only_a_window_of_parts_stays_mounted_and_home_brings_back_the_res
         await pilot.pause()
         assert len(transcript.query(AgentText)) == messages
         assert transcript.query(AgentText).first().text == first
+
+
+async def test_a_reader_scrolled_up_keeps_every_part_mounted() -> None:
+    """New parts do not send the oldest back while the reader is reading higher up."""
+    app = OneTranscript()
+    maker = FrameMaker()
+    messages = MOUNTED_PARTS + MORE_PARTS + 5
+    async with app.run_test(size=(80, 30)) as pilot:
+        transcript = app.query_one(Transcript)
+        await transcript.load([])
+        for number in range(10):
+            await transcript.apply(turn(maker, number))
+        await pilot.pause()
+        transcript.scroll_up(animate=False)
+        await pilot.pause()
+        for number in range(10, messages):
+            await transcript.apply(turn(maker, number))
+        await pilot.pause()
+        assert len(transcript.query(AgentText)) == messages
+        assert not transcript.hidden

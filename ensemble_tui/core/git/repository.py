@@ -25,16 +25,19 @@ def resolve_repository(path: Path) -> Path:
     if not path.is_dir():
         raise RepositoryError(f"{path} is not a folder.")
     try:
-        top = _git(path, "rev-parse", "--show-toplevel")
+        # One git for both questions (the screen's start waits for it): the top folder is
+        # printed first, and the status says whether HEAD is a commit.
+        found = _git(path, "rev-parse", "--show-toplevel", "--verify", "--quiet", "HEAD^{commit}")
     except FileNotFoundError:
         raise RepositoryError("git is not installed (ensemble-tui needs git on PATH).") from None
-    if top.returncode != 0:
+    lines = found.stdout.splitlines()
+    if not lines:
         raise RepositoryError(
             f"{path} is not inside a git repository; teammates work on git branches. "
             "Run `git init` and commit once, or start ensemble-tui in a repository."
         )
-    root = Path(top.stdout.strip())
-    if _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").returncode != 0:
+    root = Path(lines[0])
+    if found.returncode != 0:
         raise RepositoryError(
             f"{root} has no commit yet; teammates branch from HEAD. Commit once "
             "(git add -A && git commit -m 'initial commit') and start again."

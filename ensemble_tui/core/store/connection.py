@@ -81,6 +81,9 @@ class StoreConnection:
         self._writing = False
         # Counts this connection's write transactions, so what was read before one is stale.
         self._writes = 0
+        # Other connections' commit mark, as read in the current outermost scope (None: not
+        # read in it yet, or outside any).
+        self._others_mark: int | None = None
         try:
             # First, and read-only: a damaged file is left exactly as it was found.
             _check_integrity(self._connection, self.path)
@@ -126,6 +129,23 @@ class StoreConnection:
                 return None
             row = self._connection.execute("PRAGMA data_version").fetchone()
             return self._writes, int(row[0])
+
+    def others_mark(self) -> int:
+        """A mark that changes whenever another connection has committed (SQLite's
+        `data_version`): what this connection keeps in memory of the database holds while
+        it does. Read once per outermost transaction or read, which no other connection
+        commits into (a write one holds the lock; a read one keeps its snapshot)."""
+        with self._lock:
+            mark = self._others_mark
+            if mark is None or not self._depth:
+                mark = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+                if self._depth:
+                    self._others_mark = mark
+            return mark
+
+    def _forget_unsaved(self) -> None:
+        """A write transaction was rolled back: drop whatever was kept in memory of it
+        (subclasses that keep something override this)."""
 
     def close(self) -> None:
         """Close the connection; committed writes are already on disk."""
@@ -212,6 +232,7 @@ class _Scope:
             else:
                 store._connection.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
                 store._depth, store._writing = 1, self._write
+                store._others_mark = None
         except BaseException:
             store._lock.release()
             raise
@@ -239,9 +260,11 @@ class _Scope:
         """Commit the outermost write (roll it back if its block raised, or the commit did)."""
         store = self._store
         connection = store._connection
+        committed = False
         try:
             if committing:
                 connection.execute("COMMIT")
+                committed = True
             elif connection.in_transaction:
                 connection.execute("ROLLBACK")
         except BaseException:
@@ -251,3 +274,6 @@ class _Scope:
         finally:
             store._depth, store._writing = 0, False
             store._writes += 1
+            store._others_mark = None
+            if not committed:
+                store._forget_unsaved()

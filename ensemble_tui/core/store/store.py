@@ -46,6 +46,7 @@ __all__ = ["MemberStanding", "Store", "StoreError"]
 _MEMBER_ORDER = "ORDER BY role = 'lead' DESC, created, name"
 # `json.dumps(detail, sort_keys=True)` without making an encoder per call (once per team event).
 _encode_detail = json.JSONEncoder(sort_keys=True).encode
+_APPEND_EVENT = "INSERT INTO events (team_id, time, kind, member, detail) VALUES (?, ?, ?, ?, ?)"
 
 
 class MemberStanding(NamedTuple):
@@ -90,6 +91,18 @@ class Store(StoreConnection):
         # Members as last read, with the version they were read at: the coordinator asks
         # for one at every status change, and members are frozen, so they can be shared.
         self._members: dict[tuple[int, str], tuple[tuple[int, int], Member | None]] = {}
+        # Every member's standing as this connection last wrote or read it, read per event
+        # of the stream: kept by the write methods below, dropped on a rollback, and
+        # trusted only while no other connection has committed (`_standings_mark`).
+        self._standings: dict[tuple[int, str], MemberStanding | None] = {}
+        self._standings_mark: int | None = None
+
+    def _forget_unsaved(self) -> None:
+        self._standings.clear()
+
+    def _keep_standing(self, member: Member) -> None:
+        standing = MemberStanding(member.status, member.shutdown_requested)
+        self._standings[(member.team_id, member.name)] = standing
 
     # Messages (see `MessageQueries`)
 
@@ -179,6 +192,7 @@ class Store(StoreConnection):
                 status_since=now,
             )
             _insert(db, "members", lead.model_dump(exclude_none=True))
+            self._keep_standing(lead)
             return _team(team_row(db, team_id))
 
     def archive_team(self, team_id: int) -> Team:
@@ -236,6 +250,7 @@ class Store(StoreConnection):
                     f"This team already has a member named {member.name!r}; pick another name."
                 )
             _insert(db, "members", member.model_dump(exclude_none=True))
+            self._keep_standing(member)
         return member
 
     def delete_member(self, team_id: int, name: str) -> None:
@@ -258,6 +273,7 @@ class Store(StoreConnection):
                     f"DELETE FROM {table} WHERE team_id = ? AND {column} = ?", (team_id, name)
                 )
             db.execute("DELETE FROM members WHERE team_id = ? AND name = ?", (team_id, name))
+            self._standings[(team_id, name)] = None
 
     def update_member(self, team_id: int, name: str, update: MemberUpdate) -> Member:
         """Write the fields set in `update`; a change of status restarts `status_since`."""
@@ -272,7 +288,9 @@ class Store(StoreConnection):
                     f"UPDATE members SET {assignments} WHERE team_id = ? AND name = ?",
                     [*(sql_value(value) for value in changes.values()), team_id, name],
                 )
-            return _member(require_member(db, team_id, name))
+            member = _member(require_member(db, team_id, name))
+            self._keep_standing(member)
+            return member
 
     def add_member_usage(
         self,
@@ -298,7 +316,7 @@ class Store(StoreConnection):
                     output_tokens,
                     reasoning_tokens,
                     cost,
-                    sql_value(utc_now()),
+                    utc_now().isoformat(),
                     team_id,
                     name,
                 ),
@@ -308,15 +326,23 @@ class Store(StoreConnection):
 
     def member_standing(self, team_id: int, name: str) -> MemberStanding | None:
         """A member's status and whether its shutdown was asked for: what the coordinator
-        checks at every status change, read without building the whole member."""
+        checks at every change an event makes, from memory unless another connection
+        has committed since it was kept."""
+        key = (team_id, name)
+        mark = self.others_mark()
+        if mark != self._standings_mark:
+            self._standings.clear()
+            self._standings_mark = mark
+        elif key in self._standings:
+            return self._standings[key]
         with self.reading() as db:
             row = db.execute(
                 "SELECT status, shutdown_requested FROM members WHERE team_id = ? AND name = ?",
                 (team_id, name),
             ).fetchone()
-        if row is None:
-            return None
-        return MemberStanding(MemberStatus(row[0]), bool(row[1]))
+        standing = None if row is None else MemberStanding(MemberStatus(row[0]), bool(row[1]))
+        self._standings[key] = standing
+        return standing
 
     def set_member_status(
         self, team_id: int, name: str, status: MemberStatus, error: str | None
@@ -328,8 +354,12 @@ class Store(StoreConnection):
                 "UPDATE members SET status = ?, error = ?, "
                 "status_since = CASE WHEN status = ? THEN status_since ELSE ? END "
                 "WHERE team_id = ? AND name = ?",
-                (status.value, error, status.value, sql_value(utc_now()), team_id, name),
+                (status.value, error, status.value, utc_now().isoformat(), team_id, name),
             )
+            key = (team_id, name)
+            kept = self._standings.get(key)
+            if kept is not None:
+                self._standings[key] = kept._replace(status=status)
             return cursor.rowcount > 0
 
     def get_member(self, team_id: int, name: str) -> Member | None:
@@ -426,17 +456,10 @@ class Store(StoreConnection):
         detail: dict[str, Any] | None = None,
     ) -> int:
         """Append one entry to the event log (`detail` must be JSON-serialisable); its id."""
-        entry_time = utc_now()
-        detail = detail or {}
+        row = (team_id, utc_now().isoformat(), kind, member, _encode_detail(detail or {}))
         with self.transaction() as db:
-            values = {
-                "team_id": team_id,
-                "time": entry_time,
-                "kind": kind,
-                "member": member,
-                "detail": _encode_detail(detail),
-            }
-            return int(_insert(db, "events", values).lastrowid or 0)
+            # One statement written out, not `_insert`'s: the coordinator logs every status.
+            return int(db.execute(_APPEND_EVENT, row).lastrowid or 0)
 
     def list_events(
         self, team_id: int | None, *, after_id: int = 0, limit: int = -1

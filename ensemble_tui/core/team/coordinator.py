@@ -66,6 +66,7 @@ from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
 from ensemble_tui.core.team.settings import (
     CoordinatorSettings as CoordinatorSettings,  # re-exported
 )
+from ensemble_tui.core.team.starts import StartGate
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.models import ModelRef, Tokens
@@ -142,6 +143,8 @@ class Coordinator:
         self._background: set[asyncio.Task[None]] = set()
         self.reactions = EventReactions(self, store)
         """What OpenCode's events do to the team (through the methods here)."""
+        self.starts = StartGate(self.settings.max_starting, self.add_session_listener)
+        """How many teammates start at once (a spawn takes a slot until its first step)."""
         self.model_check: ModelCheck | None = None
         """The lead's model as checked at start (None until checked, or if it could not be)."""
         self.model_problem: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -11,9 +11,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ensemble_tui.core.models import Message, Task
 from ensemble_tui.tui.keys import key_of_action
 from ensemble_tui.tui.views import format_clock
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.models import Message, Task
 
 
 class DetailScreen(ModalScreen[None]):

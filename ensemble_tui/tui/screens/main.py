@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 
-from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.core.states import MemberStatus
 from ensemble_tui.tui.actions import TeamActions, TeamView
 from ensemble_tui.tui.widgets.activity import ActivityColumn, ActivityLine, SpendChart
 from ensemble_tui.tui.widgets.attention import AttentionBar

@@ -7,7 +7,7 @@ and it keeps at most `KEEP` messages as a log would.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -15,8 +15,10 @@ from textual.message import Message as TextualMessage
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from ensemble_tui.core.models import Message
 from ensemble_tui.tui.views import format_clock
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.models import Message
 
 KEEP = 500
 PREVIEW = 140

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 from rich.console import RenderableType
 from textual.content import Content
 from textual.events import Click
+from textual.geometry import Size
+from textual.reactive import Reactive
+from textual.visual import VisualType
 from textual.widgets import Static
 
 # The parts are built once a session is shown, after the first frame: the Markdown
@@ -48,7 +51,25 @@ def markdown_as_typed() -> MarkdownIt:
     return MarkdownIt("gfm-like", {"html": False}).disable("entity")
 
 
-class StreamedMarkdown(Static):
+class Piece(Static):
+    """One piece of a transcript: a widget that never scrolls, so only its size matters
+    to the layout.
+
+    Textual gives every widget its virtual size as it lays out the screen, and that
+    reactive asks for a new layout whenever it changed, as it does for each new piece:
+    a second layout of the whole screen after every batch that mounts one, which would
+    change nothing. Here it only records the size.
+    """
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False, repaint=False)
+
+    def update(self, content: VisualType = "", *, layout: bool = True) -> None:
+        # Filled before it is mounted, a piece asks for no layout: its mounting lays it out
+        # (a request kept until then would be a second layout, after that one).
+        super().update(content, layout=layout and self.is_mounted)
+
+
+class StreamedMarkdown(Piece):
     """A text part: plain text while it streams, Markdown once it is finished, one widget.
 
     Streamed Markdown would be parsed again and its blocks laid out again at every
@@ -183,7 +204,7 @@ class AgentText(StreamedMarkdown):
     """
 
 
-class FoldLine(Static):
+class FoldLine(Piece):
     """One compact line that opens (click, or `e` in the transcript) to show more.
 
     One widget, not a title and a body: a long transcript has many of these, and every
@@ -354,7 +375,7 @@ def _limit(text: str) -> str:
     return kept
 
 
-class ErrorLine(Static):
+class ErrorLine(Piece):
     """A turn that ended in an error."""
 
     DEFAULT_CSS = """

@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import TextArea
 
-from ensemble_tui.core.models import MemberStatus
+from ensemble_tui.core.states import MemberStatus
 from ensemble_tui.tui.views import STATUS_COLOURS, STATUS_ICONS
 from ensemble_tui.tui.widgets.transcript import Transcript
 

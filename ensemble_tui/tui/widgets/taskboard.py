@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -14,8 +14,11 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
-from ensemble_tui.core.models import Task, TaskPriority, TaskStatus
+from ensemble_tui.core.states import TaskPriority, TaskStatus
 from ensemble_tui.tui.widgets.table import LiveTable
+
+if TYPE_CHECKING:
+    from ensemble_tui.core.models import Task
 
 GROUPS: dict[TaskStatus, str] = {
     TaskStatus.IN_PROGRESS: "In progress",
@@ -72,9 +75,10 @@ class TaskBoard(LiveTable):
         self.border_subtitle = "enter details"
 
     def on_mount(self) -> None:
-        # No header: the labels are empty so that they take no width.
+        # No header: the labels are empty so that they take no width (Text, as in the
+        # team list: a str would load Rich's emoji table).
         for column in COLUMNS:
-            self.add_column("", key=column)
+            self.add_column(Text(), key=column)
         self.show_header = False
 
     def on_resize(self, event: Resize) -> None:

@@ -114,7 +114,9 @@ class TeammateList(LiveTable):
 
     def _add_columns(self) -> None:
         for column in self._columns():
-            self.add_column(column, key=column)
+            # Text, not a str: a str is read as markup, and markup loads Rich's table of
+            # emoji names (15 ms before the first frame).
+            self.add_column(Text(column), key=column)
 
     def on_resize(self, event: Resize) -> None:
         wide = event.size.width >= BRANCH_WIDTH

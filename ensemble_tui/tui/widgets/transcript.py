@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -68,6 +70,10 @@ class Transcript(VerticalScroll):
     }
     """
 
+    # Set by Textual as it lays out the screen, each time the parts grew: no second layout
+    # for it (the scroll bars ask for one themselves when they come or go).
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False, repaint=False)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "toggle_folds", "Open/fold tool calls", id="transcript.folds"),
         Binding("home", "earlier", "Earlier parts", id="transcript.earlier"),
@@ -88,6 +94,8 @@ class Transcript(VerticalScroll):
         self.summaries: set[str] = set()
         """Ids of the messages that are a compaction's summary."""
         self.last_compaction: Compaction | None = None
+        self.unmounted: list[Widget] = []
+        """New parts built (and filled) by the events of this batch, mounted at its end."""
 
     async def reset(self, directory: str | None, note: str) -> None:
         """Empty the transcript (for another session) and show *note* until it loads."""
@@ -100,6 +108,7 @@ class Transcript(VerticalScroll):
         self.hidden.clear()
         self.sources.clear()
         self.summaries.clear()
+        self.unmounted.clear()
         self.last_compaction = None
         await self.remove_children()
         await self.mount(Static(note, classes="empty"))
@@ -203,7 +212,8 @@ class Transcript(VerticalScroll):
             fold.redraw()
 
     async def apply(self, events: Iterable[Event]) -> None:
-        """Fold new events of this session into what is shown."""
+        """Fold new events of this session into what is shown: the parts that are new are
+        built and filled first, then mounted together (one layout, not one per part)."""
         from ensemble_tui.opencode.events import MessageUpdated, PartDelta, PartRemoved, PartUpdated
 
         for event in events:
@@ -217,7 +227,11 @@ class Transcript(VerticalScroll):
                 removed = self.widgets.pop(event.part_id, None)
                 if removed is not None:
                     self.sources.pop(removed, None)
-                    await removed.remove()
+                    if removed in self.unmounted:
+                        self.unmounted.remove(removed)
+                    else:
+                        await removed.remove()
+        await self._mount_new()
 
     async def _message_updated(self, event: MessageUpdated) -> None:
         from ensemble_tui.opencode.models import AssistantMessage
@@ -265,16 +279,26 @@ class Transcript(VerticalScroll):
             await _add(widget, event.delta)
 
     async def _append(self, widget: Widget) -> None:
+        # Mounted with the others of its batch, at the end of `apply`.
+        self.unmounted.append(widget)
+
+    async def _mount_new(self) -> None:
+        """Mount the parts built since the last call, at the bottom, in one go."""
+        new, self.unmounted = self.unmounted, []
+        if not new:
+            return
         for empty in self.query(".empty"):
             await empty.remove()
-        await self.mount(widget)
+        await self.mount_all(new)
         if len(self.sources) >= MOUNTED_PARTS + MORE_PARTS and self.following:
             await self._keep_oldest(len(self.sources) - MOUNTED_PARTS)
 
     @property
     def following(self) -> bool:
         """Whether the view stays on the newest part (the reader has not scrolled up)."""
-        return self.is_anchored and self.is_vertical_scroll_end
+        # Textual's own flag, not the scroll position: that one is known only after the
+        # next layout, and parts of several batches may come before it.
+        return self.is_anchored and not self._anchor_released
 
     async def _keep_oldest(self, count: int) -> None:
         """Unmount the *count* oldest parts, keeping them (as data) for `home`."""
