@@ -199,6 +199,34 @@ async def test_a_held_batch_goes_once_the_key_is_answered(
         assert selected_then[0] != before, "the key was answered before the batch went"
 
 
+async def test_a_key_is_noted_once_though_it_bubbles_back_to_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key that bubbles up from the focused widget reaches the app's queue again: it
+    was taken for a second key a moment after the first, so the bridge saw a run of keys
+    a few milliseconds apart and let batches go just before the next real key."""
+    scene = build_scene(tmp_path, "team")
+    app = scene.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.main.teammates.focus()
+        await settle(pilot)
+        bridge = app.bridge
+        assert bridge is not None
+        noted: list[float] = []
+        arrived = bridge.input_arrived
+
+        def noting() -> float:
+            noted.append(arrived())
+            return noted[-1]
+
+        monkeypatch.setattr(bridge, "input_arrived", noting)
+        await pilot.press("j")
+        await pilot.press("x")  # bound to nothing: it bubbles up to the app
+        await settle(pilot)
+        assert len(noted) == 2
+
+
 def test_keys_in_a_run_get_the_batches_right_after_their_answers() -> None:
     """While keys come in a run, a batch goes right after an answer, or when it can be
     drawn before the next key is expected, never just before that key."""
