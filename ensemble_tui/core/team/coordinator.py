@@ -312,9 +312,10 @@ class Coordinator:
     def record(self, event: TeamEvent) -> None:
         """The one way a team event is told: into the team's log, then to the feed."""
         if event.logged and self._team is not None:
-            self.store.append_event(
-                self._team.id, event.type, event.member or event.sender, event.record()
-            )
+            detail = event.record()
+            member = event.member or event.sender
+            # The entry's time is the event's, already written out in its record.
+            self.store.append_event(self._team.id, event.type, member, detail, time=detail["time"])
         self.feed.emit(event)
 
     # Lifecycle
