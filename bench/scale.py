@@ -5,16 +5,21 @@ ENSEMBLE_OPENCODE_BIN) against the scripted model. The lead creates a team and s
 N teammates in one `team_spawn` (the first and N-1 in `more`); each writes a file,
 commits it and reports; when all have reported the lead cleans up, merging them all. Printed:
 - `seconds scale.wall`: from start to `run` exiting;
-- `seconds scale.all_working`: from start until the last teammate was at work (its spawn
-  done: its session made and its first prompt taken), and on the line before, how much
-  of that the spawning took (from the team's creation);
+- `seconds scale.all_working`: from start until the last teammate was at work: its model
+  first asked for its first step (OpenCode has started up for its worktree), and on the
+  lines before, how much of that the spawning took (from the team's creation) and when
+  the last spawn was done (its session made, its first prompt taken; ensemble-tui starts
+  `max_starting` teammates at a time, so this is close to the last one's start);
 - `mb scale.ensemble_rss` / `mb scale.opencode_rss`: the peak resident set size of the
   ensemble-tui process, and of its OpenCode (the launcher and the server it starts);
-and on the lines before them, how many were spawned, worked, reported and were merged.
+and on the lines before them, how many were spawned, worked, reported and were merged,
+why any spawn failed, and the load average. SCALE_KEEP=1 keeps the run's folder (the
+OpenCode log, the model's log, the events with their times).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -60,6 +65,19 @@ def lead_prompt(names: list[str]) -> str:
     )
 
 
+def first_steps(requests: list[dict[str, Any]], names: list[str], start: float) -> dict[str, float]:
+    """When each teammate's model was first asked for a step (its first step writes
+    `<name>.txt`), in seconds from *start* (wall clock, as the model records)."""
+    first: dict[str, float] = {}
+    for request in requests:
+        step = request.get("step") or {}
+        path = (step.get("args") or {}).get("filePath", "") if step.get("tool") == "write" else ""
+        name = path.removesuffix(".txt")
+        if name in names:
+            first[name] = min(first.get(name, float("inf")), request["time"] - start)
+    return first
+
+
 def rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -103,10 +121,19 @@ class PeakMemory:
         self._thread.join()
 
 
-def main(count: int) -> None:
+def scratch_folder(keep: bool) -> contextlib.AbstractContextManager[str]:
+    """A temporary folder, removed afterwards unless *keep* (then its path is printed)."""
+    if not keep:
+        return tempfile.TemporaryDirectory(prefix="ensemble-scale-")
+    folder = tempfile.mkdtemp(prefix="ensemble-scale-")
+    print(f"kept: {folder} (the OpenCode log is under home/.local/share/ensemble-tui/repos)")
+    return contextlib.nullcontext(folder)
+
+
+def main(count: int, *, keep: bool = False) -> None:
     names = [f"m{number:02d}" for number in range(1, count + 1)]
     with (
-        tempfile.TemporaryDirectory(prefix="ensemble-scale-") as folder,
+        scratch_folder(keep) as folder,
         ScriptedModel(log_path=Path(folder) / "model.log") as model,
     ):
         repo = fresh_repository(Path(folder))
@@ -114,41 +141,56 @@ def main(count: int) -> None:
         env["ENSEMBLE_MAX_MEMBERS"] = str(count)
         command = [sys.executable, "-m", "ensemble_tui", "run", "--json"]
         command += ["--timeout", str(TIMEOUT), lead_prompt(names)]
-        start = time.monotonic()
+        start, start_wall = time.monotonic(), time.time()
         process = subprocess.Popen(
             command, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         memory = PeakMemory(process.pid)
-        working: dict[str, float] = {}
+        spawned: dict[str, float] = {}
+        failures: list[str] = []
         created = float("nan")
         counts: dict[str, int] = {}
         assert process.stdout is not None
         for line in process.stdout:
             event: dict[str, Any] = json.loads(line)
+            if keep:
+                with open(Path(folder) / "events.jsonl", "a") as kept:
+                    kept.write(f"{time.monotonic() - start:.2f} {line}")
             kind, member = event.get("type", ""), event.get("member")
             counts[kind] = counts.get(kind, 0) + 1
             if kind == "team.created":
                 created = time.monotonic() - start
             if kind == "member.spawned" and member in names:
-                working.setdefault(member, time.monotonic() - start)
+                spawned.setdefault(member, time.monotonic() - start)
+            if kind == "member.spawn_failed":
+                failures.append(f"{member}: {event.get('text')}")
         status = process.wait()
         wall = time.monotonic() - start
         memory.stop()
         errors = process.stderr.read() if process.stderr else ""
+        working = first_steps(model.requests, names, start_wall)
     print(
-        f"scale: {count} teammates: {len(working)} spawned, "
+        f"scale: {count} teammates: {len(spawned)} spawned, {len(working)} worked, "
         f"{counts.get('message.sent', 0)} reports, "
         f"{counts.get('member.merged', 0)} merged; run exited {status}"
     )
+    for failure in failures:
+        print(f"spawn failed: {failure}")
     if status != 0:
         print(errors[-2000:], file=sys.stderr)
     print(f"seconds scale.wall {wall:.1f}")
+    last_spawn = max(spawned.values()) if len(spawned) == count else float("nan")
     all_working = max(working.values()) if len(working) == count else float("nan")
-    print(f"the team was created at {created:.1f} s; spawning took {all_working - created:.1f} s")
+    print(f"the team was created at {created:.1f} s; the last spawn was done at {last_spawn:.1f} s")
+    print(f"spawning took {all_working - created:.1f} s (until the last teammate's first step)")
     print(f"seconds scale.all_working {all_working:.1f}")
     print(f"mb scale.ensemble_rss {memory.own / 1000:.0f}")
     print(f"mb scale.opencode_rss {memory.children / 1000:.0f}")
+    print("load average: " + " ".join(f"{load:.1f}" for load in os.getloadavg()))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("N", "50")))
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("N", "50")),
+        keep=os.environ.get("SCALE_KEEP") == "1",
+    )

@@ -118,4 +118,5 @@ async def running_coordinator(
                         await watcher
                 await coordinator.checks.close()
                 await coordinator.reviews.close()
+                await coordinator.starts.close()
                 await coordinator.stop_events()

@@ -118,6 +118,10 @@ class Settings(BaseModel):
     max_members: int = Field(default=20, ge=1)
     """The most teammates a team may have at work at once; a spawn beyond it is refused."""
 
+    max_starting: int = Field(default=8, ge=1)
+    """The most teammates starting at once (OpenCode starting up for a new worktree, until
+    the teammate's first step); further spawns wait their turn."""
+
     worktree_root: Path | None = Field(default=None)
     """Where teammates' worktrees go (default: the XDG data folder, outside the repository)."""
 
@@ -303,6 +307,7 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         budget_time=settings.budget_time,
         member_budget_tokens=settings.member_budget_tokens,
         max_members=settings.max_members,
+        max_starting=settings.max_starting,
     )
 
 

@@ -98,3 +98,16 @@ def test_the_scale_run_spawns_everyone_in_one_call_and_cleans_up_after_all_repor
     (cleanup,) = [step for step in steps if step.get("tool") == "ensemble_team_cleanup"]
     assert cleanup["await"] == [f"{name}: done" for name in names]
     assert all(parse_script(more["prompt"]) for more in spawn["more"])
+
+
+def test_the_scale_run_counts_a_teammate_working_from_its_first_step() -> None:
+    """All working means each teammate's model was asked for its first step (the write of
+    `<name>.txt`), not only that its spawn was done."""
+    requests = [
+        {"time": 103.0, "step": {"tool": "ensemble_team_spawn", "args": {}}},
+        {"time": 110.0, "step": {"tool": "write", "args": {"filePath": "m02.txt"}}},
+        {"time": 112.0, "step": {"tool": "bash", "args": {"command": "git commit"}}},
+        {"time": 107.5, "step": {"tool": "write", "args": {"filePath": "m01.txt"}}},
+        {"time": 120.0, "step": {"text": "done"}},
+    ]
+    assert scale.first_steps(requests, ["m01", "m02", "m03"], 100.0) == {"m01": 7.5, "m02": 10.0}

@@ -73,6 +73,12 @@ def _server_reason(response: httpx.Response) -> str:
     return str(body)[:300]
 
 
+NEW_FOLDER_LIMIT = 180.0
+"""How long the first calls for a new folder (making its session, adding the team tools)
+may take: OpenCode starts an instance for the folder first, which took over 30 s (the
+limit of other calls) while it was starting dozens of teammates on a busy machine."""
+
+
 class OpenCodeClient:
     """A typed client for one `opencode serve` (v1 API, OpenCode 1.18.x)."""
 
@@ -203,7 +209,14 @@ class OpenCodeClient:
             body["parentID"] = parent_id
         if permission is not None:
             body["permission"] = [rule.model_dump(by_alias=True) for rule in permission]
-        return await self._call(_SESSION, "POST", "/session", directory=directory, json=body)
+        return await self._call(
+            _SESSION,
+            "POST",
+            "/session",
+            directory=directory,
+            json=body,
+            time_limit=NEW_FOLDER_LIMIT,
+        )
 
     async def fork_session(
         self, session_id: str, directory: str, *, message_id: str | None = None
@@ -346,7 +359,9 @@ class OpenCodeClient:
         if token is not None:
             config["headers"] = {"Authorization": f"Bearer {token}"}
         body = {"name": name, "config": config}
-        return await self._call(_MCP, "POST", "/mcp", directory=directory, json=body)
+        return await self._call(
+            _MCP, "POST", "/mcp", directory=directory, json=body, time_limit=NEW_FOLDER_LIMIT
+        )
 
     async def mcp_status(self, directory: str) -> dict[str, McpStatus]:
         return await self._call(_MCP, "GET", "/mcp", directory=directory)

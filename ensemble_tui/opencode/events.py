@@ -14,6 +14,8 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import Field, ValidationError
 
 from ensemble_tui.opencode.models import (
+    BusyStatus,
+    IdleStatus,
     Message,
     MessageError,
     OpenCodeModel,
@@ -218,6 +220,7 @@ _Trusted = TypeVar("_Trusted", bound=OpenCodeModel)
 _set = object.__setattr__
 _new = object.__new__
 _DELTA_FIELDS = frozenset(PartDelta.model_fields)
+_DELTA_FIELDS_SET = set(_DELTA_FIELDS)
 
 
 def _trusted(
@@ -266,10 +269,42 @@ def _fast_delta(event_id: Any, properties: dict[str, Any]) -> PartDelta | None:
             "delta": delta,
         },
     )
-    _set(built, "__pydantic_fields_set__", set(_DELTA_FIELDS))
+    # One set shared by every delta: it names every field, so pydantic's only change to
+    # it (adding a field assigned to) changes nothing, and no delta costs a set.
+    _set(built, "__pydantic_fields_set__", _DELTA_FIELDS_SET)
     _set(built, "__pydantic_extra__", {})
     _set(built, "__pydantic_private__", None)
     return built
+
+
+_STATUS = SessionStatusChanged.TYPE
+_STATUS_FIELDS = frozenset(("id", "type", "session_id", "status"))
+# A busy or idle status without other fields, built once: it is never changed.
+_PLAIN_STATUSES: dict[Any, SessionStatus] = {
+    "busy": BusyStatus.model_validate({"type": "busy"}),
+    "idle": IdleStatus.model_validate({"type": "idle"}),
+}
+
+
+def _fast_status(event_id: Any, properties: dict[str, Any]) -> SessionStatusChanged | None:
+    """A session going busy or idle, as OpenCode says it (`{"sessionID", "status":
+    {"type"}}`, nothing more), built without validation: two of every turn's frames.
+    Any other shape (a retry, an extra field) falls back to full validation."""
+    status = properties.get("status")
+    session_id = properties.get("sessionID")
+    if (
+        type(session_id) is not str
+        or type(status) is not dict
+        or len(properties) != 2
+        or len(status) != 1
+        or (event_id is not None and type(event_id) is not str)
+    ):
+        return None
+    plain = _PLAIN_STATUSES.get(status.get("type"))
+    if plain is None:
+        return None
+    values = {"id": event_id, "type": _STATUS, "session_id": session_id, "status": plain}
+    return _trusted(SessionStatusChanged, values, _STATUS_FIELDS)
 
 
 def _unknown(event_id: Any, wire_type: str, properties: dict[str, Any]) -> UnknownEvent:
@@ -292,6 +327,8 @@ def parse_event(payload: dict[str, Any]) -> Event:
         properties = {}
     if wire_type == _DELTA and (fast := _fast_delta(payload.get("id"), properties)):
         return fast
+    if wire_type == _STATUS and (status := _fast_status(payload.get("id"), properties)):
+        return status
     event_type = _ALIASES.get(wire_type, wire_type)
     model = EVENT_TYPES.get(event_type)
     if model is None:

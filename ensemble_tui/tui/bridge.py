@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -61,6 +62,7 @@ QUIET = 0.025
 KEY_ROOM = 0.25
 KEY_PACE = 0.5
 HOLD_AT_MOST = 0.5
+COSTS_KEPT = 8
 # After a batch that took the app T seconds to handle and draw, the next waits this many T
 # (at most MAX_PAUSE: the screen never lags further behind than that).
 SCREEN_SHARE = 4.0
@@ -80,9 +82,9 @@ class KeysFirst:
     drawing, and so does one posted just before a key. So: nothing goes while a key is
     being answered; right after an answer is drawn is the best moment (the next key is
     furthest away then); and while keys come in a run, a batch that falls due between two
-    of them goes only if it can be handled and drawn (as long as the last one took)
-    before the next key is expected, else right after that key's answer. Once the keys
-    stop (none for 1.5 times their pace) batches go as usual.
+    of them goes only if it can be handled and drawn (as long as the longest of the last
+    few took) before the next key is expected, else right after that key's answer. Once
+    the keys stop (none for 1.5 times their pace) batches go as usual.
 
     Times are in seconds of one monotonic clock, given by the caller (input may be noted
     on the terminal driver's thread: `arrived` only notes the time).
@@ -165,7 +167,9 @@ class Bridge:
         self._due = 0.0
         self._arrived = 0
         self._arrived_at_check = 0
-        self._cost = 0.0
+        # How long the last batches took the app to handle and draw (the longest is what
+        # the next may take: they vary with what the stream brought and the clock's tick).
+        self._costs: deque[float] = deque(maxlen=COSTS_KEPT)
         self.keys = KeysFirst()
         self._timer: asyncio.TimerHandle | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -294,7 +298,8 @@ class Bridge:
             return
         overdue = now - self._due
         if overdue < HOLD_AT_MOST:
-            hold = self.keys.wait(time.monotonic(), self._cost, just_answered=just_answered)
+            cost = max(self._costs, default=0.0)
+            hold = self.keys.wait(time.monotonic(), cost, just_answered=just_answered)
             if hold > 0:
                 self._timer = loop.call_later(min(hold, HOLD_AT_MOST - overdue), self._check)
                 return
@@ -304,7 +309,8 @@ class Bridge:
         """The app has handled and drawn the last batch: the next may go when its time
         comes, which is later the longer that took."""
         self._waiting = False
-        self._cost = spent = asyncio.get_running_loop().time() - self._posted_at
+        spent = asyncio.get_running_loop().time() - self._posted_at
+        self._costs.append(spent)
         self._pause = min(MAX_PAUSE, spent * SCREEN_SHARE)
         if self._feed or self._sessions_changed or self._transcript or self._open_delta:
             self._schedule()

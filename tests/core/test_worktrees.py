@@ -158,6 +158,25 @@ def test_concurrent_wip_commits_of_one_worktree_make_one_commit(
         assert checkout.git("status", "--porcelain") == ""
 
 
+def test_worktrees_created_all_at_once_are_all_made(
+    user_repo: GitRepo, worktree_root: Path
+) -> None:
+    """Fifty spawns in one call make their worktrees at once: `git worktree add` reading
+    another add's half-written record failed two of them before adds took turns."""
+    names = [f"m{number:02d}" for number in range(1, 25)]
+    start = threading.Barrier(len(names))
+
+    def create(name: str) -> Path:
+        start.wait()
+        return create_worktree(user_repo.path, worktree_root, "many", name).path
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        made = list(pool.map(create, names))
+    assert [path.name for path in made] == names
+    listed = {entry.path for entry in list_worktrees(user_repo.path)}
+    assert set(made) <= listed
+
+
 def _commit_without_identity(checkout: GitRepo) -> str:
     done = subprocess.run(
         ["git", "commit", "--allow-empty", "-m", "probe"],

@@ -170,10 +170,57 @@ def test_the_fast_delta_path_gives_what_full_validation_gives() -> None:
             full.field,
         )
         assert fast.delta == full.delta
+        assert fast.model_fields_set == full.model_fields_set | {"id", "type"}
     missing = {"sessionID": "s", "messageID": "m", "partID": "p", "delta": "x"}
     defaulted = parse_event({"type": PartDelta.TYPE, "properties": missing})
     assert isinstance(defaulted, PartDelta), "a missing field falls back to validation"
     assert defaulted.field == "text"
+    one = parse_event({"type": PartDelta.TYPE, "properties": {**missing, "field": "text"}})
+    other = parse_event({"type": PartDelta.TYPE, "properties": {**missing, "field": "text"}})
+    assert isinstance(one, PartDelta)
+    assert isinstance(other, PartDelta)
+    one.delta = "changed"  # what pydantic does then leaves other deltas as they were
+    assert other.model_fields_set == set(PartDelta.model_fields)
+    assert other.delta == "x"
     odd = parse_event({"type": PartDelta.TYPE, "properties": {**missing, "delta": 7}})
     assert isinstance(odd, UnknownEvent), "a delta that is not text is kept as unknown"
     assert parse_event({"type": 5, "id": 3}).id is None
+
+
+def test_the_fast_status_path_gives_what_full_validation_gives() -> None:
+    """Busy and idle skip validation; anything else about a status is validated."""
+    recorded = [
+        frame["payload"]
+        for frame in recorded_frames()
+        if frame["payload"]["type"] == SessionStatusChanged.TYPE
+    ]
+    assert {payload["properties"]["status"]["type"] for payload in recorded} >= {"busy", "idle"}
+    for payload in recorded:
+        fast = parse_event(payload)
+        full = SessionStatusChanged.model_validate(
+            {"id": payload["id"], "type": payload["type"], **payload["properties"]}
+        )
+        assert fast == full
+        assert fast.model_fields_set == full.model_fields_set
+        assert isinstance(fast, SessionStatusChanged)
+        assert fast.status.model_fields_set == full.status.model_fields_set
+        assert (fast.model_extra, fast.status.model_extra) == ({}, {})
+    kept = parse_event(
+        {"type": "session.status", "properties": {"sessionID": "s", "status": {"type": "idle"}}}
+    )
+    assert isinstance(kept, SessionStatusChanged)
+    assert kept.id is None
+    retry = {"type": "retry", "attempt": 2, "message": "busy", "next": 5}
+    for properties in (
+        {"sessionID": "s", "status": retry},
+        {"sessionID": "s", "status": {"type": "busy"}, "more": 1},
+        {"sessionID": "s", "status": {"type": "busy", "since": 3}},
+    ):
+        odd = parse_event({"type": "session.status", "id": "e", "properties": properties})
+        full = SessionStatusChanged.model_validate(
+            {"id": "e", "type": "session.status", **properties}
+        )
+        assert odd == full, properties
+        assert odd.model_extra == full.model_extra
+    bad = parse_event({"type": "session.status", "properties": {"sessionID": 5, "status": {}}})
+    assert isinstance(bad, UnknownEvent)

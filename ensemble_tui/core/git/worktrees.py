@@ -38,6 +38,18 @@ def _commit_lock(worktree_path: Path) -> threading.Lock:
         return _COMMIT_LOCKS.setdefault(worktree_path.resolve(), threading.Lock())
 
 
+# One lock per repository for what adds or removes its worktrees: `git worktree add` reads
+# every worktree's record under .git/worktrees, and one being written by another add at
+# the same moment fails it ("failed to read .git/worktrees/m33/commondir"), which lost
+# two of fifty teammates spawned in one call.
+_WORKTREE_LOCKS: dict[Path, threading.Lock] = {}
+
+
+def _worktree_lock(repo_root: Path) -> threading.Lock:
+    with _COMMIT_LOCKS_GUARD:
+        return _WORKTREE_LOCKS.setdefault(repo_root.resolve(), threading.Lock())
+
+
 def validate_name(kind: str, value: str) -> str:
     """Return `value` if it is a valid team or member name, else raise InvalidNameError."""
     if not isinstance(value, str):
@@ -136,7 +148,8 @@ def create_worktree(repo_root: Path, worktree_root: Path, team: str, member: str
     private_dir(path.parent)
     # The identity signs the new branch's reflog entry on machines without one.
     add = ["worktree", "add", "--quiet", "-b", branch, str(path), base_commit]
-    run_git(repo, *add, env=IDENTITY_ENV)
+    with _worktree_lock(repo_root):
+        run_git(repo, *add, env=IDENTITY_ENV)
     return WorktreeInfo(team=team, member=member, path=path, base_commit=base_commit)
 
 
@@ -225,10 +238,12 @@ def remove_worktree(
             # With its submodules moved out their folders are missing, which git calls
             # unclean; everything else was committed or kept just above.
             force = ("--force",) if kept is not None and kept.submodules else ()
-            run_git(repo, "worktree", "remove", *force, str(path))
+            with _worktree_lock(repo_root):
+                run_git(repo, "worktree", "remove", *force, str(path))
         else:
             # The folder is already gone: forget git's record of it.
-            run_git(repo, "worktree", "prune")
+            with _worktree_lock(repo_root):
+                run_git(repo, "worktree", "prune")
     if merged and has_branch:
         run_git(repo, "branch", "--delete", "--force", branch)
         forget_merge_record(repo_root, branch)

@@ -454,9 +454,13 @@ class Store(StoreConnection):
         kind: str,
         member: str | None = None,
         detail: dict[str, Any] | None = None,
+        *,
+        time: str | None = None,
     ) -> int:
-        """Append one entry to the event log (`detail` must be JSON-serialisable); its id."""
-        row = (team_id, utc_now().isoformat(), kind, member, _encode_detail(detail or {}))
+        """Append one entry to the event log (`detail` must be JSON-serialisable); its id.
+        *time* is when it happened, as ISO 8601 text (now if not given)."""
+        when = time or utc_now().isoformat()
+        row = (team_id, when, kind, member, _encode_detail(detail or {}))
         with self.transaction() as db:
             # One statement written out, not `_insert`'s: the coordinator logs every status.
             return int(db.execute(_APPEND_EVENT, row).lastrowid or 0)

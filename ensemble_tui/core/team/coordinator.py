@@ -66,6 +66,7 @@ from ensemble_tui.core.team.sessions import STALE_IDLE_GRACE, SessionState
 from ensemble_tui.core.team.settings import (
     CoordinatorSettings as CoordinatorSettings,  # re-exported
 )
+from ensemble_tui.core.team.starts import StartGate
 from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.models import ModelRef, Tokens
@@ -142,6 +143,8 @@ class Coordinator:
         self._background: set[asyncio.Task[None]] = set()
         self.reactions = EventReactions(self, store)
         """What OpenCode's events do to the team (through the methods here)."""
+        self.starts = StartGate(self.settings.max_starting, self.add_session_listener)
+        """How many teammates start at once (a spawn takes a slot until its first step)."""
         self.model_check: ModelCheck | None = None
         """The lead's model as checked at start (None until checked, or if it could not be)."""
         self.model_problem: str | None = None
@@ -309,9 +312,10 @@ class Coordinator:
     def record(self, event: TeamEvent) -> None:
         """The one way a team event is told: into the team's log, then to the feed."""
         if event.logged and self._team is not None:
-            self.store.append_event(
-                self._team.id, event.type, event.member or event.sender, event.record()
-            )
+            detail = event.record()
+            member = event.member or event.sender
+            # The entry's time is the event's, already written out in its record.
+            self.store.append_event(self._team.id, event.type, member, detail, time=detail["time"])
         self.feed.emit(event)
 
     # Lifecycle

@@ -21,6 +21,7 @@ class CoordinatorSettings:
     ack_cooldown: float = 60.0
     max_spawn_failures: int = 3
     max_members: int = 20
+    max_starting: int = 8
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True

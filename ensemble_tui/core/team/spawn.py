@@ -110,9 +110,10 @@ async def spawn_teammate(
 ) -> Member:
     """Spawn one teammate; raises Refused (after undoing everything) on any failure.
 
-    Spawns run concurrently (each waits on OpenCode, not on the others); *position* is
-    this one's place among those started together, so a rotating model pool gives each
-    its own model.
+    Spawns run concurrently (each waits on OpenCode, not on the others), but only
+    `max_starting` of them make their session at once (`Coordinator.starts`); *position*
+    is this one's place among those started together, so a rotating model pool gives
+    each its own model.
     """
     store = coordinator.store
     limit = coordinator.settings.max_spawn_failures
@@ -179,27 +180,32 @@ async def _spawn(
         # Before the call: a session the server made but never answered for (a timeout,
         # a cancelled tool call) is found by its folder and title and deleted too.
         undo.push("session", lambda: _delete_sessions(coordinator, directory, title))
-        session = await client.create_session(
-            str(directory),
-            title=title,
-            parent_id=lead.session_id if lead else None,
-            permission=rules,
-        )
-        token = coordinator.issue_token(request.name, session.id, is_lead=False)
-        undo.push("token", lambda: _forget_token(coordinator, token))
-        await coordinator.register_tools(str(directory), token)
-        member = store.update_member(
-            team.id, request.name, MemberUpdate(session_id=session.id, status=MemberStatus.STARTING)
-        )
-        state = SessionState(request.name, session.id, str(directory), request.agent, model)
-        coordinator.track(state)
-        undo.push("tracking", lambda: _untrack(coordinator, session.id))
-        names = [m.name for m in store.list_members(team.id)]
-        text = teammate_first_prompt(member, team.name, names, request.prompt)
-        # Kept first: OpenCode answers before it has written the prompt down, so a crash
-        # of OpenCode just then loses it; a resume finds it missing and sends it again.
-        member = store.update_member(team.id, request.name, MemberUpdate(first_prompt=text))
-        await coordinator.prompt(state, text)
+        # OpenCode starts an instance for the new folder: only so many at once.
+        async with coordinator.starts.slot() as slot:
+            session = await client.create_session(
+                str(directory),
+                title=title,
+                parent_id=lead.session_id if lead else None,
+                permission=rules,
+            )
+            token = coordinator.issue_token(request.name, session.id, is_lead=False)
+            undo.push("token", lambda: _forget_token(coordinator, token))
+            await coordinator.register_tools(str(directory), token)
+            member = store.update_member(
+                team.id,
+                request.name,
+                MemberUpdate(session_id=session.id, status=MemberStatus.STARTING),
+            )
+            state = SessionState(request.name, session.id, str(directory), request.agent, model)
+            coordinator.track(state)
+            undo.push("tracking", lambda: _untrack(coordinator, session.id))
+            names = [m.name for m in store.list_members(team.id)]
+            text = teammate_first_prompt(member, team.name, names, request.prompt)
+            # Kept first: OpenCode answers before it has written the prompt down, so a crash
+            # of OpenCode just then loses it; a resume finds it missing and sends it again.
+            member = store.update_member(team.id, request.name, MemberUpdate(first_prompt=text))
+            await coordinator.prompt(state, text)
+            slot.hold_until_started(state)
     except BaseException as error:
         # A cancelled call (the agent's tool call timed out) is undone too: no orphans.
         await asyncio.shield(undo.run())

@@ -158,7 +158,8 @@ class TeamTools:
             spawned = await self._spawn_one(team, requests[0])
             return f"{spawned} It reports to you with team_message when done."
         # All at once: each spawn waits on OpenCode (a new folder's instance), not on
-        # the others, so ten teammates start in about the time of one.
+        # the others, so ten teammates start in about the time of one; past
+        # `max_starting`, a spawn waits for one of those starting to have started.
         outcomes = await asyncio.gather(
             *(self._spawn_one(team, r, position) for position, r in enumerate(requests)),
             return_exceptions=True,
