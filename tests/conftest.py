@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import shutil
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -76,6 +79,74 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
 
 
+# With TEST_CPU_LOG=FILE (not ENSEMBLE_*: those are settings), each test's cost is appended
+# to FILE as a line (by every xdist worker): wall seconds, then CPU seconds of the test
+# process (its threads: the scripted model, the shared server's loop), of the children it
+# has reaped (own `opencode serve`s, CLI runs, git) and of the run's shared `opencode serve`.
+CPU_LOG_VARIABLE = "TEST_CPU_LOG"
+_SHARED_SERVER_PID: list[int] = []
+
+
+def _shared_server_cpu() -> float:
+    """The CPU seconds the shared server (and what it reaped) has used so far."""
+    if not _SHARED_SERVER_PID:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{_SHARED_SERVER_PID[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime, stime, cutime, cstime are fields 14-17 of the line (11-14 after the name).
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_now() -> tuple[float, float, float, float]:
+    own = os.times()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (
+        time.monotonic(),
+        own.user + own.system,
+        children.ru_utime + children.ru_stime,
+        _shared_server_cpu(),
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None]:
+    """With `TEST_CPU_LOG` set, note what the test cost (set-up and teardown included)."""
+    target = os.environ.get(CPU_LOG_VARIABLE)
+    before = _cpu_now() if target else None
+    yield
+    if target and before is not None:
+        spent = [after - start for after, start in zip(_cpu_now(), before, strict=True)]
+        with open(target, "a") as out:
+            out.write("\t".join([item.nodeid, *(f"{value:.2f}" for value in spent)]) + "\n")
+
+
+# `opencode serve --port 0` takes 4096 when it is free, else a port the OS picks. The run
+# holds 4096 (when it can), so its servers all get ports of their own: one that the tests
+# restart on the same port could otherwise be taken meanwhile by any other server starting.
+OPENCODE_FIRST_PORT = 4096
+_HELD_PORTS: list[socket.socket] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the process that runs the whole session (not in an xdist worker), hold 4096."""
+    if hasattr(config, "workerinput"):
+        return
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        holder.bind(("127.0.0.1", OPENCODE_FIRST_PORT))
+    except OSError:
+        holder.close()  # Taken already: by a server that keeps it, or by another run.
+    else:
+        _HELD_PORTS.append(holder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _HELD_PORTS:
+        _HELD_PORTS.pop().close()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that runs the real OpenCode, so `make test-fast` can leave them out."""
     for item in items:
@@ -137,6 +208,24 @@ def _link(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
+def without_snapshots(env: dict[str, str]) -> dict[str, str]:
+    """Switch off OpenCode's snapshots in the config of *env*'s OpenCode; return *env*.
+
+    At each step of a turn OpenCode adds the whole folder to a git repository of its own
+    (for its undo and its per-turn diffs, which ensemble-tui does not use): about half of
+    OpenCode's CPU in a team test. Only the shared server has them off: the tests that
+    start an OpenCode of their own (`run`, the screen, the demo, a crash, a restart) run
+    it as a user's is, snapshots on. (With them off there too, the crash test's resumed
+    run left bob's task with nobody in 2 of 3 runs: a race in recovery that OpenCode's
+    slower steps hide, not yet found.)
+    """
+    config = Path(env["XDG_CONFIG_HOME"]) / "opencode" / "opencode.json"
+    document = json.loads(config.read_text())
+    document["snapshot"] = False
+    config.write_text(json.dumps(document, indent=2) + "\n")
+    return env
+
+
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Path:
     """A git repository with one commit, on branch main."""
@@ -181,22 +270,23 @@ def shared_opencode(
     long as the run (the server dies with the thread that started it).
     """
     root = tmp_path_factory.mktemp("opencode")
-    home = root / "home"
+    env = seed_opencode_config(
+        scripted_opencode_environment(root / "home", scripted_model.base_url),
+        opencode_plugin_deps,
+    )
     server = OpenCodeServer(
-        root,
-        log_path=root / "opencode.log",
-        binary=opencode_bin,
-        env=seed_opencode_config(
-            scripted_opencode_environment(home, scripted_model.base_url), opencode_plugin_deps
-        ),
+        root, log_path=root / "opencode.log", binary=opencode_bin, env=without_snapshots(env)
     )
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="shared-opencode", daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(server.__aenter__(), loop).result(timeout=180)
+    assert server.process is not None
+    _SHARED_SERVER_PID[:] = [server.process.pid]
     try:
         yield server
     finally:
+        _SHARED_SERVER_PID.clear()
         stopping = asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop)
         stopping.result(timeout=60)
         loop.call_soon_threadsafe(loop.stop)

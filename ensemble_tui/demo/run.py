@@ -129,9 +129,12 @@ def closing_words(place: DemoPlace) -> str:
     )
 
 
-async def run_demo_headless(pace: float = 0.0, out: TextIO = sys.stdout) -> DemoPlace:
-    """Play the story with no screen, allowing cy's permission as the viewer would."""
-    place = make_demo_project()
+async def run_demo_headless(
+    pace: float = 0.0, out: TextIO = sys.stdout, place: DemoPlace | None = None
+) -> DemoPlace:
+    """Play the story with no screen, allowing cy's permission as the viewer would (in
+    *place*, or in a new folder)."""
+    place = place or make_demo_project()
     show: Callable[[TeamEvent], None] = feed_printer(out, as_json=False)
     async with demo_team(place, pace) as (options, coord):
         control = TeamControl(coord)

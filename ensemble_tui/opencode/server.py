@@ -11,10 +11,10 @@ import asyncio
 import atexit
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -97,11 +97,10 @@ def check_opencode_version(binary: str) -> str:
     return version
 
 
-def free_port() -> int:
-    """Ask the OS for a free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# What `opencode serve` prints once it listens, e.g. "opencode server listening on
+# http://127.0.0.1:4096". With `--port 0` it takes 4096 if that is free, else a port the OS
+# picks: this line is the only place that says which.
+_LISTENING = re.compile(rb"listening on http://[^\s/]+:(\d+)")
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -159,19 +158,22 @@ class OpenCodeServer:
         binary = find_opencode(self.binary)
         if not self.directory.is_dir():
             raise OpenCodeStartError(f"{self.directory} is not a directory.")
-        self.port = self.port or free_port()
+        # A first start binds the port itself (`--port 0`) and says which: a port picked
+        # free beforehand could be taken by another process before OpenCode binds it.
+        port = self.port or 0
         private_dir(self.log_path.parent)
         # The log holds the agents' output, so it is the user's alone.
         with private_file(self.log_path).open("ab") as log:
-            log.write(f"\n--- {time.ctime()}: {binary} serve --port {self.port}\n".encode())
+            log.write(f"\n--- {time.ctime()}: {binary} serve --port {port}\n".encode())
             log.flush()
+            output_start = log.tell()
             self.process = await asyncio.create_subprocess_exec(
                 binary,
                 "serve",
                 "--hostname",
                 "127.0.0.1",
                 "--port",
-                str(self.port),
+                str(port),
                 cwd=self.directory,
                 env={
                     **(os.environ if self.env is None else self.env),
@@ -186,31 +188,45 @@ class OpenCodeServer:
         # A last resort for an interpreter that exits without awaiting stop().
         atexit.register(self.kill_now)
         try:
-            await self._wait_until_healthy()
+            await self._wait_until_healthy(output_start)
         except BaseException:
             await self.stop()
             raise
         return self
 
-    async def _wait_until_healthy(self) -> None:
+    def _listening_port(self, output_start: int) -> int | None:
+        """The port the server says it listens on, in its output after *output_start*."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(output_start)
+                found = _LISTENING.search(log.read())
+        except OSError:
+            return None
+        return int(found.group(1)) if found else None
+
+    async def _wait_until_healthy(self, output_start: int) -> None:
+        """Wait until the server has said its port (on a first start) and answers there."""
         import httpx  # Here: finding `opencode` before the screen's first frame needs no HTTP.
 
         assert self.process is not None
         deadline = time.monotonic() + self.startup_timeout
-        async with httpx.AsyncClient(base_url=self.url) as http:
+        async with httpx.AsyncClient() as http:
             while True:
                 if self.process.returncode is not None:
                     raise OpenCodeStartError(
                         f"opencode serve exited with status {self.process.returncode} while "
                         f"starting. Its last output ({self.log_path}):\n{tail(self.log_path)}"
                     )
-                try:
-                    # A short timeout: the port accepts connections before it can answer.
-                    response = await http.get("/global/health", timeout=2.0)
-                    if response.status_code in (200, 401):
-                        return
-                except httpx.HTTPError:
-                    pass
+                if self.port is None:
+                    self.port = self._listening_port(output_start)
+                if self.port is not None:
+                    try:
+                        # A short timeout: the port accepts connections before it can answer.
+                        response = await http.get(f"{self.url}/global/health", timeout=2.0)
+                        if response.status_code in (200, 401):
+                            return
+                    except httpx.HTTPError:
+                        pass
                 if time.monotonic() > deadline:
                     raise OpenCodeStartError(
                         f"opencode serve did not answer within {self.startup_timeout:.0f}s. "

@@ -142,8 +142,13 @@ class EnsembleApp(App[None]):
 
     def post_message(self, message: Message) -> bool:
         # Keys first: the bridge holds its next batch while a key is answered, and lets it
-        # go once the answer is drawn.
-        if isinstance(message, INPUT_EVENTS) and self.bridge is not None:
+        # go once the answer is drawn. A key no widget stopped bubbles back up here: it is
+        # the same key (forwarded), not another.
+        if (
+            isinstance(message, INPUT_EVENTS)
+            and not message.is_forwarded
+            and self.bridge is not None
+        ):
             arrived = self.bridge.input_arrived()
             posted = super().post_message(message)
             self.call_later(self._input_handled, arrived, isinstance(message, events.Key))

@@ -6,6 +6,7 @@ config sets `user.useConfigOnly`; the test helper passes a test identity on each
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import subprocess
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from ensemble_tui.core.git.worktrees import WorktreeInfo, create_worktree
+from ensemble_tui.core.team.coordinator import Coordinator
+from ensemble_tui.core.team.events import TeamEvent
 
 TEST_IDENTITY = ("-c", "user.name=Test User", "-c", "user.email=test@example.invalid")
 # app.py has 30 numbered lines so tests can change separate hunks of it.
@@ -152,3 +155,27 @@ def make_teammate(user_repo: GitRepo, worktree_root: Path) -> TeammateFactory:
         return info
 
     return make
+
+
+async def start_and_wait_for_alice(coord: Coordinator, lead_prompt: str) -> None:
+    """Start the lead of a `slow_alice_team` and wait until alice works on t1 and both
+    spawns are done, before a test stops OpenCode or the run: a spawn the kill cuts short is
+    undone and the lead told to spawn again, which the scripted lead cannot improvise
+    (with bob's spawn still in flight the kill left t2 with nobody, seen under `-n 2`)."""
+    alice_working = asyncio.Event()
+    claimed = False
+    spawned: set[str | None] = set()
+
+    def watch(event: TeamEvent) -> None:
+        nonlocal claimed
+        if event.type == "member.spawned":
+            spawned.add(event.member)
+        if event.type == "task.claimed" and event.member == "alice":
+            claimed = True
+        if claimed and spawned >= {"alice", "bob"}:
+            alice_working.set()
+
+    coord.feed.subscribe(watch)
+    await coord.prompt(await coord.start_lead(), lead_prompt)
+    async with asyncio.timeout(90):
+        await alice_working.wait()

@@ -14,28 +14,35 @@ import pytest
 
 from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.models import TaskStatus
-from ensemble_tui.core.team.coordinator import Coordinator, CoordinatorSettings
-from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.core.team.coordinator import CoordinatorSettings
 from ensemble_tui.demo.scenarios import slow_alice_team
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.server import OpenCodeStartError
 from tests.conftest import git
+from tests.core.conftest import start_and_wait_for_alice
 
 LEAD = slow_alice_team("phoenix")
 
 
 def serve_pid(client: OpenCodeClient) -> int:
     """The process id of the `opencode serve` listening on the client's port."""
-    port = client.base_url.rsplit(":", 1)[1]
+    port = int(client.base_url.rsplit(":", 1)[1])
+    listening = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        # local address (hex ip:port), state (0A is LISTEN), inode
+        if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+            listening.add(f"socket:[{fields[9]}]")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            args = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"serve" not in (entry / "cmdline").read_bytes().split(b"\0"):
+                continue
+            if any(os.readlink(fd) in listening for fd in (entry / "fd").iterdir()):
+                return int(entry.name)
         except OSError:
             continue
-        if b"serve" in args and b"--port" in args and port.encode() in args:
-            return int(entry.name)
     raise AssertionError(f"no opencode serve on port {port}")
 
 
@@ -50,29 +57,6 @@ def options(tmp_path: Path, repo: Path, binary: str, env: dict[str, str]) -> Run
     )
 
 
-async def start_and_wait_for_alice(coord: Coordinator) -> None:
-    """Until alice works on t1 and both spawns are done: a spawn the kill cuts short is
-    undone and the lead told to spawn again, which the scripted lead cannot improvise
-    (with bob's spawn still in flight the kill left t2 with nobody, seen under `-n 2`)."""
-    alice_working = asyncio.Event()
-    claimed = False
-    spawned: set[str | None] = set()
-
-    def watch(event: TeamEvent) -> None:
-        nonlocal claimed
-        if event.type == "member.spawned":
-            spawned.add(event.member)
-        if event.type == "task.claimed" and event.member == "alice":
-            claimed = True
-        if claimed and spawned >= {"alice", "bob"}:
-            alice_working.set()
-
-    coord.feed.subscribe(watch)
-    await coord.prompt(await coord.start_lead(), LEAD)
-    async with asyncio.timeout(90):
-        await alice_working.wait()
-
-
 @pytest.fixture(autouse=True)
 def _own_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server's log goes to the data folder: a throwaway one."""
@@ -84,7 +68,7 @@ async def test_a_killed_server_is_started_again_and_the_team_finishes(
 ) -> None:
     run = options(tmp_path, git_repo, opencode_bin, opencode_env)
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
-        await start_and_wait_for_alice(coord)
+        await start_and_wait_for_alice(coord, LEAD)
         first = serve_pid(client)
         os.kill(first, signal.SIGKILL)
         await coord.wait_until_settled(limit=150)
@@ -120,7 +104,7 @@ async def test_a_server_that_cannot_be_started_again_ends_the_run_at_once_naming
 async def kill_once_broken(run: RunOptions, wrapper: Path, killed: list[float]) -> None:
     """Run the team, break the binary, kill the server and wait (for the failure)."""
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
-        await start_and_wait_for_alice(coord)
+        await start_and_wait_for_alice(coord, LEAD)
         broken = "#!/bin/sh\necho 'opencode is broken now' >&2\nexit 3\n"
         await asyncio.to_thread(wrapper.write_text, broken)
         killed.append(time.monotonic())

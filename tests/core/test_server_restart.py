@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from ensemble_tui.composition import opencode_client, running_coordinator
 from ensemble_tui.core.models import TaskStatus
-from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.demo.scenarios import slow_alice_team
 from ensemble_tui.opencode.server import OpenCodeServer, new_password
 from ensemble_tui.options import RunOptions
 from tests.conftest import git
+from tests.core.conftest import start_and_wait_for_alice
 
 LEAD = slow_alice_team("restart")
 
@@ -48,17 +47,7 @@ async def test_the_team_resumes_after_the_server_restarts(
             opencode_client(options) as client,
             running_coordinator(options, client) as coord,
         ):
-            alice_working = asyncio.Event()
-
-            def watch(event: TeamEvent) -> None:
-                if event.type == "task.claimed" and event.member == "alice":
-                    alice_working.set()
-
-            coord.feed.subscribe(watch)
-            lead = await coord.start_lead()
-            await coord.prompt(lead, LEAD)
-            async with asyncio.timeout(60):
-                await alice_working.wait()
+            await start_and_wait_for_alice(coord, LEAD)
             first.kill_now()
             await first.stop()
             second = await server(first.port).start()

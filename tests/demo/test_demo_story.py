@@ -6,21 +6,34 @@ import asyncio
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from ensemble_tui.core.models import TaskStatus
 from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.events import TeamEvent
-from ensemble_tui.demo.run import demo_team, make_demo_project, run_demo_headless
+from ensemble_tui.demo.run import DemoPlace, demo_team, make_demo_project, run_demo_headless
+from tests.conftest import seed_opencode_config
+
+
+@pytest.fixture
+def place(tmp_path: Path, opencode_plugin_deps: Path | None) -> DemoPlace:
+    """The demo's folder under tmp_path, its OpenCode's HOME given the installed plugin
+    package (the demo writes its config there and finds the package in place)."""
+    place = make_demo_project(tmp_path / "demo")
+    seed_opencode_config(
+        {"XDG_CONFIG_HOME": str(place.root / "home" / ".config")}, opencode_plugin_deps
+    )
+    return place
 
 
 def test_the_demo_ends_with_every_teammates_work_merged(
-    opencode_bin: str, monkeypatch: pytest.MonkeyPatch
+    place: DemoPlace, opencode_bin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ENSEMBLE_OPENCODE_BIN", opencode_bin)
     out = io.StringIO()
-    place = asyncio.run(run_demo_headless(pace=0.0, out=out))
+    asyncio.run(run_demo_headless(pace=0.0, out=out, place=place))
     said = out.getvalue()
 
     repo = place.repo
@@ -56,14 +69,13 @@ def test_the_demo_ends_with_every_teammates_work_merged(
 
 
 def test_the_story_finishes_when_the_viewer_approves_late(
-    opencode_bin: str, monkeypatch: pytest.MonkeyPatch
+    place: DemoPlace, opencode_bin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A person may approve cy's permission only after t1 and t2 are done: cy's first
     claim of t3 then succeeds and it must not wait for a notice that never comes."""
     monkeypatch.setenv("ENSEMBLE_OPENCODE_BIN", opencode_bin)
 
     async def play() -> tuple[list[str], TaskStatus]:
-        place = make_demo_project()
         async with demo_team(place, pace=0.0) as (options, coord):
             control = TeamControl(coord)
             asked, t2_done = asyncio.Event(), asyncio.Event()

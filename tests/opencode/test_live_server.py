@@ -172,28 +172,30 @@ async def test_a_permission_request_is_typed_and_the_reply_lets_the_tool_run(
 
 
 async def test_without_the_password_the_client_gets_a_clear_401(
-    git_repo: Path, tmp_path: Path, opencode_bin: str, opencode_env: dict[str, str]
+    git_repo: Path, opencode_server: OpenCodeServer
 ) -> None:
-    server = OpenCodeServer(
-        git_repo,
-        log_path=tmp_path / "oc.log",
-        binary=opencode_bin,
-        env=opencode_env,
-        password="s3cret",
-    )
-    async with server:
-        async with OpenCodeClient(server.url, password="") as anonymous:
-            with pytest.raises(OpenCodeError) as refused:
-                await anonymous.connect()
-        assert refused.value.status == 401
-        assert "password" in str(refused.value)
-        assert "OPENCODE_SERVER_PASSWORD" in str(refused.value)
+    async with OpenCodeClient(opencode_server.url, password="") as anonymous:
+        with pytest.raises(OpenCodeError) as refused:
+            await anonymous.connect()
+    assert refused.value.status == 401
+    assert "password" in str(refused.value)
+    assert "OPENCODE_SERVER_PASSWORD" in str(refused.value)
 
-        async with OpenCodeClient(server.url, password="s3cret") as trusted:
-            health = await trusted.connect()
-            assert health.version == "1.18.33"
-            session = await trusted.create_session(str(git_repo))
-            assert session.directory == str(git_repo)
+    async with OpenCodeClient(opencode_server.url, password=opencode_server.password) as trusted:
+        health = await trusted.connect()
+        assert health.version == "1.18.33"
+        session = await trusted.create_session(str(git_repo))
+        assert session.directory == str(git_repo)
+
+
+def test_a_started_server_binds_its_port_itself_and_is_reached_on_the_one_it_names(
+    opencode_server: OpenCodeServer,
+) -> None:
+    """No port is picked free beforehand (another process could take it before OpenCode
+    binds it): OpenCode binds one itself (`--port 0`) and the client uses the one it says."""
+    log = opencode_server.log_path.read_text()
+    assert "serve --port 0\n" in log
+    assert f"listening on http://127.0.0.1:{opencode_server.port}\n" in log
 
 
 async def test_the_stream_reconnects_after_the_server_restarts_on_the_same_port(
