@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from ensemble_tui.tui.notices import (
     notice_for,
 )
 from ensemble_tui.tui.widgets.activity import ActivityLine
+from ensemble_tui.tui.widgets.parts import AgentText
 from ensemble_tui.tui.widgets.statusbar import Connection, StatusBar
 from ensemble_tui.tui.widgets.table import LiveTable
 from ensemble_tui.tui.widgets.teammates import TeammateList
@@ -197,6 +199,34 @@ async def test_a_held_batch_goes_once_the_key_is_answered(
         assert selected_then[0] != before, "the key was answered before the batch went"
 
 
+async def test_a_key_is_noted_once_though_it_bubbles_back_to_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key that bubbles up from the focused widget reaches the app's queue again: it
+    was taken for a second key a moment after the first, so the bridge saw a run of keys
+    a few milliseconds apart and let batches go just before the next real key."""
+    scene = build_scene(tmp_path, "team")
+    app = scene.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.main.teammates.focus()
+        await settle(pilot)
+        bridge = app.bridge
+        assert bridge is not None
+        noted: list[float] = []
+        arrived = bridge.input_arrived
+
+        def noting() -> float:
+            noted.append(arrived())
+            return noted[-1]
+
+        monkeypatch.setattr(bridge, "input_arrived", noting)
+        await pilot.press("j")
+        await pilot.press("x")  # bound to nothing: it bubbles up to the app
+        await settle(pilot)
+        assert len(noted) == 2
+
+
 def test_keys_in_a_run_get_the_batches_right_after_their_answers() -> None:
     """While keys come in a run, a batch goes right after an answer, or when it can be
     drawn before the next key is expected, never just before that key."""
@@ -330,6 +360,14 @@ async def test_a_batch_mounts_its_new_parts_in_one_go_and_lays_the_screen_out_on
 
         monkeypatch.setattr(transcript, "mount", counted_mount)
         layouts = count_layouts(monkeypatch, app)
+        drawn: Counter[str] = Counter()
+        render = AgentText.render
+
+        def counted_render(text: AgentText) -> Any:
+            drawn[text.text[:40]] += 1
+            return render(text)
+
+        monkeypatch.setattr(AgentText, "render", counted_render)
         batch = [event for number in (5, 6, 7) for event in turn_events(maker, number)]
         with app.batch_update():  # as the app applies a batch
             await transcript.apply(batch)
@@ -338,6 +376,9 @@ async def test_a_batch_mounts_its_new_parts_in_one_go_and_lays_the_screen_out_on
         assert mounted == [3]
         assert len(layouts) == 1
         assert len(transcript.widgets) == 8
+        # Each new part is rendered for its height and for its lines, and no more; the
+        # parts on screen already are not rendered again.
+        assert sorted(drawn.values()) == [2, 2, 2]
 
         # Text streamed into a part on screen, a line more: again one layout.
         layouts.clear()

@@ -359,7 +359,7 @@ class Store(StoreConnection):
             key = (team_id, name)
             kept = self._standings.get(key)
             if kept is not None:
-                self._standings[key] = kept._replace(status=status)
+                self._standings[key] = MemberStanding(status, kept.shutdown_requested)
             return cursor.rowcount > 0
 
     def get_member(self, team_id: int, name: str) -> Member | None:
