@@ -11,7 +11,6 @@ import asyncio
 import gc
 import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +49,11 @@ FAILURES = (EnsembleError,)
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
     """`--set KEY=VALUE` flags as a settings layer (values as TOML would read them)."""
     overrides: dict[str, Any] = {}
-    for pair in pairs or []:
+    if not pairs:
+        return overrides
+    import tomllib  # Only with flags: the screen's start usually has none.
+
+    for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set takes KEY=VALUE, not {pair!r}")

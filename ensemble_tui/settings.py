@@ -122,13 +122,13 @@ class Settings(BaseModel):
     """The most teammates starting at once (OpenCode starting up for a new worktree, until
     the teammate's first step); further spawns wait their turn."""
 
-    worktree_root: Path | None = Field(default=None)
+    worktree_root: Path | None = None
     """Where teammates' worktrees go (default: the XDG data folder, outside the repository)."""
 
-    opencode_bin: str | None = Field(default=None)
+    opencode_bin: str | None = None
     """The `opencode` to run (default: ENSEMBLE_OPENCODE_BIN, then the one on PATH)."""
 
-    check: str | None = Field(default=None)
+    check: str | None = None
     """A shell command (e.g. `make test`) run in a teammate's worktree when it has completed
     its last task and before any merge; a failing check blocks the merge."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +62,8 @@ def flatten_keys(value: object, prefix: str = "") -> object:
 
 def read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
     """The file's settings and its exact bytes (which trust is recorded against)."""
+    import tomllib  # Only when there is a file: the screen's start usually has none.
+
     try:
         content = path.read_bytes()
         return tomllib.loads(content.decode("utf-8")), content

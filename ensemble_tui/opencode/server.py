@@ -28,6 +28,13 @@ from ensemble_tui.paths import private_dir, private_file
 
 BIN_VARIABLE = "ENSEMBLE_OPENCODE_BIN"
 PASSWORD_VARIABLE = "OPENCODE_SERVER_PASSWORD"
+ALLOCATOR_VARIABLE = "Malloc"
+"""Set to 1 (unless already set), it has OpenCode's runtime (Bun's WebKit allocator,
+bmalloc) allocate through its system heap. Its own heap marks freed pages apart from
+used ones (`madvise` MADV_DONTDUMP), splitting its memory into small mappings: ten
+teammates' instances made 27,000 of them (296 with this set), and near fifty the process
+reached Linux's limit (`vm.max_map_count`, 65,530), where the allocator retries the
+refused `madvise` forever, so OpenCode stopped answering with its CPU busy."""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -175,10 +182,7 @@ class OpenCodeServer:
                 "--port",
                 str(port),
                 cwd=self.directory,
-                env={
-                    **(os.environ if self.env is None else self.env),
-                    PASSWORD_VARIABLE: self.password,
-                },
+                env=self._environment(),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
@@ -193,6 +197,11 @@ class OpenCodeServer:
             await self.stop()
             raise
         return self
+
+    def _environment(self) -> dict[str, str]:
+        env = {**(os.environ if self.env is None else self.env), PASSWORD_VARIABLE: self.password}
+        env.setdefault(ALLOCATOR_VARIABLE, "1")
+        return env
 
     def _listening_port(self, output_start: int) -> int | None:
         """The port the server says it listens on, in its output after *output_start*."""

@@ -26,7 +26,6 @@ from ensemble_tui.errors import EnsembleError
 from ensemble_tui.options import RunOptions
 from ensemble_tui.settings_files import SettingsError
 from ensemble_tui.tui.actions import TeamActions
-from ensemble_tui.tui.commands import TeamCommands
 from ensemble_tui.tui.keys import KeyHints, check_keymap
 from ensemble_tui.tui.runtime import run_team
 from ensemble_tui.tui.screens.detail import message_detail, task_detail
@@ -42,6 +41,8 @@ from ensemble_tui.tui.widgets.teammates import TeammateList
 # OpenCode's models, the bridge, the other screens), so the screen shows at once;
 # tests/tui/test_first_frame.py keeps it so.
 if TYPE_CHECKING:
+    from textual.command import Provider
+
     from ensemble_tui.core.team.control import TeamControl
     from ensemble_tui.core.team.coordinator import Coordinator
     from ensemble_tui.core.team.read_model import MemberRow, PendingRequest, TeamSnapshot
@@ -66,12 +67,18 @@ class StartFailedError(EnsembleError):
     closed; the message says why, and the command line says it as it says any refusal."""
 
 
+def _team_commands() -> type[Provider]:
+    from ensemble_tui.tui.commands import TeamCommands  # When the palette first opens.
+
+    return TeamCommands
+
+
 class EnsembleApp(App[None]):
     """Mission control for one team: see every member, talk to any, act on their work."""
 
     CSS_PATH = "app.tcss"
     TITLE = "ensemble"
-    COMMANDS = App.COMMANDS | {TeamCommands}
+    COMMANDS = App.COMMANDS | {_team_commands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("i", "focus_prompt", "Prompt", id="app.prompt"),

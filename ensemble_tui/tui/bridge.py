@@ -269,7 +269,9 @@ class Bridge:
             loop = asyncio.get_running_loop()
             self._due = loop.time() + max(self.interval, self._pause)
             self._arrived_at_check = self._arrived
-            self._timer = loop.call_later(self.interval, self._check)
+            # Checked first once the stream could have gone quiet: a lone event (or the
+            # end of a burst) need not wait out the whole interval.
+            self._timer = loop.call_later(min(self.interval, QUIET), self._check)
 
     def input_arrived(self) -> float:
         """The human pressed a key (or clicked): no batch goes until it is answered.
@@ -285,9 +287,9 @@ class Bridge:
             self._timer = asyncio.get_running_loop().call_later(0, self._check, True)
 
     def _check(self, just_answered: bool = False) -> None:
-        """Flush when the batch is due, or before (never before the interval) once no
-        event came since the last check: the stream has gone quiet. Not while a key is
-        being answered or expected (KeysFirst), unless the batch has waited too long."""
+        """Flush when the batch is due, or before once no event came since the last
+        check: the stream has gone quiet. Not while a key is being answered or expected
+        (KeysFirst), unless the batch has waited too long."""
         self._timer = None
         loop = asyncio.get_running_loop()
         now = loop.time()

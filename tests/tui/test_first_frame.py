@@ -61,6 +61,8 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "textual.widgets._markdown",
     # Rich's emoji names: a str read as markup (a DataTable's column label) loads them.
     "rich._emoji_codes",
+    # Read only when there is a settings file or a --set flag (the probe has neither).
+    "tomllib",
     "ensemble_tui.settings",
     "ensemble_tui.core.models",
     "ensemble_tui.composition",
@@ -78,6 +80,7 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "ensemble_tui.tui.bridge",
     "ensemble_tui.tui.screens.diff",
     "ensemble_tui.tui.screens.forks",
+    "ensemble_tui.tui.commands",
     "ensemble_tui.tui.screens.help",
 )
 

@@ -190,6 +190,32 @@ async def test_the_bridge_posts_at_once_when_the_stream_goes_quiet(
     bridge.detach()
 
 
+async def test_a_lone_event_goes_once_the_stream_is_quiet_not_after_the_interval(
+    tmp_path: Path,
+) -> None:
+    """The end of a burst (here a lone token) is not held for the batching interval: it
+    goes at the first check that finds the stream quiet."""
+    coordinator, listeners = offline_coordinator(tmp_path)
+    posted = asyncio.Event()
+
+    class Waiting(Collector):
+        def post_message(self, message: Message) -> bool:
+            posted.set()
+            return super().post_message(message)
+
+    target = Waiting()
+    bridge = Bridge(coordinator, target, interval=600)  # type: ignore[arg-type]
+    bridge.attach()
+    bridge.follow("shown")
+    posted.clear()
+    listeners[0](SessionState("alice", "shown", "/tmp"), delta("shown", "p1", "one"))
+    async with asyncio.timeout(30):
+        await posted.wait()
+    (arrived,) = target.posted[-1:]
+    assert isinstance(arrived, Bridge.SessionEventsArrived)
+    bridge.detach()
+
+
 def test_attach_command_names_the_session_and_its_folder(opencode_bin: str) -> None:
     command = attach_command(
         "http://127.0.0.1:4096", "ses_1", "/work/wt", password="s3cret", binary=opencode_bin

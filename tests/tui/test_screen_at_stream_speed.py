@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from ensemble_tui.tui.notices import (
     notice_for,
 )
 from ensemble_tui.tui.widgets.activity import ActivityLine
+from ensemble_tui.tui.widgets.parts import AgentText
 from ensemble_tui.tui.widgets.statusbar import Connection, StatusBar
 from ensemble_tui.tui.widgets.table import LiveTable
 from ensemble_tui.tui.widgets.teammates import TeammateList
@@ -358,6 +360,14 @@ async def test_a_batch_mounts_its_new_parts_in_one_go_and_lays_the_screen_out_on
 
         monkeypatch.setattr(transcript, "mount", counted_mount)
         layouts = count_layouts(monkeypatch, app)
+        drawn: Counter[str] = Counter()
+        render = AgentText.render
+
+        def counted_render(text: AgentText) -> Any:
+            drawn[text.text[:40]] += 1
+            return render(text)
+
+        monkeypatch.setattr(AgentText, "render", counted_render)
         batch = [event for number in (5, 6, 7) for event in turn_events(maker, number)]
         with app.batch_update():  # as the app applies a batch
             await transcript.apply(batch)
@@ -366,6 +376,9 @@ async def test_a_batch_mounts_its_new_parts_in_one_go_and_lays_the_screen_out_on
         assert mounted == [3]
         assert len(layouts) == 1
         assert len(transcript.widgets) == 8
+        # Each new part is rendered for its height and for its lines, and no more; the
+        # parts on screen already are not rendered again.
+        assert sorted(drawn.values()) == [2, 2, 2]
 
         # Text streamed into a part on screen, a line more: again one layout.
         layouts.clear()

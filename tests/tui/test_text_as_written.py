@@ -1,10 +1,12 @@
-"""Text in transcripts is shown as written: Markdown must not eat what looks like HTML."""
+"""Text in transcripts is shown as written: Markdown must not eat what looks like HTML,
+nor make links of file names."""
 
 from __future__ import annotations
 
 import io
 
 from rich.console import Console
+from rich.markdown import Markdown
 from textual.app import App, ComposeResult
 
 from ensemble_tui.tui.widgets.parts import AgentText, StreamedMarkdown, UserText
@@ -36,3 +38,31 @@ async def test_tags_in_prompts_and_streamed_answers_keep_every_character() -> No
         assert shown(app.query_one(UserText)) == "Fix <<tag>> in <div>x</div>, & and &amp; as typed"
         assert not answer.streaming
         assert shown(answer) == "I kept <<tag>> and <div>\n\n<span>hi</span> & more"
+
+
+def links_in(widget: StreamedMarkdown) -> list[str]:
+    """Where the links of a finished part's Markdown go."""
+    assert isinstance(widget.content, Markdown)
+    return [
+        str(child.attrs["href"])
+        for token in widget.content.parsed
+        for child in token.children or []
+        if child.type == "link_open"
+    ]
+
+
+async def test_file_names_are_not_links_addresses_with_their_scheme_are() -> None:
+    """Guessed links made `README.md` a link to http://README.md (`.md` is a country's
+    domain) and `git@github.com` one to mail."""
+    app = Texts()
+    async with app.run_test(size=(80, 20)):
+        answer = app.query_one(AgentText)
+        await answer.set_text(
+            "Edited README.md and app.py, pushed to git@github.com:a/b.git; "
+            "see https://example.org/docs or <https://example.org/x>.",
+            finished=True,
+        )
+        assert links_in(answer) == ["https://example.org/docs", "https://example.org/x"]
+        typed = app.query_one(UserText)
+        await typed.set_text("Read notes.md and mail me at ada@example.org", finished=True)
+        assert links_in(typed) == []

@@ -7,14 +7,13 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.console import RenderableType
 from textual.content import Content
 from textual.events import Click
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.reactive import Reactive
-from textual.visual import VisualType
 from textual.widgets import Static
 
 # The parts are built once a session is shown, after the first frame: the Markdown
@@ -38,17 +37,31 @@ def markdown_without_html() -> MarkdownIt:
     """Markdown in which `<div>` or `<<tag>>` is text: raw HTML tokens are dropped when
     rendered, so a prompt mentioning a tag would silently lose it. (One parser, shared:
     parsing does not change it.)"""
-    from markdown_it import MarkdownIt
-
-    return MarkdownIt("gfm-like", {"html": False})
+    return _explicit_links(_gfm_without_html())
 
 
 @functools.cache
 def markdown_as_typed() -> MarkdownIt:
     """For what a person typed: no HTML, and `&amp;` stays `&amp;` rather than `&`."""
+    return _explicit_links(_gfm_without_html().disable("entity"))
+
+
+def _gfm_without_html() -> MarkdownIt:
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("gfm-like", {"html": False}).disable("entity")
+    return MarkdownIt("gfm-like", {"html": False})
+
+
+def _explicit_links(parser: MarkdownIt) -> MarkdownIt:
+    """Only addresses written with their scheme (`https://…`, `mailto:…`) become links.
+
+    Guessed ones would make `README.md` a link to http://README.md and `git@github.com`
+    one to mail (file names end in country domains), and guessing is most of the time
+    a part's parse takes.
+    """
+    if parser.linkify is not None:
+        parser.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
+    return parser
 
 
 class Piece(Static):
@@ -63,10 +76,19 @@ class Piece(Static):
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False, repaint=False)
 
-    def update(self, content: VisualType = "", *, layout: bool = True) -> None:
-        # Filled before it is mounted, a piece asks for no layout: its mounting lays it out
-        # (a request kept until then would be a second layout, after that one).
-        super().update(content, layout=layout and self.is_mounted)
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        # Filled before it is mounted, a piece asks for nothing: its mounting lays it out
+        # and draws it. (Textual would keep the requests for after that: a second layout
+        # of the screen, and a second drawing of the piece.)
+        if not self.is_mounted and not recompose:
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
 
 class StreamedMarkdown(Piece):
