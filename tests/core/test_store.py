@@ -417,6 +417,29 @@ def test_delivery_is_tracked_per_recipient(store: Store, team: Team) -> None:
         store.mark_delivered(message.id, "lead")
 
 
+def test_what_waits_for_a_member_is_seen_in_one_statement(store: Store, team: Team) -> None:
+    """`anything_undelivered` answers as the two lists do: messages and notices."""
+
+    def agrees(name: str) -> bool:
+        waiting = store.anything_undelivered(team.id, name)
+        listed = store.list_undelivered(team.id, name) or store.undelivered_notices(team.id, name)
+        assert waiting == bool(listed), name
+        return waiting
+
+    assert not agrees("bob")
+    message = store.add_message(team.id, "lead", None, "status?")
+    assert agrees("bob")
+    assert agrees("alice")
+    store.mark_delivered(message.id, "bob")
+    assert not agrees("bob")
+    notice = store.add_notice(team.id, "bob", "t3 can now be claimed")
+    assert agrees("bob")
+    store.mark_notices_delivered([notice.id])
+    assert not agrees("bob")
+    assert agrees("alice"), "still waits for alice"
+    assert not store.anything_undelivered(team.id + 1, "alice"), "another team's inbox"
+
+
 def test_the_feed_lists_messages_oldest_first(store: Store, team: Team) -> None:
     sent = [store.add_message(team.id, "lead", "alice", f"m{i}") for i in range(4)]
     assert [m.text for m in store.list_messages(team.id)] == ["m0", "m1", "m2", "m3"]

@@ -11,7 +11,7 @@ from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.events import Event, PartUpdated
-from ensemble_tui.opencode.models import PatchPart
+from ensemble_tui.opencode.models import StepFinishPart
 from tests.conftest import TeamOptions, git, running_team
 
 QUIET = script_block(
@@ -41,15 +41,20 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
             if event.type == "member.timed_out":
                 timed_out.set()
 
+        finished_steps: set[str] = set()
+
         def silent_step_begins(state: SessionState, event: Event) -> None:
             # Thresholds of seconds once gus starts its long silent step: its start-up
             # and the gaps between its quick steps (slow on a busy machine) are not
-            # what this test watches. The write's step ends with its step-finish and then
-            # its patch part; both are output, so on a loaded machine one arriving a
-            # second late ended the first stall and made a second, legitimate one. The
-            # silence begins after the patch.
-            patched = isinstance(event, PartUpdated) and isinstance(event.part, PatchPart)
-            if state.member == "gus" and patched:
+            # what this test watches. The silence begins after the last output of the
+            # write's step, its step-finish (the shared server has OpenCode's snapshots
+            # off, so no patch part follows it; with them on, one arriving a second late
+            # ended the first stall and made a second, legitimate one).
+            if state.member != "gus" or not isinstance(event, PartUpdated):
+                return
+            if isinstance(event.part, StepFinishPart):
+                finished_steps.add(event.part.id)
+            if len(finished_steps) == 2:  # the claim's step, then the write's
                 coord.settings.stall_threshold = 1.0
                 coord.settings.timeout = 4.0
 

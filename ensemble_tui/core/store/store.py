@@ -46,6 +46,12 @@ __all__ = ["MemberStanding", "Store", "StoreError"]
 _MEMBER_ORDER = "ORDER BY role = 'lead' DESC, created, name"
 # `json.dumps(detail, sort_keys=True)` without making an encoder per call (once per team event).
 _encode_detail = json.JSONEncoder(sort_keys=True).encode
+_ANYTHING_UNDELIVERED = (
+    "SELECT EXISTS (SELECT 1 FROM message_deliveries"
+    " WHERE team_id = ? AND recipient = ? AND delivered_at IS NULL)"
+    " OR EXISTS (SELECT 1 FROM notices"
+    " WHERE team_id = ? AND recipient = ? AND delivered_at IS NULL)"
+)
 _APPEND_EVENT = "INSERT INTO events (team_id, time, kind, member, detail) VALUES (?, ?, ?, ?, ?)"
 
 
@@ -128,6 +134,13 @@ class Store(StoreConnection):
 
     def add_notice(self, team_id: int, recipient: str, text: str) -> Notice:
         return self.notices.add_notice(team_id, recipient, text)
+
+    def anything_undelivered(self, team_id: int, recipient: str) -> bool:
+        """Whether a message or a notice waits for `recipient`: one indexed statement, for
+        the end of every turn, where most of the time nothing does."""
+        with self.reading() as db:
+            row = db.execute(_ANYTHING_UNDELIVERED, (team_id, recipient, team_id, recipient))
+            return bool(row.fetchone()[0])
 
     def undelivered_notices(self, team_id: int, recipient: str | None = None) -> list[Notice]:
         return self.notices.undelivered_notices(team_id, recipient)

@@ -70,10 +70,12 @@ class Delivery:
         if self._paused() and not even_if_busy:
             # What waits is delivered when the pause is lifted (a stop request still goes).
             return
-        with self._store.reading():  # one snapshot for the three reads
+        with self._store.reading():  # one snapshot for the reads
             standing = self._store.member_standing(team.id, state.member)
             if standing is None or standing.status.ended:
                 return
+            if not self._store.anything_undelivered(team.id, state.member):
+                return  # most turns end with nothing waiting: one statement, not two
             messages = self._store.list_undelivered(team.id, state.member)
             notices = self._store.undelivered_notices(team.id, state.member)
         if not messages and not notices:
