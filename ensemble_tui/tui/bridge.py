@@ -55,6 +55,10 @@ FLUSH_INTERVAL = 0.04
 # A batch goes as soon as the stream has been quiet this long, without waiting out its
 # pause: the last events of a burst are on screen at once, not a pause later.
 QUIET = 0.025
+# How often the stream is looked at while a batch waits: the last events of a burst go
+# between QUIET and QUIET + QUIET_STEP after they came (a check every QUIET would let
+# them wait up to twice QUIET: the check just after them sees that something came).
+QUIET_STEP = QUIET / 5
 # Keys first (see KeysFirst): a key waits for no batch posted while it is answered (an
 # answer not told within KEY_ROOM is taken as given), and keys closer together than
 # KEY_PACE are a run whose next key is expected. A batch is never held longer than
@@ -167,6 +171,8 @@ class Bridge:
         self._due = 0.0
         self._arrived = 0
         self._arrived_at_check = 0
+        # When a check last saw that events had come (they came at most a QUIET_STEP before).
+        self._seen_at = 0.0
         # How long the last batches took the app to handle and draw (the longest is what
         # the next may take: they vary with what the stream brought and the clock's tick).
         self._costs: deque[float] = deque(maxlen=COSTS_KEPT)
@@ -267,8 +273,10 @@ class Bridge:
     def _schedule(self) -> None:
         if self._timer is None and not self._waiting:
             loop = asyncio.get_running_loop()
-            self._due = loop.time() + max(self.interval, self._pause)
+            now = loop.time()
+            self._due = now + max(self.interval, self._pause)
             self._arrived_at_check = self._arrived
+            self._seen_at = now
             # Checked first once the stream could have gone quiet: a lone event (or the
             # end of a burst) need not wait out the whole interval.
             self._timer = loop.call_later(min(self.interval, QUIET), self._check)
@@ -294,9 +302,12 @@ class Bridge:
         loop = asyncio.get_running_loop()
         now = loop.time()
         left = self._due - now
-        if left > 0 and self._arrived != self._arrived_at_check:
+        if self._arrived != self._arrived_at_check:
             self._arrived_at_check = self._arrived
-            self._timer = loop.call_later(min(QUIET, left), self._check)
+            self._seen_at = now
+        quiet_left = self._seen_at + QUIET - now
+        if left > 0 and quiet_left > 0:
+            self._timer = loop.call_later(min(QUIET_STEP, quiet_left, left), self._check)
             return
         overdue = now - self._due
         if overdue < HOLD_AT_MOST:

@@ -13,12 +13,15 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
+from textual.message import Message
 from textual.pilot import Pilot
 
 from ensemble_tui.core.git.worktrees import create_worktree
@@ -36,10 +39,12 @@ from ensemble_tui.core.team.events import (
     TeamCreated,
     TeamEvent,
 )
+from ensemble_tui.core.team.reactions import SessionListener
 from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.core.team.taskboard import TaskSpec
 from ensemble_tui.opencode.client import OpenCodeClient
+from ensemble_tui.opencode.events import PartDelta
 from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
 from ensemble_tui.options import RunOptions
 from ensemble_tui.tui.app import EnsembleApp, make_app
@@ -434,3 +439,40 @@ async def settle(pilot: Pilot[Any]) -> None:
     for _ in range(3):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+
+
+class Collector:
+    """Stands in for the app: keeps what the bridge posts."""
+
+    def __init__(self) -> None:
+        self.posted: list[Message] = []
+        self.callbacks: list[Callable[[], object]] = []
+
+    def post_message(self, message: Message) -> bool:
+        self.posted.append(message)
+        return True
+
+    def call_after_refresh(self, callback: Callable[[], object]) -> bool:
+        self.callbacks.append(callback)
+        return True
+
+
+def delta(session: str, part: str, text: str) -> PartDelta:
+    return PartDelta.model_validate(
+        {"sessionID": session, "messageID": "m1", "partID": part, "field": "text", "delta": text}
+    )
+
+
+def offline_coordinator(folder: Path) -> tuple[Coordinator, list[SessionListener]]:
+    """A coordinator on a real store with no OpenCode (the snapshot reads only the client's
+    URL), and the session listeners the bridge adds, to call by hand."""
+    client = SimpleNamespace(base_url="http://127.0.0.1:1")
+    coordinator = Coordinator(folder, Store(folder / "state.db"), client)  # type: ignore[arg-type]
+    listeners: list[SessionListener] = []
+
+    def add_session_listener(listener: SessionListener) -> Callable[[], None]:
+        listeners.append(listener)
+        return lambda: listeners.remove(listener)
+
+    coordinator.add_session_listener = add_session_listener  # type: ignore[method-assign]
+    return coordinator, listeners

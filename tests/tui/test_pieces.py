@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from textual.message import Message
@@ -17,8 +16,6 @@ from textual.widgets.data_table import ColumnKey
 
 from ensemble_tui.cli import screen_argv
 from ensemble_tui.core.models import MemberStatus, MemberUpdate
-from ensemble_tui.core.store.store import Store
-from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import (
     MemberIdle,
     MemberStatusChanged,
@@ -29,9 +26,8 @@ from ensemble_tui.core.team.events import (
     TaskClaimed,
     TeamCreated,
 )
-from ensemble_tui.core.team.reactions import SessionListener
 from ensemble_tui.core.team.sessions import SessionState
-from ensemble_tui.opencode.events import PartDelta, SessionStatusChanged
+from ensemble_tui.opencode.events import SessionStatusChanged
 from ensemble_tui.tui import actions
 from ensemble_tui.tui import bridge as bridge_module
 from ensemble_tui.tui.app import EnsembleApp
@@ -44,46 +40,9 @@ from ensemble_tui.tui.screens.diff import DiffScreen, split_patch
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.taskboard import TaskBoard
 from ensemble_tui.tui.widgets.teammates import TeammateList
-from tests.tui.scenes import build_scene, settle
+from tests.tui.scenes import Collector, build_scene, delta, offline_coordinator, settle
 
 SIZE = (100, 30)
-
-
-class Collector:
-    """Stands in for the app: keeps what the bridge posts."""
-
-    def __init__(self) -> None:
-        self.posted: list[Message] = []
-        self.callbacks: list[Callable[[], object]] = []
-
-    def post_message(self, message: Message) -> bool:
-        self.posted.append(message)
-        return True
-
-    def call_after_refresh(self, callback: Callable[[], object]) -> bool:
-        self.callbacks.append(callback)
-        return True
-
-
-def delta(session: str, part: str, text: str) -> PartDelta:
-    return PartDelta.model_validate(
-        {"sessionID": session, "messageID": "m1", "partID": part, "field": "text", "delta": text}
-    )
-
-
-def offline_coordinator(folder: Path) -> tuple[Coordinator, list[SessionListener]]:
-    """A coordinator on a real store with no OpenCode (the snapshot reads only the client's
-    URL), and the session listeners the bridge adds, to call by hand."""
-    client = SimpleNamespace(base_url="http://127.0.0.1:1")
-    coordinator = Coordinator(folder, Store(folder / "state.db"), client)  # type: ignore[arg-type]
-    listeners: list[SessionListener] = []
-
-    def add_session_listener(listener: SessionListener) -> Callable[[], None]:
-        listeners.append(listener)
-        return lambda: listeners.remove(listener)
-
-    coordinator.add_session_listener = add_session_listener  # type: ignore[method-assign]
-    return coordinator, listeners
 
 
 async def test_the_bridge_posts_one_batch_with_deltas_joined(tmp_path: Path) -> None:

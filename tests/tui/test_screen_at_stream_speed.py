@@ -9,6 +9,7 @@ import asyncio
 import gc
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from textual.widgets.data_table import ColumnKey
 from bench.frames import FrameMaker
 from ensemble_tui.core.team.events import MemberIdle, TaskAdded
 from ensemble_tui.core.team.read_model import Totals
+from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.events import Event, PartDelta, parse_global_event
 from ensemble_tui.tui import bridge as bridge_module
 from ensemble_tui.tui.bridge import Bridge, KeysFirst
@@ -38,7 +40,7 @@ from ensemble_tui.tui.widgets.statusbar import Connection, StatusBar
 from ensemble_tui.tui.widgets.table import LiveTable
 from ensemble_tui.tui.widgets.teammates import TeammateList
 from ensemble_tui.tui.widgets.transcript import Transcript
-from tests.tui.scenes import build_scene, settle
+from tests.tui.scenes import Collector, build_scene, delta, offline_coordinator, settle
 
 
 class TableApp(App[None]):
@@ -62,6 +64,29 @@ async def test_a_changed_cell_renders_again_its_row_only() -> None:
         assert "2k" in after[2].text
         # The header and the other rows are the lines already rendered, not new ones.
         assert [after[y] is before[y] for y in (0, 1, 3)] == [True, True, True]
+
+
+async def test_styles_applied_again_unchanged_render_no_line_again() -> None:
+    """Textual restyles the table whenever a widget is mounted elsewhere (each part the
+    stream adds to the transcript): the same look renders nothing again; a new one does."""
+    app = TableApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LiveTable)
+        table.add_column("who", key="who")
+        table.add_column("t", key="tokens")
+        for name in ("ada", "bob", "cy"):
+            table.add_row(Text(name), Text("1k"), key=name)
+        await pilot.pause()
+        before = [table.render_line(y) for y in range(4)]
+        await app.mount(Static("a part streamed elsewhere"))
+        app.update_styles(table)
+        await pilot.pause()
+        after = [table.render_line(y) for y in range(4)]
+        assert [after[y] is before[y] for y in range(4)] == [True] * 4
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        themed = [table.render_line(y) for y in range(4)]
+        assert all(themed[y] != before[y] for y in range(4))
 
 
 async def test_a_cell_wider_or_narrower_than_its_column_resizes_it() -> None:
@@ -392,3 +417,61 @@ async def test_a_batch_mounts_its_new_parts_in_one_go_and_lays_the_screen_out_on
         for _ in range(3):
             await pilot.pause()
         assert len(layouts) == 1
+
+
+class VirtualClock:
+    """The bridge's loop clock and timers, run by hand: when a batch goes is told in
+    the bridge's own time, never timed (a fake of the event loop's clock only)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.timers: list[tuple[float, int, Any, tuple[Any, ...], list[bool]]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_later(self, delay: float, callback: Any, *args: Any) -> Any:
+        cancelled = [False]
+        self.timers.append((self.now + delay, len(self.timers), callback, args, cancelled))
+        return SimpleNamespace(cancel=lambda: cancelled.__setitem__(0, True))
+
+    def run_until(self, until: float) -> None:
+        while True:
+            due = sorted(t for t in self.timers if not t[4][0] and t[0] <= until)
+            if not due:
+                break
+            timer = due[0]
+            self.timers.remove(timer)
+            self.now = timer[0]
+            timer[2](*timer[3])
+        self.now = until
+
+
+def test_the_end_of_a_burst_goes_a_quiet_time_after_it_not_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tokens stream for a while, then stop: the batch holding the last ones goes
+    between QUIET and QUIET + QUIET_STEP after the last, not up to twice QUIET (a check
+    that came just after a token used to wait a whole QUIET more before looking again)."""
+    clock = VirtualClock()
+    monkeypatch.setattr(bridge_module, "asyncio", SimpleNamespace(get_running_loop=lambda: clock))
+    coordinator, listeners = offline_coordinator(tmp_path)
+    target = Collector()
+    bridge = Bridge(coordinator, target, interval=600)  # type: ignore[arg-type]
+    bridge.attach()
+    bridge.follow("shown")
+    target.posted.clear()
+    shown = SessionState("alice", "shown", "/tmp")
+    last = 0.0
+    for step in range(27):  # a token a millisecond, up to just after the first check
+        last = step / 1000
+        clock.run_until(last)
+        listeners[0](shown, delta("shown", "p1", "x"))
+    clock.run_until(1.0)
+    assert clock.timers == [] or all(t[4][0] for t in clock.timers)
+    sent = [m for m in target.posted if isinstance(m, Bridge.SessionEventsArrived)]
+    assert len(sent) == 1
+    assert target.callbacks, "posted"
+    went = bridge._posted_at - last
+    assert bridge_module.QUIET <= went <= bridge_module.QUIET + bridge_module.QUIET_STEP + 1e-9
+    bridge.detach()

@@ -7,6 +7,11 @@ of the table again (tens of milliseconds for a team, at each batch of the stream
 values it shows (the same objects) and its look are unchanged, and measures a column
 again only when a cell may change its width: an update that fits costs no layout of
 the screen.
+
+Textual applies the stylesheet to the table again whenever a class changes above it or
+a widget is mounted elsewhere (each part streamed into the transcript), and tells it its
+styles changed even when they are the same. The kept lines are dropped only when the
+look they were rendered with (the table's style and those of its components) changed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ class LiveTable(DataTable[Text]):
         super().__init__(**options)
         self._rendered: LRUCache[Key, tuple[object, list[list[Segment]]]] = LRUCache(KEPT_CELLS)
         self._lines: LRUCache[Key, tuple[tuple[object, ...], Strip]] = LRUCache(KEPT_LINES)
+        self._look: tuple[Style, ...] | None = None
+        self._look_checked = False
 
     def set_cell(self, row: str, column: str, value: Text) -> None:
         """`update_cell`, asking for the column to be measured again (a layout) only if
@@ -47,11 +54,30 @@ class LiveTable(DataTable[Text]):
         self.update_cell(row, column, value, update_width=not fits)
 
     def notify_style_update(self) -> None:
-        self._rendered.clear()
-        self._lines.clear()
+        # Compared when next rendered: the components' styles are applied after this.
+        self._look_checked = False
         super().notify_style_update()
 
+    def _check_look(self) -> None:
+        """Drop the kept lines and cells if the look they were rendered with changed."""
+        self._look_checked = True
+        null = Style.null()
+        look = (
+            self.rich_style,
+            *(
+                self.get_component_rich_style(name, partial=partial, default=null)
+                for name in sorted(self._get_component_classes())
+                for partial in (False, True)
+            ),
+        )
+        if look != self._look:
+            self._look = look
+            self._rendered.clear()
+            self._lines.clear()
+
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        if not self._look_checked:
+            self._check_look()
         try:
             row_key, line = self._get_offsets(y)
         except LookupError:
@@ -114,6 +140,8 @@ class LiveTable(DataTable[Text]):
         cursor: bool = False,
         hover: bool = False,
     ) -> list[list[Segment]]:
+        if not self._look_checked:
+            self._check_look()
         locations = self._row_locations
         row_key = self._header_row_key if row_index == -1 else locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index)
