@@ -6,6 +6,7 @@ Nothing here is timed; `make bench` gives the figures.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -84,6 +85,8 @@ def test_startup_benchmark_runs(
     out = capsys.readouterr().out
     assert "seconds help " in out
     assert "ratio first_frame " in out
+    # The one-label app brackets ensemble-tui in each round (before and after).
+    assert re.search(r"one-label app [0-9.]+ s and [0-9.]+ s, ensemble-tui", out)
 
 
 def test_the_scale_run_spawns_everyone_in_one_call_and_cleans_up_after_all_reports() -> None:
