@@ -9,6 +9,7 @@ the live behaviour is covered by the Pilot tests against the real `opencode serv
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -21,9 +22,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.pilot import Pilot
 
+from bench.frames import FrameMaker
 from ensemble_tui.core.git.worktrees import create_worktree
 from ensemble_tui.core.models import Member, MemberStatus, MemberUpdate
 from ensemble_tui.core.store.connection import sql_value
@@ -44,10 +47,11 @@ from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.core.team.taskboard import TaskSpec
 from ensemble_tui.opencode.client import OpenCodeClient
-from ensemble_tui.opencode.events import PartDelta
+from ensemble_tui.opencode.events import Event, PartDelta, parse_global_event
 from ensemble_tui.opencode.models import PermissionRequest, QuestionRequest
 from ensemble_tui.options import RunOptions
 from ensemble_tui.tui.app import EnsembleApp, make_app
+from ensemble_tui.tui.widgets import transcript
 
 NOW = datetime(2026, 1, 15, 14, 30, tzinfo=UTC)
 URL = "http://127.0.0.1:4096"
@@ -455,6 +459,31 @@ class Collector:
     def call_after_refresh(self, callback: Callable[[], object]) -> bool:
         self.callbacks.append(callback)
         return True
+
+
+class WaitingCollector(Collector):
+    """A collector that also says when the bridge has posted something."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = asyncio.Event()
+
+    def post_message(self, message: Message) -> bool:
+        self.arrived.set()
+        return super().post_message(message)
+
+
+class TranscriptApp(App[None]):
+    """A transcript alone on a screen."""
+
+    def compose(self) -> ComposeResult:
+        yield transcript.Transcript()
+
+
+def turn_events(maker: FrameMaker, number: int) -> list[Event]:
+    """One assistant message of recorded shape: a text part, its deltas, its end."""
+    parsed = [parse_global_event(frame) for frame in maker.turn("ses_a", "/a", number)]
+    return [found.event for found in parsed if found is not None]
 
 
 def delta(session: str, part: str, text: str) -> PartDelta:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.app import App, ComposeResult
-
 from ensemble_tui.opencode.events import MessageUpdated, PartUpdated
 from ensemble_tui.opencode.models import MessageWithParts
 from ensemble_tui.tui.widgets.parts import AgentText, Compaction, UserText
 from ensemble_tui.tui.widgets.transcript import Transcript
+from tests.tui.scenes import TranscriptApp
 
 SUMMARY = "We wrote the parser and its tests; the CLI is left."
 
@@ -34,11 +33,6 @@ CONVERSATION = [
     message("assistant", "msg_4", {"type": "text", "text": SUMMARY}, summary=True),
     message("user", "msg_5", {"type": "text", "text": "Go on with the CLI."}),
 ]
-
-
-class TranscriptApp(App[None]):
-    def compose(self) -> ComposeResult:
-        yield Transcript()
 
 
 async def test_a_loaded_compaction_is_one_line_holding_its_summary() -> None:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.message import Message
 from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
@@ -40,7 +39,14 @@ from ensemble_tui.tui.screens.diff import DiffScreen, split_patch
 from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.taskboard import TaskBoard
 from ensemble_tui.tui.widgets.teammates import TeammateList
-from tests.tui.scenes import Collector, build_scene, delta, offline_coordinator, settle
+from tests.tui.scenes import (
+    Collector,
+    WaitingCollector,
+    build_scene,
+    delta,
+    offline_coordinator,
+    settle,
+)
 
 SIZE = (100, 30)
 
@@ -122,14 +128,8 @@ async def test_the_bridge_posts_at_once_when_the_stream_goes_quiet(
     monkeypatch.setattr(bridge_module, "SCREEN_SHARE", 10_000.0)
     monkeypatch.setattr(bridge_module, "MAX_PAUSE", 600.0)
     coordinator, listeners = offline_coordinator(tmp_path)
-    posted = asyncio.Event()
-
-    class Waiting(Collector):
-        def post_message(self, message: Message) -> bool:
-            posted.set()
-            return super().post_message(message)
-
-    target = Waiting()
+    target = WaitingCollector()
+    posted = target.arrived
     bridge = Bridge(coordinator, target, interval=0.01)  # type: ignore[arg-type]
     bridge.attach()
     bridge.follow("shown")
@@ -155,14 +155,8 @@ async def test_a_lone_event_goes_once_the_stream_is_quiet_not_after_the_interval
     """The end of a burst (here a lone token) is not held for the batching interval: it
     goes at the first check that finds the stream quiet."""
     coordinator, listeners = offline_coordinator(tmp_path)
-    posted = asyncio.Event()
-
-    class Waiting(Collector):
-        def post_message(self, message: Message) -> bool:
-            posted.set()
-            return super().post_message(message)
-
-    target = Waiting()
+    target = WaitingCollector()
+    posted = target.arrived
     bridge = Bridge(coordinator, target, interval=600)  # type: ignore[arg-type]
     bridge.attach()
     bridge.follow("shown")

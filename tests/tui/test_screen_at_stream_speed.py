@@ -25,7 +25,7 @@ from bench.frames import FrameMaker
 from ensemble_tui.core.team.events import MemberIdle, TaskAdded
 from ensemble_tui.core.team.read_model import Totals
 from ensemble_tui.core.team.sessions import SessionState
-from ensemble_tui.opencode.events import Event, PartDelta, parse_global_event
+from ensemble_tui.opencode.events import PartDelta
 from ensemble_tui.tui import bridge as bridge_module
 from ensemble_tui.tui.bridge import Bridge, KeysFirst
 from ensemble_tui.tui.notices import (
@@ -40,7 +40,15 @@ from ensemble_tui.tui.widgets.statusbar import Connection, StatusBar
 from ensemble_tui.tui.widgets.table import LiveTable
 from ensemble_tui.tui.widgets.teammates import TeammateList
 from ensemble_tui.tui.widgets.transcript import Transcript
-from tests.tui.scenes import Collector, build_scene, delta, offline_coordinator, settle
+from tests.tui.scenes import (
+    Collector,
+    TranscriptApp,
+    build_scene,
+    delta,
+    offline_coordinator,
+    settle,
+    turn_events,
+)
 
 
 class TableApp(App[None]):
@@ -48,14 +56,20 @@ class TableApp(App[None]):
         yield LiveTable()
 
 
+def filled_table(app: TableApp) -> LiveTable:
+    """The app's table with two columns and three rows."""
+    table = app.query_one(LiveTable)
+    table.add_column("who", key="who")
+    table.add_column("t", key="tokens")
+    for name in ("ada", "bob", "cy"):
+        table.add_row(Text(name), Text("1k"), key=name)
+    return table
+
+
 async def test_a_changed_cell_renders_again_its_row_only() -> None:
     app = TableApp()
     async with app.run_test(size=(60, 10)) as pilot:
-        table = app.query_one(LiveTable)
-        table.add_column("who", key="who")
-        table.add_column("t", key="tokens")
-        for name in ("ada", "bob", "cy"):
-            table.add_row(Text(name), Text("1k"), key=name)
+        table = filled_table(app)
         await pilot.pause()
         before = [table.render_line(y) for y in range(4)]
         table.set_cell("bob", "tokens", Text("2k"))
@@ -71,11 +85,7 @@ async def test_styles_applied_again_unchanged_render_no_line_again() -> None:
     stream adds to the transcript): the same look renders nothing again; a new one does."""
     app = TableApp()
     async with app.run_test(size=(60, 10)) as pilot:
-        table = app.query_one(LiveTable)
-        table.add_column("who", key="who")
-        table.add_column("t", key="tokens")
-        for name in ("ada", "bob", "cy"):
-            table.add_row(Text(name), Text("1k"), key=name)
+        table = filled_table(app)
         await pilot.pause()
         before = [table.render_line(y) for y in range(4)]
         await app.mount(Static("a part streamed elsewhere"))
@@ -334,17 +344,6 @@ async def test_a_batch_leaves_the_sparklines_to_the_clock(
         column.names = []
         app.refresh_team(counts=False)
         assert len(drawn) == 2, "other members beside the list: drawn at once"
-
-
-class TranscriptApp(App[None]):
-    def compose(self) -> ComposeResult:
-        yield Transcript()
-
-
-def turn_events(maker: FrameMaker, number: int) -> list[Event]:
-    """One assistant message of recorded shape: a text part, its deltas, its end."""
-    parsed = [parse_global_event(frame) for frame in maker.turn("ses_a", "/a", number)]
-    return [found.event for found in parsed if found is not None]
 
 
 def count_layouts(monkeypatch: pytest.MonkeyPatch, app: App[None]) -> list[int]:

@@ -4,32 +4,21 @@ parts stays mounted while the newest are followed (the rest come back with `home
 from __future__ import annotations
 
 from rich.markdown import Markdown
-from textual.app import App, ComposeResult
 from textual.content import Content
 
 from bench.frames import FrameMaker
-from ensemble_tui.opencode.events import Event, PartDelta, parse_global_event
+from ensemble_tui.opencode.events import PartDelta
 from ensemble_tui.tui.widgets.parts import AgentText
 from ensemble_tui.tui.widgets.transcript import MORE_PARTS, MOUNTED_PARTS, Transcript
-
-
-class OneTranscript(App[None]):
-    def compose(self) -> ComposeResult:
-        yield Transcript()
-
-
-def turn(maker: FrameMaker, number: int) -> list[Event]:
-    """One assistant message of recorded shape: a text part, its deltas, its end."""
-    parsed = [parse_global_event(frame) for frame in maker.turn("ses_a", "/a", number)]
-    return [found.event for found in parsed if found is not None]
+from tests.tui.scenes import TranscriptApp, turn_events
 
 
 async def test_streamed_text_is_plain_until_its_part_ends_then_markdown() -> None:
-    app = OneTranscript()
+    app = TranscriptApp()
     async with app.run_test(size=(80, 30)) as pilot:
         transcript = app.query_one(Transcript)
         await transcript.load([])
-        events = turn(FrameMaker(), 0)
+        events = turn_events(FrameMaker(), 0)
         ending = next(i for i, e in enumerate(events) if i > 3 and not isinstance(e, PartDelta))
         await transcript.apply(events[:ending])
         await pilot.pause()
@@ -44,14 +33,14 @@ async def test_streamed_text_is_plain_until_its_part_ends_then_markdown() -> Non
 
 
 async def test_only_a_window_of_parts_stays_mounted_and_home_brings_back_the_rest() -> None:
-    app = OneTranscript()
+    app = TranscriptApp()
     maker = FrameMaker()
     messages = MOUNTED_PARTS + MORE_PARTS + 5
     async with app.run_test(size=(80, 30)) as pilot:
         transcript = app.query_one(Transcript)
         await transcript.load([])
         for number in range(messages):
-            await transcript.apply(turn(maker, number))
+            await transcript.apply(turn_events(maker, number))
         await pilot.pause()
         mounted = len(transcript.query(AgentText))
         assert mounted <= MOUNTED_PARTS + MORE_PARTS
@@ -70,19 +59,19 @@ async def test_only_a_window_of_parts_stays_mounted_and_home_brings_back_the_res
 
 async def test_a_reader_scrolled_up_keeps_every_part_mounted() -> None:
     """New parts do not send the oldest back while the reader is reading higher up."""
-    app = OneTranscript()
+    app = TranscriptApp()
     maker = FrameMaker()
     messages = MOUNTED_PARTS + MORE_PARTS + 5
     async with app.run_test(size=(80, 30)) as pilot:
         transcript = app.query_one(Transcript)
         await transcript.load([])
         for number in range(10):
-            await transcript.apply(turn(maker, number))
+            await transcript.apply(turn_events(maker, number))
         await pilot.pause()
         transcript.scroll_up(animate=False)
         await pilot.pause()
         for number in range(10, messages):
-            await transcript.apply(turn(maker, number))
+            await transcript.apply(turn_events(maker, number))
         await pilot.pause()
         assert len(transcript.query(AgentText)) == messages
         assert not transcript.hidden
