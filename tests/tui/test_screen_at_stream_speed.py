@@ -474,3 +474,35 @@ def test_the_end_of_a_burst_goes_a_quiet_time_after_it_not_two(
     went = bridge._posted_at - last
     assert bridge_module.QUIET <= went <= bridge_module.QUIET + bridge_module.QUIET_STEP + 1e-9
     bridge.detach()
+
+
+class PartApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield AgentText("# A title\n\nSome **bold** text and `code`.\n\n- one\n- two\n")
+
+
+async def test_a_new_markdown_part_is_rendered_once_not_for_its_height_and_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rich.markdown import Markdown as RichMarkdown
+
+    rendered = Counter[int]()
+    render = RichMarkdown.__rich_console__
+
+    def counted(self: RichMarkdown, console: Any, options: Any) -> Any:
+        rendered[options.max_width] += 1
+        return render(self, console, options)
+
+    monkeypatch.setattr(RichMarkdown, "__rich_console__", counted)
+    app = PartApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        part = app.query_one(AgentText)
+        assert part.size.height == 6
+        assert "A title" in "".join(
+            segment.text
+            for strip in part.render_lines(part.region.reset_offset)
+            for segment in strip
+        )
+        # Measured for its height and drawn at the same width: one rendering.
+        assert rendered == {part.size.width: 1}

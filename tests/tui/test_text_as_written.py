@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from textual.app import App, ComposeResult
 
-from ensemble_tui.tui.widgets.parts import AgentText, StreamedMarkdown, UserText
+from ensemble_tui.tui.widgets.parts import AgentText, RenderedOnce, StreamedMarkdown, UserText
 
 
 class Texts(App[None]):
@@ -42,10 +42,12 @@ async def test_tags_in_prompts_and_streamed_answers_keep_every_character() -> No
 
 def links_in(widget: StreamedMarkdown) -> list[str]:
     """Where the links of a finished part's Markdown go."""
-    assert isinstance(widget.content, Markdown)
+    assert isinstance(widget.content, RenderedOnce)
+    markdown = widget.content.renderable
+    assert isinstance(markdown, Markdown)
     return [
         str(child.attrs["href"])
-        for token in widget.content.parsed
+        for token in markdown.parsed
         for child in token.children or []
         if child.type == "link_open"
     ]

@@ -8,7 +8,7 @@ from textual.content import Content
 
 from bench.frames import FrameMaker
 from ensemble_tui.opencode.events import PartDelta
-from ensemble_tui.tui.widgets.parts import AgentText
+from ensemble_tui.tui.widgets.parts import AgentText, RenderedOnce
 from ensemble_tui.tui.widgets.transcript import MORE_PARTS, MOUNTED_PARTS, Transcript
 from tests.tui.scenes import TranscriptApp, turn_events
 
@@ -28,8 +28,9 @@ async def test_streamed_text_is_plain_until_its_part_ends_then_markdown() -> Non
         await transcript.apply(events[ending:])
         await pilot.pause()
         assert not text.streaming
-        assert isinstance(text.content, Markdown)
-        assert "quick brown" in text.content.markup
+        assert isinstance(text.content, RenderedOnce)
+        assert isinstance(text.content.renderable, Markdown)
+        assert "quick brown" in text.content.renderable.markup
 
 
 async def test_only_a_window_of_parts_stays_mounted_and_home_brings_back_the_rest() -> None:

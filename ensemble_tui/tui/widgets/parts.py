@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from rich.console import RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.segment import Segment
 from textual.content import Content
 from textual.events import Click
 from textual.geometry import Region, Size
@@ -166,7 +167,43 @@ def markdown_renderable(text: str, parser: MarkdownIt) -> RenderableType:
     rendered = copy.copy(_blank_markdown())
     rendered.markup = text
     rendered.parsed = parser.parse(text)
-    return rendered
+    return RenderedOnce(rendered)
+
+
+class RenderedOnce:
+    """A renderable whose last rendering is kept for the next one at the same width.
+
+    Textual renders a widget's content twice when it is new: once to measure its
+    height, once for its lines, with the same width; a Markdown part is rendered (its
+    blocks laid out and highlighted) once instead of twice. Only what the rendering
+    depends on is compared: not the height Textual gives (Markdown flows to any height).
+    """
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+        self.renders = 0
+        """How many times the renderable was rendered (for the tests)."""
+        self._kept: tuple[tuple[object, ...], list[Segment]] | None = None
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        key = (
+            id(console),
+            options.max_width,
+            options.min_width,
+            options.legacy_windows,
+            options.is_terminal,
+            options.encoding,
+            options.justify,
+            options.overflow,
+            options.no_wrap,
+            options.highlight,
+            options.markup,
+            console.color_system,
+        )
+        if self._kept is None or self._kept[0] != key:
+            self.renders += 1
+            self._kept = (key, list(console.render(self.renderable, options)))
+        yield from self._kept[1]
 
 
 @functools.cache
