@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ensemble_tui.core.git.repository import RepositoryError, resolve_repository
-from ensemble_tui.core.store.state_file import check_state_file, state_file
 from ensemble_tui.errors import EnsembleError
-from ensemble_tui.opencode.server import check_opencode_version, find_opencode
 from ensemble_tui.settings_files import (
     REPO_FILE,
     Layer,
@@ -90,9 +88,18 @@ def _check_url(url: str | None) -> None:
         raise UsageError(f"--url {url!r} is not an http address; write e.g. http://127.0.0.1:4096")
 
 
+def _check_state(repo: Path) -> str | None:
+    """Check the repository's state file before the team starts (StateFileError if it
+    cannot be used); the sentence to say if it was broken and replaced."""
+    # SQLite and the store's schema: for the screen, loaded after its first frame.
+    from ensemble_tui.core.store.state_file import check_state_file, state_file
+
+    return check_state_file(state_file(repo))
+
+
 def _prepare_state(repo: Path) -> None:
     """Check the repository's state file before anything starts; say so if it was replaced."""
-    note = check_state_file(state_file(repo))
+    note = _check_state(repo)
     if note is not None:
         print(f"ensemble-tui: {note}", file=sys.stderr)
 
@@ -104,6 +111,8 @@ def _opencode_for(
     is False (the screen checks it in its start-up worker, so it opens at once)."""
     if args.url:
         return None
+    from ensemble_tui.opencode.server import check_opencode_version, find_opencode
+
     binary = find_opencode(loaded.settings.opencode_bin)
     if check:
         check_opencode_version(binary)
@@ -114,27 +123,32 @@ def run_screen(args: argparse.Namespace) -> None:
     """`ensemble-tui [PATH]`: the screen on a repository.
 
     Before the screen opens the settings' files are read (a file that is not TOML, or an
-    untrusted one, stops here) and the keymap is checked; every value is checked, and
-    OpenCode found, in the screen's start-up worker (`settle`), which closes the screen
-    with the same message and exit status as here if one is refused.
+    untrusted one, stops here) and the keymap is checked; the state file and every value
+    are checked, and OpenCode found, in the screen's start-up worker (`settle`), which
+    closes the screen with the same message and exit status as here if one is refused.
     """
     # Start-up makes objects that live as long as the process (modules, classes, the
     # app): the collector's full passes over them cost a tenth of the CPU to the first
     # frame. It waits while they are made, then leaves them out of its passes (frozen).
+    notes: list[str] = []
     gc.disable()
     try:
-        app = _screen_app(args)
+        app = _screen_app(args, notes)
     finally:
         gc.freeze()
         gc.enable()
     app.run()
+    for note in notes:
+        print(f"ensemble-tui: {note}", file=sys.stderr)
     if app.failure is not None:
         raise app.failure
     if app.return_code:
         sys.exit(app.return_code)
 
 
-def _screen_app(args: argparse.Namespace) -> EnsembleApp:
+def _screen_app(args: argparse.Namespace, notes: list[str]) -> EnsembleApp:
+    """The screen's app; *notes* gets what the start-up worker has to say once the screen
+    has closed (a broken state file that was replaced)."""
     from ensemble_tui.options import RunOptions
     from ensemble_tui.tui.app import make_app
 
@@ -147,11 +161,14 @@ def _screen_app(args: argparse.Namespace) -> EnsembleApp:
         from ensemble_tui.settings import validate_layers
 
         keys = dict(validate_layers(layers).settings.keys)
-    _prepare_state(repo)
 
     def settle(options: RunOptions) -> None:
         from ensemble_tui.settings import coordinator_settings, validate_layers
 
+        # The state file first, as `run` does: a refusal closes the screen with it.
+        note = _check_state(repo)
+        if note is not None:
+            notes.append(note)
         loaded = validate_layers(layers)
         options.settings = coordinator_settings(loaded.settings)
         options.opencode_bin = _opencode_for(args, loaded, check=False)
@@ -175,6 +192,8 @@ def run_serve(args: argparse.Namespace) -> None:
     try:
         plan = plan_serving(args, dict(os.environ))
         if args.demo:
+            from ensemble_tui.opencode.server import check_opencode_version, find_opencode
+
             check_opencode_version(find_opencode())
         else:
             repo = resolve_repository(args.path.resolve())
@@ -226,6 +245,7 @@ def run_headless_command(args: argparse.Namespace) -> None:
 def run_demo(args: argparse.Namespace) -> None:
     """`ensemble-tui demo`: the scripted team story, on the screen or headless."""
     from ensemble_tui.demo.run import DEMO_PACE, run_demo_headless, run_demo_on_screen
+    from ensemble_tui.opencode.server import check_opencode_version, find_opencode
 
     binary = find_opencode()
     check_opencode_version(binary)
@@ -284,6 +304,7 @@ def trust_settings(args: argparse.Namespace) -> None:
 
 def show_report(args: argparse.Namespace) -> None:
     """`ensemble-tui report [PATH]`: the report of the repository's last team that ended."""
+    from ensemble_tui.core.store.state_file import state_file
     from ensemble_tui.core.store.store import Store
     from ensemble_tui.core.team.report import last_report
 

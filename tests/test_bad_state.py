@@ -83,13 +83,16 @@ def test_a_broken_state_file_is_moved_aside_and_a_fresh_one_started(
     assert OLD_VERSION_SAID in " ".join(done.stderr.split())
 
 
+@pytest.mark.parametrize("command", [["run", "do it"], []])
 def test_a_state_file_from_a_newer_version_is_left_alone_with_a_message(
-    git_repo: Path, env: dict[str, str]
+    git_repo: Path, env: dict[str, str], command: list[str]
 ) -> None:
+    """The screen checks the state file in its start-up worker (after the first frame):
+    the same refusal, message and exit status as `run`."""
     path = state_path(env, git_repo)
     content = write_state(path, "CREATE TABLE future (x); PRAGMA user_version = 999;")
 
-    done = cli(["run", "do it"], git_repo, env)
+    done = cli(command, git_repo, env)
 
     assert done.returncode == 1
     assert "Traceback" not in done.stderr

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from ensemble_tui.opencode.server import find_opencode
 from ensemble_tui.options import RunOptions
 
 if TYPE_CHECKING:
@@ -96,6 +95,8 @@ def attach_command(
     The password goes in `OPENCODE_SERVER_PASSWORD` (which `attach` reads) rather than in
     `-p`, so it does not show in the process list.
     """
+    from ensemble_tui.opencode.server import find_opencode  # after the first frame
+
     argv = (find_opencode(binary), "attach", url, "--session", session_id, "--dir", directory)
     env = dict(os.environ)
     if password:

@@ -68,6 +68,13 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "ensemble_tui.composition",
     "ensemble_tui.headless",
     "ensemble_tui.tools",
+    # The state file's check (SQLite and the store's schema), and finding OpenCode: in
+    # the start-up worker.
+    "sqlite3",
+    "ensemble_tui.core.store.state_file",
+    "ensemble_tui.core.store.connection",
+    "ensemble_tui.core.store.schema",
+    "ensemble_tui.opencode.server",
     "ensemble_tui.opencode.client",
     "ensemble_tui.opencode.events",
     "ensemble_tui.opencode.models",
