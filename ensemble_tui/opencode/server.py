@@ -95,10 +95,40 @@ def check_opencode_version(binary: str) -> str:
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise OpenCodeStartError(f"{binary} --version failed: {error}") from None
-    version = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    if done.returncode != 0 or not version:
+    return _checked_version(binary, done.returncode, done.stdout, done.stderr)
+
+
+async def opencode_version(binary: str) -> str:
+    """`check_opencode_version` as a child the event loop waits on: cancelled (the screen
+    was closed while OpenCode still answered, a second or more), it stops the child at
+    once instead of holding the exit until the child is done."""
+    try:
+        child = await asyncio.create_subprocess_exec(
+            binary, "--version", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except OSError as error:
+        raise OpenCodeStartError(f"{binary} --version failed: {error}") from None
+    try:
+        out, err = await asyncio.wait_for(child.communicate(), 30)
+    except BaseException as error:
+        with contextlib.suppress(ProcessLookupError):
+            child.kill()
+        await asyncio.shield(child.wait())
+        if isinstance(error, TimeoutError):
+            raise OpenCodeStartError(f"{binary} --version failed: no answer in 30 s") from None
+        raise
+    returncode = child.returncode if child.returncode is not None else -1
+    return _checked_version(
+        binary, returncode, out.decode(errors="replace"), err.decode(errors="replace")
+    )
+
+
+def _checked_version(binary: str, returncode: int, stdout: str, stderr: str) -> str:
+    """The version `opencode --version` printed, or a refusal: it failed or is unsupported."""
+    version = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+    if returncode != 0 or not version:
         raise OpenCodeStartError(
-            f"{binary} --version failed (status {done.returncode}): {done.stderr.strip()[:300]}"
+            f"{binary} --version failed (status {returncode}): {stderr.strip()[:300]}"
         )
     check_supported_version(version)
     return version

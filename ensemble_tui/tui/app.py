@@ -62,6 +62,10 @@ STARTUP_ERRORS = (EnsembleError, OSError)
 INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 
 
+# How long a quit waits for the running team's machinery to stop before it exits anyway.
+STOP_GRACE: float | None = 15.0
+
+
 class StartFailedError(EnsembleError):
     """The team could not start (a setting refused, OpenCode missing...), so the screen
     closed; the message says why, and the command line says it as it says any refusal."""
@@ -127,6 +131,8 @@ class EnsembleApp(App[None]):
         self.ready = asyncio.Event()
         """Set once the team is running and shown (for scripts and tests to await)."""
         self.team_worker: Worker[None] | None = None
+        # True once the running team reached the screen (its worker then waits for the stop).
+        self.team_shown = False
         self.main = MainScreen(self, id="main-screen")
         self.ended_turns: EndedTurns | None = None
         """Members whose turn ended, not told yet (one toast for many); made with the
@@ -203,6 +209,7 @@ class EnsembleApp(App[None]):
 
     def on_ensemble_app_team_started(self, message: TeamStarted) -> None:
         coordinator = message.coordinator
+        self.team_shown = True
         from ensemble_tui.core.team.control import TeamControl  # loaded by now: no cost
         from ensemble_tui.tui.bridge import Bridge
 
@@ -471,8 +478,13 @@ class EnsembleApp(App[None]):
         self.control = None
         self.stop_team.set()
         if self.team_worker is not None:
+            if not self.team_shown:
+                # Still starting (the settings' check, OpenCode's version, its server, the
+                # team): nothing there waits for the stop, so the start is cut short; the
+                # server it may have started is stopped on the way out.
+                self.team_worker.cancel()
             try:
-                async with asyncio.timeout(15):
+                async with asyncio.timeout(STOP_GRACE):
                     await self.team_worker.wait()
             except Exception:
                 pass

@@ -54,11 +54,12 @@ async def run_team(
     from ensemble_tui.composition import opencode_client, running_coordinator
     from ensemble_tui.core.team.events import TeamOpened
     from ensemble_tui.core.team.startup import start_or_resume
-    from ensemble_tui.opencode.server import check_opencode_version
+    from ensemble_tui.opencode.server import opencode_version
 
     if options.opencode_bin and not options.url:
-        # Here rather than before the screen opens: the check takes a second or more.
-        await asyncio.to_thread(check_opencode_version, options.opencode_bin)
+        # Here rather than before the screen opens: the check takes a second or more (and
+        # a screen closed meanwhile stops it rather than waiting for it).
+        await opencode_version(options.opencode_bin)
     async with opencode_client(options) as client, running_coordinator(options, client) as coord:
         said = await start_or_resume(
             coord, team_name=options.team_name, session_id=options.session_id

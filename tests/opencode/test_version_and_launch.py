@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,7 +16,13 @@ import httpx
 import pytest
 
 from ensemble_tui.opencode.client import OpenCodeClient
-from ensemble_tui.opencode.server import OpenCodeServer, OpenCodeStartError, find_opencode
+from ensemble_tui.opencode.server import (
+    OpenCodeServer,
+    OpenCodeStartError,
+    check_opencode_version,
+    find_opencode,
+    opencode_version,
+)
 from ensemble_tui.opencode.version import UnsupportedVersionError, check_supported_version
 
 
@@ -141,3 +148,41 @@ def test_the_server_dies_with_its_parent_even_on_kill_9(tmp_path: Path, opencode
         time.sleep(0.1)
     os.killpg(server_pid, signal.SIGKILL)
     raise AssertionError("opencode serve outlived the process that started it")
+
+
+def stand_in(folder: Path, script: str) -> str:
+    """An executable shell script standing in for `opencode`."""
+    path = folder / "opencode"
+    path.write_text(f"#!/bin/sh\n{script}\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+async def test_the_awaited_version_check_agrees_with_the_blocking_one(
+    opencode_bin: str, tmp_path: Path
+) -> None:
+    assert await opencode_version(opencode_bin) == check_opencode_version(opencode_bin)
+    failing = stand_in(tmp_path, "echo 'no such thing' >&2; exit 3")
+    with pytest.raises(OpenCodeStartError, match=r"failed \(status 3\): no such thing"):
+        await opencode_version(failing)
+    with pytest.raises(OpenCodeStartError, match=r"failed \(status 3\): no such thing"):
+        check_opencode_version(failing)
+    old = stand_in(tmp_path, "echo 1.17.9")
+    with pytest.raises(UnsupportedVersionError):
+        await opencode_version(old)
+
+
+async def test_a_version_check_cancelled_stops_its_child_at_once(tmp_path: Path) -> None:
+    """The screen closed while `opencode --version` still ran (it takes a second or more):
+    the child is stopped, not waited for. OpenCode cannot be made to hang on purpose, so a
+    script that never answers stands in for it."""
+    started = tmp_path / "started"
+    os.mkfifo(started)
+    binary = stand_in(tmp_path, f"echo $$ > {started}; exec sleep 600")
+    check = asyncio.create_task(opencode_version(binary))
+    pid = int(await asyncio.to_thread(started.read_text))  # once the child runs
+    check.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await check
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
