@@ -12,9 +12,9 @@ PLUGIN_DEPS := $(TOOLS)/opencode-plugin-$(OPENCODE_VERSION)
 # The demo uses the user's own `opencode` when there is one; the tests always use the pin.
 DEMO_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(shell command -v opencode 2>/dev/null),$(PINNED_OPENCODE))
 TEST_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(PINNED_OPENCODE))
-# pytest-xdist workers for `make pytest` (PYTEST_WORKERS=2), each with its own `opencode
-# serve` and scripted model (the session fixtures are per worker); 0 runs in one process.
-PYTEST_WORKERS ?= 0
+# pytest-xdist workers for `make pytest`, each with its own `opencode serve` and scripted
+# model (the session fixtures are per worker); PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help venv opencode opencode-plugin chromium demo test test-fast lint typecheck pytest screenshots bench bench-scale clean
 
