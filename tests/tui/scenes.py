@@ -486,6 +486,12 @@ def turn_events(maker: FrameMaker, number: int) -> list[Event]:
     return [found.event for found in parsed if found is not None]
 
 
+async def stream_turns(shown: transcript.Transcript, maker: FrameMaker, numbers: range) -> None:
+    """Apply assistant messages *numbers* (`turn_events`) to *shown*, one after another."""
+    for number in numbers:
+        await shown.apply(turn_events(maker, number))
+
+
 def delta(session: str, part: str, text: str) -> PartDelta:
     return PartDelta.model_validate(
         {"sessionID": session, "messageID": "m1", "partID": part, "field": "text", "delta": text}

@@ -47,6 +47,7 @@ from tests.tui.scenes import (
     delta,
     offline_coordinator,
     settle,
+    stream_turns,
     turn_events,
 )
 
@@ -372,8 +373,7 @@ async def test_a_batch_mounts_its_new_parts_in_one_go_and_lays_the_screen_out_on
         transcript = app.query_one(Transcript)
         await transcript.load([])
         # Taller than the view already: the scroll bar is there (its coming is a layout).
-        for number in range(5):
-            await transcript.apply(turn_events(maker, number))
+        await stream_turns(transcript, maker, range(5))
         await pilot.pause()
         mounted: list[int] = []
         mount = transcript.mount

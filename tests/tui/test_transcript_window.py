@@ -10,7 +10,7 @@ from bench.frames import FrameMaker
 from ensemble_tui.opencode.events import PartDelta
 from ensemble_tui.tui.widgets.parts import AgentText, RenderedOnce
 from ensemble_tui.tui.widgets.transcript import MORE_PARTS, MOUNTED_PARTS, Transcript
-from tests.tui.scenes import TranscriptApp, turn_events
+from tests.tui.scenes import TranscriptApp, stream_turns, turn_events
 
 
 async def test_streamed_text_is_plain_until_its_part_ends_then_markdown() -> None:
@@ -40,8 +40,7 @@ async def test_only_a_window_of_parts_stays_mounted_and_home_brings_back_the_res
     async with app.run_test(size=(80, 30)) as pilot:
         transcript = app.query_one(Transcript)
         await transcript.load([])
-        for number in range(messages):
-            await transcript.apply(turn_events(maker, number))
+        await stream_turns(transcript, maker, range(messages))
         await pilot.pause()
         mounted = len(transcript.query(AgentText))
         assert mounted <= MOUNTED_PARTS + MORE_PARTS
@@ -66,13 +65,11 @@ async def test_a_reader_scrolled_up_keeps_every_part_mounted() -> None:
     async with app.run_test(size=(80, 30)) as pilot:
         transcript = app.query_one(Transcript)
         await transcript.load([])
-        for number in range(10):
-            await transcript.apply(turn_events(maker, number))
+        await stream_turns(transcript, maker, range(10))
         await pilot.pause()
         transcript.scroll_up(animate=False)
         await pilot.pause()
-        for number in range(10, messages):
-            await transcript.apply(turn_events(maker, number))
+        await stream_turns(transcript, maker, range(10, messages))
         await pilot.pause()
         assert len(transcript.query(AgentText)) == messages
         assert not transcript.hidden
