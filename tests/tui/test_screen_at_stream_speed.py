@@ -18,6 +18,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.content import Content
 from textual.message import Message
+from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
@@ -27,6 +28,7 @@ from ensemble_tui.core.team.read_model import Totals
 from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.opencode.events import PartDelta
 from ensemble_tui.tui import bridge as bridge_module
+from ensemble_tui.tui.app import EnsembleApp
 from ensemble_tui.tui.bridge import Bridge, KeysFirst
 from ensemble_tui.tui.notices import (
     TURNS_TOLD_EVERY,
@@ -198,6 +200,15 @@ async def test_the_team_list_tells_the_app_only_a_cursor_that_moved(tmp_path: Pa
         assert app.selected != "lead"
 
 
+async def team_list_focused(pilot: Pilot[None], app: EnsembleApp) -> Bridge:
+    """Once the scene is shown: the team list focused, and the app's bridge."""
+    await settle(pilot)
+    app.main.teammates.focus()
+    await settle(pilot)
+    assert app.bridge is not None
+    return app.bridge
+
+
 async def test_a_held_batch_goes_once_the_key_is_answered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -210,11 +221,7 @@ async def test_a_held_batch_goes_once_the_key_is_answered(
     scene = build_scene(tmp_path, "team")
     app = scene.app
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        app.main.teammates.focus()
-        await settle(pilot)
-        bridge = app.bridge
-        assert bridge is not None
+        bridge = await team_list_focused(pilot, app)
         selected_then: list[str | None] = []
         posted = asyncio.Event()
         post = app.post_message
@@ -244,11 +251,7 @@ async def test_a_key_is_noted_once_though_it_bubbles_back_to_the_app(
     scene = build_scene(tmp_path, "team")
     app = scene.app
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        app.main.teammates.focus()
-        await settle(pilot)
-        bridge = app.bridge
-        assert bridge is not None
+        bridge = await team_list_focused(pilot, app)
         noted: list[float] = []
         arrived = bridge.input_arrived
 
