@@ -22,6 +22,8 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
+from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -42,6 +44,7 @@ class LiveTable(DataTable[Text]):
         self._lines: LRUCache[Key, tuple[tuple[object, ...], Strip]] = LRUCache(KEPT_LINES)
         self._look: tuple[Style, ...] | None = None
         self._look_checked = False
+        self._drawing_style: Style | None = None
 
     def set_cell(self, row: str, column: str, value: Text) -> None:
         """`update_cell`, asking for the column to be measured again (a layout) only if
@@ -52,6 +55,20 @@ class LiveTable(DataTable[Text]):
             value.cell_len < width and before.cell_len < width
         )
         self.update_cell(row, column, value, update_width=not fits)
+
+    @property
+    def rich_style(self) -> Style:
+        # DataTable asks for it at every line, and it is computed from the styles of every
+        # ancestor: while the lines of one drawing are rendered, once.
+        drawing = self._drawing_style
+        return drawing if drawing is not None else super().rich_style
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._drawing_style = super().rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._drawing_style = None
 
     def notify_style_update(self) -> None:
         # Compared when next rendered: the components' styles are applied after this.
@@ -125,11 +142,62 @@ class LiveTable(DataTable[Text]):
             self.cell_padding,
         )
         kept = self._lines.get(key)
-        if kept is not None and _same(kept[0], values):
-            return kept[1]
+        if kept is not None:
+            if _same(kept[0], values):
+                return kept[1]
+            spliced = self._splice(kept, values, row_index, line, base_style, x1)
+            if spliced is not None:
+                self._lines[key] = (values, spliced)
+                return spliced
         strip: Strip = super()._render_line(y, x1, x2, base_style)
         self._lines[key] = (values, strip)
         return strip
+
+    def _splice(
+        self,
+        kept: tuple[tuple[object, ...], Strip],
+        values: tuple[object, ...],
+        row_index: int,
+        line: int,
+        base_style: Style,
+        x1: int,
+    ) -> Strip | None:
+        """The kept line of a row with the cells whose values changed rendered again in
+        place (the others are the same cells at the same places), or None when the line
+        must be rendered whole: a header, a row label, fixed columns, a scrolled view."""
+        before, strip = kept
+        if (
+            row_index < 0
+            or x1
+            or self.fixed_columns
+            or (self._labelled_row_exists and self.show_row_labels)
+            or before[0] is not values[0]
+        ):
+            return None
+        row_style = self._get_row_style(row_index, base_style)
+        cursor, hover, kind = self.cursor_coordinate, self.hover_coordinate, self.cursor_type
+        highlight = self._should_highlight
+        pieces: list[Strip] = []
+        x = start = 0
+        for index, column in enumerate(self.ordered_columns):
+            width = column.get_render_width(self)
+            if before[index + 1] is not values[index + 1]:
+                if x + width > strip.cell_length:
+                    return None  # cut at the widget's edge: rendered whole
+                here = Coordinate(row_index, index)
+                cell = self._render_cell(
+                    row_index,
+                    index,
+                    row_style,
+                    width,
+                    cursor=highlight(cursor, here, kind),
+                    hover=highlight(hover, here, kind),
+                )[line]
+                pieces += (strip.crop(start, x), Strip(cell, width))
+                start = x + width
+            x += width
+        pieces.append(strip.crop(start))
+        return Strip.join(pieces).simplify()
 
     def _render_cell(
         self,
