@@ -39,9 +39,10 @@ from ensemble_tui.tui.notices import (
     ended_turns_notice,
     notice_for,
 )
+from ensemble_tui.tui.views import Connection
 from ensemble_tui.tui.widgets.activity import ActivityLine
 from ensemble_tui.tui.widgets.parts import AgentText
-from ensemble_tui.tui.widgets.statusbar import Connection, StatusBar
+from ensemble_tui.tui.widgets.statusbar import StatusBar
 from ensemble_tui.tui.widgets.table import LiveTable
 from ensemble_tui.tui.widgets.teammates import TeammateList
 from ensemble_tui.tui.widgets.transcript import Transcript
