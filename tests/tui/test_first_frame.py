@@ -4,7 +4,9 @@ The real `ensemble-tui PATH` runs in a fresh interpreter with Textual headless; 
 first frame it prints the modules loaded so far and exits. What connects to OpenCode
 (the team, its events, OpenCode's models and client, git, MCP) and what only a later
 screen needs (Markdown, the dialogs' widgets) must come after, in the start-up worker
-or where it is used. An import set, not a time: it cannot be flaky under load.
+or where it is used; the first frame draws the panes' outlines, and the panes (their
+tables, the prompt's text area, their modules) are mounted just after it. An import
+set, not a time: it cannot be flaky under load.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import sys
 import threading
 from pathlib import Path
 
+from textual import events
+
 from tests.conftest import git, isolated
+from tests.tui.scenes import build_scene, settle
 
 PROBE = """
 import json, os, sys
@@ -89,6 +94,26 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "ensemble_tui.tui.screens.forks",
     "ensemble_tui.tui.commands",
     "ensemble_tui.tui.screens.help",
+    # The panes: mounted in place of their outlines just after the first frame.
+    "ensemble_tui.tui.actions",
+    "ensemble_tui.tui.runtime",
+    "ensemble_tui.tui.screens.confirm",
+    "ensemble_tui.tui.screens.detail",
+    "ensemble_tui.tui.widgets.activity",
+    "ensemble_tui.tui.widgets.attention",
+    "ensemble_tui.tui.widgets.feed",
+    "ensemble_tui.tui.widgets.parts",
+    "ensemble_tui.tui.widgets.session",
+    "ensemble_tui.tui.widgets.statusbar",
+    "ensemble_tui.tui.widgets.table",
+    "ensemble_tui.tui.widgets.taskboard",
+    "ensemble_tui.tui.widgets.teammates",
+    "ensemble_tui.tui.widgets.timeline",
+    "ensemble_tui.tui.widgets.transcript",
+    "textual.widgets._text_area",
+    "textual.document",
+    "textual.widgets._data_table",
+    "textual.widgets._sparkline",
 )
 
 
@@ -140,7 +165,7 @@ def too_early(modules: set[str]) -> list[str]:
 def test_the_first_frame_imports_nothing_of_the_connection(tmp_path: Path) -> None:
     screen, modules = first_frame_modules(tmp_path)
     assert screen == "MainScreen"
-    assert "ensemble_tui.tui.widgets.transcript" in modules, "the probe saw the real screen"
+    assert "ensemble_tui.tui.widgets.outlines" in modules, "the probe saw the real screen"
     assert too_early(modules) == []
 
 
@@ -213,3 +238,20 @@ def test_the_team_modules_load_off_the_event_loop(tmp_path: Path) -> None:
         probe.kill()
         probe.wait(timeout=30)
     assert loaded == dict.fromkeys(TEAM_LOADS, "thread")
+
+
+async def test_keys_typed_while_the_outlines_show_go_to_the_prompt(tmp_path: Path) -> None:
+    """The first frame shows the panes' outlines; what the human types before the panes
+    are mounted is held, then handled in order once they are: the prompt gets it all."""
+    app = build_scene(tmp_path, "empty").app
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert not app.main.panes_ready, "the keys arrive while the outlines show"
+        for character in "hello":
+            app.post_message(events.Key(character, character))
+        app.post_message(events.Paste(" world"))
+        app.post_message(events.Key("exclamation_mark", "!"))
+        await app.ready.wait()
+        await settle(pilot)
+        assert app.main.panes_ready
+        assert app.main.prompt.has_focus
+        assert app.main.prompt.text == "hello world!"
