@@ -23,7 +23,7 @@ from textual.geometry import Region
 from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import ColumnKey, RowKey
+from textual.widgets.data_table import Column, ColumnKey, RowKey
 
 from bench.frames import FrameMaker
 from ensemble_tui.core.team.events import MemberIdle, TaskAdded
@@ -117,29 +117,38 @@ async def test_a_changed_cell_is_rendered_into_the_kept_line_of_its_row(
         assert rows_assembled == ["bob"]
 
 
-async def test_a_drawing_of_the_table_computes_its_style_once(
+async def test_a_drawing_of_the_table_reads_its_style_and_widths_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """DataTable reads its style (made from every ancestor's) for each line: once per drawing."""
+    """DataTable reads its style (made from every ancestor's) and each column's width for
+    each line: a drawing reads them once."""
     app = TableApp()
     async with app.run_test(size=(60, 10)) as pilot:
         table = filled_table(app)
         await pilot.pause()
         computed: list[DOMNode] = []
+        measured: list[Column] = []
         style_of = DOMNode.__dict__["rich_style"].fget
+        width_of = Column.get_render_width
 
-        def counted(node: DOMNode) -> Style:
+        def counted_style(node: DOMNode) -> Style:
             computed.append(node)
             style: Style = style_of(node)
             return style
 
-        monkeypatch.setattr(DOMNode, "rich_style", property(counted))
+        def counted_width(column: Column, table: DataTable[Any]) -> int:
+            measured.append(column)
+            return width_of(column, table)
+
+        monkeypatch.setattr(DOMNode, "rich_style", property(counted_style))
+        monkeypatch.setattr(Column, "get_render_width", counted_width)
         table.set_cell("ada", "tokens", Text("2k"))
         table.set_cell("cy", "tokens", Text("3k"))
         table.refresh()
         lines = table.render_lines(Region(0, 0, table.size.width, table.size.height))
         assert "3k" in lines[3].text
         assert computed.count(table) == 1
+        assert len(measured) == len(table.columns)
 
 
 async def test_styles_applied_again_unchanged_render_no_line_again() -> None:
