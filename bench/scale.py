@@ -12,6 +12,9 @@ commits it and reports; when all have reported the lead cleans up, merging them 
   `max_starting` teammates at a time, so this is close to the last one's start);
 - `mb scale.ensemble_rss` / `mb scale.opencode_rss`: the peak resident set size of the
   ensemble-tui process, and of its OpenCode (the launcher and the server it starts);
+- `seconds scale.ensemble_cpu` / `seconds scale.opencode_cpu`: the CPU time each used
+  (OpenCode's with the commands it ran and waited for: git, the shell), and on the line
+  before, OpenCode's per teammate;
 and on the lines before them, how many were spawned, worked, reported and were merged,
 why any spawn failed, and the load average. SCALE_KEEP=1 keeps the run's folder (the
 OpenCode log, the model's log, the events with their times).
@@ -88,6 +91,17 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """The CPU time (user and system) of a process, with that of the children it has
+    waited for unless not *children* (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = sum(int(field) for field in fields[11 : 15 if children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def descendants(pid: int) -> list[int]:
     found: list[int] = []
     children = Path(f"/proc/{pid}/task/{pid}/children")
@@ -101,12 +115,15 @@ def descendants(pid: int) -> list[int]:
 
 
 class PeakMemory:
-    """Samples the RSS of a process and (separately) of all its descendants."""
+    """Samples the RSS of a process and (separately) of all its descendants, and the CPU
+    time they have used (the last sample before they end)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.own = 0
         self.children = 0
+        self.own_cpu = 0.0
+        self.children_cpu = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -114,7 +131,11 @@ class PeakMemory:
     def _run(self) -> None:
         while not self._stop.wait(0.2):
             self.own = max(self.own, rss_kb(self.pid))
-            self.children = max(self.children, sum(rss_kb(p) for p in descendants(self.pid)))
+            below = descendants(self.pid)
+            self.children = max(self.children, sum(rss_kb(p) for p in below))
+            self.own_cpu = max(self.own_cpu, cpu_seconds(self.pid, children=False))
+            # Each live process with the children it reaped: every second counted once.
+            self.children_cpu = max(self.children_cpu, sum(cpu_seconds(p) for p in below))
 
     def stop(self) -> None:
         self._stop.set()
@@ -186,6 +207,9 @@ def main(count: int, *, keep: bool = False) -> None:
     print(f"seconds scale.all_working {all_working:.1f}")
     print(f"mb scale.ensemble_rss {memory.own / 1000:.0f}")
     print(f"mb scale.opencode_rss {memory.children / 1000:.0f}")
+    print(f"OpenCode used {memory.children_cpu / count:.1f} s of CPU per teammate")
+    print(f"seconds scale.ensemble_cpu {memory.own_cpu:.1f}")
+    print(f"seconds scale.opencode_cpu {memory.children_cpu:.1f}")
     print("load average: " + " ".join(f"{load:.1f}" for load in os.getloadavg()))
 
 

@@ -6,7 +6,10 @@ Nothing here is timed; `make bench` gives the figures.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -114,3 +117,14 @@ def test_the_scale_run_counts_a_teammate_working_from_its_first_step() -> None:
         {"time": 120.0, "step": {"text": "done"}},
     ]
     assert scale.first_steps(requests, ["m01", "m02", "m03"], 100.0) == {"m01": 7.5, "m02": 10.0}
+
+
+def test_the_scale_run_counts_cpu_time_with_waited_for_children() -> None:
+    """OpenCode's CPU time includes the commands it ran and waited for (git, the shell);
+    a process that is gone counts nothing (its parent's total has it)."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
+    )
+    me = os.getpid()
+    assert scale.cpu_seconds(me) >= scale.cpu_seconds(me, children=False) > 0
+    assert scale.cpu_seconds(int(child.stdout)) == 0.0

@@ -47,6 +47,10 @@ Keys of a step (all optional, combinable):
     A string, or a list of strings: when all have been heard by the time the step is
     due, the step is passed over (e.g. waiting for a task that was already claimed).
 
+A step whose tool call was cut short by a crash (OpenCode died while the call ran, so it
+now reads as ``[Tool execution was interrupted]``) does not count as played: it is played
+again at the next request, as a model told to repeat a call that was cut short would.
+
 When the script has run out the model answers ``(script finished)``. A request with no
 tools (OpenCode's title generation) is answered with a short title. Both streaming
 (``"stream": true``) and plain JSON responses are served.
@@ -62,6 +66,8 @@ from typing import Any
 
 WAITING_TEXT = "(waiting)"
 FINISHED_TEXT = "(script finished)"
+# What OpenCode tells the model for a tool call it left running when it died.
+INTERRUPTED_TEXT = "[Tool execution was interrupted]"
 
 _SCRIPT_BLOCK = re.compile(r"```scripted[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL)
 
@@ -129,14 +135,22 @@ def choose_step(messages: list[dict[str, Any]]) -> dict[str, Any]:
         while played < len(steps) and _heard_all(steps[played].get("skip_if"), heard, empty=False):
             played += 1
 
+    # Whether the last response counted as a step and none of its tool calls was cut short.
+    counted = False
     for message in messages[script_at + 1 :]:
         role = message.get("role")
+        text = message_text(message)
         if role == "assistant":
-            if message_text(message).strip() != WAITING_TEXT:
+            counted = text.strip() != WAITING_TEXT
+            if counted:
                 skip_done_steps()
                 played += 1
-        elif role in ("user", "tool"):
-            heard.append(message_text(message))
+        elif role == "tool" and counted and text.strip() == INTERRUPTED_TEXT:
+            # A crash cut the step short: play it again (the tool says if it was done).
+            played -= 1
+            counted = False
+        if role in ("user", "tool"):
+            heard.append(text)
     skip_done_steps()
     if played >= len(steps):
         return {"text": FINISHED_TEXT}

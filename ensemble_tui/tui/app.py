@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import events, on, work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
@@ -25,21 +25,13 @@ from ensemble_tui.core.states import LEAD_NAME
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.options import RunOptions
 from ensemble_tui.settings_files import SettingsError
-from ensemble_tui.tui.actions import TeamActions
 from ensemble_tui.tui.keys import KeyHints, check_keymap
-from ensemble_tui.tui.runtime import run_team
-from ensemble_tui.tui.screens.detail import message_detail, task_detail
 from ensemble_tui.tui.screens.main import MainScreen
-from ensemble_tui.tui.views import Clock, default_clock
-from ensemble_tui.tui.widgets.feed import MessageFeed
-from ensemble_tui.tui.widgets.session import PromptBox
-from ensemble_tui.tui.widgets.statusbar import Connection
-from ensemble_tui.tui.widgets.taskboard import TaskBoard
-from ensemble_tui.tui.widgets.teammates import TeammateList
+from ensemble_tui.tui.views import Clock, Connection, default_clock
 
 # What the first frame does not need is imported where it is used (the team's events,
-# OpenCode's models, the bridge, the other screens), so the screen shows at once;
-# tests/tui/test_first_frame.py keeps it so.
+# OpenCode's models, the bridge, the panes' widgets, the other screens), so the screen
+# shows at once; tests/tui/test_first_frame.py keeps it so.
 if TYPE_CHECKING:
     from textual.command import Provider
 
@@ -50,6 +42,10 @@ if TYPE_CHECKING:
     from ensemble_tui.opencode.models import MessageWithParts
     from ensemble_tui.tui.bridge import Bridge
     from ensemble_tui.tui.notices import EndedTurns
+    from ensemble_tui.tui.widgets.feed import MessageFeed
+    from ensemble_tui.tui.widgets.session import PromptBox
+    from ensemble_tui.tui.widgets.taskboard import TaskBoard
+    from ensemble_tui.tui.widgets.teammates import TeammateList
 
 WELCOME = (
     "Tell the lead what to build. It plans the work, makes a team and spawns teammates, "
@@ -60,6 +56,9 @@ STARTUP_ERRORS = (EnsembleError, OSError)
 # What the human does that must not wait behind the stream (not mouse moves: those come
 # in floods and answer nothing).
 INPUT_EVENTS = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
+# What the human types while the first frame shows the panes' outlines: held, and handled
+# in order once the panes are there (a key is never lost, a prompt typed early is kept).
+HELD_UNTIL_READY = (events.Key, events.Paste)
 
 
 # How long a quit waits for the running team's machinery to stop before it exits anyway.
@@ -142,11 +141,20 @@ class EnsembleApp(App[None]):
         """(member, text) sent from the prompt before the team was running: sent once it is."""
         self.failure: StartFailedError | None = None
         """Why the team could not start, once the screen closed for it."""
+        self.held: list[Message] | None = []
+        """Keys (and pastes) pressed before the panes were mounted; None once they are."""
 
     def get_default_screen(self) -> MainScreen:
         return self.main
 
     def post_message(self, message: Message) -> bool:
+        if (
+            self.held is not None
+            and isinstance(message, HELD_UNTIL_READY)
+            and not message.is_forwarded
+        ):
+            self.held.append(message)
+            return True
         # Keys first: the bridge holds its next batch while a key is answered, and lets it
         # go once the answer is drawn. A key no widget stopped bubbles back up here: it is
         # the same key (forwarded), not another.
@@ -192,11 +200,17 @@ class EnsembleApp(App[None]):
             # team's imports) would otherwise hold the GIL while the screen is laid out.
             self.call_after_refresh(self._start_team)
         self.set_interval(1.0, self._tick)
+        # What was typed while the panes loaded goes to them now (the prompt has focus).
+        held, self.held = self.held or [], None
+        for message in held:
+            self.post_message(message)
 
     def _start_team(self) -> None:
         self.team_worker = self.run_worker(self._run_team(), group="team", exit_on_error=False)
 
     async def _run_team(self) -> None:
+        from ensemble_tui.tui.runtime import run_team
+
         try:
             await run_team(self.options, self._team_started, self.stop_team)
         except STARTUP_ERRORS as error:
@@ -373,6 +387,8 @@ class EnsembleApp(App[None]):
         try:
             messages = await self.control.transcript(name)
         except EnsembleError as refusal:
+            from ensemble_tui.tui.actions import TeamActions
+
             self.main.post_message(
                 TeamActions.Finished(f"Could not load {name}'s session", str(refusal), True)
             )
@@ -402,8 +418,7 @@ class EnsembleApp(App[None]):
             with contextlib.suppress(NoMatches), self.batch_update():
                 await self.main.transcript.apply(message.events)
 
-    @on(PromptBox.Submitted)
-    def _prompt_submitted(self, message: PromptBox.Submitted) -> None:
+    def on_prompt_box_submitted(self, message: PromptBox.Submitted) -> None:
         self._send(self.shown, message.text)
 
     def _send(self, member: str, text: str) -> None:
@@ -450,23 +465,23 @@ class EnsembleApp(App[None]):
         if self.selected is not None:
             self.show_member(self.selected)
 
-    @on(TeammateList.MemberHighlighted)
-    def _member_highlighted(self, message: TeammateList.MemberHighlighted) -> None:
+    def on_teammate_list_member_highlighted(self, message: TeammateList.MemberHighlighted) -> None:
         if message.name != self.selected:
             self.selected = message.name
             self.refresh_bindings()
 
-    @on(TeammateList.MemberChosen)
-    def _member_chosen(self, message: TeammateList.MemberChosen) -> None:
+    def on_teammate_list_member_chosen(self, message: TeammateList.MemberChosen) -> None:
         self.selected = message.name
         self.show_member(message.name)
 
-    @on(TaskBoard.TaskChosen)
-    def _task_chosen(self, message: TaskBoard.TaskChosen) -> None:
+    def on_task_board_task_chosen(self, message: TaskBoard.TaskChosen) -> None:
+        from ensemble_tui.tui.screens.detail import task_detail
+
         self.push_screen(task_detail(message.task))
 
-    @on(MessageFeed.MessageChosen)
-    def _message_chosen(self, message: MessageFeed.MessageChosen) -> None:
+    def on_message_feed_message_chosen(self, message: MessageFeed.MessageChosen) -> None:
+        from ensemble_tui.tui.screens.detail import message_detail
+
         self.push_screen(message_detail(message.message))
 
     async def action_quit(self) -> None:

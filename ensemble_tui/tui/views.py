@@ -6,6 +6,7 @@ What to show is the core's (`core.read_model`); how it looks is decided here, in
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from textual.content import Content
@@ -13,6 +14,16 @@ from textual.content import Content
 from ensemble_tui.core.states import MemberStatus, utc_now
 
 Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the app stands with OpenCode."""
+
+    url: str | None
+    state: str
+    """`starting`, `connected`, `reconnecting` or `failed`."""
+
 
 # The theme variable each status is drawn in (None: the muted default).
 STATUS_COLOURS: dict[MemberStatus, str | None] = {

@@ -10,6 +10,7 @@ import pytest
 
 from ensemble_tui.demo.script import (
     FINISHED_TEXT,
+    INTERRUPTED_TEXT,
     WAITING_TEXT,
     choose_step,
     parse_script,
@@ -52,6 +53,19 @@ def test_an_awaited_step_waits_for_its_text_without_being_consumed() -> None:
     assert choose_step(conversation) == {"text": WAITING_TEXT}
     conversation += [assistant(WAITING_TEXT), user("task t3 is now claimable")]
     assert choose_step(conversation)["text"] == "t3 is mine"
+
+
+def test_a_tool_call_cut_short_by_a_crash_is_played_again_and_a_refused_one_is_not() -> None:
+    """OpenCode killed mid-call shows the call as interrupted after its restart; a model
+    told its tool calls were cut makes the call again (tests/core/test_crash_recovery.py:
+    a teammate's cut `team_claim` was taken as done, and its task stayed with nobody)."""
+    claim = {"tool": "ensemble_team_claim", "args": {"task_id": "t2"}}
+    script = script_block(claim, {"tool": "write", "args": {"filePath": "bob.txt"}})
+    conversation = [user(script), assistant(), {"role": "tool", "content": INTERRUPTED_TEXT}]
+    conversation.append(user("[ensemble] ensemble-tui restarted while you were working"))
+    assert choose_step(conversation) == claim
+    conversation += [assistant(), {"role": "tool", "content": "Task t2 is already yours."}]
+    assert choose_step(conversation)["tool"] == "write", "an answer, even a refusal, is played"
 
 
 def test_an_await_list_needs_every_text_in_any_order() -> None:

@@ -4,7 +4,9 @@ The real `ensemble-tui PATH` runs in a fresh interpreter with Textual headless; 
 first frame it prints the modules loaded so far and exits. What connects to OpenCode
 (the team, its events, OpenCode's models and client, git, MCP) and what only a later
 screen needs (Markdown, the dialogs' widgets) must come after, in the start-up worker
-or where it is used. An import set, not a time: it cannot be flaky under load.
+or where it is used; the first frame draws the panes' outlines, and the panes (their
+tables, the prompt's text area, their modules) are mounted just after it. An import
+set, not a time: it cannot be flaky under load.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import NamedTuple
+
+from textual import events
 
 from tests.conftest import git, isolated
+from tests.tui.scenes import build_scene, settle
 
 PROBE = """
 import json, os, sys
@@ -24,6 +30,14 @@ from textual.app import App
 
 for name in os.environ.get("PROBE_ALSO_IMPORT", "").split():
     __import__(name)
+
+STARTED = []
+
+def hook(event, args):
+    if event == "subprocess.Popen":
+        STARTED.append(os.path.basename(str(args[0])))
+
+sys.addaudithook(hook)
 
 _run, _display = App.run, App._display
 
@@ -35,6 +49,7 @@ def display(self, screen, renderable):
     if not getattr(App, "_first", False):
         App._first = True
         shown = type(self.screen).__name__
+        print("STARTED", json.dumps(STARTED), flush=True)
         print("FIRST_FRAME", shown, json.dumps(sorted(sys.modules)), flush=True)
         self.call_later(self.exit)
     return _display(self, screen, renderable)
@@ -61,8 +76,10 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "textual.widgets._markdown",
     # Rich's emoji names: a str read as markup (a DataTable's column label) loads them.
     "rich._emoji_codes",
-    # Read only when there is a settings file or a --set flag (the probe has neither).
+    # Read only when there is a settings file or a --set flag (the probe has neither);
+    # hashes only when there is a settings file to check or a state file to find.
     "tomllib",
+    "hashlib",
     "ensemble_tui.settings",
     "ensemble_tui.core.models",
     "ensemble_tui.composition",
@@ -89,6 +106,26 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "ensemble_tui.tui.screens.forks",
     "ensemble_tui.tui.commands",
     "ensemble_tui.tui.screens.help",
+    # The panes: mounted in place of their outlines just after the first frame.
+    "ensemble_tui.tui.actions",
+    "ensemble_tui.tui.runtime",
+    "ensemble_tui.tui.screens.confirm",
+    "ensemble_tui.tui.screens.detail",
+    "ensemble_tui.tui.widgets.activity",
+    "ensemble_tui.tui.widgets.attention",
+    "ensemble_tui.tui.widgets.feed",
+    "ensemble_tui.tui.widgets.parts",
+    "ensemble_tui.tui.widgets.session",
+    "ensemble_tui.tui.widgets.statusbar",
+    "ensemble_tui.tui.widgets.table",
+    "ensemble_tui.tui.widgets.taskboard",
+    "ensemble_tui.tui.widgets.teammates",
+    "ensemble_tui.tui.widgets.timeline",
+    "ensemble_tui.tui.widgets.transcript",
+    "textual.widgets._text_area",
+    "textual.document",
+    "textual.widgets._data_table",
+    "textual.widgets._sparkline",
 )
 
 
@@ -107,8 +144,17 @@ def probe_setup(tmp_path: Path, **extra: str) -> tuple[Path, dict[str, str]]:
     return repo, env
 
 
-def first_frame_modules(tmp_path: Path, **extra: str) -> tuple[str, set[str]]:
-    """The screen shown at the first frame, and the modules loaded by then."""
+class FirstFrame(NamedTuple):
+    screen: str
+    """The screen shown."""
+    modules: set[str]
+    """The modules loaded by then."""
+    started: list[str]
+    """The programs started by then (each child process's executable)."""
+
+
+def first_frame(tmp_path: Path, **extra: str) -> FirstFrame:
+    """What the real `ensemble-tui PATH` had done by its first frame."""
     repo, env = probe_setup(tmp_path, **extra)
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(repo)],
@@ -119,10 +165,13 @@ def first_frame_modules(tmp_path: Path, **extra: str) -> tuple[str, set[str]]:
         timeout=120,
         check=False,
     )
+    started: list[str] = []
     for line in done.stdout.splitlines():
+        if line.startswith("STARTED "):
+            started = json.loads(line.split(" ", 1)[1])
         if line.startswith("FIRST_FRAME "):
             _, screen, modules = line.split(" ", 2)
-            return screen, set(json.loads(modules))
+            return FirstFrame(screen, set(json.loads(modules)), started)
     raise AssertionError(f"no frame drawn: {done.stdout[-1000:]} {done.stderr[-2000:]}")
 
 
@@ -138,19 +187,27 @@ def too_early(modules: set[str]) -> list[str]:
 
 
 def test_the_first_frame_imports_nothing_of_the_connection(tmp_path: Path) -> None:
-    screen, modules = first_frame_modules(tmp_path)
+    screen, modules, _ = first_frame(tmp_path)
     assert screen == "MainScreen"
-    assert "ensemble_tui.tui.widgets.transcript" in modules, "the probe saw the real screen"
+    assert "ensemble_tui.tui.widgets.outlines" in modules, "the probe saw the real screen"
     assert too_early(modules) == []
 
 
 def test_the_check_sees_what_is_imported_before_the_first_frame(tmp_path: Path) -> None:
     """A screen module that imported the team's events at its top would be caught, with
     the pydantic models they bring."""
-    _, modules = first_frame_modules(tmp_path, PROBE_ALSO_IMPORT="ensemble_tui.core.team.events")
+    _, modules, _ = first_frame(tmp_path, PROBE_ALSO_IMPORT="ensemble_tui.core.team.events")
     early = too_early(modules)
     assert "ensemble_tui.core.team.events" in early
     assert {"ensemble_tui.core.models", "pydantic"} <= set(early)
+
+
+def test_the_first_frame_waits_for_no_child_process(tmp_path: Path) -> None:
+    """The repository's top folder is found without git (its `.git`): git itself is asked
+    in the start-up worker, after the first frame, as OpenCode's version is."""
+    frame = first_frame(tmp_path)
+    assert frame.screen == "MainScreen"
+    assert frame.started == []
 
 
 # The heaviest of what the team's start-up loads: the core, OpenCode's client, git, MCP.
@@ -213,3 +270,20 @@ def test_the_team_modules_load_off_the_event_loop(tmp_path: Path) -> None:
         probe.kill()
         probe.wait(timeout=30)
     assert loaded == dict.fromkeys(TEAM_LOADS, "thread")
+
+
+async def test_keys_typed_while_the_outlines_show_go_to_the_prompt(tmp_path: Path) -> None:
+    """The first frame shows the panes' outlines; what the human types before the panes
+    are mounted is held, then handled in order once they are: the prompt gets it all."""
+    app = build_scene(tmp_path, "empty").app
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert not app.main.panes_ready, "the keys arrive while the outlines show"
+        for character in "hello":
+            app.post_message(events.Key(character, character))
+        app.post_message(events.Paste(" world"))
+        app.post_message(events.Key("exclamation_mark", "!"))
+        await app.ready.wait()
+        await settle(pilot)
+        assert app.main.panes_ready
+        assert app.main.prompt.has_focus
+        assert app.main.prompt.text == "hello world!"

@@ -13,14 +13,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 from textual.content import Content
+from textual.dom import DOMNode
+from textual.geometry import Region
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import Static
-from textual.widgets.data_table import ColumnKey
+from textual.widgets import DataTable, Static
+from textual.widgets.data_table import Column, ColumnKey, RowKey
 
 from bench.frames import FrameMaker
 from ensemble_tui.core.team.events import MemberIdle, TaskAdded
@@ -36,9 +39,10 @@ from ensemble_tui.tui.notices import (
     ended_turns_notice,
     notice_for,
 )
+from ensemble_tui.tui.views import Connection
 from ensemble_tui.tui.widgets.activity import ActivityLine
 from ensemble_tui.tui.widgets.parts import AgentText
-from ensemble_tui.tui.widgets.statusbar import Connection, StatusBar
+from ensemble_tui.tui.widgets.statusbar import StatusBar
 from ensemble_tui.tui.widgets.table import LiveTable
 from ensemble_tui.tui.widgets.teammates import TeammateList
 from ensemble_tui.tui.widgets.transcript import Transcript
@@ -81,6 +85,70 @@ async def test_a_changed_cell_renders_again_its_row_only() -> None:
         assert "2k" in after[2].text
         # The header and the other rows are the lines already rendered, not new ones.
         assert [after[y] is before[y] for y in (0, 1, 3)] == [True, True, True]
+
+
+async def test_a_changed_cell_is_rendered_into_the_kept_line_of_its_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new token count renders that one cell and puts it in place in its row's line: the
+    row's other cells are not assembled again, and the line is the one a whole render
+    gives (here on the row under the cursor, whose cells have the cursor's look)."""
+    app = TableApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = filled_table(app)
+        table.cursor_type = "row"
+        table.move_cursor(row=1)
+        await pilot.pause()
+        rows_assembled: list[object] = []
+        assemble = DataTable._render_line_in_row
+
+        def counted(self: DataTable[Any], row_key: RowKey, *args: Any, **options: Any) -> Any:
+            rows_assembled.append(row_key.value)
+            return assemble(self, row_key, *args, **options)
+
+        monkeypatch.setattr(DataTable, "_render_line_in_row", counted)
+        table.set_cell("bob", "tokens", Text("2k", style="bold"))
+        await pilot.pause()
+        spliced = table.render_line(2)
+        assert "2k" in spliced.text
+        assert rows_assembled == []
+        table._lines.clear()  # what a table without kept lines renders
+        assert table.render_line(2) == spliced
+        assert rows_assembled == ["bob"]
+
+
+async def test_a_drawing_of_the_table_reads_its_style_and_widths_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DataTable reads its style (made from every ancestor's) and each column's width for
+    each line: a drawing reads them once."""
+    app = TableApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = filled_table(app)
+        await pilot.pause()
+        computed: list[DOMNode] = []
+        measured: list[Column] = []
+        style_of = DOMNode.__dict__["rich_style"].fget
+        width_of = Column.get_render_width
+
+        def counted_style(node: DOMNode) -> Style:
+            computed.append(node)
+            style: Style = style_of(node)
+            return style
+
+        def counted_width(column: Column, table: DataTable[Any]) -> int:
+            measured.append(column)
+            return width_of(column, table)
+
+        monkeypatch.setattr(DOMNode, "rich_style", property(counted_style))
+        monkeypatch.setattr(Column, "get_render_width", counted_width)
+        table.set_cell("ada", "tokens", Text("2k"))
+        table.set_cell("cy", "tokens", Text("3k"))
+        table.refresh()
+        lines = table.render_lines(Region(0, 0, table.size.width, table.size.height))
+        assert "3k" in lines[3].text
+        assert computed.count(table) == 1
+        assert len(measured) == len(table.columns)
 
 
 async def test_styles_applied_again_unchanged_render_no_line_again() -> None:
@@ -198,6 +266,29 @@ async def test_the_team_list_tells_the_app_only_a_cursor_that_moved(tmp_path: Pa
         await settle(pilot)
         assert [message.name for message in told] == [app.selected]
         assert app.selected != "lead"
+
+
+async def test_marking_the_shown_member_changes_only_cells_that_differ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene = build_scene(tmp_path, "team")
+    app = scene.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        teammates = app.main.teammates
+        changed: list[tuple[str, str]] = []
+        set_cell = LiveTable.set_cell
+
+        def counted(table: LiveTable, row: str, column: str, value: Text) -> None:
+            changed.append((row, column))
+            set_cell(table, row, column, value)
+
+        monkeypatch.setattr(LiveTable, "set_cell", counted)
+        teammates.mark_shown(teammates.shown_member)
+        assert changed == []
+        teammates.mark_shown("alice")
+        assert sorted(changed) == [("alice", "name"), ("lead", "name")]
+        assert teammates.get_cell("alice", "name").plain.startswith("▶")
 
 
 async def team_list_focused(pilot: Pilot[None], app: EnsembleApp) -> Bridge:

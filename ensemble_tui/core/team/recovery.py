@@ -181,8 +181,9 @@ async def reconcile(
 
 
 async def _resend_lost_first_prompt(coordinator: Coordinator, state: SessionState) -> bool:
-    """A teammate still starting whose session holds no prompt at all: OpenCode answered
-    its first prompt and went down before writing it. Send it again; True if it was."""
+    """A teammate still starting whose session does not hold its first prompt: OpenCode
+    answered it and went down before writing it, or after writing the message but before
+    its text (an empty user message). Send it again; True if it was."""
     member = coordinator.member(state.member)
     if (
         member is None
@@ -193,7 +194,13 @@ async def _resend_lost_first_prompt(coordinator: Coordinator, state: SessionStat
     ):
         return False
     transcript = await coordinator.client.messages(state.session_id, state.directory)
-    if any(entry.info.role == "user" for entry in transcript):
+    first = member.first_prompt.strip()
+    if any(
+        isinstance(part, TextPart) and first in part.text
+        for entry in transcript
+        if entry.info.role == "user"
+        for part in entry.parts
+    ):
         return False
     log.warning("%s's first prompt never reached its session; sending it again", member.name)
     await coordinator.prompt(state, member.first_prompt)

@@ -10,29 +10,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 
-from ensemble_tui.core.states import MemberStatus
-from ensemble_tui.tui.actions import TeamActions, TeamView
-from ensemble_tui.tui.widgets.activity import ActivityColumn, ActivityLine, SpendChart
-from ensemble_tui.tui.widgets.attention import AttentionBar
-from ensemble_tui.tui.widgets.feed import MessageFeed
-from ensemble_tui.tui.widgets.session import PromptBox, SessionPane
-from ensemble_tui.tui.widgets.statusbar import StatusBar
-from ensemble_tui.tui.widgets.taskboard import TaskBoard
-from ensemble_tui.tui.widgets.teammates import TeammateList
-from ensemble_tui.tui.widgets.timeline import Timeline, event_detail
-from ensemble_tui.tui.widgets.transcript import Transcript
+from ensemble_tui.core.states import LEAD_NAME, MemberStatus
+from ensemble_tui.tui.widgets.outlines import PaneOutlines
 
-# The counting behind the glance and the dialogs come with the team, after the first frame.
+# The panes' modules load just after the first frame, which draws their outlines only
+# (tests/tui/test_first_frame.py keeps it so); the counting behind the glance and the
+# dialogs come with the team.
 if TYPE_CHECKING:
     from ensemble_tui.core.team.activity import GlanceSource, TeamGlance
     from ensemble_tui.core.team.read_model import MemberRow
+    from ensemble_tui.tui.actions import TeamActions, TeamView
+    from ensemble_tui.tui.widgets.activity import ActivityColumn, SpendChart
+    from ensemble_tui.tui.widgets.attention import AttentionBar
+    from ensemble_tui.tui.widgets.feed import MessageFeed
+    from ensemble_tui.tui.widgets.session import PromptBox, SessionPane
+    from ensemble_tui.tui.widgets.statusbar import StatusBar
+    from ensemble_tui.tui.widgets.taskboard import TaskBoard
+    from ensemble_tui.tui.widgets.teammates import TeammateList
+    from ensemble_tui.tui.widgets.timeline import Timeline
+    from ensemble_tui.tui.widgets.transcript import Transcript
 
 
 class MainScreen(Screen[None]):
@@ -64,46 +67,86 @@ class MainScreen(Screen[None]):
         Binding("t", "toggle_timeline", "Timeline", id="main.timeline"),
     ]
 
-    teammates = getters.query_one(TeammateList)
-    activity = getters.query_one(ActivityColumn)
-    timeline = getters.query_one(Timeline)
-    spend = getters.query_one(SpendChart)
-    session = getters.query_one(SessionPane)
-    transcript = getters.query_one(Transcript)
-    prompt = getters.query_one(PromptBox)
-    tasks = getters.query_one(TaskBoard)
-    messages = getters.query_one(MessageFeed)
-    attention = getters.query_one(AttentionBar)
-    status = getters.query_one(StatusBar)
+    # The panes, set as they are mounted (before `Ready`).
+    teammates: TeammateList
+    activity: ActivityColumn
+    timeline: Timeline
+    spend: SpendChart
+    session: SessionPane
+    transcript: Transcript
+    prompt: PromptBox
+    tasks: TaskBoard
+    messages: MessageFeed
+    attention: AttentionBar
+    status: StatusBar
+    actions: TeamActions
+    """What the team's keys do (made with the panes)."""
 
     class Ready(Message):
-        """The panes are mounted: the app can fill them."""
+        """The panes are mounted: the app can fill them (and keys pressed until now are
+        handled)."""
 
     def __init__(self, team: TeamView, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.team = team
-        self.actions = TeamActions(self, team)
-        """What the team's keys do."""
+        self.panes_ready = False
+        """Whether the panes are mounted (and `actions` made)."""
         self.glance: TeamGlance | None = None
         """What the sparklines draw; made for the first coordinator shown (a test may
         give one that has counted already)."""
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="team"):
-            yield TeammateList(id="teammates")
-            yield ActivityColumn(id="activity")
-        with Horizontal(id="glance"):
-            yield Timeline(id="timeline")
-            yield SpendChart(id="spend")
-        with Horizontal(id="main"):
-            yield SessionPane(id="session")
-            with Vertical(id="side"):
-                yield TaskBoard(id="tasks")
-                yield MessageFeed(id="messages")
-        yield AttentionBar(id="attention")
-        yield StatusBar(id="status")
+        yield PaneOutlines(Content.assemble((LEAD_NAME, "bold")))
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_panes)
+
+    async def _mount_panes(self) -> None:
+        """Put the panes in place of their outlines, once the first frame is drawn."""
+        from textual.containers import Horizontal, Vertical
+
+        from ensemble_tui.tui.actions import TeamActions
+        from ensemble_tui.tui.widgets.activity import ActivityColumn, SpendChart
+        from ensemble_tui.tui.widgets.attention import AttentionBar
+        from ensemble_tui.tui.widgets.feed import MessageFeed
+        from ensemble_tui.tui.widgets.session import PromptBox, SessionPane
+        from ensemble_tui.tui.widgets.statusbar import StatusBar
+        from ensemble_tui.tui.widgets.taskboard import TaskBoard
+        from ensemble_tui.tui.widgets.teammates import TeammateList
+        from ensemble_tui.tui.widgets.timeline import Timeline
+        from ensemble_tui.tui.widgets.transcript import Transcript
+
+        self.actions = TeamActions(self, self.team)
+        self.teammates = TeammateList(id="teammates")
+        self.activity = ActivityColumn(id="activity")
+        self.timeline = Timeline(id="timeline")
+        self.spend = SpendChart(id="spend")
+        self.session = SessionPane(id="session")
+        self.tasks = TaskBoard(id="tasks")
+        self.messages = MessageFeed(id="messages")
+        self.attention = AttentionBar(id="attention")
+        self.status = StatusBar(id="status")
+        outlines = self.query_one(PaneOutlines)
+        with self.app.batch_update():
+            await self.mount_all(
+                [
+                    Horizontal(self.teammates, self.activity, id="team"),
+                    Horizontal(self.timeline, self.spend, id="glance"),
+                    Horizontal(
+                        self.session, Vertical(self.tasks, self.messages, id="side"), id="main"
+                    ),
+                    self.attention,
+                    self.status,
+                ],
+                before=outlines,
+            )
+            await outlines.remove()
+        try:
+            self.transcript = self.session.query_one(Transcript)
+            self.prompt = self.session.query_one(PromptBox)
+        except NoMatches:
+            return  # The app closed while they were mounted: nothing to show.
+        self.panes_ready = True
         self.post_message(self.Ready())
 
     def on_unmount(self) -> None:
@@ -126,6 +169,7 @@ class MainScreen(Screen[None]):
         batch would redraw them all many times a second for nothing the eye can tell
         (the clock's tick draws them every second)."""
         from ensemble_tui.core.team.activity import QUIET_AFTER_SECONDS
+        from ensemble_tui.tui.widgets.activity import ActivityLine
 
         glance = self.glance
         if glance is None:
@@ -153,6 +197,8 @@ class MainScreen(Screen[None]):
     # The team's keys
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.panes_ready:
+            return False  # Until the panes are there (the keys wait for them).
         if action == "toggle_timeline":
             return True
         return self.actions.can(action)
@@ -225,8 +271,7 @@ class MainScreen(Screen[None]):
         """Show the report of the last team that ended."""
         self.actions.show_report()
 
-    @on(TeamActions.Finished)
-    def _action_finished(self, message: TeamActions.Finished) -> None:
+    def on_team_actions_finished(self, message: TeamActions.Finished) -> None:
         from ensemble_tui.tui.screens.confirm import ConfirmScreen
 
         if message.unsent and not self.prompt.text.strip():
@@ -240,18 +285,15 @@ class MainScreen(Screen[None]):
         self.team.refresh_team()
         self.refresh_bindings()
 
-    @on(TeamActions.DiffReady)
-    def _diff_ready(self, message: TeamActions.DiffReady) -> None:
+    def on_team_actions_diff_ready(self, message: TeamActions.DiffReady) -> None:
         from ensemble_tui.tui.screens.diff import DiffScreen
 
         self.app.push_screen(DiffScreen(message.member, message.diff))
 
-    @on(TeamActions.ForksCompared)
-    def _forks_compared(self, message: TeamActions.ForksCompared) -> None:
+    def on_team_actions_forks_compared(self, message: TeamActions.ForksCompared) -> None:
         self.actions.choose_fork(message.views, message.member)
 
-    @on(TeamActions.MergePreviewed)
-    def _merge_previewed(self, message: TeamActions.MergePreviewed) -> None:
+    def on_team_actions_merge_previewed(self, message: TeamActions.MergePreviewed) -> None:
         self.actions.confirm_merge(message.member, message.result, message.check, message.review)
 
     def action_toggle_timeline(self) -> None:
@@ -261,8 +303,9 @@ class MainScreen(Screen[None]):
         if not strip.display and self.timeline.has_focus:
             self.teammates.focus()
 
-    @on(Timeline.EventChosen)
-    def _event_chosen(self, message: Timeline.EventChosen) -> None:
+    def on_timeline_event_chosen(self, message: Timeline.EventChosen) -> None:
+        from ensemble_tui.tui.widgets.timeline import event_detail
+
         self.app.push_screen(event_detail(message.event))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -10,20 +9,11 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Static
 
-from ensemble_tui.tui.views import format_cost, format_tokens, same_content
+from ensemble_tui.tui.views import Connection, format_cost, format_tokens, same_content
 
 # Only named (the rows come with the team, after the first frame).
 if TYPE_CHECKING:
     from ensemble_tui.core.team.read_model import Totals
-
-
-@dataclass(frozen=True)
-class Connection:
-    """Where the app stands with OpenCode."""
-
-    url: str | None
-    state: str
-    """`starting`, `connected`, `reconnecting` or `failed`."""
 
 
 KEYS = Content.assemble(("?", "bold $text"), " keys ", ("^p", "bold $text"), " actions")

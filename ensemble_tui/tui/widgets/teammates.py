@@ -197,12 +197,13 @@ class TeammateList(LiveTable):
     def mark_shown(self, name: str) -> None:
         """Mark the member whose session the session pane shows."""
         previous, self.shown_member = self.shown_member, name
-        for member in (previous, name):
+        for member in {previous, name}:
             row = self.rows_shown.get(member)
             if row is not None and self.now is not None:
                 cell = self._cells(row, self.now)["name"]
-                self.set_cell(member, "name", cell)
-                self.cells_shown[member]["name"] = cell
+                if cell != self.cells_shown[member]["name"]:
+                    self.set_cell(member, "name", cell)
+                    self.cells_shown[member]["name"] = cell
 
     def _cells(self, row: MemberRow, now: datetime) -> dict[str, Text]:
         colour = STATUS_COLOURS.get(row.status)
