@@ -14,7 +14,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ensemble_tui.core.git.repository import RepositoryError, resolve_repository
+from ensemble_tui.core.git.repository import (
+    RepositoryError,
+    found_repository,
+    resolve_repository,
+)
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.settings_files import (
     REPO_FILE,
@@ -153,7 +157,9 @@ def _screen_app(args: argparse.Namespace, notes: list[str]) -> EnsembleApp:
     from ensemble_tui.tui.app import make_app
 
     _check_url(args.url)
-    repo = resolve_repository(args.path.resolve())
+    path = args.path.resolve()
+    # Found without git where it can be; git itself is asked in the start-up worker.
+    repo = found_repository(path) or resolve_repository(path)
     layers = _layers(repo, args)
     keys = keys_for_first_frame(layers)
     if keys is None:
@@ -165,7 +171,15 @@ def _screen_app(args: argparse.Namespace, notes: list[str]) -> EnsembleApp:
     def settle(options: RunOptions) -> None:
         from ensemble_tui.settings import coordinator_settings, validate_layers
 
-        # The state file first, as `run` does: a refusal closes the screen with it.
+        # The repository first, as git sees it: no commit yet, or a `.git` that is no
+        # repository, closes the screen with git's reason, as it stopped the start before.
+        top = resolve_repository(path)
+        if top != repo:
+            raise RepositoryError(
+                f"git places the repository of {path} at {top}, not at {repo}: "
+                f"start ensemble-tui in {top}."
+            )
+        # The state file next, as `run` does: a refusal closes the screen with it.
         note = _check_state(repo)
         if note is not None:
             notes.append(note)

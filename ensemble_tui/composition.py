@@ -41,7 +41,11 @@ async def opencode_client(options: RunOptions) -> AsyncIterator[OpenCodeClient]:
         return
     log_path = repo_data_dir(options.repo_root) / "opencode.log"
     server = OpenCodeServer(
-        options.repo_root, log_path=log_path, binary=options.opencode_bin, env=options.server_env
+        options.repo_root,
+        log_path=log_path,
+        binary=options.opencode_bin,
+        env=options.server_env,
+        snapshots=options.settings.opencode_snapshots,
     )
     async with server, OpenCodeClient(server.url, password=server.password) as client:
         await client.connect()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -57,6 +56,8 @@ def private_file(path: Path) -> Path:
 
 def repo_key(repo_root: Path) -> str:
     """A stable, path-safe name for a repository: its folder name and a hash of its path."""
+    import hashlib  # Here: not before the screen's first frame.
+
     resolved = str(repo_root.resolve())
     digest = hashlib.sha256(resolved.encode()).hexdigest()[:12]
     name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(resolved).name)[:40] or "repo"

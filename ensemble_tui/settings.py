@@ -122,6 +122,10 @@ class Settings(BaseModel):
     """The most teammates starting at once (OpenCode starting up for a new worktree, until
     the teammate's first step); further spawns wait their turn."""
 
+    opencode_snapshots: Boolean = True
+    """OpenCode's snapshots (its undo and per-turn diffs) in the OpenCode ensemble-tui
+    starts; false saves OpenCode about half the CPU time of each step."""
+
     worktree_root: Path | None = None
     """Where teammates' worktrees go (default: the XDG data folder, outside the repository)."""
 
@@ -308,6 +312,7 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         member_budget_tokens=settings.member_budget_tokens,
         max_members=settings.max_members,
         max_starting=settings.max_starting,
+        opencode_snapshots=settings.opencode_snapshots,
     )
 
 

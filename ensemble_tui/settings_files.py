@@ -8,7 +8,6 @@ first frame draws, is read from the layers before that (`keys_for_first_frame`).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -106,6 +105,8 @@ def _environment(environ: Mapping[str, str]) -> list[Layer]:
         key = variable[len(ENV_PREFIX) :].lower()
         value: Any = raw
         if raw.strip().startswith(("[", "{")):
+            import json  # Here: the screen's first frame needs no JSON otherwise.
+
             try:
                 value = json.loads(raw)
             except json.JSONDecodeError as error:

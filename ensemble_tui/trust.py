@@ -11,10 +11,7 @@ The record is a JSON file in the data folder, readable by the user only.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import tempfile
 from pathlib import Path
 
 from ensemble_tui.errors import EnsembleError
@@ -34,10 +31,14 @@ def trust_file() -> Path:
 
 def content_digest(content: bytes) -> str:
     """The SHA-256 of a settings file's bytes, as recorded."""
+    import hashlib  # Here, as json below: only a settings file to check needs them.
+
     return hashlib.sha256(content).hexdigest()
 
 
 def _load() -> dict[str, str]:
+    import json
+
     path = trust_file()
     try:
         raw = path.read_text(encoding="utf-8")
@@ -60,6 +61,9 @@ def _load() -> dict[str, str]:
 
 
 def _save(recorded: dict[str, str]) -> None:
+    import json
+    import tempfile
+
     path = trust_file()
     private_dir(path.parent)
     # Written beside the old one and renamed over it, so a crash leaves one or the other.

@@ -93,6 +93,16 @@ def test_the_screen_refuses_a_repository_without_a_commit(tmp_path: Path) -> Non
     assert "has no commit yet" in done.stderr
 
 
+def test_the_screen_refuses_a_folder_whose_git_folder_is_no_repository(tmp_path: Path) -> None:
+    """The first frame takes the folder holding `.git` as the repository without asking
+    git; git, asked next in the start-up worker, refuses it, and the screen closes so."""
+    folder = tmp_path / "fake"
+    (folder / ".git").mkdir(parents=True)
+    done = cli([str(folder)], tmp_path, isolated(tmp_path))
+    assert done.returncode == 1
+    assert "is not inside a git repository" in done.stderr
+
+
 def test_the_screen_refuses_when_opencode_is_missing(tmp_path: Path, git_repo: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -35,6 +36,8 @@ used ones (`madvise` MADV_DONTDUMP), splitting its memory into small mappings: t
 teammates' instances made 27,000 of them (296 with this set), and near fifty the process
 reached Linux's limit (`vm.max_map_count`, 65,530), where the allocator retries the
 refused `madvise` forever, so OpenCode stopped answering with its CPU busy."""
+CONFIG_CONTENT_VARIABLE = "OPENCODE_CONFIG_CONTENT"
+"""OpenCode configuration given inline; it overrides the user's and the project's files."""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -140,6 +143,31 @@ def _checked_version(binary: str, returncode: int, stdout: str, stderr: str) -> 
 _LISTENING = re.compile(rb"listening on http://[^\s/]+:(\d+)")
 
 
+def snapshots_off(env: dict[str, str]) -> None:
+    """Add `"snapshot": false` to the inline OpenCode configuration in *env*, keeping what
+    the user put there.
+
+    At every step of every turn OpenCode adds the session's whole folder to a git
+    repository of its own (its undo, its reverts and per-turn diffs), and it sets one up
+    for each new folder: about half of the CPU time of a step, and a fifth of starting
+    up for a teammate's new worktree. With them off, `/undo` and reverting a message in
+    OpenCode no longer restore files (the teammates' branches still hold every commit).
+    """
+    text = env.get(CONFIG_CONTENT_VARIABLE, "").strip()
+    try:
+        document = json.loads(text) if text else {}
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise OpenCodeStartError(
+            f"{CONFIG_CONTENT_VARIABLE} is set but is not a JSON object, so ensemble-tui "
+            "cannot turn OpenCode's snapshots off in it (opencode_snapshots = false): "
+            "fix or unset it."
+        )
+    document["snapshot"] = False
+    env[CONFIG_CONTENT_VARIABLE] = json.dumps(document)
+
+
 def tail(path: Path, lines: int = 15) -> str:
     """The last *lines* lines of a text file ('' if it cannot be read)."""
     try:
@@ -160,6 +188,7 @@ class OpenCodeServer:
     It listens with a random password (`self.password`) unless one is given: any local
     user or web page could otherwise drive its agents, which may run shell commands.
     Give the same password to a server restarted on the same port, so clients reconnect.
+    With *snapshots* false it runs with OpenCode's snapshots off (see `snapshots_off`).
     """
 
     def __init__(
@@ -173,6 +202,7 @@ class OpenCodeServer:
         startup_timeout: float = 60.0,
         stop_grace: float = 5.0,
         password: str | None = None,
+        snapshots: bool = True,
     ) -> None:
         self.directory = directory
         self.password = password or new_password()
@@ -180,6 +210,7 @@ class OpenCodeServer:
         self.binary = binary
         self.port = port
         self.env = dict(env) if env is not None else None
+        self.snapshots = snapshots
         self.startup_timeout = startup_timeout
         self.stop_grace = stop_grace
         self.process: asyncio.subprocess.Process | None = None
@@ -231,6 +262,8 @@ class OpenCodeServer:
     def _environment(self) -> dict[str, str]:
         env = {**(os.environ if self.env is None else self.env), PASSWORD_VARIABLE: self.password}
         env.setdefault(ALLOCATOR_VARIABLE, "1")
+        if not self.snapshots:
+            snapshots_off(env)
         return env
 
     def _listening_port(self, output_start: int) -> int | None:

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +20,9 @@ import pytest
 
 from ensemble_tui.core.store.store import Store
 from ensemble_tui.core.team.prompts import delivered_tokens
-from ensemble_tui.demo.scenarios import slow_alice_team, tool
+from ensemble_tui.demo.scenarios import GIT_COMMIT, slow_alice_team, tool
+from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import TextPart
 from ensemble_tui.opencode.server import OpenCodeServer
@@ -137,3 +140,57 @@ def test_a_killed_run_resumes_and_finishes_with_nothing_lost_or_doubled(
     counts = asyncio.run(deliveries_per_session(env, git_repo, store_path))
     assert {token: n for token, n in counts.items() if n != 1} == {}
     assert os.path.exists(store_path)
+
+
+KIM_WRITES = tool("write", filePath="kim.txt", content="kim, in a later turn\n")
+KIM = script_block(
+    tool("ensemble_team_claim", task_id="t1"),
+    tool("ensemble_team_message", to="lead", text="kim: t1 claimed"),
+    {"text": "Waiting for the go."},
+    # A later turn (the lead's go), cut by the kill while the model thinks.
+    {"await": "go ahead, kim", **KIM_WRITES, "delay": 10},
+    tool("bash", command=f'{GIT_COMMIT.format(name="kim")} "kim: kim.txt"', description="Commit"),
+    tool("ensemble_team_tasks_complete", task_id="t1", result="kim.txt written"),
+    tool("ensemble_team_message", to="lead", text="kim: t1 is done"),
+    {"text": "done"},
+)
+KIM_LEAD = "Team of one.\n" + script_block(
+    tool("ensemble_team_create", name="later"),
+    tool("ensemble_team_tasks_add", tasks=[{"content": "write kim.txt"}]),
+    tool("ensemble_team_spawn", name="kim", prompt="Do t1 when I say so.\n" + KIM),
+    {"text": "Waiting for kim."},
+    {"await": "kim: t1 claimed", **tool("ensemble_team_message", to="kim", text="go ahead, kim")},
+    {"text": "Waiting for kim's report."},
+    {"await": "kim: t1 is done", **tool("ensemble_team_cleanup")},
+    {"text": "All merged."},
+)
+
+
+def test_a_teammate_killed_in_a_later_turn_is_told_to_carry_on_when_the_run_resumes(
+    git_repo: Path, opencode_bin: str, opencode_env: dict[str, str], scripted_model: ScriptedModel
+) -> None:
+    """Its status in the store said idle (it was working only in memory since its first
+    turn ended), so the resumed run did not tell it its turn was cut: it sat idle with its
+    task in progress, and the run ended with "everyone went quiet"."""
+    env = dict(opencode_env, ENSEMBLE_OPENCODE_BIN=opencode_bin)
+    first = start_run([KIM_LEAD], git_repo, env)
+    try:
+        # The model holds its answer for 10 s: the kill lands inside kim's later turn.
+        deadline = time.monotonic() + 240
+        while not any(
+            request["step"].get("args") == KIM_WRITES["args"] for request in scripted_model.requests
+        ):
+            assert first.poll() is None, f"the run ended first: {first.communicate()}"
+            assert time.monotonic() < deadline, "kim's later turn never came"
+            time.sleep(0.1)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+
+    second = start_run(["--resume"], git_repo, env)
+    out, err = second.communicate(timeout=360)
+    assert second.returncode == 0, err[-3000:]
+    events = [json.loads(line) for line in out.splitlines()]
+    told = [event["member"] for event in events if event["type"] == "member.tools_reconnected"]
+    assert "kim" in told
+    assert (git_repo / "kim.txt").read_text() == "kim, in a later turn\n"

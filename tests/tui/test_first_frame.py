@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 from textual import events
 
@@ -30,6 +31,14 @@ from textual.app import App
 for name in os.environ.get("PROBE_ALSO_IMPORT", "").split():
     __import__(name)
 
+STARTED = []
+
+def hook(event, args):
+    if event == "subprocess.Popen":
+        STARTED.append(os.path.basename(str(args[0])))
+
+sys.addaudithook(hook)
+
 _run, _display = App.run, App._display
 
 def run(self, *args, **kwargs):
@@ -40,6 +49,7 @@ def display(self, screen, renderable):
     if not getattr(App, "_first", False):
         App._first = True
         shown = type(self.screen).__name__
+        print("STARTED", json.dumps(STARTED), flush=True)
         print("FIRST_FRAME", shown, json.dumps(sorted(sys.modules)), flush=True)
         self.call_later(self.exit)
     return _display(self, screen, renderable)
@@ -66,8 +76,10 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "textual.widgets._markdown",
     # Rich's emoji names: a str read as markup (a DataTable's column label) loads them.
     "rich._emoji_codes",
-    # Read only when there is a settings file or a --set flag (the probe has neither).
+    # Read only when there is a settings file or a --set flag (the probe has neither);
+    # hashes only when there is a settings file to check or a state file to find.
     "tomllib",
+    "hashlib",
     "ensemble_tui.settings",
     "ensemble_tui.core.models",
     "ensemble_tui.composition",
@@ -132,8 +144,17 @@ def probe_setup(tmp_path: Path, **extra: str) -> tuple[Path, dict[str, str]]:
     return repo, env
 
 
-def first_frame_modules(tmp_path: Path, **extra: str) -> tuple[str, set[str]]:
-    """The screen shown at the first frame, and the modules loaded by then."""
+class FirstFrame(NamedTuple):
+    screen: str
+    """The screen shown."""
+    modules: set[str]
+    """The modules loaded by then."""
+    started: list[str]
+    """The programs started by then (each child process's executable)."""
+
+
+def first_frame(tmp_path: Path, **extra: str) -> FirstFrame:
+    """What the real `ensemble-tui PATH` had done by its first frame."""
     repo, env = probe_setup(tmp_path, **extra)
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(repo)],
@@ -144,10 +165,13 @@ def first_frame_modules(tmp_path: Path, **extra: str) -> tuple[str, set[str]]:
         timeout=120,
         check=False,
     )
+    started: list[str] = []
     for line in done.stdout.splitlines():
+        if line.startswith("STARTED "):
+            started = json.loads(line.split(" ", 1)[1])
         if line.startswith("FIRST_FRAME "):
             _, screen, modules = line.split(" ", 2)
-            return screen, set(json.loads(modules))
+            return FirstFrame(screen, set(json.loads(modules)), started)
     raise AssertionError(f"no frame drawn: {done.stdout[-1000:]} {done.stderr[-2000:]}")
 
 
@@ -163,7 +187,7 @@ def too_early(modules: set[str]) -> list[str]:
 
 
 def test_the_first_frame_imports_nothing_of_the_connection(tmp_path: Path) -> None:
-    screen, modules = first_frame_modules(tmp_path)
+    screen, modules, _ = first_frame(tmp_path)
     assert screen == "MainScreen"
     assert "ensemble_tui.tui.widgets.outlines" in modules, "the probe saw the real screen"
     assert too_early(modules) == []
@@ -172,10 +196,18 @@ def test_the_first_frame_imports_nothing_of_the_connection(tmp_path: Path) -> No
 def test_the_check_sees_what_is_imported_before_the_first_frame(tmp_path: Path) -> None:
     """A screen module that imported the team's events at its top would be caught, with
     the pydantic models they bring."""
-    _, modules = first_frame_modules(tmp_path, PROBE_ALSO_IMPORT="ensemble_tui.core.team.events")
+    _, modules, _ = first_frame(tmp_path, PROBE_ALSO_IMPORT="ensemble_tui.core.team.events")
     early = too_early(modules)
     assert "ensemble_tui.core.team.events" in early
     assert {"ensemble_tui.core.models", "pydantic"} <= set(early)
+
+
+def test_the_first_frame_waits_for_no_child_process(tmp_path: Path) -> None:
+    """The repository's top folder is found without git (its `.git`): git itself is asked
+    in the start-up worker, after the first frame, as OpenCode's version is."""
+    frame = first_frame(tmp_path)
+    assert frame.screen == "MainScreen"
+    assert frame.started == []
 
 
 # The heaviest of what the team's start-up loads: the core, OpenCode's client, git, MCP.

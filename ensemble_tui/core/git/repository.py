@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,24 @@ def _git(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["git", "-C", str(path), *args], capture_output=True, text=True, check=False
     )
+
+
+def found_repository(path: Path) -> Path | None:
+    """The folder at or above *path* that holds `.git` (a folder, or the file of a linked
+    worktree or a submodule), found without starting git: where `git rev-parse
+    --show-toplevel` points in a checkout (the screen's first frame does not wait for a
+    git process; `resolve_repository` asks git itself, after it). None when nothing is
+    found, or when git would look elsewhere (GIT_DIR or GIT_WORK_TREE set)."""
+    if not path.exists():
+        raise RepositoryError(f"{path} does not exist.")
+    if not path.is_dir():
+        raise RepositoryError(f"{path} is not a folder.")
+    if os.environ.get("GIT_DIR") or os.environ.get("GIT_WORK_TREE"):
+        return None
+    for folder in (path, *path.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
 
 
 def resolve_repository(path: Path) -> Path:

@@ -463,6 +463,7 @@ class Coordinator:
         state.needs_context = False
         state.prompt_sent()
         self._changed.set()
+        self._record_prompted_status(state)
         try:
             await self.client.prompt_async(
                 state.session_id,
@@ -474,7 +475,19 @@ class Coordinator:
             )
         except OpenCodeError:
             state.awaiting_turn = False
+            self._record_prompted_status(state)
             raise
+
+    def _record_prompted_status(self, state: SessionState) -> None:
+        """Store the status a prompt gives (working) before OpenCode hears of it: OpenCode's
+        busy event changes nothing in memory once a prompt is sent, so the store kept
+        "idle" through every turn after the first, and a resume after a crash did not know
+        the turn had been cut. A teammate still starting stays starting until its turn ends."""
+        if self._team is None:
+            return
+        standing = self.store.member_standing(self._team.id, state.member)
+        if standing is not None and standing.status is not MemberStatus.STARTING:
+            self.record_status_change(state, state.status(), standing)
 
     def teammate_reminder(self, name: str) -> str | None:
         """Who a compacted teammate is, to put before its next prompt (None if unknown)."""

@@ -22,6 +22,8 @@ class CoordinatorSettings:
     max_spawn_failures: int = 3
     max_members: int = 20
     max_starting: int = 8
+    opencode_snapshots: bool = True
+    """Whether the `opencode serve` ensemble-tui starts keeps OpenCode's snapshots."""
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True
