@@ -90,6 +90,11 @@ def test_startup_benchmark_runs(
     assert "ratio first_frame " in out
     # The one-label app brackets ensemble-tui in each round (before and after).
     assert re.search(r"one-label app [0-9.]+ s and [0-9.]+ s, ensemble-tui", out)
+    # The first frame shows outlines; the frame with the panes in place is printed too,
+    # and comes after it.
+    found = re.search(r"ensemble-tui ([0-9.]+) s, .*full screen ([0-9.]+) s", out)
+    assert found is not None
+    assert float(found[2]) >= float(found[1])
 
 
 def test_the_scale_run_spawns_everyone_in_one_call_and_cleans_up_after_all_reports() -> None:
