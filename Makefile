@@ -13,10 +13,13 @@ PLUGIN_DEPS := $(TOOLS)/opencode-plugin-$(OPENCODE_VERSION)
 DEMO_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(shell command -v opencode 2>/dev/null),$(PINNED_OPENCODE))
 TEST_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(PINNED_OPENCODE))
 # pytest-xdist workers for `make pytest`, each with its own `opencode serve` and scripted
-# model (the session fixtures are per worker); PYTEST_WORKERS=0 runs in one process.
-PYTEST_WORKERS ?= 2
+# model (the session fixtures are per worker); PYTEST_WORKERS=0 runs in one process. Three
+# on two cores: the tests wait (on OpenCode, the model, timers) about a third of the time.
+# A free worker takes the next test in the suite's order (slowest kinds first, see
+# tests/conftest.py) one at a time, not a block of dozens that no other worker can take.
+PYTEST_WORKERS ?= 3
 
-.PHONY: help venv opencode opencode-plugin chromium demo test test-fast lint typecheck pytest screenshots bench bench-scale clean
+.PHONY: help venv opencode opencode-plugin chromium demo test test-fast lint typecheck pytest pytest-setup screenshots bench bench-scale clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -64,10 +67,16 @@ lint: venv  ## ruff format --check, ruff check, and the import layers (import-li
 typecheck: venv  ## Strict mypy on the package and its tests
 	$(BIN)/mypy ensemble_tui tests bench
 
-pytest: venv chromium opencode-plugin $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## The whole test suite against the pinned OpenCode
-	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+pytest: pytest-setup  ## The whole test suite against the pinned OpenCode
+	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest -n $(PYTEST_WORKERS) --maxschedchunk 1 $(PYTEST_ARGS)
 
-test: lint typecheck pytest  ## Set everything up, then lint, type check and test
+# The set-up steps run side by side (pip's install with npm's), then lint and type check,
+# then the suite; each step's output is printed whole once it ends.
+test:  ## Set everything up, then lint, type check and test
+	@$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck pytest-setup
+	@$(MAKE) --no-print-directory pytest
+
+pytest-setup: venv chromium opencode-plugin $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))
 
 test-fast: venv  ## The tests that need no OpenCode (seconds, not minutes)
 	$(BIN)/pytest -m "not opencode" $(PYTEST_ARGS)

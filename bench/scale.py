@@ -16,8 +16,10 @@ commits it and reports; when all have reported the lead cleans up, merging them 
   (OpenCode's with the commands it ran and waited for: git, the shell), and on the line
   before, OpenCode's per teammate;
 and on the lines before them, how many were spawned, worked, reported and were merged,
-why any spawn failed, and the load average. SCALE_KEEP=1 keeps the run's folder (the
-OpenCode log, the model's log, the events with their times).
+why any spawn failed, the load average, and whether OpenCode kept its snapshots (the
+setting `opencode_snapshots`; `ENSEMBLE_OPENCODE_SNAPSHOTS=false make bench-scale` runs
+with them off). SCALE_KEEP=1 keeps the run's folder (the OpenCode log, the model's log,
+the events with their times).
 """
 
 from __future__ import annotations
@@ -211,6 +213,7 @@ def main(count: int, *, keep: bool = False) -> None:
     print(f"seconds scale.ensemble_cpu {memory.own_cpu:.1f}")
     print(f"seconds scale.opencode_cpu {memory.children_cpu:.1f}")
     print("load average: " + " ".join(f"{load:.1f}" for load in os.getloadavg()))
+    print(f"opencode_snapshots: {os.environ.get('ENSEMBLE_OPENCODE_SNAPSHOTS', 'true')}")
 
 
 if __name__ == "__main__":

@@ -148,10 +148,28 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that runs the real OpenCode, so `make test-fast` can leave them out."""
+    """Mark every test that runs the real OpenCode, so `make test-fast` can leave them out,
+    and put the slow kinds of test first."""
     for item in items:
         if "opencode_bin" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.opencode)
+    # xdist hands tests out in this order, to whichever worker is free: with the long ones
+    # first, the short ones at the end fill the gaps and the workers end together (in file
+    # order, a test of half a minute given out last keeps one worker busy alone). The sort
+    # is stable: within a kind, tests keep their order.
+    items.sort(key=_expected_cost)
+
+
+def _expected_cost(item: pytest.Item) -> int:
+    """0 for the slowest kind of test, 3 for the fastest (from the durations of whole runs)."""
+    names = getattr(item, "fixturenames", ())
+    if "opencode_env" in names:
+        return 0  # its own `opencode serve`, or `run` or the screen starting one
+    if "opencode_bin" in names and "opencode_server" not in names:
+        return 1  # the demo, or a server started with a binary of the test's own
+    if "opencode_server" in names:
+        return 2  # a team at work on the shared server
+    return 3
 
 
 def git(cwd: Path, *args: str) -> str:

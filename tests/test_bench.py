@@ -35,6 +35,8 @@ async def test_event_path_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     for name in ("ingest.coordinator", "ingest.screen", "keys.2000", "keys.10000"):
         assert name in out
+    # A screen round gives both counts: to the stream's end, and (the line's) to idle.
+    assert re.search(r"ratio to it [0-9.]+; then [0-9]+ ms to idle\), ratio [0-9.]+", out)
 
 
 async def test_the_frame_server_ends_its_handlers_quietly() -> None:
@@ -90,6 +92,11 @@ def test_startup_benchmark_runs(
     assert "ratio first_frame " in out
     # The one-label app brackets ensemble-tui in each round (before and after).
     assert re.search(r"one-label app [0-9.]+ s and [0-9.]+ s, ensemble-tui", out)
+    # The first frame shows outlines; the frame with the panes in place is printed too,
+    # and comes after it.
+    found = re.search(r"ensemble-tui ([0-9.]+) s, .*full screen ([0-9.]+) s", out)
+    assert found is not None
+    assert float(found[2]) >= float(found[1])
 
 
 def test_the_scale_run_spawns_everyone_in_one_call_and_cleans_up_after_all_reports() -> None:

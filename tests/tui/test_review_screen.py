@@ -18,6 +18,7 @@ from ensemble_tui.tui.app import make_app
 from ensemble_tui.tui.screens.confirm import ConfirmScreen
 from ensemble_tui.tui.widgets.teammates import TeammateList
 from tests.tui.conftest import (
+    LIMIT,
     SIZE,
     carl_writes_app,
     feed_event,
@@ -59,6 +60,9 @@ async def test_the_review_is_shown_beside_the_check_and_overridden_only_on_confi
         coordinator = await start(pilot)
         await send_from_prompt(pilot, lead_script)
         await feed_event(coordinator, happened("review.changes_requested", "carl"))
+        # carl is told the changes and takes a turn on them: a merge of a teammate still at
+        # work is refused ("shut it down first"), which is not what this test is about.
+        await coordinator.wait_until_settled(limit=LIMIT)
         await settle(pilot)
         teammates = app.query_one(TeammateList)
         assert str(teammates.cells_shown["carl"]["check"]) == "✗ passed · changes"

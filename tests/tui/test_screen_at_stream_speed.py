@@ -22,6 +22,9 @@ from textual.dom import DOMNode
 from textual.geometry import Region
 from textual.message import Message
 from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.scrollbar import ScrollBar
+from textual.strip import Strip
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import Column, ColumnKey, RowKey
 
@@ -600,3 +603,56 @@ async def test_a_new_markdown_part_is_rendered_once_not_for_its_height_and_again
         )
         # Measured for its height and drawn at the same width: one rendering.
         assert rendered == {part.size.width: 1}
+
+
+async def test_a_batch_that_grows_the_transcript_draws_its_scroll_bar_with_its_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Textual would draw the scroll bar's new place in a refresh of its own after the one
+    that laid the new parts out (one more refresh per batch); it is drawn in that one, and
+    as it is now."""
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        shown = app.query_one(Transcript)
+        maker = FrameMaker()
+        await stream_turns(shown, maker, range(3))
+        await pilot.pause()
+        bar = shown.vertical_scrollbar
+        assert shown.show_vertical_scrollbar
+        drawings: list[bool] = []  # each drawing of the screen: whether with a layout
+        laying_out = [False]
+        draw_screen = Screen._compositor_refresh
+        lay_out = Screen._refresh_layout
+        draw_bar = ScrollBar.render_lines
+        drawn: list[tuple[int, list[Strip]]] = []  # the bar's lines, in which drawing
+
+        def counted_layout(screen: Screen[Any], *args: Any, **options: Any) -> None:
+            laying_out[0] = True
+            try:
+                lay_out(screen, *args, **options)
+            finally:
+                laying_out[0] = False
+
+        def counted_drawing(screen: Screen[Any]) -> None:
+            drawings.append(laying_out[0])
+            draw_screen(screen)
+
+        def counted_bar(scroll_bar: ScrollBar, crop: Region) -> list[Strip]:
+            lines = draw_bar(scroll_bar, crop)
+            drawn.append((len(drawings), lines))
+            return lines
+
+        monkeypatch.setattr(Screen, "_refresh_layout", counted_layout)
+        monkeypatch.setattr(Screen, "_compositor_refresh", counted_drawing)
+        monkeypatch.setattr(ScrollBar, "render_lines", counted_bar)
+        await shown.apply(turn_events(maker, 3))
+        for _ in range(3):
+            await pilot.pause()
+        in_refreshes = {number for number, _ in drawn}
+        assert len(in_refreshes) == 1
+        (number,) = in_refreshes
+        assert drawings[number - 1]  # the one that laid the new part out
+        monkeypatch.setattr(ScrollBar, "render_lines", draw_bar)
+        bar.refresh()
+        now = bar.render_lines(bar.size.region)
+        assert [strip.text for strip in drawn[-1][1]] == [strip.text for strip in now]

@@ -53,8 +53,9 @@ async def test_the_screen_opens_in_a_real_browser_and_takes_keys(
     if find_chromium() is None:
         pytest.skip("no chromium on PATH: `apt-get install -y chromium` (make test does)")
     shot = tmp_path / "browser.png"
-    # The password reaches the browser's app through serve's environment.
-    argv = [str(git_repo), "--url", opencode_server.url, "--password", opencode_server.password]
+    # The password reaches the browser's app through serve's environment. Given with `=`:
+    # a random one that starts with "-" (1 in 64) is otherwise read as an option.
+    argv = [str(git_repo), "--url", opencode_server.url, f"--password={opencode_server.password}"]
     with serving(argv, env=opencode_env) as (_, url):
         assert url.startswith("http://127.0.0.1:"), "loopback unless told otherwise"
         seen = await capture(

@@ -97,6 +97,29 @@ class Transcript(VerticalScroll):
         self.unmounted: list[Widget] = []
         """New parts built (and filled) by the events of this batch, mounted at its end."""
 
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if changed and self.show_vertical_scrollbar:
+            self._draw_scroll_bar_with_layout()
+        return changed
+
+    def _draw_scroll_bar_with_layout(self) -> None:
+        """Draw the scroll bar's new place with the layout that moved it.
+
+        Textual calls `_size_updated` as it lays the screen out, just before it draws what
+        the layout changed; the scroll bar, though, asks to be drawn by a message, so it
+        would be drawn by a refresh of its own after each batch that grew the parts. Its
+        place (the same region) is added to what this drawing covers instead.
+        """
+        bar = self.vertical_scrollbar
+        regions = getattr(getattr(self.screen, "_compositor", None), "_dirty_regions", None)
+        if isinstance(regions, set) and bar.region:
+            regions.add(bar.region)
+            # Its lines were marked to be rendered again already: no message for them.
+            bar._repaint_required = False
+
     async def reset(self, directory: str | None, note: str) -> None:
         """Empty the transcript (for another session) and show *note* until it loads."""
         await self._finish_streams()
