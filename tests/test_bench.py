@@ -35,6 +35,8 @@ async def test_event_path_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     for name in ("ingest.coordinator", "ingest.screen", "keys.2000", "keys.10000"):
         assert name in out
+    # A screen round gives both counts: to the stream's end, and (the line's) to idle.
+    assert re.search(r"ratio to it [0-9.]+; then [0-9]+ ms to idle\), ratio [0-9.]+", out)
 
 
 async def test_the_frame_server_ends_its_handlers_quietly() -> None:
