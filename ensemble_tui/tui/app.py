@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
-from textual.app import App, ScreenStackError
+from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.message import Message
@@ -28,7 +28,6 @@ from ensemble_tui.settings_files import SettingsError
 from ensemble_tui.tui.keys import KeyHints, check_keymap
 from ensemble_tui.tui.screens.main import MainScreen
 from ensemble_tui.tui.views import Clock, Connection, default_clock
-from ensemble_tui.tui.widgets.toasts import one_layout_rack
 
 # What the first frame does not need is imported where it is used (the team's events,
 # OpenCode's models, the bridge, the panes' widgets, the other screens), so the screen
@@ -289,18 +288,6 @@ class EnsembleApp(App[None]):
                     self.notify(notice.text, title=notice.title, severity=notice.severity)
         self._tell_ended_turns()
         self.refresh_bindings()
-
-    def _refresh_notifications(self) -> None:
-        # Textual finds a screen's rack of toasts by its exact type: the main screen's
-        # (which lays each toast out once, widgets/toasts.py) is found here.
-        try:
-            rack = one_layout_rack(self.screen)
-        except ScreenStackError:
-            rack = None
-        if rack is None:
-            super()._refresh_notifications()
-        else:
-            self.call_later(rack.show, self._notifications)
 
     def _tell_ended_turns(self) -> None:
         """One toast for the turns that ended, now or when the last one is old enough."""

@@ -26,7 +26,6 @@ from textual.screen import Screen
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 from textual.widgets import DataTable, Static
-from textual.widgets._toast import Toast
 from textual.widgets.data_table import Column, ColumnKey, RowKey
 
 from bench.frames import FrameMaker
@@ -657,36 +656,3 @@ async def test_a_batch_that_grows_the_transcript_draws_its_scroll_bar_with_its_l
         bar.refresh()
         now = bar.render_lines(bar.size.region)
         assert [strip.text for strip in drawn[-1][1]] == [strip.text for strip in now]
-
-
-async def test_a_toast_lays_the_screen_out_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A toast on the team's screen costs one layout when it comes (Textual's own toast
-    asks for a second one, for the virtual size the first gave it, and the rack shown
-    and the holder mounted can each bring one), and one when it goes; toasts told in one
-    batch come in one layout."""
-    scene = build_scene(tmp_path, "team")
-    app = scene.app
-    async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        await settle(pilot)
-        layouts = count_layouts(monkeypatch, app)
-        app.notify("bob is waiting for you", title="Permission")
-        await settle(pilot)
-        assert len(layouts) == 1
-        toast = app.screen.query_one(Toast)
-        assert toast.region.height > 0
-        assert "bob is waiting" in str(toast.render())
-
-        layouts.clear()
-        app.notify("one task added")
-        app.notify("another task added")
-        await settle(pilot)
-        assert len(layouts) == 1
-        assert len(app.screen.query(Toast)) == 3
-
-        layouts.clear()
-        app.screen.query(Toast).first()._expire()  # its time is up
-        await settle(pilot)
-        assert len(layouts) == 1
-        assert len(app.screen.query(Toast)) == 2

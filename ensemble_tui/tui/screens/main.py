@@ -16,12 +16,9 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.widget import Widget
-from textual.widgets._toast import ToastRack
 
 from ensemble_tui.core.states import LEAD_NAME, MemberStatus
 from ensemble_tui.tui.widgets.outlines import PaneOutlines
-from ensemble_tui.tui.widgets.toasts import OneLayoutToastRack
 
 # The panes' modules load just after the first frame, which draws their outlines only
 # (tests/tui/test_first_frame.py keeps it so); the counting behind the glance and the
@@ -97,13 +94,6 @@ class MainScreen(Screen[None]):
         self.glance: TeamGlance | None = None
         """What the sparklines draw; made for the first coordinator shown (a test may
         give one that has counted already)."""
-
-    def _extend_compose(self, widgets: list[Widget]) -> None:
-        # Textual adds its rack of toasts here; this screen's lays each toast out once.
-        super()._extend_compose(widgets)
-        for index, widget in enumerate(widgets):
-            if type(widget) is ToastRack:
-                widgets[index] = OneLayoutToastRack(id=widget.id)
 
     def compose(self) -> ComposeResult:
         yield PaneOutlines(Content.assemble((LEAD_NAME, "bold")))
