@@ -156,15 +156,20 @@ async def reconcile(
     for state in coordinator.sessions:
         by_directory.setdefault(state.directory, []).append(state)
     for directory, states in by_directory.items():
+        before = {state.session_id: state.status_events for state in states}
         statuses = await coordinator.client.statuses(directory)
         permissions = await coordinator.client.permissions(directory)
         questions = await coordinator.client.questions(directory)
         for state in states:
-            status = statuses.get(state.session_id)
-            state.busy = isinstance(status, BusyStatus | RetryStatus)
-            # A prompt sent a moment ago may not have made the session busy yet.
-            just_sent = time.monotonic() - state.sent_at < STALE_IDLE_GRACE
-            state.awaiting_turn = state.awaiting_turn and just_sent and not state.busy
+            if state.status_events == before[state.session_id]:
+                status = statuses.get(state.session_id)
+                state.busy = isinstance(status, BusyStatus | RetryStatus)
+                # A prompt sent a moment ago may not have made the session busy yet.
+                just_sent = time.monotonic() - state.sent_at < STALE_IDLE_GRACE
+                state.awaiting_turn = state.awaiting_turn and just_sent and not state.busy
+            # Else the stream applied a status while these were read (a turn that ended
+            # meanwhile): the status read is the older one, and setting it would leave the
+            # session busy with no event to come, its messages never delivered.
             state.permissions = {p.id: p for p in permissions if p.session_id == state.session_id}
             state.questions = {q.id: q for q in questions if q.session_id == state.session_id}
     for state in coordinator.sessions:

@@ -134,6 +134,9 @@ class SessionState:
     stop_requested: bool = False  # the human stopped this turn (`S`), so its end says so
     needs_context: bool = False  # compacted: the next prompt says again who it is
     unreachable: bool = False  # this turn's model cannot be reached: an error, not a wait
+    status_events: int = 0
+    """How many status events (busy, retry, idle) were applied: a status read from the
+    server is older than one the stream applied after the read began."""
 
     @property
     def idle(self) -> bool:
@@ -176,6 +179,7 @@ class SessionState:
         before = self.status()
         change = Change()
         if isinstance(event, SessionStatusChanged):
+            self.status_events += 1
             status = event.status
             if isinstance(status, BusyStatus | RetryStatus):
                 self.busy = True
@@ -191,6 +195,7 @@ class SessionState:
             elif isinstance(status, IdleStatus):
                 change.turn_ended = self._end_turn()
         elif isinstance(event, SessionIdle):
+            self.status_events += 1
             change.turn_ended = self._end_turn()
         elif isinstance(event, SessionCompacted):
             self.needs_context = True
