@@ -75,7 +75,8 @@ async def test_a_first_prompt_kept_without_its_text_is_sent_again_when_the_team_
             finally:
                 first.client = real
         assert losing.lost == 1
-        (state,) = [s for s in first.sessions if s.member == "bob"]
+        state = first.session_of("bob")
+        assert state is not None
         (kept,) = await real.messages(state.session_id, state.directory)
         for part in kept.parts:
             path = f"/session/{state.session_id}/message/{kept.info.id}/part/{part.id}"

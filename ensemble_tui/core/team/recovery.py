@@ -55,8 +55,10 @@ def reconnected_notice(restarted: str) -> str:
     return (
         f"{restarted} restarted while you were working, so your team tools (ensemble_*) were "
         "disconnected for a moment; they are reconnected now. A team tool call that failed "
-        'meanwhile (for example with "Not connected") did not happen: repeat it. Then '
-        "continue your task where you left off (check what is already done first)."
+        'meanwhile (for example with "Not connected") did not happen: repeat it. One that '
+        "was interrupted may have happened: look first (team_status, team_tasks_list, "
+        "team_results) and repeat it only if it did not, so that no message goes twice. "
+        "Then continue your task where you left off (check what is already done first)."
     )
 
 
