@@ -20,10 +20,13 @@ The OpenCode password travels to the app in its environment, never on a command 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import hmac
 import ipaddress
 import os
 import shlex
+import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -161,7 +164,31 @@ def make_server(plan: ServePlan, title: str) -> Any:
                 self.connected = False
 
         async def on_startup(self, app: web.Application) -> None:
-            print(f"ensemble-tui: open {plan.url} in a browser (ctrl+c stops)", flush=True)
+            """Nothing to say yet: this runs before the server listens."""
+
+        def serve(self, debug: bool = False) -> None:
+            """textual-serve's `serve`, with the URL printed once the server listens.
+
+            textual-serve says where it serves from its start-up hook, which aiohttp runs
+            before it opens the socket: whoever followed the URL at once (a script, a
+            quick user) found nothing listening there. aiohttp's `print` is called once
+            every site listens."""
+            self.debug = debug
+            self.initialize_logging()
+            loop = asyncio.new_event_loop()
+            for signal_number in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(signal_number, self.request_exit)
+            web.run_app(
+                self._make_app(),
+                host=self.host,
+                port=self.port,
+                handle_signals=False,
+                loop=loop,
+                print=lambda _said: print(
+                    f"ensemble-tui: open {plan.url} in a browser (ctrl+c stops)", flush=True
+                ),
+            )
 
     return GuardedServer()
 

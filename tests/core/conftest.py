@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ensemble_tui.core.git.worktrees import WorktreeInfo, create_worktree
@@ -179,3 +180,24 @@ async def start_and_wait_for_alice(coord: Coordinator, lead_prompt: str) -> None
     await coord.prompt(await coord.start_lead(), lead_prompt)
     async with asyncio.timeout(90):
         await alice_working.wait()
+
+
+class LostPromptTransport(httpx.AsyncBaseTransport):
+    """Passes every request on except the first prompt that holds *text*, which it answers
+    204 itself: OpenCode's answer came and its write never did. (OpenCode cannot be killed
+    between its answer and its write on purpose, so this is the one part that is not real.)"""
+
+    def __init__(self, text: str) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.text = text
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.content.decode(errors="replace")
+        if request.url.path.endswith("/prompt_async") and self.text in body and not self.lost:
+            self.lost += 1
+            return httpx.Response(204, request=request)
+        return await self.real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.real.aclose()

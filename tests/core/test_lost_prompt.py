@@ -26,29 +26,9 @@ from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import TextPart
 from tests.conftest import TeamOptions, running_team
+from tests.core.conftest import LostPromptTransport
 
 WORK = "Write bob.txt, bob."
-
-
-class LostPromptTransport(httpx.AsyncBaseTransport):
-    """Passes every request on except the first prompt that holds *text*, which it answers
-    204 itself: OpenCode's answer came and its write never did. (OpenCode cannot be killed
-    between its answer and its write on purpose, so this is the one part that is not real.)"""
-
-    def __init__(self, text: str) -> None:
-        self.real = httpx.AsyncHTTPTransport()
-        self.text = text
-        self.lost = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.content.decode(errors="replace")
-        if request.url.path.endswith("/prompt_async") and self.text in body and not self.lost:
-            self.lost += 1
-            return httpx.Response(204, request=request)
-        return await self.real.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.real.aclose()
 
 
 class TextLostTransport(LostPromptTransport):

@@ -13,13 +13,19 @@ from pathlib import Path
 import pytest
 
 from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
-from ensemble_tui.core.models import TaskStatus
+from ensemble_tui.core.models import MemberStatus, TaskStatus
+from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.coordinator import CoordinatorSettings
-from ensemble_tui.demo.scenarios import slow_alice_team
+from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
+from ensemble_tui.core.team.team_tools import TeamTools
+from ensemble_tui.demo.scenarios import slow_alice_team, tool
+from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.client import OpenCodeClient
+from ensemble_tui.opencode.models import TextPart
 from ensemble_tui.opencode.server import OpenCodeStartError
 from tests.conftest import git
-from tests.core.conftest import start_and_wait_for_alice
+from tests.core.conftest import LostPromptTransport, start_and_wait_for_alice
 
 LEAD = slow_alice_team("phoenix")
 
@@ -81,6 +87,52 @@ async def test_a_killed_server_is_started_again_and_the_team_finishes(
     assert "server.restarted" in kinds
     assert {task.status for task in tasks} == {TaskStatus.COMPLETED}
     assert "alice.txt" in git(git_repo, "ls-tree", "-r", "--name-only", "ensemble/phoenix/alice")
+
+
+async def test_a_first_prompt_lost_with_the_server_is_sent_again_though_stored_idle(
+    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+) -> None:
+    """OpenCode killed after answering bob's first prompt and before writing it down, and
+    the event stream storing bob idle before the restart is noticed (both seen under load,
+    in that order, in test_a_killed_server_is_started_again_and_the_team_finishes): bob's
+    first prompt is sent again, not only the restart notice."""
+    work = "Write bob.txt, bob."
+    bob = script_block(
+        tool("ensemble_team_message", to="lead", text="bob: bob.txt is written"), {"text": "ok"}
+    )
+    run = options(tmp_path, git_repo, opencode_bin, opencode_env)
+    async with opencode_client(run) as client, running_coordinator(run, client) as coord:
+        lead = await coord.start_lead()
+        caller = Caller("lead", is_lead=True, team_id=None, session_id=lead.session_id)
+        await TeamTools(coord).team_create(caller, "phoenix")
+        team = coord.team
+        assert team is not None
+        losing = LostPromptTransport(work)
+        async with OpenCodeClient(
+            client.base_url, password=client.password, transport=losing
+        ) as lossy:
+            coord.client = lossy
+            try:
+                await spawn_teammate(coord, team, SpawnRequest("bob", f"{work}\n{bob}"))
+            finally:
+                coord.client = client
+        assert losing.lost == 1
+        # What the event stream stored in the failing run before `server.restarted`.
+        coord.store.set_member_status(team.id, "bob", MemberStatus.IDLE, None)
+        os.kill(serve_pid(client), signal.SIGKILL)
+        await coord.wait_until_settled(limit=150)
+        transcript = await TeamControl(coord).transcript("bob")
+        heard = [m.text for m in coord.store.list_messages(team.id) if m.sender == "bob"]
+        kinds = [event.type for event in coord.feed.recent]
+
+    assert "server.restarted" in kinds
+    prompts = [
+        "".join(part.text for part in entry.parts if isinstance(part, TextPart))
+        for entry in transcript
+        if entry.info.role == "user"
+    ]
+    assert any(work in prompt for prompt in prompts), prompts
+    assert heard == ["bob: bob.txt is written"]
 
 
 async def test_a_server_that_cannot_be_started_again_ends_the_run_at_once_naming_its_log(

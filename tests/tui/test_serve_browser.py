@@ -114,3 +114,46 @@ def test_the_page_answers_only_its_own_host_origin_and_token(
         assert httpx.get(url).status_code == 200, "loopback needs no token"
         rebound = httpx.get(url, headers={"Host": "attacker.example"})
         assert rebound.status_code == 403, "a DNS-rebound name is refused"
+
+
+# Run in a child: `serve` with aiohttp's sites slow to listen (as on a busy machine).
+SLOW_TO_LISTEN = """
+import asyncio, sys
+from aiohttp import web
+from ensemble_tui.serve import make_server, ServePlan
+start = web.TCPSite.start
+async def slow_start(self):
+    await asyncio.sleep(1.0)
+    await start(self)
+web.TCPSite.start = slow_start
+make_server(ServePlan("true", "127.0.0.1", int(sys.argv[1]), None), "t").serve()
+"""
+
+
+def test_the_url_is_printed_once_the_server_listens(tmp_path: Path) -> None:
+    """The URL was printed from textual-serve's start-up hook, before aiohttp opened the
+    socket: on a busy machine a script that followed it at once was refused (seen in CI).
+    Here the socket opens a second late; the URL must still lead somewhere."""
+    from ensemble_tui.serve import free_port
+
+    port = free_port("127.0.0.1")
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_TO_LISTEN, str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            if "in a browser" in line:
+                break
+        else:
+            raise AssertionError("serve printed no URL")
+        assert f"http://127.0.0.1:{port}/" in line
+        # At once, as a script would: the server listens by now.
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -188,17 +188,17 @@ async def reconcile(
 
 
 async def _resend_lost_first_prompt(coordinator: Coordinator, state: SessionState) -> bool:
-    """A teammate still starting whose session does not hold its first prompt: OpenCode
-    answered it and went down before writing it, or after writing the message but before
-    its text (an empty user message). Send it again; True if it was."""
+    """A teammate whose session does not hold its first prompt: OpenCode answered it and
+    went down before writing it, or after writing the message but before its text (an empty
+    user message). Send it again; True if it was.
+
+    Whether the prompt arrived is read from the session's own messages, never from the
+    stored status: when OpenCode is killed, the event stream may store the teammate idle
+    before the restart is noticed, and a teammate still "starting" was then taken for one
+    that had its prompt (seen under load: bob got only the restart notice, t2 stayed
+    pending). Only members cut short are asked, so a restart costs one read per member."""
     member = coordinator.member(state.member)
-    if (
-        member is None
-        or member.name == LEAD_NAME
-        or member.status is not MemberStatus.STARTING
-        or not member.first_prompt
-        or not state.idle
-    ):
+    if member is None or member.name == LEAD_NAME or not member.first_prompt or not state.idle:
         return False
     transcript = await coordinator.client.messages(state.session_id, state.directory)
     first = member.first_prompt.strip()
@@ -242,6 +242,11 @@ async def after_reconnect(coordinator: Coordinator) -> None:
     cut_short: set[str] = set()
     if restarted:
         cut_short = {state.member for state in coordinator.sessions if not state.idle}
+        # A prompt the old server answered runs no turn on the new one: waiting for the
+        # turn a moment longer (the grace of a prompt just sent) would take a teammate
+        # whose first prompt was lost with the server for a busy one, not send it again.
+        for answered in coordinator.sessions:
+            answered.awaiting_turn = False
         for token, session_id in coordinator.tokens.sessions():
             state = coordinator.session(session_id)
             if state is not None:
