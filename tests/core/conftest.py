@@ -18,8 +18,13 @@ import httpx
 import pytest
 
 from ensemble_tui.core.git.worktrees import WorktreeInfo, create_worktree
+from ensemble_tui.core.models import Team
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
+from ensemble_tui.core.team.team_tools import TeamTools
+from ensemble_tui.opencode.client import OpenCodeClient
 
 TEST_IDENTITY = ("-c", "user.name=Test User", "-c", "user.email=test@example.invalid")
 # app.py has 30 numbered lines so tests can change separate hunks of it.
@@ -201,3 +206,26 @@ class LostPromptTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.real.aclose()
+
+
+async def create_team(coord: Coordinator, name: str) -> Team:
+    """The lead started and a team *name* created, as the lead's `team_create` does."""
+    lead = await coord.start_lead()
+    caller = Caller("lead", is_lead=True, team_id=None, session_id=lead.session_id)
+    await TeamTools(coord).team_create(caller, name)
+    assert coord.team is not None
+    return coord.team
+
+
+async def spawn_through(
+    coord: Coordinator, team: Team, transport: httpx.AsyncBaseTransport, request: SpawnRequest
+) -> None:
+    """Spawn *request* with the coordinator's calls to OpenCode going through *transport*
+    (the coordinator's own client is given back after)."""
+    real = coord.client
+    async with OpenCodeClient(real.base_url, password=real.password, transport=transport) as c:
+        coord.client = c
+        try:
+            await spawn_teammate(coord, team, request)
+        finally:
+            coord.client = real

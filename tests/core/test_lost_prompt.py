@@ -17,16 +17,13 @@ import json
 import httpx
 
 from ensemble_tui.core.team.control import TeamControl
-from ensemble_tui.core.team.identity import Caller
-from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
+from ensemble_tui.core.team.spawn import SpawnRequest
 from ensemble_tui.core.team.startup import start_or_resume
-from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
-from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import TextPart
 from tests.conftest import TeamOptions, running_team
-from tests.core.conftest import LostPromptTransport
+from tests.core.conftest import LostPromptTransport, create_team, spawn_through
 
 WORK = "Write bob.txt, bob."
 
@@ -61,26 +58,16 @@ async def test_a_first_prompt_kept_without_its_text_is_sent_again_when_the_team_
     )
     options = team_options()
     async with running_team(options) as first:
-        lead = await first.start_lead()
-        caller = Caller("lead", is_lead=True, team_id=None, session_id=lead.session_id)
-        await TeamTools(first).team_create(caller, "emptied")
-        team = first.team
-        assert team is not None
-        real = first.client
+        team = await create_team(first, "emptied")
         losing = TextLostTransport(WORK)
-        async with OpenCodeClient(real.base_url, password=real.password, transport=losing) as c:
-            first.client = c
-            try:
-                await spawn_teammate(first, team, SpawnRequest("bob", f"{WORK}\n{bob}"))
-            finally:
-                first.client = real
+        await spawn_through(first, team, losing, SpawnRequest("bob", f"{WORK}\n{bob}"))
         assert losing.lost == 1
         state = first.session_of("bob")
         assert state is not None
-        (kept,) = await real.messages(state.session_id, state.directory)
+        (kept,) = await first.client.messages(state.session_id, state.directory)
         for part in kept.parts:
             path = f"/session/{state.session_id}/message/{kept.info.id}/part/{part.id}"
-            await real.request("DELETE", path, directory=state.directory)
+            await first.client.request("DELETE", path, directory=state.directory)
         (emptied,) = await TeamControl(first).transcript("bob")
         assert emptied.info.role == "user"
         assert emptied.parts == [], "a user message with no text"
@@ -114,19 +101,9 @@ async def test_a_first_prompt_opencode_never_kept_is_sent_again_when_the_team_re
     )
     options = team_options()
     async with running_team(options) as first:
-        lead = await first.start_lead()
-        caller = Caller("lead", is_lead=True, team_id=None, session_id=lead.session_id)
-        await TeamTools(first).team_create(caller, "lost")
-        team = first.team
-        assert team is not None
-        real = first.client
+        team = await create_team(first, "lost")
         losing = LostPromptTransport(WORK)
-        async with OpenCodeClient(real.base_url, password=real.password, transport=losing) as c:
-            first.client = c
-            try:
-                await spawn_teammate(first, team, SpawnRequest("bob", f"{WORK}\n{bob}"))
-            finally:
-                first.client = real
+        await spawn_through(first, team, losing, SpawnRequest("bob", f"{WORK}\n{bob}"))
         assert losing.lost == 1
         assert await TeamControl(first).transcript("bob") == [], "the prompt was lost"
 

@@ -16,16 +16,19 @@ from ensemble_tui.composition import RunOptions, opencode_client, running_coordi
 from ensemble_tui.core.models import MemberStatus, TaskStatus
 from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.coordinator import CoordinatorSettings
-from ensemble_tui.core.team.identity import Caller
-from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
-from ensemble_tui.core.team.team_tools import TeamTools
+from ensemble_tui.core.team.spawn import SpawnRequest
 from ensemble_tui.demo.scenarios import slow_alice_team, tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import TextPart
 from ensemble_tui.opencode.server import OpenCodeStartError
 from tests.conftest import git
-from tests.core.conftest import LostPromptTransport, start_and_wait_for_alice
+from tests.core.conftest import (
+    LostPromptTransport,
+    create_team,
+    spawn_through,
+    start_and_wait_for_alice,
+)
 
 LEAD = slow_alice_team("phoenix")
 
@@ -102,20 +105,9 @@ async def test_a_first_prompt_lost_with_the_server_is_sent_again_though_stored_i
     )
     run = options(tmp_path, git_repo, opencode_bin, opencode_env)
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
-        lead = await coord.start_lead()
-        caller = Caller("lead", is_lead=True, team_id=None, session_id=lead.session_id)
-        await TeamTools(coord).team_create(caller, "phoenix")
-        team = coord.team
-        assert team is not None
+        team = await create_team(coord, "phoenix")
         losing = LostPromptTransport(work)
-        async with OpenCodeClient(
-            client.base_url, password=client.password, transport=losing
-        ) as lossy:
-            coord.client = lossy
-            try:
-                await spawn_teammate(coord, team, SpawnRequest("bob", f"{work}\n{bob}"))
-            finally:
-                coord.client = client
+        await spawn_through(coord, team, losing, SpawnRequest("bob", f"{work}\n{bob}"))
         assert losing.lost == 1
         # What the event stream stored in the failing run before `server.restarted`.
         coord.store.set_member_status(team.id, "bob", MemberStatus.IDLE, None)

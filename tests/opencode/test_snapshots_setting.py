@@ -45,6 +45,16 @@ def snapshot_repositories(env: dict[str, str]) -> list[Path]:
     return list(root.rglob("HEAD")) if root.exists() else []
 
 
+async def write_a_file(client: OpenCodeClient, session_id: str, directory: str) -> None:
+    """One turn of the scripted model that writes notes.txt, waited for."""
+    text = "Write a file.\n" + script_block(
+        tool("write", filePath="notes.txt", content="written\n"), {"text": "done"}
+    )
+    await client.prompt_async(session_id, directory, text, agent="build", model=None)
+    async with asyncio.timeout(300):
+        await turn_done(client, session_id, directory)
+
+
 async def test_with_snapshots_off_a_turn_leaves_no_snapshot_and_the_users_config_stays(
     git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
 ) -> None:
@@ -62,12 +72,7 @@ async def test_with_snapshots_off_a_turn_leaves_no_snapshot_and_the_users_config
         assert config["snapshot"] is False
         assert config["instructions"] == ["TEAM.md"]
         session = await client.create_session(directory, title="snapshots off")
-        text = "Write a file.\n" + script_block(
-            tool("write", filePath="notes.txt", content="written\n"), {"text": "done"}
-        )
-        await client.prompt_async(session.id, directory, text, agent="build", model=None)
-        async with asyncio.timeout(300):
-            await turn_done(client, session.id, directory)
+        await write_a_file(client, session.id, directory)
     assert (git_repo / "notes.txt").read_text() == "written\n"
     assert snapshot_repositories(opencode_env) == []
 
@@ -82,12 +87,7 @@ async def test_by_default_a_turn_is_snapshotted(
     directory = str(git_repo)
     async with opencode_client(options) as client:
         session = await client.create_session(directory, title="snapshots on")
-        text = "Write a file.\n" + script_block(
-            tool("write", filePath="notes.txt", content="written\n"), {"text": "done"}
-        )
-        await client.prompt_async(session.id, directory, text, agent="build", model=None)
-        async with asyncio.timeout(300):
-            await turn_done(client, session.id, directory)
+        await write_a_file(client, session.id, directory)
     assert snapshot_repositories(opencode_env) != []
 
 
