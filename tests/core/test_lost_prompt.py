@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 import httpx
 
 from ensemble_tui.core.team.control import TeamControl
+from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.core.team.spawn import SpawnRequest
 from ensemble_tui.core.team.startup import start_or_resume
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
-from ensemble_tui.opencode.models import TextPart
+from ensemble_tui.opencode.models import MessageWithParts, TextPart
+from ensemble_tui.options import RunOptions
 from tests.conftest import TeamOptions, running_team
 from tests.core.conftest import LostPromptTransport, create_team, spawn_through
 
@@ -50,6 +53,19 @@ class TextLostTransport(LostPromptTransport):
         return await self.real.handle_async_request(request)
 
 
+async def resume_until(
+    options: RunOptions, happened: Callable[[TeamEvent], bool]
+) -> list[MessageWithParts]:
+    """Resume the team of *options* until an event *happened*; bob's transcript then."""
+    async with running_team(options) as again:
+        seen = asyncio.Event()
+        again.feed.subscribe(lambda event: seen.set() if happened(event) else None)
+        await start_or_resume(again)
+        async with asyncio.timeout(120):
+            await seen.wait()
+        return await TeamControl(again).transcript("bob")
+
+
 async def test_a_first_prompt_kept_without_its_text_is_sent_again_when_the_team_resumes(
     team_options: TeamOptions,
 ) -> None:
@@ -72,17 +88,9 @@ async def test_a_first_prompt_kept_without_its_text_is_sent_again_when_the_team_
         assert emptied.info.role == "user"
         assert emptied.parts == [], "a user message with no text"
 
-    async with running_team(options) as again:
-        ended = asyncio.Event()
-        again.feed.subscribe(
-            lambda event: (
-                ended.set() if event.type == "member.idle" and event.member == "bob" else None
-            )
-        )
-        await start_or_resume(again)
-        async with asyncio.timeout(120):
-            await ended.wait()
-        transcript = await TeamControl(again).transcript("bob")
+    transcript = await resume_until(
+        options, lambda event: event.type == "member.idle" and event.member == "bob"
+    )
 
     prompts = [
         "".join(part.text for part in entry.parts if isinstance(part, TextPart))
@@ -107,17 +115,9 @@ async def test_a_first_prompt_opencode_never_kept_is_sent_again_when_the_team_re
         assert losing.lost == 1
         assert await TeamControl(first).transcript("bob") == [], "the prompt was lost"
 
-    async with running_team(options) as again:
-        heard = asyncio.Event()
-        again.feed.subscribe(
-            lambda event: (
-                heard.set() if event.type == "message.sent" and event.sender == "bob" else None
-            )
-        )
-        await start_or_resume(again)
-        async with asyncio.timeout(120):
-            await heard.wait()
-        transcript = await TeamControl(again).transcript("bob")
+    transcript = await resume_until(
+        options, lambda event: event.type == "message.sent" and event.sender == "bob"
+    )
 
     prompts = [
         "".join(part.text for part in entry.parts if isinstance(part, TextPart))
