@@ -19,8 +19,12 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
 from textual import events
+from textual.screen import Screen
 
+from ensemble_tui.core.states import LEAD_NAME
+from ensemble_tui.tui.widgets.outlines import PaneOutlines
 from tests.conftest import git, isolated
 from tests.tui.scenes import build_scene, settle
 
@@ -287,3 +291,29 @@ async def test_keys_typed_while_the_outlines_show_go_to_the_prompt(tmp_path: Pat
         assert app.main.panes_ready
         assert app.main.prompt.has_focus
         assert app.main.prompt.text == "hello world!"
+
+
+async def test_the_panes_are_first_drawn_filled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the outlines, the next frame shows the panes as the app fills them (the lead
+    named in the prompt's placeholder): filled in the batch that mounts them, they cost
+    one layout, not one empty and one more once filled (issue 14, start-up)."""
+    app = build_scene(tmp_path, "empty").app
+    frames: list[tuple[bool, str]] = []
+    display = app._display
+
+    def record(screen: Screen[object], update: object) -> None:
+        if screen is app.main:
+            outlines = bool(app.main.query(PaneOutlines))
+            frames.append((outlines, "" if outlines else str(app.main.prompt.placeholder)))
+        display(screen, update)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app, "_display", record)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.ready.wait()
+        await settle(pilot)
+    panes = [placeholder for outlines, placeholder in frames if not outlines]
+    assert frames[0] == (True, ""), "the first frame draws the outlines"
+    assert panes, "a frame drew the panes"
+    assert all(placeholder.startswith(f"Message {LEAD_NAME}") for placeholder in panes), panes
