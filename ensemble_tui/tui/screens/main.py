@@ -92,18 +92,25 @@ class MainScreen(Screen[None]):
         (and keys pressed until now are handled)."""
         self.panes_ready = False
         """Whether the panes are mounted (and `actions` made)."""
+        self._mounting = False
         self.glance: TeamGlance | None = None
         """What the sparklines draw; made for the first coordinator shown (a test may
         give one that has counted already)."""
 
     def compose(self) -> ComposeResult:
-        yield PaneOutlines(Content.assemble((LEAD_NAME, "bold")))
+        yield PaneOutlines(Content.assemble((LEAD_NAME, "bold")), drawn=self._mount_panes)
 
     def on_mount(self) -> None:
+        # In case the outlines are never drawn (a terminal of no size): once idle.
         self.call_after_refresh(self._mount_panes)
 
     async def _mount_panes(self) -> None:
-        """Put the panes in place of their outlines, once the first frame is drawn."""
+        """Put the panes in place of their outlines, as soon as the first frame is drawn
+        (not once the screen is idle: in a headless terminal, and in some real ones, its
+        size is corrected a few times first, each a layout the panes need not wait for)."""
+        if self._mounting:
+            return
+        self._mounting = True
         from textual.containers import Horizontal, Vertical
 
         from ensemble_tui.tui.actions import TeamActions
