@@ -66,12 +66,12 @@ One().run()
 ENSEMBLE = """
 from ensemble_tui.cli import main
 from ensemble_tui.tui.app import EnsembleApp
-_ready = EnsembleApp.on_main_screen_ready
-def on_main_screen_ready(self):
+_ready = EnsembleApp.on_panes_mounted
+def on_panes_mounted(self):
     _ready(self)
     App._full = True
     self.refresh()
-EnsembleApp.on_main_screen_ready = on_main_screen_ready
+EnsembleApp.on_panes_mounted = on_panes_mounted
 App._wait_for_full = True
 main(sys.argv[1:])
 """

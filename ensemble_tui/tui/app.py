@@ -132,7 +132,7 @@ class EnsembleApp(App[None]):
         self.team_worker: Worker[None] | None = None
         # True once the running team reached the screen (its worker then waits for the stop).
         self.team_shown = False
-        self.main = MainScreen(self, id="main-screen")
+        self.main = MainScreen(self, self.on_panes_mounted, id="main-screen")
         self.ended_turns: EndedTurns | None = None
         """Members whose turn ended, not told yet (one toast for many); made with the
         first batch of the team's events."""
@@ -188,7 +188,8 @@ class EnsembleApp(App[None]):
             ("prompt.newline", "new line"), ("prompt.leave", "team list")
         )
 
-    def on_main_screen_ready(self) -> None:
+    def on_panes_mounted(self) -> None:
+        """Fill the panes just mounted (before they are first drawn), start the team."""
         self._label_keys()
         self.main.prompt.focus()
         self.main.session.show(LEAD_NAME, None, "starting OpenCode…")
