@@ -15,7 +15,9 @@ each stage, once OpenCode has gone quiet again. Printed per stage, per teammate:
   permission rules);
 - `tools`: the team tools added for that folder (`POST /mcp`: OpenCode connects to
   the tool server, initialize and tools/list);
-- `check`: the spawn's check of the agent (and model) with OpenCode;
+- `check`: the spawn's check of the agent (and model) with OpenCode, K at once as a
+  `team_spawn` of K makes them (they share one read); `agents_read`: K reads of the
+  agents one after another (what each check cost when each read on its own);
 - `first_turn`: the teammate's first prompt and a first turn of one step;
 - `next_turn`: a second turn of one step (an instance already warm; compare
   `bare_next`);
@@ -23,7 +25,8 @@ each stage, once OpenCode has gone quiet again. Printed per stage, per teammate:
   until their first turns have ended.
 
 Lines `cpu_s teammate.<stage> <seconds>` (the median over the rounds), and on the lines
-before, each round's figures, the idle CPU rate of OpenCode and the load average.
+before, each round's figures, the idle CPU rate of OpenCode and the load average. What
+OpenCode spends idle (its timers) over a stage's time is taken off its figure.
 The first round warms OpenCode up and is not counted.
 """
 
@@ -35,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -75,6 +79,7 @@ STAGES = (
     "session",
     "tools",
     "check",
+    "agents_read",
     "first_turn",
     "next_turn",
     "spawn",
@@ -119,15 +124,16 @@ class Meter:
         """The CPU of the commands OpenCode ran and waited for (git, the shell)."""
         return cpu_seconds(self.pid) - cpu_seconds(self.pid, children=False)
 
-    async def quiet(self) -> float:
-        """Wait until OpenCode has used less than QUIET_CPU in QUIET_SPAN; its CPU then."""
+    async def quiet(self) -> tuple[float, float, float]:
+        """Wait until OpenCode has used less than QUIET_CPU in QUIET_SPAN; its CPU then,
+        the time, and its idle rate (CPU seconds a second) over that last span."""
         before = self.cpu()
         async with asyncio.timeout(STAGE_LIMIT):
             while True:
                 await asyncio.sleep(QUIET_SPAN)
                 now = self.cpu()
                 if now - before < QUIET_CPU:
-                    return now
+                    return now, time.monotonic(), (now - before) / QUIET_SPAN
                 before = now
 
     async def model_asked(self, count: int) -> None:
@@ -149,12 +155,15 @@ class Meter:
     ) -> None:
         """Into *figures*: the CPU seconds OpenCode spent on *work* (and on *steps* model
         requests after it), and of those what the commands it ran used."""
-        start = await self.quiet()
+        start, started, idle_before = await self.quiet()
         children = self.children()
         asked = len(self.model.requests)
         await work()
         await self.model_asked(asked + steps)
-        figures[name] = (await self.quiet() - start, self.children() - children)
+        end, ended, idle_after = await self.quiet()
+        # Less what OpenCode spends doing nothing (its timers) over the stage's time.
+        idle = (idle_before + idle_after) / 2 * (ended - started)
+        figures[name] = (end - start - idle, self.children() - children)
         print(f"  {name}: {figures[name][0]:.2f} s of CPU", file=sys.stderr, flush=True)
 
 
@@ -261,6 +270,12 @@ async def one_round(
     await meter.stage(
         figures, "check", lambda: each(lambda _n: check_agent_and_model(coordinator, "build", None))
     )
+
+    async def read_agents_one_by_one() -> None:
+        for _n in range(count):
+            await client.agents(str(coordinator.repo_root))
+
+    await meter.stage(figures, "agents_read", read_agents_one_by_one)
     for state in states:
         coordinator.track(state)
     every = [m.name for m in store.list_members(team.id)]
@@ -310,7 +325,7 @@ async def measure(
     folder.mkdir(parents=True, exist_ok=True)
     async with running_coordinator(options, client) as coordinator:
         team = await create_team(coordinator)
-        start = await meter.quiet()
+        start, _time, _rate = await meter.quiet()
         await asyncio.sleep(IDLE_SPAN)
         idle = (meter.cpu() - start) / IDLE_SPAN
         results = []

@@ -184,5 +184,5 @@ async def test_the_teammate_cost_run_prints_every_stage(
     for stage in teammate_cost.STAGES:
         assert f"cpu_s teammate.{stage} " in out
     # Starting up for a new folder and a turn are work OpenCode did, read from its process.
-    assert figures["bare"] > 0
+    assert figures["bare_turn"] > 0
     assert figures["first_turn"] > 0
