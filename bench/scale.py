@@ -1,4 +1,4 @@
-"""Scale (opt-in, `make bench-scale N=50`): N teammates on one OpenCode, spawned in one call.
+"""Scale (opt-in, `make bench-scale N=50`): N teammates spawned in one call.
 
 `ensemble-tui run --json` runs as a user runs it (it starts its own OpenCode, named by
 ENSEMBLE_OPENCODE_BIN) against the scripted model. The lead creates a team and spawns
@@ -11,15 +11,16 @@ commits it and reports; when all have reported the lead cleans up, merging them 
   the last spawn was done (its session made, its first prompt taken; ensemble-tui starts
   `max_starting` teammates at a time, so this is close to the last one's start);
 - `mb scale.ensemble_rss` / `mb scale.opencode_rss`: the peak resident set size of the
-  ensemble-tui process, and of its OpenCode (the launcher and the server it starts);
+  ensemble-tui process, and of its OpenCode (the launchers and the servers it starts);
 - `seconds scale.ensemble_cpu` / `seconds scale.opencode_cpu`: the CPU time each used
   (OpenCode's with the commands it ran and waited for: git, the shell), and on the line
   before, OpenCode's per teammate;
 and on the lines before them, how many were spawned, worked, reported and were merged,
 why any spawn failed, the load average, and whether OpenCode kept its snapshots (the
 setting `opencode_snapshots`; `ENSEMBLE_OPENCODE_SNAPSHOTS=false make bench-scale` runs
-with them off). SCALE_KEEP=1 keeps the run's folder (the OpenCode log, the model's log,
-the events with their times).
+with them off), and over how many `opencode serve` processes (the setting
+`opencode_servers`: `ENSEMBLE_OPENCODE_SERVERS=2 make bench-scale`). SCALE_KEEP=1
+keeps the run's folder (the OpenCode logs, the model's log, the events with their times).
 """
 
 from __future__ import annotations
@@ -214,6 +215,7 @@ def main(count: int, *, keep: bool = False) -> None:
     print(f"seconds scale.opencode_cpu {memory.children_cpu:.1f}")
     print("load average: " + " ".join(f"{load:.1f}" for load in os.getloadavg()))
     print(f"opencode_snapshots: {os.environ.get('ENSEMBLE_OPENCODE_SNAPSHOTS', 'true')}")
+    print(f"opencode_servers: {os.environ.get('ENSEMBLE_OPENCODE_SERVERS', '1')}")
 
 
 if __name__ == "__main__":

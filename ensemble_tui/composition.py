@@ -23,7 +23,8 @@ from ensemble_tui.core.team.recovery import after_reconnect
 from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.core.team.watchdog import Watchdog
 from ensemble_tui.opencode.client import OpenCodeClient
-from ensemble_tui.opencode.server import OpenCodeServer, OpenCodeStartError
+from ensemble_tui.opencode.pool import ServerPool
+from ensemble_tui.opencode.server import OpenCodeServer, OpenCodeStartError, new_password
 from ensemble_tui.options import RunOptions as RunOptions  # re-exported
 from ensemble_tui.paths import repo_data_dir
 from ensemble_tui.tools.server import TeamToolServer
@@ -33,24 +34,65 @@ log = logging.getLogger(__name__)
 
 @contextlib.asynccontextmanager
 async def opencode_client(options: RunOptions) -> AsyncIterator[OpenCodeClient]:
-    """A connected client: to the server at `--url`, or to one started for the repository."""
+    """A connected client: to the server at `--url`, or to the one (`opencode_servers`: the
+    ones) started for the repository."""
     if options.url is not None:
+        if options.settings.opencode_servers > 1:
+            log.warning("opencode_servers applies to the OpenCode ensemble-tui starts, not --url")
         async with OpenCodeClient(options.url, password=options.password) as client:
             await client.connect()
             yield client
         return
-    log_path = repo_data_dir(options.repo_root) / "opencode.log"
-    server = OpenCodeServer(
-        options.repo_root,
-        log_path=log_path,
-        binary=options.opencode_bin,
-        env=options.server_env,
-        snapshots=options.settings.opencode_snapshots,
-    )
-    async with server, OpenCodeClient(server.url, password=server.password) as client:
+    servers = opencode_servers(options)
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            await start_all(servers)
+        finally:
+            # Each one stopped on the way out, also those that started beside a failure.
+            for server in servers:
+                stack.push_async_callback(server.stop)
+        clients = [
+            await stack.enter_async_context(OpenCodeClient(server.url, password=server.password))
+            for server in servers
+        ]
+        client = clients[0] if len(clients) == 1 else ServerPool(clients, str(options.repo_root))
         await client.connect()
-        async with kept_running(server):
-            yield client
+        for server in servers:
+            await stack.enter_async_context(kept_running(server))
+        yield client
+
+
+async def start_all(servers: list[OpenCodeServer]) -> None:
+    """Start the servers side by side; the first failure stops the others' starts."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for server in servers:
+                group.create_task(server.start())
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+
+
+def opencode_servers(options: RunOptions) -> list[OpenCodeServer]:
+    """The `opencode serve` processes to start for the repository, one password for all.
+
+    The first keeps its sessions in OpenCode's usual database (one server is what it always
+    was); each other one in a database of its own in ensemble-tui's folder for the
+    repository, so that no two processes write one SQLite file.
+    """
+    folder = repo_data_dir(options.repo_root)
+    password = new_password()
+    return [
+        OpenCodeServer(
+            options.repo_root,
+            log_path=folder / ("opencode.log" if number == 0 else f"opencode-{number}.log"),
+            binary=options.opencode_bin,
+            env=options.server_env,
+            snapshots=options.settings.opencode_snapshots,
+            password=password,
+            database=None if number == 0 else folder / f"opencode-{number}.db",
+        )
+        for number in range(options.settings.opencode_servers)
+    ]
 
 
 @contextlib.asynccontextmanager
@@ -99,8 +141,10 @@ async def running_coordinator(
     if client.can_move_sessions is False:
         log.warning(NO_MOVE_ROUTE)
     with Store(store_path) as store:
+        if isinstance(client, ServerPool):
+            client.use_routes(store)
         coordinator = Coordinator(options.repo_root, store, client, options.settings)
-        coordinator.on_resync(lambda: after_reconnect(coordinator))
+        coordinator.on_resync(lambda server: after_reconnect(coordinator, server))
         tools = TeamTools(coordinator)
         settings = options.settings
         async with TeamToolServer(tools, rate=settings.tool_rate, burst=settings.tool_burst) as srv:

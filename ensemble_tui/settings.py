@@ -73,6 +73,25 @@ def format_duration(seconds: float) -> str:
 
 
 Duration = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+MAX_OPENCODE_SERVERS = 8
+
+
+def _server_count(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return value  # pydantic says what it wanted
+    try:
+        count = int(value)
+    except ValueError:
+        return value
+    if not 1 <= count <= MAX_OPENCODE_SERVERS:
+        raise ValueError(
+            f"{count} OpenCode servers: write 1 to {MAX_OPENCODE_SERVERS} (one per core of "
+            "this machine is the most that helps)"
+        )
+    return count
+
+
+ServerCount = Annotated[int, BeforeValidator(_server_count)]
 Boolean = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
@@ -125,6 +144,10 @@ class Settings(BaseModel):
     opencode_snapshots: Boolean = True
     """OpenCode's snapshots (its undo and per-turn diffs) in the OpenCode ensemble-tui
     starts; false saves OpenCode about half the CPU time of each step."""
+
+    opencode_servers: ServerCount = 1
+    """How many `opencode serve` processes ensemble-tui starts (not with --url): teammates'
+    worktrees are spread over them, as OpenCode runs each on one core."""
 
     worktree_root: Path | None = None
     """Where teammates' worktrees go (default: the XDG data folder, outside the repository)."""
@@ -313,6 +336,7 @@ def coordinator_settings(settings: Settings) -> CoordinatorSettings:
         max_members=settings.max_members,
         max_starting=settings.max_starting,
         opencode_snapshots=settings.opencode_snapshots,
+        opencode_servers=settings.opencode_servers,
     )
 
 

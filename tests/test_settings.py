@@ -60,6 +60,9 @@ def test_each_layer_overrides_the_one_before_and_is_named(
         ("timeout = ", ["not valid TOML"]),
         ('merge_on_cleanup = "yes"', ["merge_on_cleanup", "'yes' is not a boolean", "true"]),
         ("merge_on_cleanup = 1", ["merge_on_cleanup", "true or false"]),
+        ("opencode_servers = 0", ["opencode_servers", "0 OpenCode servers: write 1 to 8"]),
+        ("opencode_servers = 9", ["opencode_servers", "9 OpenCode servers: write 1 to 8"]),
+        ('opencode_servers = "two"', ["opencode_servers", "valid integer"]),
     ],
 )
 def test_a_bad_value_names_the_key_the_file_and_what_is_allowed(
@@ -161,3 +164,11 @@ def test_a_refusal_quotes_what_the_setting_is_for(user_config: Path) -> None:
     assert "budget_tokens: The most tokens the whole team may use; at 80% the lead" in str(
         refused.value
     )
+
+
+def test_the_number_of_opencode_servers_comes_from_the_environment_to_the_coordinator(
+    user_config: Path,
+) -> None:
+    loaded = load_settings(None, None, {"ENSEMBLE_OPENCODE_SERVERS": "2"})
+    assert coordinator_settings(loaded.settings).opencode_servers == 2
+    assert load_settings(None, None, {}).settings.opencode_servers == 1

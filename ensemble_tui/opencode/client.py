@@ -107,6 +107,21 @@ class OpenCodeClient:
         self.can_move_sessions: bool | None = None
         """Whether the server has the experimental move-session route (None: not checked)."""
 
+    # Where a directory's calls go: one server here; `ServerPool` spreads them over several.
+
+    def server_of(self, directory: str) -> int:
+        """The number (from 0) of the server whose instance serves *directory*."""
+        return 0
+
+    def server_for(self, directory: str) -> OpenCodeClient:
+        """The client of the server that serves *directory*: its URL for `opencode attach`."""
+        return self
+
+    @property
+    def servers(self) -> list[OpenCodeClient]:
+        """A client per server, in the servers' order (each follows its own events)."""
+        return [self]
+
     async def aclose(self) -> None:
         await self.http.aclose()
 

@@ -36,6 +36,8 @@ used ones (`madvise` MADV_DONTDUMP), splitting its memory into small mappings: t
 teammates' instances made 27,000 of them (296 with this set), and near fifty the process
 reached Linux's limit (`vm.max_map_count`, 65,530), where the allocator retries the
 refused `madvise` forever, so OpenCode stopped answering with its CPU busy."""
+DATABASE_VARIABLE = "OPENCODE_DB"
+"""The SQLite database OpenCode keeps its sessions in (default: in its data folder)."""
 CONFIG_CONTENT_VARIABLE = "OPENCODE_CONFIG_CONTENT"
 """OpenCode configuration given inline; it overrides the user's and the project's files."""
 _PR_SET_PDEATHSIG = 1
@@ -189,6 +191,8 @@ class OpenCodeServer:
     user or web page could otherwise drive its agents, which may run shell commands.
     Give the same password to a server restarted on the same port, so clients reconnect.
     With *snapshots* false it runs with OpenCode's snapshots off (see `snapshots_off`).
+    With a *database* it keeps its sessions there, not in OpenCode's usual one (a second
+    server beside one that uses that: see `ServerPool`).
     """
 
     def __init__(
@@ -203,8 +207,10 @@ class OpenCodeServer:
         stop_grace: float = 5.0,
         password: str | None = None,
         snapshots: bool = True,
+        database: Path | None = None,
     ) -> None:
         self.directory = directory
+        self.database = database
         self.password = password or new_password()
         self.log_path = log_path
         self.binary = binary
@@ -264,6 +270,8 @@ class OpenCodeServer:
         env.setdefault(ALLOCATOR_VARIABLE, "1")
         if not self.snapshots:
             snapshots_off(env)
+        if self.database is not None:
+            env[DATABASE_VARIABLE] = str(self.database)
         return env
 
     def _listening_port(self, output_start: int) -> int | None:

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -38,17 +38,20 @@ _Parsed = TypeVar("_Parsed")
 
 @dataclass(frozen=True)
 class StreamConnected:
-    """The stream is (again) receiving events; after a loss, state must be resynced."""
+    """The stream is (again) receiving events; after a loss, state must be resynced (the
+    state of the sessions on *server*, when there are several)."""
 
     reconnected: bool
+    server: int = 0
 
 
 @dataclass(frozen=True)
 class StreamDisconnected:
-    """The stream lost the server; it retries after *retry_in* seconds."""
+    """The stream lost the server (number *server*); it retries after *retry_in* seconds."""
 
     reason: str
     retry_in: float
+    server: int = 0
 
 
 StreamItem = GlobalEvent | StreamConnected | StreamDisconnected
@@ -80,8 +83,11 @@ class EventStream:
         heartbeat_timeout: float = 25.0,
         backoff: Backoff | None = None,
         include_heartbeats: bool = False,
+        server: int = 0,
     ) -> None:
         self.client = client
+        self.server = server
+        """Which of several servers this one is (its connection items say so)."""
         self.heartbeat_timeout = heartbeat_timeout
         self.backoff = backoff or Backoff()
         self.include_heartbeats = include_heartbeats
@@ -126,7 +132,7 @@ class EventStream:
             delay = self.backoff.next_delay()
             if was_connected or not ever_connected:
                 log.info("event stream lost: %s; retrying in %.2fs", reason, delay)
-            yield StreamDisconnected(reason=reason, retry_in=delay)
+            yield StreamDisconnected(reason=reason, retry_in=delay, server=self.server)
             await asyncio.sleep(delay)
 
     async def _one_connection(
@@ -143,7 +149,7 @@ class EventStream:
                     f"HTTP {response.status_code}", request=response.request, response=response
                 )
             self.connected = True
-            yield StreamConnected(reconnected=reconnected)
+            yield StreamConnected(reconnected=reconnected, server=self.server)
             decoder = EventDecoder()
             # The read timeout bounds the gap between frames: heartbeats keep it alive.
             async for chunk in response.aiter_bytes():
@@ -194,6 +200,60 @@ class EventStream:
                 continue
             found.append(event)
         return found
+
+
+EventBatch = list[Event] | StreamConnected | StreamDisconnected
+
+
+class EventSource(Protocol):
+    """What the coordinator follows: `EventStream.event_batches`, or several merged."""
+
+    def event_batches(self) -> AsyncIterator[EventBatch]: ...
+
+
+@dataclass(frozen=True)
+class _PumpFailed:
+    error: BaseException
+
+
+class MergedEvents:
+    """The event batches of several servers' streams as one (each stream reconnects and
+    says so on its own, numbered by its server). A bounded queue between them: a consumer
+    that falls behind slows the readers rather than piling up batches."""
+
+    def __init__(self, streams: list[EventStream]) -> None:
+        self.streams = streams
+
+    async def event_batches(self) -> AsyncIterator[EventBatch]:
+        queue: asyncio.Queue[EventBatch | _PumpFailed] = asyncio.Queue(4 * len(self.streams))
+
+        async def pump(stream: EventStream) -> None:
+            try:
+                async for batch in stream.event_batches():
+                    await queue.put(batch)
+            except Exception as error:
+                await queue.put(_PumpFailed(error))
+
+        pumps = [
+            asyncio.create_task(pump(stream), name=f"ensemble-events-{stream.server}")
+            for stream in self.streams
+        ]
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, _PumpFailed):
+                    raise item.error
+                yield item
+        finally:
+            for task in pumps:
+                task.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+
+
+def event_source(client: OpenCodeClient) -> EventSource:
+    """The events of every server *client* reaches, as one source."""
+    streams = [EventStream(server, server=number) for number, server in enumerate(client.servers)]
+    return streams[0] if len(streams) == 1 else MergedEvents(streams)
 
 
 def _json_object(data: bytes) -> dict[str, Any] | None:

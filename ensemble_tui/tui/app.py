@@ -132,7 +132,7 @@ class EnsembleApp(App[None]):
         self.team_worker: Worker[None] | None = None
         # True once the running team reached the screen (its worker then waits for the stop).
         self.team_shown = False
-        self.main = MainScreen(self, id="main-screen")
+        self.main = MainScreen(self, self.on_panes_mounted, id="main-screen")
         self.ended_turns: EndedTurns | None = None
         """Members whose turn ended, not told yet (one toast for many); made with the
         first batch of the team's events."""
@@ -188,11 +188,13 @@ class EnsembleApp(App[None]):
             ("prompt.newline", "new line"), ("prompt.leave", "team list")
         )
 
-    def on_main_screen_ready(self) -> None:
+    def on_panes_mounted(self) -> None:
+        """Fill the panes just mounted (before they are first drawn), start the team."""
         self._label_keys()
         self.main.prompt.focus()
         self.main.session.show(LEAD_NAME, None, "starting OpenCode…")
         self.main.status.show(self.connection, None)
+        self.call_after_refresh(self._collect_again)
         if self.given is not None:
             self.post_message(self.TeamStarted(self.given))
         else:
@@ -204,6 +206,14 @@ class EnsembleApp(App[None]):
         held, self.held = self.held or [], None
         for message in held:
             self.post_message(message)
+
+    @staticmethod
+    def _collect_again() -> None:
+        """Once the panes are drawn: the collector back on if the command line turned it
+        off for the start-up, leaving out of its passes what lives as long as the app."""
+        if not gc.isenabled():
+            gc.freeze()
+            gc.enable()
 
     def _start_team(self) -> None:
         self.team_worker = self.run_worker(self._run_team(), group="team", exit_on_error=False)

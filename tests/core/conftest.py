@@ -187,6 +187,28 @@ async def start_and_wait_for_alice(coord: Coordinator, lead_prompt: str) -> None
         await alice_working.wait()
 
 
+def serve_pid(client: OpenCodeClient) -> int:
+    """The process id of the `opencode serve` listening on the client's port."""
+    port = int(client.base_url.rsplit(":", 1)[1])
+    listening = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        # local address (hex ip:port), state (0A is LISTEN), inode
+        if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+            listening.add(f"socket:[{fields[9]}]")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if b"serve" not in (entry / "cmdline").read_bytes().split(b"\0"):
+                continue
+            if any(os.readlink(fd) in listening for fd in (entry / "fd").iterdir()):
+                return int(entry.name)
+        except OSError:
+            continue
+    raise AssertionError(f"no opencode serve on port {port}")
+
+
 class LostPromptTransport(httpx.AsyncBaseTransport):
     """Passes every request on except the first prompt that holds *text*, which it answers
     204 itself: OpenCode's answer came and its write never did. (OpenCode cannot be killed

@@ -19,40 +19,18 @@ from ensemble_tui.core.team.coordinator import CoordinatorSettings
 from ensemble_tui.core.team.spawn import SpawnRequest
 from ensemble_tui.demo.scenarios import slow_alice_team, tool
 from ensemble_tui.demo.script import script_block
-from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import TextPart
 from ensemble_tui.opencode.server import OpenCodeStartError
 from tests.conftest import git
 from tests.core.conftest import (
     LostPromptTransport,
     create_team,
+    serve_pid,
     spawn_through,
     start_and_wait_for_alice,
 )
 
 LEAD = slow_alice_team("phoenix")
-
-
-def serve_pid(client: OpenCodeClient) -> int:
-    """The process id of the `opencode serve` listening on the client's port."""
-    port = int(client.base_url.rsplit(":", 1)[1])
-    listening = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        # local address (hex ip:port), state (0A is LISTEN), inode
-        if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
-            listening.add(f"socket:[{fields[9]}]")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if b"serve" not in (entry / "cmdline").read_bytes().split(b"\0"):
-                continue
-            if any(os.readlink(fd) in listening for fd in (entry / "fd").iterdir()):
-                return int(entry.name)
-        except OSError:
-            continue
-    raise AssertionError(f"no opencode serve on port {port}")
 
 
 def options(tmp_path: Path, repo: Path, binary: str, env: dict[str, str]) -> RunOptions:

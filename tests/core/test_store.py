@@ -508,3 +508,15 @@ def test_notices_and_waiters_survive_reopening(db_path: Path, tmp_path: Path) ->
         assert notice.text == "t1 is free"
         store.mark_notices_delivered([notice.id])
         assert store.undelivered_notices(team.id) == []
+
+
+def test_opencode_routes_are_kept_changed_and_dropped_across_a_reopen(db_path: Path) -> None:
+    """Which of several OpenCode servers serves each directory (opencode_servers)."""
+    with Store(db_path) as store:
+        store.set_opencode_route("/w/ann", 1)
+        store.set_opencode_route("/w/ben", 0)
+        store.set_opencode_route("/w/ann", 0)  # a fork moved there: its source's server
+        store.set_opencode_route("/w/cat", 1)
+        store.drop_opencode_routes(["/w/cat", "/w/never"])
+    with Store(db_path) as again:
+        assert again.opencode_routes() == {"/w/ann": 0, "/w/ben": 0}

@@ -11,6 +11,7 @@ set, not a time: it cannot be flaky under load.
 
 from __future__ import annotations
 
+import ast
 import json
 import stat
 import subprocess
@@ -19,8 +20,12 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
 from textual import events
+from textual.screen import Screen
 
+from ensemble_tui.core.states import LEAD_NAME
+from ensemble_tui.tui.widgets.outlines import PaneOutlines
 from tests.conftest import git, isolated
 from tests.tui.scenes import build_scene, settle
 
@@ -276,14 +281,149 @@ async def test_keys_typed_while_the_outlines_show_go_to_the_prompt(tmp_path: Pat
     """The first frame shows the panes' outlines; what the human types before the panes
     are mounted is held, then handled in order once they are: the prompt gets it all."""
     app = build_scene(tmp_path, "empty").app
+    mount_panes = app.main._mount_panes
+    typed: list[bool] = []
+
+    async def type_then_mount() -> None:
+        # The outlines are drawn and the panes not mounted yet: the human types now.
+        if not typed:
+            typed.append(app.main.panes_ready)
+            for character in "hello":
+                app.post_message(events.Key(character, character))
+            app.post_message(events.Paste(" world"))
+            app.post_message(events.Key("exclamation_mark", "!"))
+        await mount_panes()
+
+    app.main._mount_panes = type_then_mount  # type: ignore[method-assign]
     async with app.run_test(size=(100, 30)) as pilot:
-        assert not app.main.panes_ready, "the keys arrive while the outlines show"
-        for character in "hello":
-            app.post_message(events.Key(character, character))
-        app.post_message(events.Paste(" world"))
-        app.post_message(events.Key("exclamation_mark", "!"))
         await app.ready.wait()
         await settle(pilot)
+        assert typed == [False], "the keys arrived while the outlines showed"
         assert app.main.panes_ready
         assert app.main.prompt.has_focus
         assert app.main.prompt.text == "hello world!"
+
+
+async def drawn_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, str]]:
+    """For each frame of the main screen drawn until the team is shown: whether it drew
+    the outlines, and else the prompt's placeholder."""
+    app = build_scene(tmp_path, "empty").app
+    frames: list[tuple[bool, str]] = []
+    display = app._display
+
+    def record(screen: Screen[object], update: object) -> None:
+        if screen is app.main:
+            outlines = bool(app.main.query(PaneOutlines))
+            frames.append((outlines, "" if outlines else str(app.main.prompt.placeholder)))
+        display(screen, update)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app, "_display", record)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.ready.wait()
+        await settle(pilot)
+    assert frames[0] == (True, ""), "the first frame draws the outlines"
+    return frames
+
+
+async def test_the_panes_are_first_drawn_filled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the outlines, the next frame shows the panes as the app fills them (the lead
+    named in the prompt's placeholder): filled in the batch that mounts them, they cost
+    one layout, not one empty and one more once filled (issue 14, start-up)."""
+    frames = await drawn_frames(tmp_path, monkeypatch)
+    panes = [placeholder for outlines, placeholder in frames if not outlines]
+    assert panes, "a frame drew the panes"
+    assert all(placeholder.startswith(f"Message {LEAD_NAME}") for placeholder in panes), panes
+
+
+async def test_the_panes_follow_the_first_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The panes are mounted as soon as the outlines are drawn: the headless terminal
+    corrects its size a few times after the first frame, and mounted once the screen was
+    idle, the panes waited for each of those layouts (the outlines were drawn 6 times)."""
+    frames = await drawn_frames(tmp_path, monkeypatch)
+    assert [outlines for outlines, _ in frames].count(True) == 1, frames
+
+
+# Prints, at the first frame with the panes in place (the one after the app filled them),
+# the modules loaded and whether the collector runs; then, once that frame's callbacks have
+# run, whether it runs. (No `json` here: it is among what is checked.)
+FULL_PROBE = """
+import gc, sys
+from textual.app import App
+from ensemble_tui.tui.app import EnsembleApp
+
+_run, _display, _mounted = App.run, App._display, EnsembleApp.on_panes_mounted
+App._full = False
+
+def run(self, *args, **kwargs):
+    kwargs["headless"] = True
+    return _run(self, *args, **kwargs)
+
+def on_panes_mounted(self):
+    _mounted(self)
+    App._full = True
+
+def after(app):
+    print("AFTER", gc.isenabled(), flush=True)
+    app.exit()
+
+def display(self, screen, renderable):
+    if App._full:
+        App._full = False
+        print("FULL", gc.isenabled(), repr(sorted(sys.modules)), flush=True)
+        self.call_after_refresh(after, self)
+    return _display(self, screen, renderable)
+
+App.run, App._display, EnsembleApp.on_panes_mounted = run, display, on_panes_mounted
+from ensemble_tui.cli import main
+main(sys.argv[1:])
+"""
+
+# What the keys' actions, the dialogs and the team need comes after the full screen.
+NOT_BEFORE_THE_FULL_SCREEN = (
+    "json",
+    "ensemble_tui.tui.actions",
+    "ensemble_tui.tui.runtime",
+    "ensemble_tui.tui.screens.confirm",
+    "ensemble_tui.tui.screens.detail",
+    "pydantic",
+    "httpx",
+    "git",
+    "mcp",
+    "sqlite3",
+    "ensemble_tui.composition",
+    "ensemble_tui.core.team.coordinator",
+)
+
+
+def test_the_full_screen_waits_for_neither_the_actions_nor_the_collector(tmp_path: Path) -> None:
+    """The panes in place, drawn: the keys' actions (and the dialogs they open) are loaded
+    by the first key that needs them, and the collector, off from the start, is back on
+    once that frame is drawn (its passes over what the panes' modules and widgets made
+    cost the full screen 5-15 ms)."""
+    repo, env = probe_setup(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_PROBE, str(repo)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo,
+        timeout=120,
+        check=False,
+    )
+    lines = {line.split(" ", 1)[0]: line.split(" ", 2)[1:] for line in done.stdout.splitlines()}
+    assert "FULL" in lines, done.stdout[-1000:] + done.stderr[-2000:]
+    collecting, modules = lines["FULL"]
+    loaded = set(ast.literal_eval(modules))
+    early = sorted(
+        name
+        for name in loaded
+        if any(name == m or name.startswith(f"{m}.") for m in NOT_BEFORE_THE_FULL_SCREEN)
+    )
+    assert "ensemble_tui.tui.widgets.session" in loaded, "the probe saw the panes"
+    assert early == []
+    assert collecting == "False"
+    assert lines["AFTER"] == ["True"]

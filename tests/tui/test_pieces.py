@@ -40,6 +40,7 @@ from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.taskboard import TaskBoard
 from ensemble_tui.tui.widgets.teammates import TeammateList
 from tests.tui.scenes import (
+    TINY,
     Collector,
     WaitingCollector,
     build_scene,
@@ -49,6 +50,7 @@ from tests.tui.scenes import (
 )
 
 SIZE = (100, 30)
+LARGE = (160, 45)
 
 
 async def test_the_bridge_posts_one_batch_with_deltas_joined(tmp_path: Path) -> None:
@@ -445,3 +447,21 @@ async def test_the_status_bar_says_when_opencode_is_lost(tmp_path: Path) -> None
         await settle(pilot)
         assert "● reconnecting" in str(figures.render())
         assert "team demo" in str(figures.render())
+
+
+async def test_the_task_board_made_wide_measures_its_columns_again(tmp_path: Path) -> None:
+    """Narrow, the board's ids and marks carry a space; made wide (a terminal grown, or a
+    board filled before its first layout), they carry none, and their columns fit them
+    again instead of keeping the narrow widths (the snapshot of a large terminal showed
+    the marks two cells right of where a board made wide at once puts them)."""
+    app = build_scene(tmp_path, "team").app
+    async with app.run_test(size=TINY) as pilot:
+        await settle(pilot)
+        board = app.query_one(TaskBoard)
+        assert board.narrow
+        await pilot.resize_terminal(*LARGE)
+        await settle(pilot)
+        assert not board.narrow
+        ids = max(len(task_id) for task_id in board.tasks)
+        widths = {key.value: column.content_width for key, column in board.columns.items()}
+        assert (widths["id"], widths["pri"]) == (ids, 1)

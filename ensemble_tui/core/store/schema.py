@@ -248,6 +248,18 @@ _FIRST_PROMPTS = Migration(
     statements=("ALTER TABLE members ADD COLUMN first_prompt TEXT",),
 )
 
+_OPENCODE_ROUTES = Migration(
+    description="which of several OpenCode servers serves each directory (opencode_servers)",
+    statements=(
+        """
+        CREATE TABLE opencode_routes (
+            directory TEXT PRIMARY KEY,
+            server INTEGER NOT NULL CHECK (server >= 0)
+        )
+        """,
+    ),
+)
+
 # Append new migrations at the end; never edit one that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
@@ -257,6 +269,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _UNDELIVERED,
     _REVIEWS,
     _FIRST_PROMPTS,
+    _OPENCODE_ROUTES,
 )
 
 

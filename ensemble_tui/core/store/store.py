@@ -491,3 +491,27 @@ class Store(StoreConnection):
             LogEntry.model_validate({**dict(row), "detail": json.loads(row["detail"])})
             for row in reversed(rows)
         ]
+
+    # Which OpenCode server serves each directory (with opencode_servers above 1)
+
+    def opencode_routes(self) -> dict[str, int]:
+        """Each directory a pool of OpenCode servers has routed, with its server's number."""
+        with self.reading() as db:
+            rows = db.execute("SELECT directory, server FROM opencode_routes").fetchall()
+        return {str(row["directory"]): int(row["server"]) for row in rows}
+
+    def set_opencode_route(self, directory: str, server: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO opencode_routes (directory, server) VALUES (?, ?) "
+                "ON CONFLICT (directory) DO UPDATE SET server = excluded.server",
+                (directory, server),
+            )
+
+    def drop_opencode_routes(self, directories: Sequence[str]) -> None:
+        """Forget the routes of directories that are gone (finished teammates' worktrees)."""
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM opencode_routes WHERE directory = ?",
+                [(directory,) for directory in directories],
+            )

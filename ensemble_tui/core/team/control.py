@@ -106,11 +106,13 @@ class TeamControl:
         state = self.coordinator.session_of(member)
         if state is None:
             return None
-        return self.coordinator.client.base_url, state.session_id, state.directory
+        server = self.coordinator.client.server_for(state.directory)
+        return server.base_url, state.session_id, state.directory
 
     @property
     def server_password(self) -> str | None:
-        """The OpenCode server's password, for the `opencode attach` that opens a member."""
+        """The OpenCode server's password, for the `opencode attach` that opens a member
+        (the servers ensemble-tui starts share one)."""
         return self.coordinator.client.password
 
     async def answer_permission(

@@ -71,9 +71,10 @@ from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.models import ModelRef, Tokens
 from ensemble_tui.opencode.stream import (
-    EventStream,
+    EventSource,
     StreamConnected,
     StreamDisconnected,
+    event_source,
 )
 
 if TYPE_CHECKING:
@@ -137,7 +138,10 @@ class Coordinator:
         self._changed = asyncio.Event()
         self._stream_task: asyncio.Task[None] | None = None
         self._stream_ready = asyncio.Event()
-        self._resync: Callable[[], Awaitable[None]] | None = None
+        self._resync: Callable[[int | None], Awaitable[None]] | None = None
+        # The servers whose event streams are down, and those whose stream ever connected.
+        self._servers_down: set[int] = set()
+        self._servers_seen: set[int] = set()
         # What to do once a member's running turn ends, instead of delivering (a hand-off).
         self._waiting_actions: dict[str, AfterTurn] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -203,8 +207,9 @@ class Coordinator:
         events; returns the remover."""
         return self.reactions.add_tally_listener(listener)
 
-    def on_resync(self, handler: Callable[[], Awaitable[None]]) -> None:
-        """What to do when the stream comes back or a turn looks lost (recovery's job)."""
+    def on_resync(self, handler: Callable[[int | None], Awaitable[None]]) -> None:
+        """What to do when the stream comes back or a turn looks lost (recovery's job): it
+        is given the number of the server whose stream came back (None: every server)."""
         self._resync = handler
 
     def after_turn(self, member: str, action: AfterTurn) -> None:
@@ -320,9 +325,10 @@ class Coordinator:
 
     # Lifecycle
 
-    async def start_events(self, stream: EventStream | None = None) -> None:
-        """Follow the event stream; returns once it is connected (subscribe before prompting)."""
-        events = stream or EventStream(self.client)
+    async def start_events(self, stream: EventSource | None = None) -> None:
+        """Follow the event stream (every server's); returns once it is connected (subscribe
+        before prompting)."""
+        events = stream or event_source(self.client)
         self._stream_task = asyncio.create_task(self._follow(events), name="ensemble-events")
         async with asyncio.timeout(30):
             await self._stream_ready.wait()
@@ -334,7 +340,7 @@ class Coordinator:
                 await self._stream_task
             self._stream_task = None
 
-    async def _follow(self, stream: EventStream) -> None:
+    async def _follow(self, stream: EventSource) -> None:
         async for batch in stream.event_batches():
             if isinstance(batch, list):
                 await self.reactions.handle_events(batch)
@@ -344,22 +350,31 @@ class Coordinator:
     async def _take(self, item: StreamConnected | StreamDisconnected) -> None:
         try:
             if isinstance(item, StreamConnected):
-                self.connected = True
+                self._servers_down.discard(item.server)
+                self._servers_seen.add(item.server)
                 if item.reconnected:
-                    await self.resync()
-                self.record(ServerConnected(reconnected=item.reconnected))
+                    await self.resync(item.server)
+                # With several servers: connected once every one is (a reconnect is told
+                # as it happens, the first connection once all have connected).
+                if len(self._servers_seen) < len(self.client.servers) or self._servers_down:
+                    return
+                if item.reconnected or not self._stream_ready.is_set():
+                    self.record(ServerConnected(reconnected=item.reconnected))
+                self.connected = True
                 self._stream_ready.set()
             else:
+                self._servers_down.add(item.server)
                 if self.connected:
                     self.record(ServerDisconnected(text=item.reason))
                 self.connected = False
         except Exception:
             log.exception("the coordinator failed on a stream item; carrying on")
 
-    async def resync(self) -> None:
-        """Reconcile with the server (recovery's handler, set by the composition root)."""
+    async def resync(self, server: int | None = None) -> None:
+        """Reconcile with the server (number *server*; None: every one), by recovery's
+        handler, which the composition root sets."""
         if self._resync is not None:
-            await self._resync()
+            await self._resync(server)
 
     # The model
 

@@ -145,17 +145,31 @@ async def _undo_interrupted_spawn(coordinator: Coordinator, team: Team, member: 
     return f"{member.name}: its spawn was interrupted and has been undone"
 
 
+def sessions_on(coordinator: Coordinator, server: int | None) -> list[SessionState]:
+    """The tracked sessions on OpenCode server number *server* (None: all of them)."""
+    sessions = coordinator.sessions
+    if server is None:
+        return sessions
+    return [state for state in sessions if coordinator.client.server_of(state.directory) == server]
+
+
 async def reconcile(
-    coordinator: Coordinator, *, cut_short: set[str], restarted: str = "OpenCode"
+    coordinator: Coordinator,
+    *,
+    cut_short: set[str],
+    restarted: str = "OpenCode",
+    server: int | None = None,
 ) -> None:
-    """Bring tracked sessions in line with the server: statuses, requests, deliveries.
+    """Bring tracked sessions in line with the server: statuses, requests, deliveries
+    (those of server number *server* only, when given).
 
     *cut_short* names members that were working when *restarted* went down: each is told
     (at once, queued behind a turn still running) that its team tools are back and that a
     team tool call that failed meanwhile must be repeated.
     """
+    sessions = sessions_on(coordinator, server)
     by_directory: dict[str, list[SessionState]] = {}
-    for state in coordinator.sessions:
+    for state in sessions:
         by_directory.setdefault(state.directory, []).append(state)
     for directory, states in by_directory.items():
         before = {state.session_id: state.status_events for state in states}
@@ -174,7 +188,7 @@ async def reconcile(
             # session busy with no event to come, its messages never delivered.
             state.permissions = {p.id: p for p in permissions if p.session_id == state.session_id}
             state.questions = {q.id: q for q in questions if q.session_id == state.session_id}
-    for state in coordinator.sessions:
+    for state in sessions:
         await _confirm_deliveries(coordinator, state)
         told = state.member in cut_short
         if told and await _resend_lost_first_prompt(coordinator, state):
@@ -235,32 +249,37 @@ async def _confirm_deliveries(coordinator: Coordinator, state: SessionState) -> 
     coordinator.delivery.mark_delivered(state.member, arrived, arrived_notices)
 
 
-async def after_reconnect(coordinator: Coordinator) -> None:
-    """After the event stream came back: reconcile with the server, which may have
-    restarted (then our team tools are gone and every running turn was cut short)."""
-    restarted = await _server_restarted(coordinator)
+async def after_reconnect(coordinator: Coordinator, server: int | None = None) -> None:
+    """After the event stream of server number *server* came back (None: every server's):
+    reconcile with that server, which may have restarted (then our team tools are gone
+    there and every turn that was running on it was cut short)."""
+    sessions = sessions_on(coordinator, server)
+    restarted = await _server_restarted(coordinator, sessions)
     cut_short: set[str] = set()
     if restarted:
-        cut_short = {state.member for state in coordinator.sessions if not state.idle}
+        cut_short = {state.member for state in sessions if not state.idle}
         # A prompt the old server answered runs no turn on the new one: waiting for the
         # turn a moment longer (the grace of a prompt just sent) would take a teammate
         # whose first prompt was lost with the server for a busy one, not send it again.
-        for answered in coordinator.sessions:
+        for answered in sessions:
             answered.awaiting_turn = False
+        on_server = {state.session_id for state in sessions}
         for token, session_id in coordinator.tokens.sessions():
             state = coordinator.session(session_id)
-            if state is not None:
+            if state is not None and session_id in on_server:
                 await coordinator.register_tools(state.directory, token)
         coordinator.record(ServerRestarted(cut_short=sorted(cut_short)))
     try:
-        await reconcile(coordinator, cut_short=cut_short)
+        await reconcile(coordinator, cut_short=cut_short, server=server)
     except OpenCodeError as error:
         log.warning("resync failed: %s", error)
 
 
-async def _server_restarted(coordinator: Coordinator) -> bool:
-    """Whether the server forgot our team tools, as a restarted server does."""
-    state = coordinator.lead or next(iter(coordinator.sessions), None)
+async def _server_restarted(coordinator: Coordinator, sessions: list[SessionState]) -> bool:
+    """Whether the server of *sessions* forgot our team tools, as a restarted server does."""
+    lead = coordinator.lead
+    on_it = lead is not None and any(state is lead for state in sessions)
+    state = lead if on_it else next(iter(sessions), None)
     if state is None or coordinator.tool_server_url is None:
         return False
     try:

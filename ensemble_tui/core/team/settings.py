@@ -24,6 +24,8 @@ class CoordinatorSettings:
     max_starting: int = 8
     opencode_snapshots: bool = True
     """Whether the `opencode serve` ensemble-tui starts keeps OpenCode's snapshots."""
+    opencode_servers: int = 1
+    """How many `opencode serve` processes ensemble-tui starts (teammates spread over them)."""
     stall_threshold: float = 300.0
     timeout: float = 1800.0
     merge_on_cleanup: bool = True

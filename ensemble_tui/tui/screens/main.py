@@ -7,14 +7,15 @@ The team's keys are the screen's; what each does is its collaborator `TeamAction
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.screen import Screen
 
 from ensemble_tui.core.states import LEAD_NAME, MemberStatus
@@ -79,33 +80,38 @@ class MainScreen(Screen[None]):
     messages: MessageFeed
     attention: AttentionBar
     status: StatusBar
-    actions: TeamActions
-    """What the team's keys do (made with the panes)."""
 
-    class Ready(Message):
-        """The panes are mounted: the app can fill them (and keys pressed until now are
-        handled)."""
-
-    def __init__(self, team: TeamView, *, id: str | None = None) -> None:
+    def __init__(
+        self, team: TeamView, panes_mounted: Callable[[], None], *, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.team = team
+        self.panes_mounted = panes_mounted
+        """Called once the panes are mounted, before they are drawn: the app fills them
+        (and keys pressed until now are handled)."""
         self.panes_ready = False
-        """Whether the panes are mounted (and `actions` made)."""
+        """Whether the panes are mounted."""
+        self._mounting = False
         self.glance: TeamGlance | None = None
         """What the sparklines draw; made for the first coordinator shown (a test may
         give one that has counted already)."""
 
     def compose(self) -> ComposeResult:
-        yield PaneOutlines(Content.assemble((LEAD_NAME, "bold")))
+        yield PaneOutlines(Content.assemble((LEAD_NAME, "bold")), drawn=self._mount_panes)
 
     def on_mount(self) -> None:
+        # In case the outlines are never drawn (a terminal of no size): once idle.
         self.call_after_refresh(self._mount_panes)
 
     async def _mount_panes(self) -> None:
-        """Put the panes in place of their outlines, once the first frame is drawn."""
+        """Put the panes in place of their outlines, as soon as the first frame is drawn
+        (not once the screen is idle: in a headless terminal, and in some real ones, its
+        size is corrected a few times first, each a layout the panes need not wait for)."""
+        if self._mounting:
+            return
+        self._mounting = True
         from textual.containers import Horizontal, Vertical
 
-        from ensemble_tui.tui.actions import TeamActions
         from ensemble_tui.tui.widgets.activity import ActivityColumn, SpendChart
         from ensemble_tui.tui.widgets.attention import AttentionBar
         from ensemble_tui.tui.widgets.feed import MessageFeed
@@ -116,7 +122,6 @@ class MainScreen(Screen[None]):
         from ensemble_tui.tui.widgets.timeline import Timeline
         from ensemble_tui.tui.widgets.transcript import Transcript
 
-        self.actions = TeamActions(self, self.team)
         self.teammates = TeammateList(id="teammates")
         self.activity = ActivityColumn(id="activity")
         self.timeline = Timeline(id="timeline")
@@ -141,13 +146,24 @@ class MainScreen(Screen[None]):
                 before=outlines,
             )
             await outlines.remove()
-        try:
-            self.transcript = self.session.query_one(Transcript)
-            self.prompt = self.session.query_one(PromptBox)
-        except NoMatches:
-            return  # The app closed while they were mounted: nothing to show.
-        self.panes_ready = True
-        self.post_message(self.Ready())
+            try:
+                self.transcript = self.session.query_one(Transcript)
+                self.prompt = self.session.query_one(PromptBox)
+            except NoMatches:
+                return  # The app closed while they were mounted: nothing to show.
+            self.panes_ready = True
+            # In the same batch: the first frame with the panes shows them filled, and
+            # costs one layout, not one for the empty panes and one more once filled.
+            self.panes_mounted()
+
+    @cached_property
+    def actions(self) -> TeamActions:
+        """What the team's keys do: made when first asked (by a key, once the panes are
+        there), with its module and the dialogs it opens, which the full screen need not
+        wait for."""
+        from ensemble_tui.tui.actions import TeamActions
+
+        return TeamActions(self, self.team)
 
     def on_unmount(self) -> None:
         if self.glance is not None:

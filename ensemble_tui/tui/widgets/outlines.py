@@ -10,9 +10,13 @@ take the width of the activity column and the spend chart beside them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -43,9 +47,19 @@ class PaneOutlines(Widget):
     }
     """
 
-    def __init__(self, session_title: Content) -> None:
+    def __init__(self, session_title: Content, drawn: Callable[[], object]) -> None:
         super().__init__()
         self.session_title = session_title
+        self._drawn: Callable[[], object] | None = drawn
+        """Called (on the screen, once) as the outlines are first drawn."""
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._drawn is not None:
+            # Run by the screen right after the frame being drawn: not by this widget,
+            # which the callback removes.
+            self.screen.call_next(self._drawn)
+            self._drawn = None
+        return super().render_lines(crop)
 
     def compose(self) -> ComposeResult:
         yield _outline("Team", "strip")

@@ -105,6 +105,10 @@ class TaskBoard(LiveTable):
             return False
         self.task_width, self.narrow = width, narrow
         self.cell_padding = 0 if narrow else 1
+        # The rows are made again: the other columns fit them anew (a table's columns only
+        # ever grow to their cells, and narrow cells carry spaces that wide ones do not).
+        for column in self.columns.values():
+            column.content_width = 0
         column = self.columns[ColumnKey("task")]
         column.width, column.auto_width = width, False
         return True
