@@ -36,7 +36,7 @@ async def nothing_made(coord: Coordinator, tmp_path: Path, git_repo: Path, name:
     assert coord.store.get_member(coord.team.id, name) is None
     assert name not in git(git_repo, "branch", "--list")
     assert name not in git(git_repo, "worktree", "list")
-    assert not (tmp_path / "worktrees" / coord.team.name / name).exists()
+    assert not (git_repo.parent / "worktrees" / coord.team.name / name).exists()
     sessions = await coord.client.list_sessions(str(git_repo))
     assert [s.title for s in sessions if name in s.title] == []
 
@@ -139,7 +139,7 @@ async def test_a_session_made_by_a_spawn_whose_answer_timed_out_is_deleted(
         team = coord.team
         assert team is not None
         real_client = coord.client
-        worktree = tmp_path / "worktrees" / "lost" / "ann"
+        worktree = git_repo.parent / "worktrees" / "lost" / "ann"
         async with OpenCodeClient(
             real_client.base_url, password=real_client.password, transport=LostAnswerTransport()
         ) as losing:
