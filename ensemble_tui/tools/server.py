@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from ensemble_tui import __version__
 from ensemble_tui.core.team.identity import Caller
-from ensemble_tui.tools.api import TeamOperations
+from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, REVIEWER_TOOLS, TeamOperations
 from ensemble_tui.tools.arguments import input_schema
 from ensemble_tui.tools.definitions import TOOLS
 from ensemble_tui.tools.dispatch import ToolDispatcher, ToolOutcome
@@ -240,8 +240,23 @@ class TeamToolServer:
         caller = request.scope.get(_CALLER_KEY) if isinstance(request, Request) else None
         return caller if isinstance(caller, Caller) else None
 
+    def tools_for(self, caller: Caller | None) -> list[types.Tool]:
+        """The tools a caller may call, the only ones listed to it: OpenCode sends every
+        listed tool's schema with each of the session's steps, to the model and through
+        its own CPU (the lead's tools in a teammate's list cost OpenCode a tenth of a
+        step's CPU and the model some 1,500 tokens a step). A call to another is still
+        refused by the dispatcher."""
+        if caller is None:
+            return self.tools
+        if caller.reviews is not None:
+            return [tool for tool in self.tools if tool.name in REVIEWER_TOOLS]
+        hidden = REVIEWER_TOOLS if caller.is_lead else REVIEWER_TOOLS | LEAD_ONLY_TOOLS
+        return [tool for tool in self.tools if tool.name not in hidden]
+
     async def _list_tools(self, request: types.ListToolsRequest) -> types.ServerResult:
-        return types.ServerResult(types.ListToolsResult(tools=self.tools))
+        return types.ServerResult(
+            types.ListToolsResult(tools=self.tools_for(self._current_caller()))
+        )
 
     async def _call_tool(self, request: types.CallToolRequest) -> types.ServerResult:
         params = request.params

@@ -62,7 +62,14 @@ LEAD_PROBES: list[tuple[str, dict[str, Any], str]] = [
     ("ensemble_team_claim", {"task_id": "t99"}, "t99"),
 ]
 
-CAROL_EXPECTED = ["lead only", "lead only", "lead only", "t99", "t1"]
+# The lead's tools are not listed to a teammate: OpenCode itself refuses them.
+CAROL_EXPECTED = [
+    "unavailable tool 'ensemble_team_spawn'",
+    "unavailable tool 'ensemble_team_cleanup'",
+    "unavailable tool 'ensemble_team_merge'",
+    "t99",
+    "t1",
+]
 
 
 # Activity (status, tokens, times) changes as agents work; identity and holdings must not.
@@ -82,13 +89,18 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def tool_texts(coordinator: Coordinator, member: str) -> list[tuple[str, str, bool]]:
-    """(tool, output or error text, failed?) of every team tool call in a member's session."""
+    """(tool, output or error text, failed?) of every team tool call in a member's session;
+    a call of a tool the member was not given is OpenCode's `invalid` tool, a refusal."""
     state = coordinator.session_of(member)
     assert state is not None
     texts = []
     for message in await coordinator.client.messages(state.session_id, state.directory):
         for part in message.parts:
-            if isinstance(part, ToolPart) and part.tool.startswith("ensemble_"):
+            if isinstance(part, ToolPart) and part.tool == "invalid":
+                state_text = part.state.output if isinstance(part.state, ToolCompleted) else ""
+                error = part.state.error if isinstance(part.state, ToolFailed) else state_text
+                texts.append((part.tool, error, True))
+            elif isinstance(part, ToolPart) and part.tool.startswith("ensemble_"):
                 if isinstance(part.state, ToolFailed):
                     texts.append((part.tool, part.state.error, True))
                 elif isinstance(part.state, ToolCompleted):

@@ -33,7 +33,8 @@ from tests.conftest import TeamOptions, git, running_team
 TEAM = "reviewed"
 REASON = "app.txt still says BROKEN; it must say FIXED"
 FIX_NOW = "fix it now"
-NOT_FOR_REVIEWER = "is not for a reviewer"
+# A reviewer is listed team_review only, so OpenCode itself refuses any other team tool.
+NOT_FOR_REVIEWER = "unavailable tool 'ensemble_team_status'"
 
 
 def reviewer_script(worktree: Path) -> str:
@@ -118,7 +119,8 @@ async def test_changes_requested_reach_the_teammate_block_the_merge_and_an_appro
         told = await transcript_text(coord, "carl")
         assert "The reviewer (build) asked for changes" in told
         assert REASON in told
-        assert "team_review is for the reviewer of a branch only" in told
+        # A teammate is not listed team_review: OpenCode refuses it before we hear of it.
+        assert "unavailable tool 'ensemble_team_review'" in told
 
         lead = coord.lead
         assert lead is not None

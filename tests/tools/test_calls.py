@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from ensemble_tui.core.errors import Refused
+from ensemble_tui.core.team.identity import Caller
 from ensemble_tui.core.team.task_specs import TaskSpec
-from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, MAX_MESSAGE_BYTES
+from ensemble_tui.tools.api import LEAD_ONLY_TOOLS, MAX_MESSAGE_BYTES, REVIEWER_TOOLS
 from ensemble_tui.tools.server import TeamToolServer
 from tests.tools.conftest import (
     ALICE,
@@ -110,13 +111,24 @@ VALID_CALLS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 ]  # fmt: skip
 
 
-async def test_the_eighteen_tools_are_listed_to_everyone_with_their_required_arguments(
-    tool_server: TeamToolServer,
+async def test_each_caller_is_listed_the_tools_it_may_call_with_their_required_arguments(
+    tool_server: TeamToolServer, operations: RecordingOperations
 ) -> None:
-    for token in ("lead-token", "alice-token"):
+    """The lead all but team_review, a teammate none of the lead's, a reviewer only
+    team_review: every listed schema goes to the model with each step."""
+    operations.tokens["carl-reviewer-token"] = Caller(
+        member="reviewer", is_lead=False, team_id=7, session_id="ses_rev", reviews="alice"
+    )
+    expected = {
+        "lead-token": [name for name in REQUIRED if name not in REVIEWER_TOOLS],
+        "alice-token": [name for name in REQUIRED if name not in LEAD_ONLY_TOOLS | REVIEWER_TOOLS],
+        "carl-reviewer-token": ["team_review"],
+    }
+    assert len(REQUIRED) == 18
+    for token, names in expected.items():
         async with mcp_session(tool_server.url, token) as session:
             listed = (await session.list_tools()).tools
-        assert [tool.name for tool in listed] == list(REQUIRED)
+        assert [tool.name for tool in listed] == names, token
         for tool in listed:
             assert sorted(tool.inputSchema.get("required", [])) == sorted(REQUIRED[tool.name])
             assert tool.description
