@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -223,16 +224,28 @@ def without_snapshots(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def git_repo(tmp_path: Path) -> Path:
-    """A git repository with one commit, on branch main."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
+def make_git_repo(repo: Path) -> Path:
+    """A git repository at *repo* with one commit, on branch main."""
+    repo.mkdir(parents=True)
     git(repo, "init", "-q", "-b", "main")
     (repo / "README.md").write_text("# a project\n")
     git(repo, "add", "README.md")
     git(repo, "commit", "-q", "-m", "initial commit")
     return repo
+
+
+@pytest.fixture
+def git_repo(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A git repository with one commit, on branch main.
+
+    A test on the shared server gets the worker's pooled one (`pooled_repo`), reset to
+    exactly this; the folder beside it, `git_repo.parent / "worktrees"`, is where its
+    team's worktrees go, so that they stay warm in OpenCode too.
+    """
+    if "opencode_server" in request.fixturenames:
+        pooled: Path = request.getfixturevalue("pooled_repo")
+        return pooled
+    return make_git_repo(tmp_path / "repo")
 
 
 @pytest.fixture(scope="session")
@@ -294,17 +307,141 @@ def shared_opencode(
 def opencode_server(shared_opencode: OpenCodeServer) -> Iterator[OpenCodeServer]:
     """The run's `opencode serve` (tests that stop or restart one start their own).
 
-    After each test the server lets go of every folder it has opened (one test at a time
-    uses it): OpenCode keeps an instance per folder, with its watchers and any turn still
-    running, so a run's hundreds of repositories and worktrees otherwise pile up in it.
+    After each test the server lets go of the folders the test's sessions worked in (one
+    test at a time uses it), except the warm ones of the worker's pooled repository (see
+    `pooled_repo`): OpenCode keeps an instance per folder, with its watchers and any turn
+    still running, so a run's hundreds of repositories and worktrees otherwise pile up.
     """
+    since = time.time() * 1000
     yield shared_opencode
-    response = httpx.post(
-        f"{shared_opencode.url}/global/dispose",
-        auth=(DEFAULT_USERNAME, shared_opencode.password),
-        timeout=60,
-    )
+    with opencode_http(shared_opencode) as http:
+        for directory in sorted({s["directory"] for s in _sessions_since(http, since)}):
+            _dispose(http, directory)
+
+
+def opencode_http(server: OpenCodeServer) -> httpx.Client:
+    """A plain client of *server* (for fixtures, outside any event loop)."""
+    return httpx.Client(base_url=server.url, auth=(DEFAULT_USERNAME, server.password), timeout=60)
+
+
+def _sessions_since(http: httpx.Client, since: float) -> list[dict[str, Any]]:
+    """Every session of the server (any folder, archived too) updated since *since* (ms)."""
+    response = http.get("/experimental/session", params={"archived": "true", "limit": 100_000})
     response.raise_for_status()
+    sessions: list[dict[str, Any]] = response.json()
+    return [s for s in sessions if s["time"]["updated"] >= since]
+
+
+def _dispose(http: httpx.Client, directory: str) -> None:
+    http.post("/instance/dispose", params={"directory": directory}).raise_for_status()
+
+
+class RepoSlot:
+    """A worker's repository that the tests on the shared server take in turn, at one path.
+
+    OpenCode boots an instance for each new folder it is asked about: about 2 s of CPU
+    (its project, watcher, tools and services), against 0.3 s for a whole small turn in a
+    warm one. A fresh repository per test made every test pay that for its repository and
+    each teammate's worktree; at one path, the repository and the worktrees (under
+    `worktrees/<team>/<member>` beside it, so the same names give the same folders) stay
+    warm from one test to the next (the repository always; a worktree when a later test
+    names its team and member the same: few do). Between tests `release` puts everything
+    back as a fresh `git_repo` would be: the repository copied back from its first state,
+    the worktrees gone, and OpenCode's sessions there aborted and deleted. An instance
+    that still holds a status or a request of one, or that was told to allow something
+    "always" (it keeps that in memory, for the folder), is let go of, to start cold.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = root / "repo"
+        self.worktrees = root / "worktrees"
+        self.pristine = root / "pristine"
+        # Folders whose instance must start cold after this test (see `pooled_repo`).
+        self.cold: list[str] = []
+        make_git_repo(self.pristine)
+        shutil.copytree(self.pristine, self.repo, symlinks=True)
+
+    def holds(self, directory: str) -> bool:
+        return Path(directory).is_relative_to(self.root)
+
+    def release(self, http: httpx.Client, since: float) -> None:
+        """Abort and delete the sessions the test left in the slot, then reset its files;
+        let go of the `cold` folders' instances (and of any that still holds state)."""
+        cold, self.cold = set(self.cold), []
+        directories = set(cold)
+        for session in _sessions_since(http, since):
+            if self.holds(session["directory"]):
+                directories.add(session["directory"])
+                # A child session goes with its parent: gone already is fine.
+                for method in ("POST", "DELETE"):
+                    path = f"/session/{session['id']}" + ("/abort" if method == "POST" else "")
+                    if http.request(method, path).status_code not in (200, 404):
+                        raise AssertionError(f"{method} {path} failed after the test")
+        for directory in sorted(directories):
+            query = {"directory": directory}
+            leftovers = [http.get(path, params=query).json() for path in _INSTANCE_STATE]
+            if directory in cold or any(leftovers):
+                _dispose(http, directory)
+        _wipe(self.worktrees)
+        for child in self.repo.iterdir():
+            _wipe(child)
+        shutil.copytree(self.pristine, self.repo, symlinks=True, dirs_exist_ok=True)
+
+
+# What an instance keeps for its sessions, and must not keep once they are deleted.
+_INSTANCE_STATE = ("/session/status", "/permission", "/question")
+
+
+def _wipe(path: Path) -> None:
+    """Remove *path* whatever a test left in it (read-only folders included)."""
+
+    def writable_then_retry(function: Any, name: str, _: object) -> None:
+        os.chmod(Path(name).parent, 0o700)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(name, 0o700)
+        function(name)
+
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, onerror=writable_then_retry)
+
+
+@pytest.fixture(scope="session")
+def repo_slot(tmp_path_factory: pytest.TempPathFactory) -> RepoSlot:
+    """This worker's pooled repository (xdist runs one test at a time per worker)."""
+    return RepoSlot(tmp_path_factory.mktemp("pool"))
+
+
+@pytest.fixture
+def pooled_repo(
+    repo_slot: RepoSlot,
+    opencode_server: OpenCodeServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Path]:
+    """The worker's pooled repository, as a fresh `git_repo` (see `RepoSlot`).
+
+    ensemble-tui's own folders are the test's: its data (store, logs, default worktrees)
+    is found by the repository's path, which every test of the worker shares.
+    """
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    reply_permission = OpenCodeClient.reply_permission
+
+    async def noting_always(
+        client: OpenCodeClient, request_id: str, directory: str, reply: Any, *rest: Any
+    ) -> bool:
+        if reply == "always":
+            repo_slot.cold.append(directory)
+        return await reply_permission(client, request_id, directory, reply, *rest)
+
+    monkeypatch.setattr(OpenCodeClient, "reply_permission", noting_always)
+    since = time.time() * 1000
+    yield repo_slot.repo
+    with opencode_http(opencode_server) as http:
+        repo_slot.release(http, since)
 
 
 @pytest.fixture
@@ -323,7 +460,7 @@ def team_options(tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer
     """Options for a team against the test server, its store and worktrees under tmp_path."""
 
     def make(prompt: str = "", **settings: Any) -> RunOptions:
-        settings.setdefault("worktree_root", tmp_path / "worktrees")
+        settings.setdefault("worktree_root", git_repo.parent / "worktrees")
         return RunOptions(
             repo_root=git_repo,
             prompt=prompt,

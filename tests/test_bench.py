@@ -6,18 +6,25 @@ Nothing here is timed; `make bench` gives the figures.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench import bench_event_path, bench_memory, bench_startup, scale
+from bench import bench_event_path, bench_memory, bench_startup, scale, teammate_cost
 from bench.frames import END_PART, FrameServer, encode, generate
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.demo.script import parse_script
+from ensemble_tui.demo.scripted_model import ScriptedModel
+from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.events import PartDelta, parse_global_event
+from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.options import RunOptions
 
 
 def test_generated_frames_parse_as_the_recorded_shapes() -> None:
@@ -86,7 +93,14 @@ def test_startup_benchmark_runs(
     capsys: pytest.CaptureFixture[str], opencode_bin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ENSEMBLE_OPENCODE_BIN", opencode_bin)
+    # Measured as installed: our modules' bytecode is written before the rounds (here
+    # one module's is missing first, as in a fresh checkout).
+    source = Path(bench_startup.ROOT, "ensemble_tui", "tui", "app.py")
+    compiled = Path(importlib.util.cache_from_source(str(source)))
+    compiled.unlink(missing_ok=True)
     bench_startup.main(rounds=1)
+    header = compiled.read_bytes()[:16]
+    assert int.from_bytes(header[8:12], "little") == int(source.stat().st_mtime) & 0xFFFFFFFF
     out = capsys.readouterr().out
     assert "seconds help " in out
     assert "ratio first_frame " in out
@@ -97,6 +111,7 @@ def test_startup_benchmark_runs(
     found = re.search(r"ensemble-tui ([0-9.]+) s, .*full screen ([0-9.]+) s", out)
     assert found is not None
     assert float(found[2]) >= float(found[1])
+    assert re.search(r"full screen: ratio median [0-9.]+\n", out)
 
 
 def test_the_scale_run_spawns_everyone_in_one_call_and_cleans_up_after_all_reports() -> None:
@@ -135,3 +150,39 @@ def test_the_scale_run_counts_cpu_time_with_waited_for_children() -> None:
     me = os.getpid()
     assert scale.cpu_seconds(me) >= scale.cpu_seconds(me, children=False) > 0
     assert scale.cpu_seconds(int(child.stdout)) == 0.0
+
+
+async def test_the_teammate_cost_run_prints_every_stage(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_server: OpenCodeServer,
+    client: OpenCodeClient,
+    scripted_model: ScriptedModel,
+) -> None:
+    """`make bench-teammate` (opt-in): one teammate through every stage against the real
+    OpenCode, each stage's CPU read from its process (never compared: not timed)."""
+    assert opencode_server.process is not None
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt="",
+        url=opencode_server.url,
+        password=opencode_server.password,
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+    figures = await teammate_cost.measure(
+        options,
+        client,
+        opencode_server.process.pid,
+        scripted_model,
+        count=1,
+        rounds=1,
+        warm_up=False,
+    )
+    out = capsys.readouterr().out
+    for stage in teammate_cost.STAGES:
+        assert f"cpu_s teammate.{stage} " in out
+    # Starting up for a new folder and a turn are work OpenCode did, read from its process.
+    assert figures["bare_turn"] > 0
+    assert figures["first_turn"] > 0

@@ -194,6 +194,7 @@ class EnsembleApp(App[None]):
         self.main.prompt.focus()
         self.main.session.show(LEAD_NAME, None, "starting OpenCode…")
         self.main.status.show(self.connection, None)
+        self.call_after_refresh(self._collect_again)
         if self.given is not None:
             self.post_message(self.TeamStarted(self.given))
         else:
@@ -205,6 +206,14 @@ class EnsembleApp(App[None]):
         held, self.held = self.held or [], None
         for message in held:
             self.post_message(message)
+
+    @staticmethod
+    def _collect_again() -> None:
+        """Once the panes are drawn: the collector back on if the command line turned it
+        off for the start-up, leaving out of its passes what lives as long as the app."""
+        if not gc.isenabled():
+            gc.freeze()
+            gc.enable()
 
     def _start_team(self) -> None:
         self.team_worker = self.run_worker(self._run_team(), group="team", exit_on_error=False)

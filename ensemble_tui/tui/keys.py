@@ -58,6 +58,8 @@ def known_bindings() -> dict[str, KnownBinding]:
 
 
 _LOADED: dict[str, KnownBinding] = {}
+_SEEN: set[str] = set()
+"""The screen's modules whose bindings are in _LOADED."""
 
 
 def known_binding(binding_id: str) -> KnownBinding:
@@ -65,7 +67,8 @@ def known_binding(binding_id: str) -> KnownBinding:
     far: the first frame's key hints need not import the screens opened later."""
     if binding_id not in _LOADED:
         for name, module in list(sys.modules.items()):
-            if name.startswith("ensemble_tui.tui."):
+            if name.startswith("ensemble_tui.tui.") and name not in _SEEN:
+                _SEEN.add(name)
                 _bindings_of(module, _LOADED)
     return _LOADED.get(binding_id) or known_bindings()[binding_id]
 

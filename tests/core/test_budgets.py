@@ -76,7 +76,7 @@ async def test_a_teammate_over_its_budget_is_stopped_with_its_work_committed(
         {"text": "Understood."},
     )
     events: list[TeamEvent] = []
-    notes = tmp_path / "worktrees" / "frugal" / "carl" / "notes.md"
+    notes = git_repo.parent / "worktrees" / "frugal" / "carl" / "notes.md"
     async with running_team(team_options()) as coord:
         coord.feed.subscribe(events.append)
         lead_state = await coord.start_lead()

@@ -70,7 +70,7 @@ async def test_a_forced_shutdown_of_a_busy_teammate_keeps_what_it_wrote(
     async with running_team(team_options()) as coord:
         lead_state = await coord.start_lead()
         await coord.prompt(lead_state, lead("force", ("fred", slow_then_more)))
-        await _wait_for_file(coord, tmp_path / "worktrees" / "force" / "fred" / "first.txt")
+        await _wait_for_file(coord, git_repo.parent / "worktrees" / "force" / "fred" / "first.txt")
         said = await TeamControl(coord).shutdown("fred", force=True)
         assert "shut down" in said
     assert branch_file(git_repo, "ensemble/force/fred", "first.txt") == "one\n"
@@ -108,7 +108,7 @@ async def test_cleanup_merges_the_clean_teammate_and_keeps_the_conflicting_one(
     branches = git(git_repo, "branch", "--list", "--format=%(refname:short)", "ensemble/mixed/*")
     assert branches.split() == ["ensemble/mixed/carl"]
     assert branch_file(git_repo, "ensemble/mixed/carl", "README.md") == "# carl rewrote this\n"
-    assert not (tmp_path / "worktrees" / "mixed" / "dina").exists()
+    assert not (git_repo.parent / "worktrees" / "mixed" / "dina").exists()
     assert [team.status for team in teams] == [TeamStatus.ARCHIVED]
 
 

@@ -77,7 +77,7 @@ async def test_the_three_hand_offs_happen_when_the_turn_ends(
     assert later[-1].agent == "plan"
 
     # new: a fresh session in the same worktree started with the note; the old one is kept.
-    worktree = tmp_path / "worktrees" / "relay" / "nia"
+    worktree = git_repo.parent / "worktrees" / "relay" / "nia"
     assert nia_state is not None
     assert nia_state.directory == str(worktree)
     assert nia.session_id == nia_state.session_id

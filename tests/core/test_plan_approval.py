@@ -27,7 +27,7 @@ LEAD = script_block(
 
 
 async def test_write_access_comes_with_the_approval(
-    tmp_path: Path, team_options: TeamOptions
+    git_repo: Path, team_options: TeamOptions
 ) -> None:
     async with running_team(team_options(LEAD)) as coord:
         await drive_team(coord, LEAD, 180)
@@ -43,7 +43,7 @@ async def test_write_access_comes_with_the_approval(
         member = coord.store.get_member(coord.team.id, "pia")
         kinds = [event.type for event in coord.feed.recent]
 
-    worktree = tmp_path / "worktrees" / "plans" / "pia"
+    worktree = git_repo.parent / "worktrees" / "plans" / "pia"
     # Before the approval OpenCode does not even offer the write tool.
     early, later = calls
     assert early.tool == "invalid"

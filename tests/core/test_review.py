@@ -104,7 +104,7 @@ async def transcript_text(coord: Coordinator, member: str) -> str:
 async def test_changes_requested_reach_the_teammate_block_the_merge_and_an_approval_lets_it_through(
     git_repo: Path, team_options: TeamOptions, tmp_path: Path
 ) -> None:
-    worktree = (tmp_path / "worktrees").resolve() / TEAM / "carl"
+    worktree = (git_repo.parent / "worktrees").resolve() / TEAM / "carl"
     events: list[TeamEvent] = []
     # `build` may edit and run commands: only the reviewer's own rules keep it read-only.
     options = team_options(check="test -f app.txt", review_agent="build", review_timeout=120)
@@ -168,7 +168,7 @@ async def test_changes_requested_reach_the_teammate_block_the_merge_and_an_appro
     assert not (git_repo / "reviewer-wrote.txt").exists()
     assert not (git_repo / "reviewer-ran.txt").exists()
     # No reviewer folder is left behind.
-    assert not list((tmp_path / "worktrees").resolve().glob(f"{TEAM}/.review-*"))
+    assert not list((git_repo.parent / "worktrees").resolve().glob(f"{TEAM}/.review-*"))
 
 
 async def test_a_reviewer_that_gives_no_verdict_is_asked_once_more_then_blocks_the_merge(

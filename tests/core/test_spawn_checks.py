@@ -15,8 +15,11 @@ from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.identity import Caller
 from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
 from ensemble_tui.core.team.team_tools import TeamTools
+from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
 from ensemble_tui.opencode.client import OpenCodeClient
 from tests.conftest import TeamOptions, git, running_team
+
+SCRIPTED = f"{PROVIDER_ID}/{MODEL_ID}"
 
 
 async def lead_with_team(coordinator: Coordinator, name: str = "checks") -> Caller:
@@ -33,7 +36,7 @@ async def nothing_made(coord: Coordinator, tmp_path: Path, git_repo: Path, name:
     assert coord.store.get_member(coord.team.id, name) is None
     assert name not in git(git_repo, "branch", "--list")
     assert name not in git(git_repo, "worktree", "list")
-    assert not (tmp_path / "worktrees" / coord.team.name / name).exists()
+    assert not (git_repo.parent / "worktrees" / coord.team.name / name).exists()
     sessions = await coord.client.list_sessions(str(git_repo))
     assert [s.title for s in sessions if name in s.title] == []
 
@@ -136,7 +139,7 @@ async def test_a_session_made_by_a_spawn_whose_answer_timed_out_is_deleted(
         team = coord.team
         assert team is not None
         real_client = coord.client
-        worktree = tmp_path / "worktrees" / "lost" / "ann"
+        worktree = git_repo.parent / "worktrees" / "lost" / "ann"
         async with OpenCodeClient(
             real_client.base_url, password=real_client.password, transport=LostAnswerTransport()
         ) as losing:
@@ -178,3 +181,47 @@ async def test_one_call_spawns_several_at_once_and_says_which_could_not(
             await TeamTools(coord).team_spawn(
                 caller, "abe", "x", "build", None, True, False, [SpawnRequest("abe", "y")]
             )
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """The real transport, counting the requests per method and path."""
+
+    def __init__(self) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.counts: dict[str, int] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        call = f"{request.method} {request.url.path}"
+        self.counts[call] = self.counts.get(call, 0) + 1
+        return await self.real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
+
+
+async def test_a_spawn_of_several_reads_the_agents_and_providers_once(
+    team_options: TeamOptions,
+) -> None:
+    """Each read costs OpenCode CPU: the spawns of one call check the agent and model
+    with one read of each, and a later spawn reads them again (they may have changed)."""
+    async with running_team(team_options(max_members=4)) as coord:
+        caller = await lead_with_team(coord, "reads")
+        real = coord.client
+        counting = CountingTransport()
+        async with OpenCodeClient(real.base_url, password=real.password, transport=counting) as c:
+            coord.client = c
+            try:
+                more = [SpawnRequest(name, f"Do {name}.", model=SCRIPTED) for name in ("bo", "cy")]
+                answer = await TeamTools(coord).team_spawn(
+                    caller, "al", "Do al.", "build", SCRIPTED, True, False, more
+                )
+                assert answer.count("Spawned ") == 3, answer
+                assert counting.counts["GET /agent"] == 1
+                assert counting.counts["GET /config/providers"] == 1
+                await TeamTools(coord).team_spawn(
+                    caller, "di", "Do di.", "build", SCRIPTED, True, False, []
+                )
+                assert counting.counts["GET /agent"] == 2
+                assert counting.counts["GET /config/providers"] == 2
+            finally:
+                coord.client = real

@@ -39,7 +39,7 @@ async def test_a_failed_tool_registration_undoes_worktree_branch_session_and_mem
 
         assert coord.store.get_member(team.id, "alice") is None
         assert "ensemble/rollback/alice" not in git(git_repo, "branch", "--list")
-        assert not (tmp_path / "worktrees" / "rollback" / "alice").exists()
+        assert not (git_repo.parent / "worktrees" / "rollback" / "alice").exists()
         assert "alice" not in git(git_repo, "worktree", "list")
         sessions_after = {s.id for s in await coord.client.list_sessions(str(git_repo))}
         assert sessions_after == sessions_before

@@ -58,7 +58,7 @@ async def test_a_spawn_cut_short_by_a_crash_is_undone_and_the_lead_told(
         await drive_team(first, LEAD, 60)
         assert first.team is not None
         # What a crash between the worktree and the session leaves: a row and a worktree.
-        info = create_worktree(git_repo, tmp_path / "worktrees", "kept", "half")
+        info = create_worktree(git_repo, git_repo.parent / "worktrees", "kept", "half")
         first.store.add_member(
             Member(
                 team_id=first.team.id,

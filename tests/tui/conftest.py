@@ -35,7 +35,7 @@ def options(tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer) -> 
         url=opencode_server.url,
         password=opencode_server.password,
         store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+        settings=CoordinatorSettings(worktree_root=git_repo.parent / "worktrees"),
     )
 
 

@@ -38,7 +38,7 @@ def checked(tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer) -> 
         url=opencode_server.url,
         password=opencode_server.password,
         store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees", check=CHECK),
+        settings=CoordinatorSettings(worktree_root=git_repo.parent / "worktrees", check=CHECK),
     )
 
 

@@ -52,7 +52,7 @@ async def test_the_lead_s_model_is_named_in_the_session_pane(
         url=opencode_server.url,
         password=opencode_server.password,
         store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+        settings=CoordinatorSettings(worktree_root=git_repo.parent / "worktrees"),
     )
     app = make_app(options)
     async with app.run_test(size=SIZE) as pilot:

@@ -11,6 +11,7 @@ set, not a time: it cannot be flaky under load.
 
 from __future__ import annotations
 
+import ast
 import json
 import stat
 import subprocess
@@ -344,3 +345,85 @@ async def test_the_panes_follow_the_first_frame(
     idle, the panes waited for each of those layouts (the outlines were drawn 6 times)."""
     frames = await drawn_frames(tmp_path, monkeypatch)
     assert [outlines for outlines, _ in frames].count(True) == 1, frames
+
+
+# Prints, at the first frame with the panes in place (the one after the app filled them),
+# the modules loaded and whether the collector runs; then, once that frame's callbacks have
+# run, whether it runs. (No `json` here: it is among what is checked.)
+FULL_PROBE = """
+import gc, sys
+from textual.app import App
+from ensemble_tui.tui.app import EnsembleApp
+
+_run, _display, _mounted = App.run, App._display, EnsembleApp.on_panes_mounted
+App._full = False
+
+def run(self, *args, **kwargs):
+    kwargs["headless"] = True
+    return _run(self, *args, **kwargs)
+
+def on_panes_mounted(self):
+    _mounted(self)
+    App._full = True
+
+def after(app):
+    print("AFTER", gc.isenabled(), flush=True)
+    app.exit()
+
+def display(self, screen, renderable):
+    if App._full:
+        App._full = False
+        print("FULL", gc.isenabled(), repr(sorted(sys.modules)), flush=True)
+        self.call_after_refresh(after, self)
+    return _display(self, screen, renderable)
+
+App.run, App._display, EnsembleApp.on_panes_mounted = run, display, on_panes_mounted
+from ensemble_tui.cli import main
+main(sys.argv[1:])
+"""
+
+# What the keys' actions, the dialogs and the team need comes after the full screen.
+NOT_BEFORE_THE_FULL_SCREEN = (
+    "json",
+    "ensemble_tui.tui.actions",
+    "ensemble_tui.tui.runtime",
+    "ensemble_tui.tui.screens.confirm",
+    "ensemble_tui.tui.screens.detail",
+    "pydantic",
+    "httpx",
+    "git",
+    "mcp",
+    "sqlite3",
+    "ensemble_tui.composition",
+    "ensemble_tui.core.team.coordinator",
+)
+
+
+def test_the_full_screen_waits_for_neither_the_actions_nor_the_collector(tmp_path: Path) -> None:
+    """The panes in place, drawn: the keys' actions (and the dialogs they open) are loaded
+    by the first key that needs them, and the collector, off from the start, is back on
+    once that frame is drawn (its passes over what the panes' modules and widgets made
+    cost the full screen 5-15 ms)."""
+    repo, env = probe_setup(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_PROBE, str(repo)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo,
+        timeout=120,
+        check=False,
+    )
+    lines = {line.split(" ", 1)[0]: line.split(" ", 2)[1:] for line in done.stdout.splitlines()}
+    assert "FULL" in lines, done.stdout[-1000:] + done.stderr[-2000:]
+    collecting, modules = lines["FULL"]
+    loaded = set(ast.literal_eval(modules))
+    early = sorted(
+        name
+        for name in loaded
+        if any(name == m or name.startswith(f"{m}.") for m in NOT_BEFORE_THE_FULL_SCREEN)
+    )
+    assert "ensemble_tui.tui.widgets.session" in loaded, "the probe saw the panes"
+    assert early == []
+    assert collecting == "False"
+    assert lines["AFTER"] == ["True"]

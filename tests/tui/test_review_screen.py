@@ -35,7 +35,7 @@ REASON = "name the constant instead of 42"
 @pytest.fixture
 def reviewed(tmp_path: Path, git_repo: Path, opencode_server: OpenCodeServer) -> RunOptions:
     settings = CoordinatorSettings(
-        worktree_root=tmp_path / "worktrees", check="true", review_agent="plan"
+        worktree_root=git_repo.parent / "worktrees", check="true", review_agent="plan"
     )
     return RunOptions(
         repo_root=git_repo,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
@@ -79,8 +80,6 @@ class MainScreen(Screen[None]):
     messages: MessageFeed
     attention: AttentionBar
     status: StatusBar
-    actions: TeamActions
-    """What the team's keys do (made with the panes)."""
 
     def __init__(
         self, team: TeamView, panes_mounted: Callable[[], None], *, id: str | None = None
@@ -91,7 +90,7 @@ class MainScreen(Screen[None]):
         """Called once the panes are mounted, before they are drawn: the app fills them
         (and keys pressed until now are handled)."""
         self.panes_ready = False
-        """Whether the panes are mounted (and `actions` made)."""
+        """Whether the panes are mounted."""
         self._mounting = False
         self.glance: TeamGlance | None = None
         """What the sparklines draw; made for the first coordinator shown (a test may
@@ -113,7 +112,6 @@ class MainScreen(Screen[None]):
         self._mounting = True
         from textual.containers import Horizontal, Vertical
 
-        from ensemble_tui.tui.actions import TeamActions
         from ensemble_tui.tui.widgets.activity import ActivityColumn, SpendChart
         from ensemble_tui.tui.widgets.attention import AttentionBar
         from ensemble_tui.tui.widgets.feed import MessageFeed
@@ -124,7 +122,6 @@ class MainScreen(Screen[None]):
         from ensemble_tui.tui.widgets.timeline import Timeline
         from ensemble_tui.tui.widgets.transcript import Transcript
 
-        self.actions = TeamActions(self, self.team)
         self.teammates = TeammateList(id="teammates")
         self.activity = ActivityColumn(id="activity")
         self.timeline = Timeline(id="timeline")
@@ -158,6 +155,15 @@ class MainScreen(Screen[None]):
             # In the same batch: the first frame with the panes shows them filled, and
             # costs one layout, not one for the empty panes and one more once filled.
             self.panes_mounted()
+
+    @cached_property
+    def actions(self) -> TeamActions:
+        """What the team's keys do: made when first asked (by a key, once the panes are
+        there), with its module and the dialogs it opens, which the full screen need not
+        wait for."""
+        from ensemble_tui.tui.actions import TeamActions
+
+        return TeamActions(self, self.team)
 
     def on_unmount(self) -> None:
         if self.glance is not None:

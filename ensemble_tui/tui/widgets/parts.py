@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -323,6 +322,8 @@ def tool_target(tool: str, arguments: dict[str, Any], directory: str | None) -> 
         if isinstance(value, str) and value:
             first_line = value.strip().splitlines()[0] if value.strip() else value
             return short_path(first_line, directory)
+    import json  # Not before the first full frame (no tool call is shown there).
+
     parts = [f"{key}={json.dumps(value)}" for key, value in arguments.items()]
     return " ".join(parts)
 
@@ -358,6 +359,8 @@ class ToolCall(FoldLine):
         )
 
     def body(self) -> str:
+        import json
+
         from ensemble_tui.opencode.models import ToolCompleted, ToolFailed
 
         state = self.part.state

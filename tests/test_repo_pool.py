@@ -1,0 +1,142 @@
+"""The pooled repository of the tests on the shared server (`RepoSlot` in conftest): a test
+that takes it after another sees nothing of the other's repository, worktrees, OpenCode
+sessions or ensemble-tui data, exactly as with a fresh repository."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
+from ensemble_tui.opencode.client import OpenCodeClient
+from ensemble_tui.opencode.events import PermissionAsked, SessionStatusChanged
+from ensemble_tui.opencode.models import BusyStatus, ModelRef, PermissionRequest
+from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.opencode.stream import EventStream, StreamConnected, StreamDisconnected
+from ensemble_tui.paths import data_home
+from tests.conftest import RepoSlot, git, make_git_repo, opencode_http
+
+SCRIPTED = ModelRef(provider_id=PROVIDER_ID, model_id=MODEL_ID)
+
+
+def repo_state(repo: Path) -> dict[str, str]:
+    """What a test could see of a repository: refs, worktrees, status, files, config."""
+    return {
+        "refs": git(repo, "for-each-ref", "--format=%(refname) %(objectname)"),
+        "worktrees": git(repo, "worktree", "list", "--porcelain"),
+        "status": git(repo, "status", "--porcelain", "--ignored", "--untracked-files=all"),
+        "stash": git(repo, "stash", "list"),
+        "config": (repo / ".git" / "config").read_text(),
+        "files": " ".join(sorted(p.name for p in repo.iterdir())),
+    }
+
+
+async def prompt_until_busy(client: OpenCodeClient, session_id: str, directory: Path) -> None:
+    """Give the session a turn that waits a minute for its model; return once it is busy."""
+    slow = script_block({"delay": 60, "text": "too late"})
+    async with asyncio.timeout(60):
+        async for item in EventStream(client):
+            if isinstance(item, StreamConnected):
+                await client.prompt_async(
+                    session_id, str(directory), slow, agent="build", model=SCRIPTED
+                )
+            elif isinstance(item, StreamDisconnected):
+                continue
+            elif (
+                isinstance(item.event, SessionStatusChanged)
+                and item.event.session_id == session_id
+                and isinstance(item.event.status, BusyStatus)
+            ):
+                return
+
+
+async def test_a_test_after_another_gets_the_repository_as_new_with_no_sessions_left(
+    repo_slot: RepoSlot, opencode_server: OpenCodeServer, tmp_path: Path
+) -> None:
+    repo, worktree = repo_slot.repo, repo_slot.worktrees / "team" / "alice"
+    handed_out = repo_state(repo)
+    fresh = repo_state(make_git_repo(tmp_path / "fresh"))
+    assert handed_out["refs"].split()[0::2] == fresh["refs"].split()[0::2] == ["refs/heads/main"]
+    same = ("status", "stash", "config", "files")  # The rest names its commit or path.
+    assert [handed_out[key] for key in same] == [fresh[key] for key in same]
+    since = time.time() * 1000
+    # What a test leaves behind: work on main, a branch with a worktree, a tag, a stash,
+    # untracked and ignored files, a setting, and OpenCode sessions, one mid-turn.
+    (repo / "README.md").write_text("changed\n")
+    git(repo, "commit", "-qam", "work")
+    git(repo, "worktree", "add", "-q", "-b", "ensemble/team/alice", str(worktree))
+    git(repo, "tag", "done")
+    (repo / ".gitignore").write_text("ignored.txt\n")
+    (repo / "ignored.txt").write_text("x\n")
+    (repo / "README.md").write_text("again\n")
+    git(repo, "stash", "-q")
+    (repo / "untracked.txt").write_text("x\n")
+    git(repo, "config", "ensemble.test", "left")
+    async with OpenCodeClient(opencode_server.url, password=opencode_server.password) as client:
+        await client.connect()
+        await client.create_session(str(repo), title="lead")
+        busy = await client.create_session(str(worktree), title="alice")
+        await prompt_until_busy(client, busy.id, worktree)
+
+        with opencode_http(opencode_server) as http:
+            await asyncio.to_thread(repo_slot.release, http, since)
+
+        assert repo_state(repo) == handed_out
+        assert not repo_slot.worktrees.exists()
+        # OpenCode lists every session of the project for its root: none is left.
+        assert await client.list_sessions(str(repo)) == []
+        assert await client.statuses(str(worktree)) == {}
+        assert await client.statuses(str(repo)) == {}
+
+
+async def asked_to_write(client: OpenCodeClient, repo: Path, target: Path) -> PermissionRequest:
+    """A new session in *repo* writes *target*; the permission request it makes."""
+    session = await client.create_session(str(repo))
+    write = script_block(
+        {"tool": "write", "args": {"filePath": str(target), "content": "x\n"}}, {"text": "done"}
+    )
+    async with asyncio.timeout(60):
+        async for item in EventStream(client):
+            if isinstance(item, StreamConnected):
+                await client.prompt_async(
+                    session.id, str(repo), write, agent="build", model=SCRIPTED
+                )
+            elif isinstance(item, StreamDisconnected):
+                continue
+            elif (
+                isinstance(item.event, PermissionAsked)
+                and item.event.request.session_id == session.id
+            ):
+                return item.event.request
+    raise AssertionError("the stream ended")
+
+
+async def test_a_folder_allowed_always_is_asked_again_in_the_next_test(
+    git_repo: Path,
+    repo_slot: RepoSlot,
+    client: OpenCodeClient,
+    opencode_server: OpenCodeServer,
+    tmp_path: Path,
+) -> None:
+    """OpenCode keeps an "always" for the folder's instance: the next test starts it cold."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    since = time.time() * 1000
+    first = await asked_to_write(client, git_repo, outside / "first.txt")
+    assert await client.reply_permission(first.id, str(git_repo), "always")
+    assert repo_slot.cold == [str(git_repo)]
+
+    with opencode_http(opencode_server) as http:
+        await asyncio.to_thread(repo_slot.release, http, since)
+
+    again = await asked_to_write(client, git_repo, outside / "second.txt")
+    assert again.permission == first.permission == "external_directory"
+
+
+def test_a_pooled_test_keeps_ensemble_tui_s_data_in_its_own_folder(
+    git_repo: Path, opencode_server: OpenCodeServer, tmp_path: Path
+) -> None:
+    assert git_repo == git_repo.parent / "repo"
+    assert data_home().is_relative_to(tmp_path)
