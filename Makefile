@@ -19,7 +19,7 @@ TEST_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(PINNED_OPENCODE))
 # tests/conftest.py) one at a time, not a block of dozens that no other worker can take.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help venv opencode opencode-plugin chromium demo test test-fast lint typecheck pytest pytest-setup screenshots bench bench-scale clean
+.PHONY: help venv opencode opencode-plugin chromium demo test test-fast lint typecheck pytest pytest-setup screenshots bench bench-scale bench-teammate clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -87,6 +87,10 @@ bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
 N ?= 50
 bench-scale: venv $(PINNED_OPENCODE)  ## Opt-in: N teammates (N=50) spawned at once, working and merged; wall time, time until all work, peak RSS
 	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python bench/scale.py $(N)
+
+K ?= 6
+bench-teammate: venv $(PINNED_OPENCODE)  ## Opt-in: OpenCode's CPU per teammate, stage by stage (K teammates a stage), against a bare session
+	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python bench/teammate_cost.py $(K)
 
 screenshots: venv chromium $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))  ## SVGs of the screen's main states and a PNG of the demo in a browser, into screenshots/
 	$(BIN)/python scripts/screenshots.py

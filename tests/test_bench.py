@@ -16,10 +16,15 @@ from typing import Any
 
 import pytest
 
-from bench import bench_event_path, bench_memory, bench_startup, scale
+from bench import bench_event_path, bench_memory, bench_startup, scale, teammate_cost
 from bench.frames import END_PART, FrameServer, encode, generate
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.demo.script import parse_script
+from ensemble_tui.demo.scripted_model import ScriptedModel
+from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.events import PartDelta, parse_global_event
+from ensemble_tui.opencode.server import OpenCodeServer
+from ensemble_tui.options import RunOptions
 
 
 def test_generated_frames_parse_as_the_recorded_shapes() -> None:
@@ -145,3 +150,39 @@ def test_the_scale_run_counts_cpu_time_with_waited_for_children() -> None:
     me = os.getpid()
     assert scale.cpu_seconds(me) >= scale.cpu_seconds(me, children=False) > 0
     assert scale.cpu_seconds(int(child.stdout)) == 0.0
+
+
+async def test_the_teammate_cost_run_prints_every_stage(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_server: OpenCodeServer,
+    client: OpenCodeClient,
+    scripted_model: ScriptedModel,
+) -> None:
+    """`make bench-teammate` (opt-in): one teammate through every stage against the real
+    OpenCode, each stage's CPU read from its process (never compared: not timed)."""
+    assert opencode_server.process is not None
+    options = RunOptions(
+        repo_root=git_repo,
+        prompt="",
+        url=opencode_server.url,
+        password=opencode_server.password,
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
+    )
+    figures = await teammate_cost.measure(
+        options,
+        client,
+        opencode_server.process.pid,
+        scripted_model,
+        count=1,
+        rounds=1,
+        warm_up=False,
+    )
+    out = capsys.readouterr().out
+    for stage in teammate_cost.STAGES:
+        assert f"cpu_s teammate.{stage} " in out
+    # Starting up for a new folder and a turn are work OpenCode did, read from its process.
+    assert figures["bare_turn"] > 0
+    assert figures["first_turn"] > 0

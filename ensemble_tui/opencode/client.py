@@ -7,9 +7,10 @@ without it.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
@@ -106,6 +107,7 @@ class OpenCodeClient:
         self.version: str | None = None
         self.can_move_sessions: bool | None = None
         """Whether the server has the experimental move-session route (None: not checked)."""
+        self._reading: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
     # Where a directory's calls go: one server here; `ServerPool` spreads them over several.
 
@@ -198,13 +200,35 @@ class OpenCodeClient:
             return error.status == 400
         return True
 
+    async def _shared_read(self, key: tuple[str, str], read: Callable[[], Awaitable[T]]) -> T:
+        """One request for identical reads made while it is in flight: a `team_spawn` of
+        fifty checks OpenCode's agents once, not fifty times (each read costs OpenCode
+        CPU). A caller that gives up does not cancel the others' request."""
+        pending = self._reading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(read())
+            self._reading[key] = pending
+
+            def done(future: asyncio.Future[Any]) -> None:
+                self._reading.pop(key, None)
+                if not future.cancelled():
+                    future.exception()  # retrieved: every caller may have given up
+
+            pending.add_done_callback(done)
+        return cast(T, await asyncio.shield(pending))
+
     async def agents(self, directory: str) -> list[Agent]:
         """`GET /agent`: the agents a session of *directory* may use."""
-        return await self._call(_AGENTS, "GET", "/agent", directory=directory)
+        return await self._shared_read(
+            ("agents", directory), lambda: self._call(_AGENTS, "GET", "/agent", directory=directory)
+        )
 
     async def providers(self, directory: str) -> Providers:
         """`GET /config/providers`: the configured providers and their models."""
-        return await self._call(_PROVIDERS, "GET", "/config/providers", directory=directory)
+        return await self._shared_read(
+            ("providers", directory),
+            lambda: self._call(_PROVIDERS, "GET", "/config/providers", directory=directory),
+        )
 
     # Sessions
 

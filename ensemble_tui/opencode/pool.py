@@ -75,6 +75,7 @@ class ServerPool(OpenCodeClient):
         self.http = first.http
         self.version: str | None = None
         self.can_move_sessions: bool | None = None
+        self._reading = {}  # identical reads in flight share one request, as in the client
         self._book: RouteBook = MemoryRoutes()
         self._routes: dict[str, int] = {}
         self._forks: dict[str, int] = {}

@@ -15,8 +15,11 @@ from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.identity import Caller
 from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
 from ensemble_tui.core.team.team_tools import TeamTools
+from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
 from ensemble_tui.opencode.client import OpenCodeClient
 from tests.conftest import TeamOptions, git, running_team
+
+SCRIPTED = f"{PROVIDER_ID}/{MODEL_ID}"
 
 
 async def lead_with_team(coordinator: Coordinator, name: str = "checks") -> Caller:
@@ -178,3 +181,47 @@ async def test_one_call_spawns_several_at_once_and_says_which_could_not(
             await TeamTools(coord).team_spawn(
                 caller, "abe", "x", "build", None, True, False, [SpawnRequest("abe", "y")]
             )
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """The real transport, counting the requests per method and path."""
+
+    def __init__(self) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.counts: dict[str, int] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        call = f"{request.method} {request.url.path}"
+        self.counts[call] = self.counts.get(call, 0) + 1
+        return await self.real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
+
+
+async def test_a_spawn_of_several_reads_the_agents_and_providers_once(
+    team_options: TeamOptions,
+) -> None:
+    """Each read costs OpenCode CPU: the spawns of one call check the agent and model
+    with one read of each, and a later spawn reads them again (they may have changed)."""
+    async with running_team(team_options(max_members=4)) as coord:
+        caller = await lead_with_team(coord, "reads")
+        real = coord.client
+        counting = CountingTransport()
+        async with OpenCodeClient(real.base_url, password=real.password, transport=counting) as c:
+            coord.client = c
+            try:
+                more = [SpawnRequest(name, f"Do {name}.", model=SCRIPTED) for name in ("bo", "cy")]
+                answer = await TeamTools(coord).team_spawn(
+                    caller, "al", "Do al.", "build", SCRIPTED, True, False, more
+                )
+                assert answer.count("Spawned ") == 3, answer
+                assert counting.counts["GET /agent"] == 1
+                assert counting.counts["GET /config/providers"] == 1
+                await TeamTools(coord).team_spawn(
+                    caller, "di", "Do di.", "build", SCRIPTED, True, False, []
+                )
+                assert counting.counts["GET /agent"] == 2
+                assert counting.counts["GET /config/providers"] == 2
+            finally:
+                coord.client = real
