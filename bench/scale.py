@@ -41,12 +41,26 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.bench_startup import fresh_repository  # noqa: E402
-from ensemble_tui.demo.environment import scripted_opencode_environment  # noqa: E402
+from ensemble_tui.demo.environment import (  # noqa: E402
+    scripted_opencode_environment,
+    seed_opencode_config,
+)
 from ensemble_tui.demo.scenarios import tool, write_and_commit  # noqa: E402
 from ensemble_tui.demo.script import script_block  # noqa: E402
 from ensemble_tui.demo.scripted_model import ScriptedModel  # noqa: E402
+from ensemble_tui.opencode.server import check_opencode_version, find_opencode  # noqa: E402
 
 TIMEOUT = 1800
+
+
+def plugin_deps() -> Path | None:
+    """The plugin package OpenCode installs into a new config folder, when `make` put it in
+    `.tools`: the run's throwaway HOME gets it, as a user's has it after OpenCode's first
+    run, so that no server spends its first minutes on an `npm install` (and two servers
+    do not run one each into the same folder: `background dependency install failed`)."""
+    version = check_opencode_version(find_opencode())
+    deps = ROOT / ".tools" / f"opencode-plugin-{version}"
+    return deps if (deps / "node_modules" / "@opencode-ai" / "plugin").is_dir() else None
 
 
 def teammate_prompt(name: str) -> str:
@@ -161,7 +175,9 @@ def main(count: int, *, keep: bool = False) -> None:
         ScriptedModel(log_path=Path(folder) / "model.log") as model,
     ):
         repo = fresh_repository(Path(folder))
+        deps = plugin_deps()
         env = scripted_opencode_environment(Path(folder) / "home", model.base_url)
+        seed_opencode_config(env, deps)
         env["ENSEMBLE_MAX_MEMBERS"] = str(count)
         command = [sys.executable, "-m", "ensemble_tui", "run", "--json"]
         command += ["--timeout", str(TIMEOUT), lead_prompt(names)]
@@ -216,6 +232,7 @@ def main(count: int, *, keep: bool = False) -> None:
     print("load average: " + " ".join(f"{load:.1f}" for load in os.getloadavg()))
     print(f"opencode_snapshots: {os.environ.get('ENSEMBLE_OPENCODE_SNAPSHOTS', 'true')}")
     print(f"opencode_servers: {os.environ.get('ENSEMBLE_OPENCODE_SERVERS', '1')}")
+    print(f"OpenCode's plugin package: {'seeded' if deps else 'installed by OpenCode in the run'}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,11 @@ from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import EVENT_TYPES, TeamEvent
 from ensemble_tui.core.team.feed import Feed
 from ensemble_tui.core.team.settings import CoordinatorSettings
-from ensemble_tui.demo.environment import isolated_environment, scripted_opencode_environment
+from ensemble_tui.demo.environment import (
+    isolated_environment,
+    scripted_opencode_environment,
+    seed_opencode_config,
+)
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.opencode.client import DEFAULT_USERNAME, OpenCodeClient
 from ensemble_tui.opencode.server import BIN_VARIABLE, OpenCodeServer, check_opencode_version
@@ -199,31 +203,6 @@ def opencode_plugin_deps(opencode_bin: str) -> Path | None:
     """
     deps = Path(str(PLUGIN_DEPS).format(version=check_opencode_version(opencode_bin)))
     return deps if (deps / "node_modules" / "@opencode-ai" / "plugin").is_dir() else None
-
-
-def seed_opencode_config(env: dict[str, str], deps: Path | None) -> dict[str, str]:
-    """Put the installed plugin package into the config folder of *env*'s OpenCode, so it
-    finds its dependencies there and installs nothing; return *env*.
-
-    The package's files are hard links (a copy across file systems): OpenCode only reads
-    them once they are in place.
-    """
-    if deps is not None:
-        folder = Path(env["XDG_CONFIG_HOME"]) / "opencode"
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(deps / name, folder / name)
-        shutil.copytree(
-            deps / "node_modules", folder / "node_modules", symlinks=True, copy_function=_link
-        )
-    return env
-
-
-def _link(source: str, target: str) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
 
 
 def without_snapshots(env: dict[str, str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ provider.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -50,3 +51,28 @@ def scripted_opencode_environment(
     env = isolated_environment(home, extra)
     write_scripted_provider_config(Path(env["XDG_CONFIG_HOME"]) / "opencode", model_base_url)
     return env
+
+
+def seed_opencode_config(env: dict[str, str], deps: Path | None) -> dict[str, str]:
+    """Put the installed plugin package into the config folder of *env*'s OpenCode, so it
+    finds its dependencies there and installs nothing; return *env*.
+
+    The package's files are hard links (a copy across file systems): OpenCode only reads
+    them once they are in place.
+    """
+    if deps is not None:
+        folder = Path(env["XDG_CONFIG_HOME"]) / "opencode"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(deps / name, folder / name)
+        shutil.copytree(
+            deps / "node_modules", folder / "node_modules", symlinks=True, copy_function=_link
+        )
+    return env
+
+
+def _link(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

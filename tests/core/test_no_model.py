@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ensemble_tui.demo.environment import scripted_opencode_environment
+from ensemble_tui.demo.environment import scripted_opencode_environment, seed_opencode_config
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
-from tests.conftest import no_provider_environment, seed_opencode_config
+from tests.conftest import no_provider_environment
 
 
 def closed_port() -> int:

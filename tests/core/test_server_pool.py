@@ -97,6 +97,9 @@ async def test_teammates_spread_over_two_servers_and_a_restart_finds_each_where_
             assert not await found_on(other, state.session_id, state.directory), (
                 "each server has a database of its own"
             )
+            target = TeamControl(first).attach_target(name)
+            assert target is not None
+            assert target[0] == here.base_url, "`o` attaches to the member's own server"
         lead = first.lead
         assert lead is not None
         assert await found_on(pool.clients[0], lead.session_id, lead.directory)

@@ -13,8 +13,8 @@ import pytest
 from ensemble_tui.core.models import TaskStatus
 from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.events import TeamEvent
+from ensemble_tui.demo.environment import seed_opencode_config
 from ensemble_tui.demo.run import DemoPlace, demo_team, make_demo_project, run_demo_headless
-from tests.conftest import seed_opencode_config
 
 
 @pytest.fixture
