@@ -516,9 +516,11 @@ def no_provider_environment(home: Path, deps: Path | None) -> dict[str, str]:
     return env
 
 
-def first_request_playing(model: ScriptedModel, **step: Any) -> dict[str, Any]:
-    """The first request the model answered with a step that has these fields."""
-    for request in model.requests:
+def first_request_playing(model: ScriptedModel, since: int, **step: Any) -> dict[str, Any]:
+    """The first request the model answered with a step that has these fields, among those
+    after the first *since* (the model serves the whole run: an earlier test on the same
+    worker may have played the same step, in a conversation of its own)."""
+    for request in model.requests[since:]:
         played = request["step"]
         if all(played.get(key) == value for key, value in step.items()):
             return request

@@ -52,6 +52,7 @@ async def test_a_fork_keeps_the_conversation_works_on_its_branch_and_merges_back
     git_repo: Path, team_options: TeamOptions, scripted_model: ScriptedModel
 ) -> None:
     lead = forking_lead("forks", ("fia", "fia.txt", "from the fork\n"))
+    since = len(scripted_model.requests)
     async with running_team(team_options()) as coord:
         await drive_team(coord, lead, 180)
         assert coord.team is not None
@@ -63,7 +64,10 @@ async def test_a_fork_keeps_the_conversation_works_on_its_branch_and_merges_back
 
     # Its first model request began with the lead's conversation, secret included.
     first = first_request_playing(
-        scripted_model, tool="write", args={"filePath": "fia.txt", "content": "from the fork\n"}
+        scripted_model,
+        since,
+        tool="write",
+        args={"filePath": "fia.txt", "content": "from the fork\n"},
     )
     assert first["first_user"].startswith(SECRET)
     assert "This session is a fork" in first["last_user"]

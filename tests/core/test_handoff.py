@@ -48,6 +48,7 @@ LEAD = script_block(
 async def test_the_three_hand_offs_happen_when_the_turn_ends(
     git_repo: Path, tmp_path: Path, team_options: TeamOptions, scripted_model: ScriptedModel
 ) -> None:
+    since = len(scripted_model.requests)
     async with running_team(team_options()) as coord:
         await drive_team(coord, LEAD, 240)
         control = TeamControl(coord)
@@ -101,7 +102,7 @@ async def test_the_three_hand_offs_happen_when_the_turn_ends(
     )
     assert compaction_at + 1 < follow_up_at
     assert cia_messages[compaction_at + 1].info.role == "assistant"
-    request = first_request_playing(scripted_model, text="after summary")
+    request = first_request_playing(scripted_model, since, text="after summary")
     assert request["last_user"].startswith("[ensemble] Your conversation was summarized")
     assert "You are cia, a teammate in team relay" in request["last_user"]
 
@@ -145,6 +146,7 @@ async def test_after_a_compaction_from_outside_the_next_prompt_says_who_it_is(
         tool("ensemble_team_spawn", name="oli", prompt="Go.\n" + script_block({"text": "ready"})),
         {"text": "spawned"},
     )
+    since = len(scripted_model.requests)
     async with running_team(team_options()) as coord:
         await drive_team(coord, lead, 120)
         oli = coord.session_of("oli")
@@ -165,7 +167,7 @@ async def test_after_a_compaction_from_outside_the_next_prompt_says_who_it_is(
         await TeamControl(coord).send("oli", "Carry on.\n" + script_block({"text": "carried on"}))
         await coord.wait_until_settled(limit=60)
     assert event.member == "oli"
-    request = first_request_playing(scripted_model, text="carried on")
+    request = first_request_playing(scripted_model, since, text="carried on")
     assert request["last_user"].startswith("[ensemble] Your conversation was summarized")
     assert "You are oli, a teammate in team squeeze" in request["last_user"]
     assert event.member == "oli"
