@@ -149,6 +149,20 @@ def probe_setup(tmp_path: Path, **extra: str) -> tuple[Path, dict[str, str]]:
     return repo, env
 
 
+def run_probe(probe: str, tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    """The real `ensemble-tui PATH` started in a new repository, with *probe*'s hooks."""
+    repo, env = probe_setup(tmp_path, **extra)
+    return subprocess.run(
+        [sys.executable, "-c", probe, str(repo)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo,
+        timeout=120,
+        check=False,
+    )
+
+
 class FirstFrame(NamedTuple):
     screen: str
     """The screen shown."""
@@ -160,16 +174,7 @@ class FirstFrame(NamedTuple):
 
 def first_frame(tmp_path: Path, **extra: str) -> FirstFrame:
     """What the real `ensemble-tui PATH` had done by its first frame."""
-    repo, env = probe_setup(tmp_path, **extra)
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(repo)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=repo,
-        timeout=120,
-        check=False,
-    )
+    done = run_probe(PROBE, tmp_path, **extra)
     started: list[str] = []
     for line in done.stdout.splitlines():
         if line.startswith("STARTED "):
@@ -404,16 +409,7 @@ def test_the_full_screen_waits_for_neither_the_actions_nor_the_collector(tmp_pat
     by the first key that needs them, and the collector, off from the start, is back on
     once that frame is drawn (its passes over what the panes' modules and widgets made
     cost the full screen 5-15 ms)."""
-    repo, env = probe_setup(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-c", FULL_PROBE, str(repo)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=repo,
-        timeout=120,
-        check=False,
-    )
+    done = run_probe(FULL_PROBE, tmp_path)
     lines = {line.split(" ", 1)[0]: line.split(" ", 2)[1:] for line in done.stdout.splitlines()}
     assert "FULL" in lines, done.stdout[-1000:] + done.stderr[-2000:]
     collecting, modules = lines["FULL"]
