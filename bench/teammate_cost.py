@@ -33,6 +33,7 @@ The first round warms OpenCode up and is not counted.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -84,11 +85,19 @@ STAGES = (
     "next_turn",
     "spawn",
 )
-QUIET_CPU = 0.03
-"""OpenCode is quiet once it used less than this many CPU seconds in `QUIET_SPAN`."""
-QUIET_SPAN = 1.0
-IDLE_SPAN = 3.0
-"""How long OpenCode's CPU is read while nothing is asked of it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Quiet:
+    """When OpenCode counts as quiet between stages, and how long its idle rate is read."""
+
+    cpu: float = 0.03
+    """OpenCode is quiet once it used less than this many CPU seconds in `span`."""
+    span: float = 1.0
+    idle: float = 3.0
+    """How long OpenCode's CPU is read while nothing is asked of it."""
+
+
 STAGE_LIMIT = 300.0
 PLUGIN_DEPS = ROOT / ".tools/opencode-plugin-{version}"
 
@@ -113,9 +122,10 @@ def one_step(text: str) -> str:
 class Meter:
     """OpenCode's CPU time, read once it has gone quiet."""
 
-    def __init__(self, pid: int, model: ScriptedModel) -> None:
+    def __init__(self, pid: int, model: ScriptedModel, quiet: Quiet) -> None:
         self.pid = pid
         self.model = model
+        self.settle = quiet
 
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
@@ -125,15 +135,15 @@ class Meter:
         return cpu_seconds(self.pid) - cpu_seconds(self.pid, children=False)
 
     async def quiet(self) -> tuple[float, float, float]:
-        """Wait until OpenCode has used less than QUIET_CPU in QUIET_SPAN; its CPU then,
+        """Wait until OpenCode has used less than `Quiet.cpu` in `Quiet.span`; its CPU then,
         the time, and its idle rate (CPU seconds a second) over that last span."""
         before = self.cpu()
         async with asyncio.timeout(STAGE_LIMIT):
             while True:
-                await asyncio.sleep(QUIET_SPAN)
+                await asyncio.sleep(self.settle.span)
                 now = self.cpu()
-                if now - before < QUIET_CPU:
-                    return now, time.monotonic(), (now - before) / QUIET_SPAN
+                if now - before < self.settle.cpu:
+                    return now, time.monotonic(), (now - before) / self.settle.span
                 before = now
 
     async def model_asked(self, count: int) -> None:
@@ -315,19 +325,20 @@ async def measure(
     count: int,
     rounds: int,
     warm_up: bool = True,
+    quiet: Quiet = Quiet(),
 ) -> dict[str, float]:
     """Run the stages *rounds* times (after a warm-up round unless not *warm_up*) for
     *count* teammates each, against the OpenCode of process *pid* that *client* talks to;
     print the figures and return the medians per teammate."""
-    meter = Meter(pid, model)
+    meter = Meter(pid, model, quiet)
     folder = options.settings.worktree_root
     assert folder is not None
     folder.mkdir(parents=True, exist_ok=True)
     async with running_coordinator(options, client) as coordinator:
         team = await create_team(coordinator)
         start, _time, _rate = await meter.quiet()
-        await asyncio.sleep(IDLE_SPAN)
-        idle = (meter.cpu() - start) / IDLE_SPAN
+        await asyncio.sleep(quiet.idle)
+        idle = (meter.cpu() - start) / quiet.idle
         results = []
         for number in range(0 if warm_up else 1, rounds + 1):
             figures = await one_round(coordinator, team, meter, folder, f"r{number}", count)
