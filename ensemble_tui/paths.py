@@ -27,6 +27,12 @@ def config_home() -> Path:
     return _xdg("XDG_CONFIG_HOME", ".config") / APP_NAME
 
 
+def cache_home() -> Path:
+    """The XDG cache directory of ensemble-tui (`$XDG_CACHE_HOME/ensemble-tui`): files
+    that can be deleted at any time and are made again."""
+    return _xdg("XDG_CACHE_HOME", ".cache") / APP_NAME
+
+
 def private_dir(path: Path) -> Path:
     """Create `path` readable by the user only (0700) and return it.
 

@@ -25,6 +25,7 @@ from types import TracebackType
 
 from ensemble_tui.errors import EnsembleError
 from ensemble_tui.opencode.version import INSTALL_COMMAND, check_supported_version
+from ensemble_tui.opencode.version_cache import cached_version, remember_version
 from ensemble_tui.paths import private_dir, private_file
 
 BIN_VARIABLE = "ENSEMBLE_OPENCODE_BIN"
@@ -93,7 +94,15 @@ def find_opencode(explicit: str | None = None) -> str:
 
 
 def check_opencode_version(binary: str) -> str:
-    """Run `opencode --version`; return the version, or refuse an unsupported one."""
+    """Run `opencode --version`; return the version, or refuse an unsupported one.
+
+    A supported answer is remembered for this very binary file (see `version_cache`), so
+    later starts skip the two seconds it takes; the server's own version is checked
+    again when a client connects."""
+    known = cached_version(binary)
+    if known is not None:
+        check_supported_version(known)  # the range may have changed since it was kept
+        return known
     try:
         done = subprocess.run(
             [binary, "--version"], capture_output=True, text=True, timeout=30, check=False
@@ -106,7 +115,12 @@ def check_opencode_version(binary: str) -> str:
 async def opencode_version(binary: str) -> str:
     """`check_opencode_version` as a child the event loop waits on: cancelled (the screen
     was closed while OpenCode still answered, a second or more), it stops the child at
-    once instead of holding the exit until the child is done."""
+    once instead of holding the exit until the child is done. It shares the blocking
+    one's remembered answers."""
+    known = cached_version(binary)
+    if known is not None:
+        check_supported_version(known)  # the range may have changed since it was kept
+        return known
     try:
         child = await asyncio.create_subprocess_exec(
             binary, "--version", stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -136,6 +150,7 @@ def _checked_version(binary: str, returncode: int, stdout: str, stderr: str) -> 
             f"{binary} --version failed (status {returncode}): {stderr.strip()[:300]}"
         )
     check_supported_version(version)
+    remember_version(binary, version)
     return version
 
 

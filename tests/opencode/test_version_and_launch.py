@@ -24,6 +24,7 @@ from ensemble_tui.opencode.server import (
     opencode_version,
 )
 from ensemble_tui.opencode.version import UnsupportedVersionError, check_supported_version
+from ensemble_tui.opencode.version_cache import cache_path
 
 
 @pytest.mark.parametrize("version", ["1.18.0", "1.18.33", "1.19.2", "1.30.0"])
@@ -186,3 +187,131 @@ async def test_a_version_check_cancelled_stops_its_child_at_once(tmp_path: Path)
         await check
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+# The remembered answers of `opencode --version`. These tests are about *not* running the
+# binary, which only a stand-in can count: each stand-in script notes every run in a file.
+
+
+@pytest.fixture
+def version_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's own cache folder; returns the file the answers are kept in."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return cache_path()
+
+
+def counting(folder: Path, answer: str) -> tuple[str, Path]:
+    """A stand-in answering *answer* (a shell command) that counts its runs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = folder / "runs"
+    return stand_in(folder, f"echo run >> {runs}\n{answer}"), runs
+
+
+def run_count(runs: Path) -> int:
+    return len(runs.read_text().splitlines()) if runs.exists() else 0
+
+
+def kept_versions(cache: Path) -> dict[str, str]:
+    """The versions the cache file keeps, by the binaries' given paths; {} without one."""
+    if not cache.exists():
+        return {}
+    entries = json.loads(cache.read_text())["binaries"]
+    return {path: entry["version"] for path, entry in entries.items()}
+
+
+async def test_a_second_check_of_the_same_binary_does_not_run_it(
+    version_cache: Path, tmp_path: Path
+) -> None:
+    binary, runs = counting(tmp_path / "a", "echo 1.18.33")
+    assert check_opencode_version(binary) == "1.18.33"
+    assert check_opencode_version(binary) == "1.18.33"
+    assert await opencode_version(binary) == "1.18.33"
+    assert run_count(runs) == 1
+    # The awaited check keeps what it learnt for the blocking one, too.
+    other, other_runs = counting(tmp_path / "b", "echo 1.19.2")
+    assert await opencode_version(other) == "1.19.2"
+    assert check_opencode_version(other) == "1.19.2"
+    assert run_count(other_runs) == 1
+    assert kept_versions(version_cache) == {binary: "1.18.33", other: "1.19.2"}
+
+
+def test_a_binary_changed_since_is_asked_again(version_cache: Path, tmp_path: Path) -> None:
+    binary, runs = counting(tmp_path, "echo 1.18.33")
+    assert check_opencode_version(binary) == "1.18.33"
+    # An upgrade: the same path, another file (another size).
+    binary, runs = counting(tmp_path, "echo 1.19.0 # upgraded")
+    assert check_opencode_version(binary) == "1.19.0"
+    assert run_count(runs) == 2
+    # Only its time changed (a reinstall of the same size): asked again as well.
+    stamp = os.stat(binary)
+    os.utime(binary, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000))
+    assert check_opencode_version(binary) == "1.19.0"
+    assert check_opencode_version(binary) == "1.19.0"
+    assert run_count(runs) == 3
+
+
+async def test_an_unsupported_or_failing_binary_is_asked_every_time(
+    version_cache: Path, tmp_path: Path
+) -> None:
+    old, old_runs = counting(tmp_path / "old", "echo 1.17.9")
+    failing, failing_runs = counting(tmp_path / "failing", "echo broken >&2; exit 3")
+    for _ in range(2):
+        with pytest.raises(UnsupportedVersionError):
+            check_opencode_version(old)
+        with pytest.raises(UnsupportedVersionError):
+            await opencode_version(old)
+        with pytest.raises(OpenCodeStartError, match="status 3"):
+            check_opencode_version(failing)
+    assert (run_count(old_runs), run_count(failing_runs)) == (4, 2)
+    assert kept_versions(version_cache) == {}
+
+
+def test_a_kept_version_this_release_no_longer_supports_is_refused(
+    version_cache: Path, tmp_path: Path
+) -> None:
+    binary, _ = counting(tmp_path, "echo 1.18.33")
+    check_opencode_version(binary)
+    saved = json.loads(version_cache.read_text())
+    saved["binaries"][os.path.realpath(binary)]["version"] = "1.17.9"
+    version_cache.write_text(json.dumps(saved))
+    with pytest.raises(UnsupportedVersionError, match=r"1\.17\.9"):
+        check_opencode_version(binary)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not json {",
+        b"\xff\xfe\x00garbage",
+        b"[1, 2]",
+        b'{"format": 1, "binaries": []}',
+        b'{"format": 1, "binaries": {"/x": "y"}}',
+        b'{"format": 99, "binaries": {}}',
+    ],
+)
+def test_a_corrupt_cache_file_is_ignored_and_replaced(
+    version_cache: Path, tmp_path: Path, content: bytes
+) -> None:
+    binary, runs = counting(tmp_path, "echo 1.18.33")
+    version_cache.parent.mkdir(parents=True)
+    version_cache.write_bytes(content)
+    assert check_opencode_version(binary) == "1.18.33"
+    assert run_count(runs) == 1
+    assert kept_versions(version_cache) == {binary: "1.18.33"}
+    assert check_opencode_version(binary) == "1.18.33"
+    assert run_count(runs) == 1
+
+
+def test_a_cache_that_cannot_be_written_is_only_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    binary, runs = counting(tmp_path / "bin", "echo 1.18.33")
+    with caplog.at_level("INFO"):
+        assert check_opencode_version(binary) == "1.18.33"
+        assert check_opencode_version(binary) == "1.18.33"
+    assert run_count(runs) == 2
+    assert "could not remember the OpenCode version" in caplog.text
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".versions-")] == []
