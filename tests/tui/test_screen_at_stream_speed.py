@@ -10,7 +10,7 @@ import gc
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from rich.style import Style
@@ -25,6 +25,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import Column, ColumnKey, RowKey
 
@@ -444,17 +445,47 @@ async def test_a_batch_leaves_the_sparklines_to_the_clock(
         assert len(drawn) == 2, "other members beside the list: drawn at once"
 
 
-def count_layouts(monkeypatch: pytest.MonkeyPatch, app: App[None]) -> list[int]:
-    """A list that grows by one at each layout of the screen (each reflow of its widgets)."""
+class Layouts(NamedTuple):
+    done: list[int]
+    """Grows by one at each layout of the screen (each reflow of its widgets)."""
+    asked_meanwhile: list[str]
+    """The widgets under *within* that asked for another layout while one was under way."""
+
+
+def count_layouts(
+    monkeypatch: pytest.MonkeyPatch, app: App[None], within: Widget | None = None
+) -> Layouts:
+    """The screen's layouts, and the layouts asked for by the widgets of *within* (or of
+    the screen) as a layout sets their sizes: each such request is a layout more."""
     compositor = app.screen._compositor
     reflow = compositor.reflow
-    layouts: list[int] = []
+    refresh_layout = app.screen._refresh_layout
+    layouts = Layouts([], [])
+    laying_out = [False]
 
     def counted(*args: Any, **options: Any) -> Any:
-        layouts.append(1)
+        layouts.done.append(1)
         return reflow(*args, **options)
 
+    def applied(*args: Any, **options: Any) -> Any:
+        # The reflow, then the sizes it found given to the widgets.
+        laying_out[0] = True
+        try:
+            return refresh_layout(*args, **options)
+        finally:
+            laying_out[0] = False
+
+    refresh = Widget.refresh
+    root = within or app.screen
+
+    def watched(widget: Widget, *regions: Any, **options: Any) -> Any:
+        if options.get("layout") and laying_out[0] and root in (widget, *widget.ancestors):
+            layouts.asked_meanwhile.append(type(widget).__name__)
+        return refresh(widget, *regions, **options)
+
     monkeypatch.setattr(compositor, "reflow", counted)
+    monkeypatch.setattr(app.screen, "_refresh_layout", applied)
+    monkeypatch.setattr(Widget, "refresh", watched)
     return layouts
 
 
@@ -462,8 +493,13 @@ async def test_a_batch_mounts_its_new_parts_in_one_go_and_lays_the_screen_out_on
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Three messages streamed and finished in one batch: their parts are built and filled
-    first, then mounted together; the screen is laid out once for them (Textual would lay
-    it out a second time for the sizes it has just given the new parts)."""
+    first, then mounted together; the screen is laid out for them, and the sizes that
+    layout gives the new parts ask for no layout more (Textual's own widgets would).
+
+    Not "exactly one layout": Textual's mount asks for the parent's layout twice (when it
+    is awaited, and again from a callback it queued), and on a busy machine the screen's
+    update timer can run between the two, so a second layout follows (seen 1 run in 12
+    while the suite ran). That one is Textual's, not the batch's."""
     app = TranscriptApp()
     maker = FrameMaker()
     async with app.run_test(size=(80, 30)) as pilot:
@@ -480,7 +516,7 @@ async def test_a_batch_mounts_its_new_parts_in_one_go_and_lays_the_screen_out_on
             return mount(*widgets, **options)
 
         monkeypatch.setattr(transcript, "mount", counted_mount)
-        layouts = count_layouts(monkeypatch, app)
+        layouts = count_layouts(monkeypatch, app, within=transcript)
         drawn: Counter[str] = Counter()
         render = AgentText.render
 
@@ -495,24 +531,28 @@ async def test_a_batch_mounts_its_new_parts_in_one_go_and_lays_the_screen_out_on
         for _ in range(3):
             await pilot.pause()
         assert mounted == [3]
-        assert len(layouts) == 1
+        assert layouts.done
+        assert layouts.asked_meanwhile == []
         assert len(transcript.widgets) == 8
         # Each new part is rendered for its height and for its lines, and no more; the
         # parts on screen already are not rendered again.
         assert sorted(drawn.values()) == [2, 2, 2]
 
-        # Text streamed into a part on screen, a line more: again one layout.
-        layouts.clear()
+        # Text streamed into a part on screen, a line more: one layout, asking for none.
         opened = turn_events(maker, 8)
         streamed = next(i for i, e in enumerate(opened) if isinstance(e, PartDelta))
-        await transcript.apply(opened[:streamed])
+        with app.batch_update():
+            await transcript.apply(opened[:streamed])
         for _ in range(3):
             await pilot.pause()
-        layouts.clear()
-        await transcript.apply(opened[streamed : streamed + 20])
+        layouts.done.clear()
+        layouts.asked_meanwhile.clear()
+        with app.batch_update():
+            await transcript.apply(opened[streamed : streamed + 20])
         for _ in range(3):
             await pilot.pause()
-        assert len(layouts) == 1
+        assert len(layouts.done) == 1
+        assert layouts.asked_meanwhile == []
 
 
 class VirtualClock:
