@@ -22,9 +22,11 @@ from ensemble_tui.core.models import Team
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.core.team.identity import Caller
+from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
 from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.opencode.client import OpenCodeClient
+from ensemble_tui.options import RunOptions
 
 TEST_IDENTITY = ("-c", "user.name=Test User", "-c", "user.email=test@example.invalid")
 # app.py has 30 numbered lines so tests can change separate hunks of it.
@@ -251,3 +253,20 @@ async def spawn_through(
             await spawn_teammate(coord, team, request)
         finally:
             coord.client = real
+
+
+def own_server_options(
+    tmp_path: Path, repo: Path, binary: str, env: dict[str, str], prompt: str = "", servers: int = 1
+) -> RunOptions:
+    """A run that starts its own OpenCode (*servers* of them) for *repo*, its store and
+    worktrees in *tmp_path*."""
+    return RunOptions(
+        repo_root=repo,
+        prompt=prompt,
+        opencode_bin=binary,
+        server_env=env,
+        store_path=tmp_path / "state.db",
+        settings=CoordinatorSettings(
+            worktree_root=tmp_path / "worktrees", opencode_servers=servers
+        ),
+    )

@@ -15,7 +15,6 @@ import pytest
 from ensemble_tui.composition import RunOptions, opencode_client, running_coordinator
 from ensemble_tui.core.models import MemberStatus, TaskStatus
 from ensemble_tui.core.team.control import TeamControl
-from ensemble_tui.core.team.coordinator import CoordinatorSettings
 from ensemble_tui.core.team.spawn import SpawnRequest
 from ensemble_tui.demo.scenarios import slow_alice_team, tool
 from ensemble_tui.demo.script import script_block
@@ -25,23 +24,13 @@ from tests.conftest import git
 from tests.core.conftest import (
     LostPromptTransport,
     create_team,
+    own_server_options,
     serve_pid,
     spawn_through,
     start_and_wait_for_alice,
 )
 
 LEAD = slow_alice_team("phoenix")
-
-
-def options(tmp_path: Path, repo: Path, binary: str, env: dict[str, str]) -> RunOptions:
-    return RunOptions(
-        repo_root=repo,
-        prompt=LEAD,
-        opencode_bin=binary,
-        server_env=env,
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +42,7 @@ def _own_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_a_killed_server_is_started_again_and_the_team_finishes(
     tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
 ) -> None:
-    run = options(tmp_path, git_repo, opencode_bin, opencode_env)
+    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, LEAD)
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
         await start_and_wait_for_alice(coord, LEAD)
         first = serve_pid(client)
@@ -81,7 +70,7 @@ async def test_a_first_prompt_lost_with_the_server_is_sent_again_though_stored_i
     bob = script_block(
         tool("ensemble_team_message", to="lead", text="bob: bob.txt is written"), {"text": "ok"}
     )
-    run = options(tmp_path, git_repo, opencode_bin, opencode_env)
+    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, LEAD)
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
         team = await create_team(coord, "phoenix")
         losing = LostPromptTransport(work)
@@ -112,7 +101,7 @@ async def test_a_server_that_cannot_be_started_again_ends_the_run_at_once_naming
     wrapper = tmp_path / "opencode"
     wrapper.write_text(f'#!/bin/sh\nexec "{opencode_bin}" "$@"\n')
     wrapper.chmod(0o755)
-    run = options(tmp_path, git_repo, str(wrapper), opencode_env)
+    run = own_server_options(tmp_path, git_repo, str(wrapper), opencode_env, LEAD)
     killed: list[float] = []
     with pytest.raises(OpenCodeStartError) as failure:
         await kill_once_broken(run, wrapper, killed)

@@ -18,7 +18,6 @@ from ensemble_tui.core.models import LEAD_NAME, TaskStatus
 from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.coordinator import MCP_SERVER_NAME, Coordinator
 from ensemble_tui.core.team.events import ServerRestarted
-from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
 from ensemble_tui.core.team.startup import start_or_resume
 from ensemble_tui.demo.scenarios import slow_alice_team, tool, write_and_commit
@@ -26,9 +25,13 @@ from ensemble_tui.demo.script import script_block
 from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.pool import ServerPool
-from ensemble_tui.options import RunOptions
 from tests.conftest import git
-from tests.core.conftest import create_team, serve_pid, start_and_wait_for_alice
+from tests.core.conftest import (
+    create_team,
+    own_server_options,
+    serve_pid,
+    start_and_wait_for_alice,
+)
 
 NAMES = ["ann", "ben", "cat"]
 
@@ -38,19 +41,6 @@ def _own_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The second server's database and the servers' logs go to the data folder: a
     throwaway one."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-
-
-def options(
-    tmp_path: Path, repo: Path, binary: str, env: dict[str, str], prompt: str = ""
-) -> RunOptions:
-    return RunOptions(
-        repo_root=repo,
-        prompt=prompt,
-        opencode_bin=binary,
-        server_env=env,
-        store_path=tmp_path / "state.db",
-        settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees", opencode_servers=2),
-    )
 
 
 def work(name: str) -> str:
@@ -79,7 +69,7 @@ async def found_on(client: OpenCodeClient, session_id: str, directory: str) -> b
 async def test_teammates_spread_over_two_servers_and_a_restart_finds_each_where_it_was(
     tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
 ) -> None:
-    run = options(tmp_path, git_repo, opencode_bin, opencode_env)
+    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, servers=2)
     async with opencode_client(run) as client, running_coordinator(run, client) as first:
         team = await create_team(first, "spread")
         for name in NAMES:
@@ -134,7 +124,7 @@ async def test_a_killed_second_server_is_started_again_and_only_its_teammate_is_
     tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
 ) -> None:
     lead = slow_alice_team("halves")
-    run = options(tmp_path, git_repo, opencode_bin, opencode_env, lead)
+    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, lead, servers=2)
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
         await start_and_wait_for_alice(coord, lead)
         pool = pool_of(coord)
@@ -182,7 +172,7 @@ async def test_a_fork_stays_on_the_server_of_the_session_it_was_forked_from(
         tool("ensemble_team_fork", name="fia", prompt="Try it.\n" + fork),
         {"text": "forked"},
     )
-    run = options(tmp_path, git_repo, opencode_bin, opencode_env)
+    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, servers=2)
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
         await drive_team(coord, lead, 180)
         pool = pool_of(coord)
