@@ -41,6 +41,14 @@ PINNED_OPENCODE = ROOT / ".tools/opencode-1.18.33/node_modules/.bin/opencode"
 PLUGIN_DEPS = ROOT / ".tools/opencode-plugin-{version}"
 
 
+# The team name of the tests on the shared server, unless a name is what a test is about or
+# it needs a second team. A teammate works in `worktrees/<team>/<member>` beside the
+# worker's pooled repository (see `RepoSlot`), and OpenCode keeps each folder it has booted
+# warm for the next test: a new folder costs it about 2 s of CPU, a whole small turn in a
+# warm one 0.3 s. So these tests also name their teammates from a few names, in this order
+# (forks and hand-offs too): alice, bob, carl, dina.
+TEAM = "crew"
+
 # The type of every team event the suite's coordinators emitted (in this process, and on
 # the xdist controller those its workers emitted).
 EMITTED: set[str] = set()
@@ -345,11 +353,12 @@ class RepoSlot:
     each teammate's worktree; at one path, the repository and the worktrees (under
     `worktrees/<team>/<member>` beside it, so the same names give the same folders) stay
     warm from one test to the next (the repository always; a worktree when a later test
-    names its team and member the same: few do). Between tests `release` puts everything
-    back as a fresh `git_repo` would be: the repository copied back from its first state,
-    the worktrees gone, and OpenCode's sessions there aborted and deleted. An instance
-    that still holds a status or a request of one, or that was told to allow something
-    "always" (it keeps that in memory, for the folder), is let go of, to start cold.
+    names its team and member the same, so the tests use `TEAM` and a few teammate names).
+    Between tests `release` puts everything back as a fresh `git_repo` would be: the
+    repository copied back from its first state, the worktrees gone, and OpenCode's
+    sessions there aborted and deleted. An instance that still holds a status or a request
+    of one, or that was told to allow something "always" (it keeps that in memory, for the
+    folder), is let go of, to start cold.
     """
 
     def __init__(self, root: Path) -> None:

@@ -84,7 +84,7 @@ def slow_alice_team(team: str, *then: dict[str, Any]) -> str:
     )
 
 
-def permission_story(outside: Path) -> str:
+def permission_story(outside: Path, team: str = "perm") -> str:
     """A lead and dana, who writes into *outside* (a folder that needs her permission)."""
     teammate = script_block(
         tool("write", filePath=str(outside / "shared.txt"), content="from dana\n"),
@@ -92,7 +92,7 @@ def permission_story(outside: Path) -> str:
         {"text": "done"},
     )
     return script_block(
-        tool("ensemble_team_create", name="perm"),
+        tool("ensemble_team_create", name=team),
         tool("ensemble_team_spawn", name="dana", prompt="Write it.\n" + teammate),
         {"text": "spawned"},
     )

@@ -22,7 +22,7 @@ from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.parts import ToolCall, UserText
 from ensemble_tui.tui.widgets.session import PromptBox, SessionPane
 from ensemble_tui.tui.widgets.teammates import TeammateList
-from tests.conftest import git
+from tests.conftest import TEAM, git
 from tests.tui.conftest import (
     LIMIT,
     SIZE,
@@ -38,7 +38,7 @@ from tests.tui.conftest import (
 
 async def test_a_team_appears_and_the_pane_follows_the_chosen_member(options: RunOptions) -> None:
     lead_script = script_block(
-        tool("ensemble_team_create", name="live"),
+        tool("ensemble_team_create", name=TEAM),
         tool(
             "ensemble_team_spawn",
             name="alice",
@@ -123,7 +123,7 @@ async def test_a_permission_is_answered_and_a_conflicting_merge_changes_nothing(
         {"text": "done"},
     )
     lead_script = script_block(
-        tool("ensemble_team_create", name="perm"),
+        tool("ensemble_team_create", name=TEAM),
         tool("ensemble_team_spawn", name="dana", prompt="Write it.\n" + dana),
         {"text": "spawned"},
     )
@@ -162,5 +162,5 @@ async def test_a_permission_is_answered_and_a_conflicting_merge_changes_nothing(
         assert (git_repo / "README.md").read_text() == "# my own project\n"
         after = git(git_repo, "status", "--porcelain"), git(git_repo, "branch", "--list")
         assert after == before
-        assert "ensemble/perm/dana" in after[1]
+        assert f"ensemble/{TEAM}/dana" in after[1]
         await quit_app(pilot)
