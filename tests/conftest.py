@@ -312,7 +312,9 @@ def shared_opencode(
 
 
 @pytest.fixture
-def opencode_server(shared_opencode: OpenCodeServer) -> Iterator[OpenCodeServer]:
+def opencode_server(
+    shared_opencode: OpenCodeServer, repo_slot: RepoSlot
+) -> Iterator[OpenCodeServer]:
     """The run's `opencode serve` (tests that stop or restart one start their own).
 
     After each test the server lets go of the folders the test's sessions worked in (one
@@ -323,7 +325,8 @@ def opencode_server(shared_opencode: OpenCodeServer) -> Iterator[OpenCodeServer]
     since = time.time() * 1000
     yield shared_opencode
     with opencode_http(shared_opencode) as http:
-        for directory in sorted({s["directory"] for s in _sessions_since(http, since)}):
+        listed = _sessions_since(http, since, repo_slot.repo)
+        for directory in sorted({s["directory"] for s in listed}):
             _dispose(http, directory)
 
 
@@ -332,9 +335,19 @@ def opencode_http(server: OpenCodeServer) -> httpx.Client:
     return httpx.Client(base_url=server.url, auth=(DEFAULT_USERNAME, server.password), timeout=60)
 
 
-def _sessions_since(http: httpx.Client, since: float) -> list[dict[str, Any]]:
-    """Every session of the server (any folder, archived too) updated since *since* (ms)."""
-    response = http.get("/experimental/session", params={"archived": "true", "limit": 100_000})
+def _sessions_since(http: httpx.Client, since: float, warm: Path) -> list[dict[str, Any]]:
+    """Every session of the server (any folder, archived too) updated since *since* (ms).
+
+    The request names the folder *warm*, which OpenCode has an instance for, in its header:
+    with no folder named, OpenCode boots an instance for its own working folder, one no test
+    works in (about 2 s of CPU per worker); named in the query, the list holds only the
+    sessions of that folder.
+    """
+    response = http.get(
+        "/experimental/session",
+        params={"archived": "true", "limit": 100_000},
+        headers={"x-opencode-directory": str(warm)},
+    )
     response.raise_for_status()
     sessions: list[dict[str, Any]] = response.json()
     return [s for s in sessions if s["time"]["updated"] >= since]
@@ -379,13 +392,14 @@ class RepoSlot:
         let go of the `cold` folders' instances (and of any that still holds state)."""
         cold, self.cold = set(self.cold), []
         directories = set(cold)
-        for session in _sessions_since(http, since):
+        for session in _sessions_since(http, since, self.repo):
             if self.holds(session["directory"]):
                 directories.add(session["directory"])
                 # A child session goes with its parent: gone already is fine.
                 for method in ("POST", "DELETE"):
                     path = f"/session/{session['id']}" + ("/abort" if method == "POST" else "")
-                    if http.request(method, path).status_code not in (200, 404):
+                    where = {"directory": session["directory"]}
+                    if http.request(method, path, params=where).status_code not in (200, 404):
                         raise AssertionError(f"{method} {path} failed after the test")
         for directory in sorted(directories):
             query = {"directory": directory}
