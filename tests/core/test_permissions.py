@@ -26,28 +26,28 @@ async def test_an_allowed_permission_lets_the_teammate_continue(
             lambda event: asked.set() if isinstance(event, PermissionAsked) else None
         )
         lead = await coord.start_lead()
-        await coord.prompt(lead, permission_story(outside, TEAM))
+        await coord.prompt(lead, permission_story(outside, TEAM, "dina"))
         async with asyncio.timeout(60):
             await asked.wait()
         (request,) = control.pending()
-        assert request.member == "dana"
+        assert request.member == "dina"
         assert request.permission is not None
         assert request.permission.permission == "external_directory"
-        assert "dana asks to use external_directory" in request.describe()
+        assert "dina asks to use external_directory" in request.describe()
         assert coord.team is not None
-        dana = coord.store.get_member(coord.team.id, "dana")
-        assert dana is not None
-        assert dana.status is MemberStatus.NEEDS_PERMISSION
+        dina = coord.store.get_member(coord.team.id, "dina")
+        assert dina is not None
+        assert dina.status is MemberStatus.NEEDS_PERMISSION
         assert not coord.settled(), "a pending permission keeps the team unsettled"
 
         assert await control.answer_permission(request, "once") == "Allowed once."
         await coord.wait_until_settled(limit=120)
-        assert (outside / "shared.txt").read_text() == "from dana\n"
+        assert (outside / "shared.txt").read_text() == "from dina\n"
         assert control.pending() == []
         kinds = [event.type for event in coord.feed.recent]
         assert kinds.index("permission.asked") < kinds.index("permission.answered")
         sent = [e for e in coord.feed.recent if e.type == "message.sent"]
-        assert [(e.sender, e.recipient) for e in sent] == [("dana", "lead")]
+        assert [(e.sender, e.recipient) for e in sent] == [("dina", "lead")]
 
 
 async def test_a_teammates_question_waits_for_the_humans_answer(
