@@ -81,8 +81,10 @@ async def deliveries_per_session(env: dict[str, str], repo: Path, store_path: Pa
         for member in members:
             session_id = team.lead_session_id if member.name == "lead" else member.session_id
             assert session_id is not None
-            directory = str(member.worktree_path or repo)
-            for entry in await client.messages(session_id, directory):
+            # Read through the repository's instance: a worktree's sessions belong to the
+            # same OpenCode project, and the merged worktrees are gone (an instance booted
+            # for each would cost seconds of CPU and read the same database).
+            for entry in await client.messages(session_id, str(repo)):
                 for part in entry.parts:
                     if entry.info.role == "user" and isinstance(part, TextPart):
                         counts.update(delivered_tokens(part.text))
@@ -102,9 +104,12 @@ async def deliveries_per_session(env: dict[str, str], repo: Path, store_path: Pa
     ],
 )
 def test_a_killed_run_resumes_and_finishes_with_nothing_lost_or_doubled(
-    kill_after: str, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    kill_after: str,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
-    env = dict(opencode_env, ENSEMBLE_OPENCODE_BIN=opencode_bin)
+    env = dict(opencode_env_without_snapshots, ENSEMBLE_OPENCODE_BIN=opencode_bin)
     first = start_run([LEAD], git_repo, env)
     before = read_until(first, kill_after, "alice")
     first.send_signal(signal.SIGKILL)
@@ -167,12 +172,15 @@ KIM_LEAD = "Team of one.\n" + script_block(
 
 
 def test_a_teammate_killed_in_a_later_turn_is_told_to_carry_on_when_the_run_resumes(
-    git_repo: Path, opencode_bin: str, opencode_env: dict[str, str], scripted_model: ScriptedModel
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
+    scripted_model: ScriptedModel,
 ) -> None:
     """Its status in the store said idle (it was working only in memory since its first
     turn ended), so the resumed run did not tell it its turn was cut: it sat idle with its
     task in progress, and the run ended with "everyone went quiet"."""
-    env = dict(opencode_env, ENSEMBLE_OPENCODE_BIN=opencode_bin)
+    env = dict(opencode_env_without_snapshots, ENSEMBLE_OPENCODE_BIN=opencode_bin)
     first = start_run([KIM_LEAD], git_repo, env)
     try:
         # The model holds its answer for 10 s: the kill lands inside kim's later turn.

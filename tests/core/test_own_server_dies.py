@@ -40,9 +40,12 @@ def _own_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_killed_server_is_started_again_and_the_team_finishes(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
-    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, LEAD)
+    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env_without_snapshots, LEAD)
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
         await start_and_wait_for_alice(coord, LEAD)
         first = serve_pid(client)
@@ -60,7 +63,10 @@ async def test_a_killed_server_is_started_again_and_the_team_finishes(
 
 
 async def test_a_first_prompt_lost_with_the_server_is_sent_again_though_stored_idle(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
     """OpenCode killed after answering bob's first prompt and before writing it down, and
     the event stream storing bob idle before the restart is noticed (both seen under load,
@@ -70,7 +76,7 @@ async def test_a_first_prompt_lost_with_the_server_is_sent_again_though_stored_i
     bob = script_block(
         tool("ensemble_team_message", to="lead", text="bob: bob.txt is written"), {"text": "ok"}
     )
-    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, LEAD)
+    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env_without_snapshots, LEAD)
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
         team = await create_team(coord, "phoenix")
         losing = LostPromptTransport(work)
@@ -95,13 +101,16 @@ async def test_a_first_prompt_lost_with_the_server_is_sent_again_though_stored_i
 
 
 async def test_a_server_that_cannot_be_started_again_ends_the_run_at_once_naming_its_log(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
     # The real OpenCode behind a script that the test breaks once the server runs.
     wrapper = tmp_path / "opencode"
     wrapper.write_text(f'#!/bin/sh\nexec "{opencode_bin}" "$@"\n')
     wrapper.chmod(0o755)
-    run = own_server_options(tmp_path, git_repo, str(wrapper), opencode_env, LEAD)
+    run = own_server_options(tmp_path, git_repo, str(wrapper), opencode_env_without_snapshots, LEAD)
     killed: list[float] = []
     with pytest.raises(OpenCodeStartError) as failure:
         await kill_once_broken(run, wrapper, killed)
