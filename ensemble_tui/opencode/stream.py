@@ -3,12 +3,15 @@
 OpenCode replays nothing after a reconnect, so the stream tells its consumer when it
 connects (`StreamConnected`, with `reconnected=True` after a loss) and the consumer
 resyncs from `GET /session/status` and friends. A connection that stops sending
-heartbeats (one every 10 s) is treated as dead.
+heartbeats (one every 10 s) is treated as dead, and so is one that the server accepts but
+does not answer: `opencode serve` takes connections a moment before it can answer them,
+and one taken then is never answered (seen on 1.18.33 while it starts).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -62,7 +65,9 @@ class Backoff:
     """Capped exponential backoff: initial, doubling, at most *maximum* seconds."""
 
     initial: float = 0.25
-    maximum: float = 10.0
+    # The server is usually local, where a refused connection costs nothing: a restarted
+    # one is found within two seconds of answering.
+    maximum: float = 2.0
     current: float = 0.0
 
     def next_delay(self) -> float:
@@ -81,6 +86,7 @@ class EventStream:
         client: OpenCodeClient,
         *,
         heartbeat_timeout: float = 25.0,
+        answer_timeout: float = 5.0,
         backoff: Backoff | None = None,
         include_heartbeats: bool = False,
         server: int = 0,
@@ -89,6 +95,11 @@ class EventStream:
         self.server = server
         """Which of several servers this one is (its connection items say so)."""
         self.heartbeat_timeout = heartbeat_timeout
+        self.answer_timeout = answer_timeout
+        """How long a new connection may wait for the server's answer (its headers; the
+        first frame follows at once). Doubled after each unanswered try, up to the
+        heartbeat timeout, so a server slow to answer under load is still reached."""
+        self._answer_limit = answer_timeout
         self.backoff = backoff or Backoff()
         self.include_heartbeats = include_heartbeats
         self.connected = False
@@ -140,9 +151,19 @@ class EventStream:
     ) -> AsyncIterator[list[_Parsed] | StreamConnected]:
         timeout = httpx.Timeout(10.0, read=self.heartbeat_timeout)
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
-        async with self.client.http.stream(
-            "GET", "/global/event", headers=headers, timeout=timeout
-        ) as response:
+        async with contextlib.AsyncExitStack() as stack:
+            limit = self._answer_limit
+            try:
+                async with asyncio.timeout(limit):
+                    response = await stack.enter_async_context(
+                        self.client.http.stream(
+                            "GET", "/global/event", headers=headers, timeout=timeout
+                        )
+                    )
+            except TimeoutError:
+                self._answer_limit = min(limit * 2, self.heartbeat_timeout)
+                raise _Unanswered(limit) from None
+            self._answer_limit = self.answer_timeout
             if response.status_code >= 400:
                 await response.aread()
                 raise httpx.HTTPStatusError(
@@ -278,7 +299,16 @@ def _json_object(data: bytes) -> dict[str, Any] | None:
     return value if type(value) is dict else None
 
 
+class _Unanswered(TimeoutError):
+    """The server took the connection but gave no answer within *limit* seconds."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__(f"the server took the connection but did not answer within {limit:g}s")
+
+
 def _describe(error: BaseException) -> str:
+    if isinstance(error, _Unanswered):
+        return str(error)
     if isinstance(error, httpx.ReadTimeout):
         return "no heartbeat from the server (connection presumed dead)"
     if isinstance(error, httpx.HTTPStatusError) and error.response.status_code == 401:
