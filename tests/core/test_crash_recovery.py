@@ -81,10 +81,8 @@ async def deliveries_per_session(env: dict[str, str], repo: Path, store_path: Pa
         for member in members:
             session_id = team.lead_session_id if member.name == "lead" else member.session_id
             assert session_id is not None
-            # Read through the repository's instance: a worktree's sessions belong to the
-            # same OpenCode project, and the merged worktrees are gone (an instance booted
-            # for each would cost seconds of CPU and read the same database).
-            for entry in await client.messages(session_id, str(repo)):
+            directory = str(member.worktree_path or repo)
+            for entry in await client.messages(session_id, directory):
                 for part in entry.parts:
                     if entry.info.role == "user" and isinstance(part, TextPart):
                         counts.update(delivered_tokens(part.text))
