@@ -42,6 +42,14 @@ PINNED_OPENCODE = ROOT / ".tools/opencode-1.18.33/node_modules/.bin/opencode"
 PLUGIN_DEPS = ROOT / ".tools/opencode-plugin-{version}"
 
 
+# The team name of the tests on the shared server, unless a name is what a test is about or
+# it needs a second team. A teammate works in `worktrees/<team>/<member>` beside the
+# worker's pooled repository (see `RepoSlot`), and OpenCode keeps each folder it has booted
+# warm for the next test: a new folder costs it about 2 s of CPU, a whole small turn in a
+# warm one 0.3 s. So these tests also name their teammates from a few names, in this order
+# (forks and hand-offs too): alice, bob, carl, dina.
+TEAM = "crew"
+
 # The type of every team event the suite's coordinators emitted (in this process, and on
 # the xdist controller those its workers emitted).
 EMITTED: set[str] = set()
@@ -344,7 +352,9 @@ def shared_opencode(
 
 
 @pytest.fixture
-def opencode_server(shared_opencode: OpenCodeServer) -> Iterator[OpenCodeServer]:
+def opencode_server(
+    shared_opencode: OpenCodeServer, repo_slot: RepoSlot
+) -> Iterator[OpenCodeServer]:
     """The run's `opencode serve` (tests that stop or restart one start their own).
 
     After each test the server lets go of the folders the test's sessions worked in (one
@@ -355,7 +365,8 @@ def opencode_server(shared_opencode: OpenCodeServer) -> Iterator[OpenCodeServer]
     since = time.time() * 1000
     yield shared_opencode
     with opencode_http(shared_opencode) as http:
-        for directory in sorted({s["directory"] for s in _sessions_since(http, since)}):
+        listed = _sessions_since(http, since, repo_slot.repo)
+        for directory in sorted({s["directory"] for s in listed}):
             _dispose(http, directory)
 
 
@@ -364,9 +375,19 @@ def opencode_http(server: OpenCodeServer) -> httpx.Client:
     return httpx.Client(base_url=server.url, auth=(DEFAULT_USERNAME, server.password), timeout=60)
 
 
-def _sessions_since(http: httpx.Client, since: float) -> list[dict[str, Any]]:
-    """Every session of the server (any folder, archived too) updated since *since* (ms)."""
-    response = http.get("/experimental/session", params={"archived": "true", "limit": 100_000})
+def _sessions_since(http: httpx.Client, since: float, warm: Path) -> list[dict[str, Any]]:
+    """Every session of the server (any folder, archived too) updated since *since* (ms).
+
+    The request names the folder *warm*, which OpenCode has an instance for, in its header:
+    with no folder named, OpenCode boots an instance for its own working folder, one no test
+    works in (about 2 s of CPU per worker); named in the query, the list holds only the
+    sessions of that folder.
+    """
+    response = http.get(
+        "/experimental/session",
+        params={"archived": "true", "limit": 100_000},
+        headers={"x-opencode-directory": str(warm)},
+    )
     response.raise_for_status()
     sessions: list[dict[str, Any]] = response.json()
     return [s for s in sessions if s["time"]["updated"] >= since]
@@ -385,11 +406,12 @@ class RepoSlot:
     each teammate's worktree; at one path, the repository and the worktrees (under
     `worktrees/<team>/<member>` beside it, so the same names give the same folders) stay
     warm from one test to the next (the repository always; a worktree when a later test
-    names its team and member the same: few do). Between tests `release` puts everything
-    back as a fresh `git_repo` would be: the repository copied back from its first state,
-    the worktrees gone, and OpenCode's sessions there aborted and deleted. An instance
-    that still holds a status or a request of one, or that was told to allow something
-    "always" (it keeps that in memory, for the folder), is let go of, to start cold.
+    names its team and member the same, so the tests use `TEAM` and a few teammate names).
+    Between tests `release` puts everything back as a fresh `git_repo` would be: the
+    repository copied back from its first state, the worktrees gone, and OpenCode's
+    sessions there aborted and deleted. An instance that still holds a status or a request
+    of one, or that was told to allow something "always" (it keeps that in memory, for the
+    folder), is let go of, to start cold.
     """
 
     def __init__(self, root: Path) -> None:
@@ -410,13 +432,14 @@ class RepoSlot:
         let go of the `cold` folders' instances (and of any that still holds state)."""
         cold, self.cold = set(self.cold), []
         directories = set(cold)
-        for session in _sessions_since(http, since):
+        for session in _sessions_since(http, since, self.repo):
             if self.holds(session["directory"]):
                 directories.add(session["directory"])
                 # A child session goes with its parent: gone already is fine.
                 for method in ("POST", "DELETE"):
                     path = f"/session/{session['id']}" + ("/abort" if method == "POST" else "")
-                    if http.request(method, path).status_code not in (200, 404):
+                    where = {"directory": session["directory"]}
+                    if http.request(method, path, params=where).status_code not in (200, 404):
                         raise AssertionError(f"{method} {path} failed after the test")
         for directory in sorted(directories):
             query = {"directory": directory}

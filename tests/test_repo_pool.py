@@ -16,7 +16,7 @@ from ensemble_tui.opencode.models import BusyStatus, ModelRef, PermissionRequest
 from ensemble_tui.opencode.server import OpenCodeServer
 from ensemble_tui.opencode.stream import EventStream, StreamConnected, StreamDisconnected
 from ensemble_tui.paths import data_home
-from tests.conftest import RepoSlot, git, make_git_repo, opencode_http
+from tests.conftest import TEAM, RepoSlot, git, make_git_repo, opencode_http
 
 SCRIPTED = ModelRef(provider_id=PROVIDER_ID, model_id=MODEL_ID)
 
@@ -132,6 +132,58 @@ async def test_a_folder_allowed_always_is_asked_again_in_the_next_test(
         await asyncio.to_thread(repo_slot.release, http, since)
 
     again = await asked_to_write(client, git_repo, outside / "second.txt")
+    assert again.permission == first.permission == "external_directory"
+
+
+async def test_a_teammate_s_folder_used_again_shows_nothing_of_the_test_before(
+    git_repo: Path,
+    repo_slot: RepoSlot,
+    client: OpenCodeClient,
+    opencode_server: OpenCodeServer,
+    tmp_path: Path,
+) -> None:
+    """The tests on the shared server name their teammates alike so that OpenCode keeps each
+    worktree's folder warm: the next worktree there sees none of the last one's sessions,
+    files, branch, pending requests or permissions (an "always" starts the folder cold)."""
+    alice, bob = (repo_slot.worktrees / TEAM / name for name in ("alice", "bob"))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    since = time.time() * 1000
+    for worktree in (alice, bob):
+        git(
+            git_repo,
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            f"ensemble/{TEAM}/{worktree.name}",
+            str(worktree),
+        )
+    # alice commits a file and is allowed to write outside "always"; bob's request is left open.
+    (alice / "alice.txt").write_text("from the test before\n")
+    git(alice, "add", "alice.txt")
+    git(alice, "commit", "-qm", "work of the test before")
+    first = await asked_to_write(client, alice, outside / "first.txt")
+    assert await client.reply_permission(first.id, str(alice), "always")
+    await asked_to_write(client, bob, outside / "bob.txt")
+    assert await client.permissions(str(bob)) != []
+
+    with opencode_http(opencode_server) as http:
+        await asyncio.to_thread(repo_slot.release, http, since)
+
+    # The next test's teammates of the same names, in the same folders.
+    main = git(git_repo, "rev-parse", "main").strip()
+    for worktree in (alice, bob):
+        branch = f"ensemble/{TEAM}/{worktree.name}"
+        git(git_repo, "worktree", "add", "-q", "-b", branch, str(worktree))
+        assert git(git_repo, "rev-parse", branch).strip() == main
+        assert sorted(p.name for p in worktree.iterdir()) == [".git", "README.md"]
+        assert git(worktree, "status", "--porcelain", "--ignored") == ""
+        assert await client.list_sessions(str(worktree)) == []
+        assert await client.statuses(str(worktree)) == {}
+        assert await client.permissions(str(worktree)) == []
+        assert await client.questions(str(worktree)) == []
+    again = await asked_to_write(client, alice, outside / "again.txt")
     assert again.permission == first.permission == "external_directory"
 
 

@@ -84,16 +84,16 @@ def slow_alice_team(team: str, *then: dict[str, Any]) -> str:
     )
 
 
-def permission_story(outside: Path) -> str:
-    """A lead and dana, who writes into *outside* (a folder that needs her permission)."""
+def permission_story(outside: Path, team: str = "perm", member: str = "dana") -> str:
+    """A lead and *member*, who writes into *outside* (a folder that needs her permission)."""
     teammate = script_block(
-        tool("write", filePath=str(outside / "shared.txt"), content="from dana\n"),
-        tool("ensemble_team_message", to="lead", text="dana: wrote the shared file"),
+        tool("write", filePath=str(outside / "shared.txt"), content=f"from {member}\n"),
+        tool("ensemble_team_message", to="lead", text=f"{member}: wrote the shared file"),
         {"text": "done"},
     )
     return script_block(
-        tool("ensemble_team_create", name="perm"),
-        tool("ensemble_team_spawn", name="dana", prompt="Write it.\n" + teammate),
+        tool("ensemble_team_create", name=team),
+        tool("ensemble_team_spawn", name=member, prompt="Write it.\n" + teammate),
         {"text": "spawned"},
     )
 

@@ -14,19 +14,19 @@ from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolFailed, ToolPart
-from tests.conftest import TeamOptions, running_team
+from tests.conftest import TEAM, TeamOptions, running_team
 
 SETUP = script_block(
-    tool("ensemble_team_create", name="probe"),
+    tool("ensemble_team_create", name=TEAM),
     tool("ensemble_team_tasks_add", tasks=[{"content": "a real task"}]),
     tool(
         "ensemble_team_spawn",
-        name="carol",
+        name="alice",
         prompt="Wait for go.\n"
         + script_block(
-            {"await": "GO-CAROL", **tool("ensemble_team_spawn", name="eve", prompt="x")},
+            {"await": "GO-ALICE", **tool("ensemble_team_spawn", name="eve", prompt="x")},
             tool("ensemble_team_cleanup"),
-            tool("ensemble_team_merge", member="carol"),
+            tool("ensemble_team_merge", member="alice"),
             tool("ensemble_team_claim", task_id="t99"),
             tool("ensemble_team_tasks_complete", task_id="t1"),
             {"text": "done probing"},
@@ -37,9 +37,9 @@ SETUP = script_block(
 
 # (tool, arguments, a phrase the error must contain)
 LEAD_PROBES: list[tuple[str, dict[str, Any], str]] = [
-    ("ensemble_team_create", {"name": "other"}, "already lead team probe"),
+    ("ensemble_team_create", {"name": "other"}, f"already lead team {TEAM}"),
     ("ensemble_team_spawn", {"name": "../evil", "prompt": "x"}, "name '../evil' is not allowed"),
-    ("ensemble_team_spawn", {"name": "carol", "prompt": "x"}, "already"),
+    ("ensemble_team_spawn", {"name": "alice", "prompt": "x"}, "already"),
     ("ensemble_team_spawn", {"name": "dave", "prompt": "  "}, "prompt must not be empty"),
     ("ensemble_team_spawn", {"name": "dave", "prompt": "x", "model": "nonsense"}, "provider/model"),
     ("ensemble_team_shutdown", {"member": "nobody"}, "no member 'nobody'"),
@@ -47,7 +47,7 @@ LEAD_PROBES: list[tuple[str, dict[str, Any], str]] = [
     ("ensemble_team_view", {"member": "nobody"}, "no member 'nobody'"),
     ("ensemble_team_message", {"to": "nobody", "text": "hi"}, "no member 'nobody'"),
     ("ensemble_team_message", {"to": "lead", "text": "hi"}, "yourself"),
-    ("ensemble_team_message", {"to": "carol", "text": "x" * 11000}, "10"),
+    ("ensemble_team_message", {"to": "alice", "text": "x" * 11000}, "10"),
     ("ensemble_team_broadcast", {"text": ""}, "text"),
     ("ensemble_team_tasks_add", {"tasks": []}, "task"),
     ("ensemble_team_tasks_add", {"tasks": [{"content": "a", "depends_on": ["t9"]}]}, "t9"),
@@ -63,7 +63,7 @@ LEAD_PROBES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 # The lead's tools are not listed to a teammate: OpenCode itself refuses them.
-CAROL_EXPECTED = [
+ALICE_EXPECTED = [
     "unavailable tool 'ensemble_team_spawn'",
     "unavailable tool 'ensemble_team_cleanup'",
     "unavailable tool 'ensemble_team_merge'",
@@ -119,28 +119,28 @@ async def test_bad_calls_get_clear_errors_and_change_nothing(
 
         probes = [tool(name, **args) for name, args, _ in LEAD_PROBES]
         await coord.prompt(lead, script_block(*probes, {"text": "probed"}))
-        carol = coord.session_of("carol")
-        assert carol is not None
-        await coord.prompt(carol, "GO-CAROL")
+        alice = coord.session_of("alice")
+        assert alice is not None
+        await coord.prompt(alice, "GO-ALICE")
         await coord.wait_until_settled(limit=180)
         after = dump(tmp_path / "state.db")
 
         lead_calls = (await tool_texts(coord, "lead"))[3:]
-        carol_calls = await tool_texts(coord, "carol")
+        alice_calls = await tool_texts(coord, "alice")
 
     assert [name for name, _, _ in lead_calls] == [name for name, _, _ in LEAD_PROBES]
-    assert len(carol_calls) == len(CAROL_EXPECTED)
+    assert len(alice_calls) == len(ALICE_EXPECTED)
     expected = [(args, phrase) for _, args, phrase in LEAD_PROBES]
-    expected += [({}, phrase) for phrase in CAROL_EXPECTED]
+    expected += [({}, phrase) for phrase in ALICE_EXPECTED]
     wrong = [
         f"{name}({args}) -> {'error' if failed else 'ok'}: {text!r} (wanted {phrase!r})"
         for (name, text, failed), (args, phrase) in zip(
-            lead_calls + carol_calls, expected, strict=True
+            lead_calls + alice_calls, expected, strict=True
         )
         if not failed or phrase.lower() not in text.lower()
     ]
     assert not wrong, "\n".join(wrong)
-    raw_dumps = [text for _, text, _ in lead_calls + carol_calls if "validation error" in text]
+    raw_dumps = [text for _, text, _ in lead_calls + alice_calls if "validation error" in text]
     assert not raw_dumps, "errors must be sentences, not pydantic dumps"
 
     # The event log records what the agents did (statuses, turns); nothing else changed.

@@ -26,7 +26,7 @@ from ensemble_tui.core.team.events import (
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.headless import EXIT_BUDGET, RunStopped, drive_team
-from tests.conftest import TeamOptions, git, running_team
+from tests.conftest import TEAM, TeamOptions, git, running_team
 
 
 async def test_a_team_token_budget_pauses_the_team_and_run_exits_4(
@@ -35,7 +35,7 @@ async def test_a_team_token_budget_pauses_the_team_and_run_exits_4(
     lead = script_block(
         tool("ensemble_team_create", name="costly"),
         tool("ensemble_team_status"),
-        {"delay": 5, **tool("ensemble_team_spawn", name="carl", prompt="Never runs.")},
+        {"delay": 5, **tool("ensemble_team_spawn", name="alice", prompt="Never runs.")},
         {"text": "never said"},
     )
     events: list[TeamEvent] = []
@@ -60,43 +60,43 @@ async def test_a_team_token_budget_pauses_the_team_and_run_exits_4(
 async def test_a_teammate_over_its_budget_is_stopped_with_its_work_committed(
     git_repo: Path, team_options: TeamOptions, tmp_path: Path
 ) -> None:
-    carl = script_block(
+    alice = script_block(
         tool("write", filePath="notes.md", content="first notes\n"),
         {"delay": 5, **tool("write", filePath="second.txt", content="too late\n")},
         {"text": "never said"},
     )
     lead = script_block(
-        tool("ensemble_team_create", name="frugal"),
-        tool("ensemble_team_spawn", name="carl", prompt="Write.\n" + carl),
-        {"text": "carl is at work."},
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_spawn", name="alice", prompt="Write.\n" + alice),
+        {"text": "alice is at work."},
         {
-            "await": "carl reached its token budget",
-            **tool("ensemble_team_message", to="carl", text="keep going please"),
+            "await": "alice reached its token budget",
+            **tool("ensemble_team_message", to="alice", text="keep going please"),
         },
         {"text": "Understood."},
     )
     events: list[TeamEvent] = []
-    notes = git_repo.parent / "worktrees" / "frugal" / "carl" / "notes.md"
+    notes = git_repo.parent / "worktrees" / TEAM / "alice" / "notes.md"
     async with running_team(team_options()) as coord:
         coord.feed.subscribe(events.append)
         lead_state = await coord.start_lead()
         await coord.prompt(lead_state, lead)
-        # Once carl's first write is on disk (its next step waits 5 s), carl's budget is
+        # Once alice's first write is on disk (its next step waits 5 s), alice's budget is
         # set below what it used: the watcher stops it within a quarter of a second. (Set
-        # from the start, it could stop carl between its first step and that step's tool.)
+        # from the start, it could stop alice between its first step and that step's tool.)
         await wait_for_file(coord, notes)
         coord.settings.member_budget_tokens = 1
         await coord.wait_until_settled(limit=120)
 
     reached = [e for e in events if isinstance(e, BudgetReached)]
-    assert [(e.budget, e.member) for e in reached] == [("member_tokens", "carl")]
-    assert not any(isinstance(e, TeamPaused) for e in events), "only carl is stopped"
-    assert git(git_repo, "show", "ensemble/frugal/carl:notes.md") == "first notes\n"
-    files = git(git_repo, "ls-tree", "-r", "--name-only", "ensemble/frugal/carl").split()
+    assert [(e.budget, e.member) for e in reached] == [("member_tokens", "alice")]
+    assert not any(isinstance(e, TeamPaused) for e in events), "only alice is stopped"
+    assert git(git_repo, "show", f"ensemble/{TEAM}/alice:notes.md") == "first notes\n"
+    files = git(git_repo, "ls-tree", "-r", "--name-only", f"ensemble/{TEAM}/alice").split()
     assert "second.txt" not in files
     dropped = [e for e in events if isinstance(e, MessageUndeliverable)]
-    assert [e.recipient for e in dropped] == ["carl"]
-    assert "carl gets no more prompts" in (dropped[0].text or "")
+    assert [e.recipient for e in dropped] == ["alice"]
+    assert "alice gets no more prompts" in (dropped[0].text or "")
 
 
 async def test_80_percent_of_a_budget_warns_the_lead_and_the_human_once(

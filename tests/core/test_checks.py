@@ -18,7 +18,7 @@ from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.headless import drive_team
-from tests.conftest import TeamOptions, git, running_team
+from tests.conftest import TEAM, TeamOptions, git, running_team
 
 CHECK = 'grep -q fixed app.txt || { echo "app.txt is not fixed yet"; exit 3; }'
 FIX_NOW = "fix it now"
@@ -41,7 +41,7 @@ def carl_script() -> str:
 
 def lead_start() -> str:
     return script_block(
-        tool("ensemble_team_create", name="checked"),
+        tool("ensemble_team_create", name=TEAM),
         tool("ensemble_team_tasks_add", tasks=[{"content": "Write app.txt"}]),
         tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl_script()),
         {"text": "carl is at work."},

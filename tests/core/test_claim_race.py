@@ -6,17 +6,17 @@ from ensemble_tui.core.models import TaskStatus
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart
-from tests.conftest import TeamOptions, running_team
+from tests.conftest import TEAM, TeamOptions, running_team
 
 RACER = script_block(
     {"await": "GO-RACE", **tool("ensemble_team_claim", task_id="t1")},
     {"text": "claimed or not"},
 )
 LEAD = script_block(
-    tool("ensemble_team_create", name="race"),
+    tool("ensemble_team_create", name=TEAM),
     tool("ensemble_team_tasks_add", tasks=[{"content": "the only task"}]),
-    tool("ensemble_team_spawn", name="xavier", prompt="Race.\n" + RACER),
-    tool("ensemble_team_spawn", name="yvonne", prompt="Race.\n" + RACER, worktree=False),
+    tool("ensemble_team_spawn", name="alice", prompt="Race.\n" + RACER),
+    tool("ensemble_team_spawn", name="bob", prompt="Race.\n" + RACER, worktree=False),
     {"text": "ready"},
 )
 
@@ -26,7 +26,7 @@ async def test_exactly_one_of_two_simultaneous_claims_wins(team_options: TeamOpt
         # Not drive_team: the team waits with its task open here, which `run` calls a failure.
         await coord.prompt(await coord.start_lead(), LEAD)
         await coord.wait_until_settled(limit=120)
-        racers = [coord.session_of(name) for name in ("xavier", "yvonne")]
+        racers = [coord.session_of(name) for name in ("alice", "bob")]
         assert all(racers)
         # Both prompts are sent back to back; their claims reach the server together.
         for state in racers:

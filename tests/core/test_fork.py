@@ -18,7 +18,7 @@ from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.headless import drive_team
-from tests.conftest import TeamOptions, first_request_playing, git, running_team
+from tests.conftest import TEAM, TeamOptions, first_request_playing, git, running_team
 
 SECRET = "Remember this: the password is ZEBRA-42."
 
@@ -32,10 +32,10 @@ def fork_script(name: str, path: str, content: str) -> str:
     )
 
 
-def forking_lead(team: str, *forks: tuple[str, str, str]) -> str:
+def forking_lead(*forks: tuple[str, str, str]) -> str:
     """A lead told a secret first, which then forks itself once per (name, file, content)."""
     return f"{SECRET}\n" + script_block(
-        tool("ensemble_team_create", name=team),
+        tool("ensemble_team_create", name=TEAM),
         *(
             tool("ensemble_team_fork", name=name, prompt="Try it.\n" + fork_script(name, p, c))
             for name, p, c in forks
@@ -51,15 +51,15 @@ def branches(repo: Path) -> set[str]:
 async def test_a_fork_keeps_the_conversation_works_on_its_branch_and_merges_back(
     git_repo: Path, team_options: TeamOptions, scripted_model: ScriptedModel
 ) -> None:
-    lead = forking_lead("forks", ("fia", "fia.txt", "from the fork\n"))
+    lead = forking_lead(("alice", "alice.txt", "from the fork\n"))
     since = len(scripted_model.requests)
     async with running_team(team_options()) as coord:
         await drive_team(coord, lead, 180)
         assert coord.team is not None
-        fia = coord.store.get_member(coord.team.id, "fia")
-        on_branch = git(git_repo, "show", "ensemble/forks/fia:fia.txt")
+        alice = coord.store.get_member(coord.team.id, "alice")
+        on_branch = git(git_repo, "show", f"ensemble/{TEAM}/alice:alice.txt")
         in_tree_before = sorted(os.listdir(git_repo))
-        merged = await TeamControl(coord).merge("fia")
+        merged = await TeamControl(coord).merge("alice")
         kinds = [event.type for event in coord.feed.recent]
 
     # Its first model request began with the lead's conversation, secret included.
@@ -67,21 +67,21 @@ async def test_a_fork_keeps_the_conversation_works_on_its_branch_and_merges_back
         scripted_model,
         since,
         tool="write",
-        args={"filePath": "fia.txt", "content": "from the fork\n"},
+        args={"filePath": "alice.txt", "content": "from the fork\n"},
     )
     assert first["first_user"].startswith(SECRET)
     assert "This session is a fork" in first["last_user"]
-    assert fia is not None
-    assert (fia.forked_from, fia.branch, fia.status) == (
+    assert alice is not None
+    assert (alice.forked_from, alice.branch, alice.status) == (
         LEAD_NAME,
-        "ensemble/forks/fia",
+        f"ensemble/{TEAM}/alice",
         MemberStatus.IDLE,
     )
     # Its write went to its branch, not into the user's tree; the merge brings it back.
     assert on_branch == "from the fork\n"
     assert in_tree_before == [".git", "README.md"]
-    assert "fia.txt" in merged
-    assert (git_repo / "fia.txt").read_text() == "from the fork\n"
+    assert "alice.txt" in merged
+    assert (git_repo / "alice.txt").read_text() == "from the fork\n"
     assert kinds.index("member.forked") < kinds.index("member.merged")
 
 
@@ -89,38 +89,38 @@ async def test_a_group_of_three_forks_is_compared_and_one_is_chosen(
     git_repo: Path, team_options: TeamOptions
 ) -> None:
     forks = [
-        ("fa", "a.txt", "one line\n"),
-        ("fb", "b.txt", "two\nlines\n"),
-        ("fc", "c.txt", "three\nlines\nhere\n"),
+        ("alice", "a.txt", "one line\n"),
+        ("bob", "b.txt", "two\nlines\n"),
+        ("carl", "c.txt", "three\nlines\nhere\n"),
     ]
     async with running_team(team_options()) as coord:
-        await drive_team(coord, forking_lead("trio", *forks), 240)
+        await drive_team(coord, forking_lead(*forks), 240)
         control = TeamControl(coord)
-        views = await control.compare_forks("fb")
-        said = await control.choose_fork("fb")
+        views = await control.compare_forks("bob")
+        said = await control.choose_fork("bob")
         assert coord.team is not None
         members = {m.name: m for m in coord.store.list_members(coord.team.id)}
 
     assert [(v.name, [f.path for f in v.files], v.added) for v in views] == [
-        ("fa", ["a.txt"], 1),
-        ("fb", ["b.txt"], 2),
-        ("fc", ["c.txt"], 3),
+        ("alice", ["a.txt"], 1),
+        ("bob", ["b.txt"], 2),
+        ("carl", ["c.txt"], 3),
     ]
     assert all(view.last_message.endswith("is done.") for view in views)
     assert (git_repo / "b.txt").read_text() == "two\nlines\n"
     assert not (git_repo / "a.txt").exists()
-    assert members["fb"].status is MemberStatus.MERGED
-    assert members["fa"].status is members["fc"].status is MemberStatus.SHUT_DOWN
-    assert {"ensemble/trio/fa", "ensemble/trio/fc"} <= branches(git_repo)
-    assert "ensemble/trio/fb" not in branches(git_repo)
-    assert "ensemble/trio/fa" in said
-    assert "ensemble/trio/fc" in said
+    assert members["bob"].status is MemberStatus.MERGED
+    assert members["alice"].status is members["carl"].status is MemberStatus.SHUT_DOWN
+    assert {f"ensemble/{TEAM}/alice", f"ensemble/{TEAM}/carl"} <= branches(git_repo)
+    assert f"ensemble/{TEAM}/bob" not in branches(git_repo)
+    assert f"ensemble/{TEAM}/alice" in said
+    assert f"ensemble/{TEAM}/carl" in said
 
 
 async def test_bad_forks_are_refused_and_change_nothing(
     git_repo: Path, team_options: TeamOptions
 ) -> None:
-    lead = forking_lead("bad", ("fia", "fia.txt", "x\n"))
+    lead = forking_lead(("alice", "alice.txt", "x\n"))
     async with running_team(team_options()) as coord:
         await drive_team(coord, lead, 180)
         assert coord.team is not None
@@ -129,9 +129,9 @@ async def test_bad_forks_are_refused_and_change_nothing(
         before = (coord.store.list_members(coord.team.id), branches(git_repo))
         refusals = {}
         for what, call in {
-            "taken": tools.team_fork(lead_caller, "fia", "again", None, None, None),
+            "taken": tools.team_fork(lead_caller, "alice", "again", None, None, None),
             "agent": tools.team_fork(lead_caller, "fib", "go", "no-such-agent", None, None),
-            "teammate": tools.team_fork(caller(coord, "fia"), "fic", "go", None, None, None),
+            "teammate": tools.team_fork(caller(coord, "alice"), "fic", "go", None, None, None),
             "not a fork": tools.team_choose(lead_caller, LEAD_NAME),
             "nobody": tools.team_choose(lead_caller, "nobody"),
             "message id": tools.team_fork(lead_caller, "fid", "go", None, None, "42"),
@@ -179,19 +179,19 @@ def caller(coord: Coordinator, member: str) -> Caller:
 async def test_a_teammate_forks_itself_when_allowed_and_forks_survive_a_restart(
     git_repo: Path, team_options: TeamOptions
 ) -> None:
-    tia = script_block(
+    alice = script_block(
         tool(
             "ensemble_team_fork",
-            name="tib",
-            prompt="Take the other road.\n" + fork_script("tib", "tib.txt", "the other road\n"),
+            name="bob",
+            prompt="Take the other road.\n" + fork_script("bob", "bob.txt", "the other road\n"),
         ),
         {"text": "forked myself"},
     )
     lead = script_block(
-        tool("ensemble_team_create", name="selves"),
-        tool("ensemble_team_spawn", name="tia", prompt="Go.\n" + tia),
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_spawn", name="alice", prompt="Go.\n" + alice),
         {
-            "await": "tib: tib.txt is done",
+            "await": "bob: bob.txt is done",
             **tool("ensemble_team_handoff", mode="new", text="Phase two."),
         },
         {"text": "handing off"},
@@ -201,12 +201,12 @@ async def test_a_teammate_forks_itself_when_allowed_and_forks_survive_a_restart(
         await drive_team(coord, lead, 240)
         assert coord.team is not None
         team = coord.team
-        tib = coord.store.get_member(team.id, "tib")
+        bob = coord.store.get_member(team.id, "bob")
         lead_now = coord.store.get_team(team.id)
         earlier = coord.store.earlier_sessions(team.id, LEAD_NAME)
-    assert tib is not None
-    assert tib.forked_from == "tia"
-    assert git(git_repo, "show", "ensemble/selves/tib:tib.txt") == "the other road\n"
+    assert bob is not None
+    assert bob.forked_from == "alice"
+    assert git(git_repo, "show", f"ensemble/{TEAM}/bob:bob.txt") == "the other road\n"
     assert lead_now is not None
     # The team the coordinator holds follows the lead's new session.
     assert team.lead_session_id == lead_now.lead_session_id
@@ -216,10 +216,10 @@ async def test_a_teammate_forks_itself_when_allowed_and_forks_survive_a_restart(
     # ensemble-tui restarts: the fork and the lead's new session are picked up again.
     async with running_team(options) as coord:
         notes = await resume_team(coord, lead_now)
-        tib_state = coord.session_of("tib")
+        bob_state = coord.session_of("bob")
         lead_state = coord.session_of(LEAD_NAME)
     assert notes == []
-    assert tib_state is not None
-    assert tib_state.directory == str(tib.worktree_path)
+    assert bob_state is not None
+    assert bob_state.directory == str(bob.worktree_path)
     assert lead_state is not None
     assert lead_state.session_id == lead_now.lead_session_id

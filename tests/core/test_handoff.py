@@ -18,7 +18,7 @@ from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.models import CompactionPart, TextPart, UserMessage
-from tests.conftest import TeamOptions, first_request_playing, running_team
+from tests.conftest import TEAM, TeamOptions, first_request_playing, running_team
 
 
 def handing_off(mode: str, then: str, **extra: str) -> str:
@@ -31,15 +31,15 @@ def handing_off(mode: str, then: str, **extra: str) -> str:
 
 
 LEAD = script_block(
-    tool("ensemble_team_create", name="relay"),
+    tool("ensemble_team_create", name=TEAM),
     tool(
         "ensemble_team_spawn",
-        name="mia",
+        name="alice",
         prompt="Go.\n" + handing_off("message", "as plan", agent="plan"),
     ),
-    tool("ensemble_team_spawn", name="nia", prompt="Go.\n" + handing_off("new", "fresh start")),
+    tool("ensemble_team_spawn", name="bob", prompt="Go.\n" + handing_off("new", "fresh start")),
     tool(
-        "ensemble_team_spawn", name="cia", prompt="Go.\n" + handing_off("compact", "after summary")
+        "ensemble_team_spawn", name="carl", prompt="Go.\n" + handing_off("compact", "after summary")
     ),
     {"text": "spawned"},
 )
@@ -53,58 +53,62 @@ async def test_the_three_hand_offs_happen_when_the_turn_ends(
         await drive_team(coord, LEAD, 240)
         control = TeamControl(coord)
         assert coord.team is not None
-        mia, nia, cia = (coord.store.get_member(coord.team.id, n) for n in ("mia", "nia", "cia"))
-        mia_messages = await control.transcript("mia")
-        nia_messages = await control.transcript("nia")
-        cia_messages = await control.transcript("cia")
-        nia_state = coord.session_of("nia")
-        earlier = coord.store.earlier_sessions(coord.team.id, "nia")
+        alice, bob, carl = (
+            coord.store.get_member(coord.team.id, n) for n in ("alice", "bob", "carl")
+        )
+        alice_messages = await control.transcript("alice")
+        bob_messages = await control.transcript("bob")
+        carl_messages = await control.transcript("carl")
+        bob_state = coord.session_of("bob")
+        earlier = coord.store.earlier_sessions(coord.team.id, "bob")
         kinds = [event.type for event in coord.feed.recent]
         # The agent sticks: the next prompt runs as plan too.
-        await control.send("mia", "And again.")
+        await control.send("alice", "And again.")
         await coord.wait_until_settled(limit=60)
-        again = await control.transcript("mia")
-    assert mia is not None
-    assert nia is not None
-    assert cia is not None
+        again = await control.transcript("alice")
+    assert alice is not None
+    assert bob is not None
+    assert carl is not None
 
     # message: the next turn ran as the plan agent, in the same session.
-    users = [m.info for m in mia_messages if isinstance(m.info, UserMessage)]
+    users = [m.info for m in alice_messages if isinstance(m.info, UserMessage)]
     assert [u.agent for u in users][-1] == "plan"
-    assert mia.agent == "plan"
-    assert mia_messages[-1].info.model_dump(by_alias=True).get("agent") == "plan"
+    assert alice.agent == "plan"
+    assert alice_messages[-1].info.model_dump(by_alias=True).get("agent") == "plan"
     later = [m.info for m in again if isinstance(m.info, UserMessage)]
     assert len(later) == len(users) + 1
     assert later[-1].agent == "plan"
 
     # new: a fresh session in the same worktree started with the note; the old one is kept.
-    worktree = git_repo.parent / "worktrees" / "relay" / "nia"
-    assert nia_state is not None
-    assert nia_state.directory == str(worktree)
-    assert nia.session_id == nia_state.session_id
-    assert [e.session_id for e in earlier] != [nia.session_id]
+    worktree = git_repo.parent / "worktrees" / TEAM / "bob"
+    assert bob_state is not None
+    assert bob_state.directory == str(worktree)
+    assert bob.session_id == bob_state.session_id
+    assert [e.session_id for e in earlier] != [bob.session_id]
     assert len(earlier) == 1
-    first_text = "".join(p.text for p in nia_messages[0].parts if isinstance(p, TextPart))
+    first_text = "".join(p.text for p in bob_messages[0].parts if isinstance(p, TextPart))
     assert "handed the work over to you" in first_text
     assert "Go on (new)" in first_text
-    assert "You are nia, a teammate in team relay" in first_text
-    assert len(nia_messages) == 2
+    assert f"You are bob, a teammate in team {TEAM}" in first_text
+    assert len(bob_messages) == 2
 
     # compact: a compaction and its summary come before the follow-up, which carries the
     # team context again.
     compaction_at = next(
-        i for i, m in enumerate(cia_messages) if any(isinstance(p, CompactionPart) for p in m.parts)
+        i
+        for i, m in enumerate(carl_messages)
+        if any(isinstance(p, CompactionPart) for p in m.parts)
     )
     follow_up_at = next(
         i
-        for i, m in enumerate(cia_messages)
+        for i, m in enumerate(carl_messages)
         if any(isinstance(p, TextPart) and p.text.startswith("[ensemble] Your") for p in m.parts)
     )
     assert compaction_at + 1 < follow_up_at
-    assert cia_messages[compaction_at + 1].info.role == "assistant"
+    assert carl_messages[compaction_at + 1].info.role == "assistant"
     request = first_request_playing(scripted_model, since, text="after summary")
     assert request["last_user"].startswith("[ensemble] Your conversation was summarized")
-    assert "You are cia, a teammate in team relay" in request["last_user"]
+    assert f"You are carl, a teammate in team {TEAM}" in request["last_user"]
 
     assert kinds.count("handoff.queued") == kinds.count("handoff.done") == 3
     assert "member.compacted" in kinds
@@ -142,16 +146,16 @@ async def test_after_a_compaction_from_outside_the_next_prompt_says_who_it_is(
     """A compaction ensemble-tui did not ask for (OpenCode's own, or /compact in its TUI)
     is learnt from the session.compacted event."""
     lead = script_block(
-        tool("ensemble_team_create", name="squeeze"),
-        tool("ensemble_team_spawn", name="oli", prompt="Go.\n" + script_block({"text": "ready"})),
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_spawn", name="alice", prompt="Go.\n" + script_block({"text": "ready"})),
         {"text": "spawned"},
     )
     since = len(scripted_model.requests)
     async with running_team(team_options()) as coord:
         await drive_team(coord, lead, 120)
-        oli = coord.session_of("oli")
-        assert oli is not None
-        assert oli.model is not None
+        alice = coord.session_of("alice")
+        assert alice is not None
+        assert alice.model is not None
         compacted: asyncio.Future[TeamEvent] = asyncio.get_running_loop().create_future()
 
         def note(event: TeamEvent) -> None:
@@ -159,21 +163,21 @@ async def test_after_a_compaction_from_outside_the_next_prompt_says_who_it_is(
                 compacted.set_result(event)
 
         stop = coord.feed.subscribe(note)
-        await coord.client.summarize(oli.session_id, oli.directory, oli.model)
+        await coord.client.summarize(alice.session_id, alice.directory, alice.model)
         # The event, not the summarize call's answer, is how a compaction is learnt.
         async with asyncio.timeout(60):
             event = await compacted
         stop()
-        await TeamControl(coord).send("oli", "Carry on.\n" + script_block({"text": "carried on"}))
+        await TeamControl(coord).send("alice", "Carry on.\n" + script_block({"text": "carried on"}))
         await coord.wait_until_settled(limit=60)
-    assert event.member == "oli"
+    assert event.member == "alice"
     request = first_request_playing(scripted_model, since, text="carried on")
     assert request["last_user"].startswith("[ensemble] Your conversation was summarized")
-    assert "You are oli, a teammate in team squeeze" in request["last_user"]
-    assert event.member == "oli"
+    assert f"You are alice, a teammate in team {TEAM}" in request["last_user"]
+    assert event.member == "alice"
 
 
-RIA = script_block(
+ALICE = script_block(
     tool(
         "ensemble_team_handoff",
         mode="new",
@@ -181,9 +185,9 @@ RIA = script_block(
     ),
     {"delay": 6, "text": "handing off (new)"},
 )
-LEAD_OF_RIA = script_block(
-    tool("ensemble_team_create", name="restarted"),
-    tool("ensemble_team_spawn", name="ria", prompt="Go.\n" + RIA),
+LEAD_OF_ALICE = script_block(
+    tool("ensemble_team_create", name=TEAM),
+    tool("ensemble_team_spawn", name="alice", prompt="Go.\n" + ALICE),
     {"text": "spawned"},
 )
 
@@ -198,23 +202,23 @@ async def test_a_hand_off_waiting_for_its_turn_survives_a_restart(
         queued = asyncio.Event()
         first.feed.subscribe(lambda event: queued.set() if event.type == "handoff.queued" else None)
         lead = await first.start_lead()
-        await first.prompt(lead, LEAD_OF_RIA)
+        await first.prompt(lead, LEAD_OF_ALICE)
         async with asyncio.timeout(120):
             await queued.wait()
         assert first.team is not None
-        before = first.store.get_member(first.team.id, "ria")
+        before = first.store.get_member(first.team.id, "alice")
 
     async with running_team(options) as again:
         await start_or_resume(again)
         await again.wait_until_settled(limit=120)
         assert again.team is not None
-        ria = again.store.get_member(again.team.id, "ria")
-        transcript = await TeamControl(again).transcript("ria")
-        done = [e for e in again.feed.recent if e.type == "handoff.done" and e.member == "ria"]
+        alice = again.store.get_member(again.team.id, "alice")
+        transcript = await TeamControl(again).transcript("alice")
+        done = [e for e in again.feed.recent if e.type == "handoff.done" and e.member == "alice"]
 
     assert before is not None
-    assert ria is not None
+    assert alice is not None
     assert len(done) == 1
-    assert ria.session_id != before.session_id
+    assert alice.session_id != before.session_id
     first_text = "".join(p.text for p in transcript[0].parts if isinstance(p, TextPart))
     assert "Go on after the restart" in first_text

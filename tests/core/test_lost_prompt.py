@@ -25,7 +25,7 @@ from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.models import MessageWithParts, TextPart
 from ensemble_tui.options import RunOptions
-from tests.conftest import TeamOptions, running_team
+from tests.conftest import TEAM, TeamOptions, running_team
 from tests.core.conftest import LostPromptTransport, create_team, spawn_through
 
 WORK = "Write bob.txt, bob."
@@ -74,7 +74,7 @@ async def test_a_first_prompt_kept_without_its_text_is_sent_again_when_the_team_
     )
     options = team_options()
     async with running_team(options) as first:
-        team = await create_team(first, "emptied")
+        team = await create_team(first, TEAM)
         losing = TextLostTransport(WORK)
         await spawn_through(first, team, losing, SpawnRequest("bob", f"{WORK}\n{bob}"))
         assert losing.lost == 1
@@ -109,7 +109,7 @@ async def test_a_first_prompt_opencode_never_kept_is_sent_again_when_the_team_re
     )
     options = team_options()
     async with running_team(options) as first:
-        team = await create_team(first, "lost")
+        team = await create_team(first, TEAM)
         losing = LostPromptTransport(WORK)
         await spawn_through(first, team, losing, SpawnRequest("bob", f"{WORK}\n{bob}"))
         assert losing.lost == 1

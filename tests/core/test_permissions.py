@@ -11,7 +11,7 @@ from ensemble_tui.core.team.events import PermissionAsked, QuestionAsked
 from ensemble_tui.demo.scenarios import permission_story, tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart
-from tests.conftest import TeamOptions, running_team
+from tests.conftest import TEAM, TeamOptions, running_team
 
 
 async def test_an_allowed_permission_lets_the_teammate_continue(
@@ -26,28 +26,28 @@ async def test_an_allowed_permission_lets_the_teammate_continue(
             lambda event: asked.set() if isinstance(event, PermissionAsked) else None
         )
         lead = await coord.start_lead()
-        await coord.prompt(lead, permission_story(outside))
+        await coord.prompt(lead, permission_story(outside, TEAM, "dina"))
         async with asyncio.timeout(60):
             await asked.wait()
         (request,) = control.pending()
-        assert request.member == "dana"
+        assert request.member == "dina"
         assert request.permission is not None
         assert request.permission.permission == "external_directory"
-        assert "dana asks to use external_directory" in request.describe()
+        assert "dina asks to use external_directory" in request.describe()
         assert coord.team is not None
-        dana = coord.store.get_member(coord.team.id, "dana")
-        assert dana is not None
-        assert dana.status is MemberStatus.NEEDS_PERMISSION
+        dina = coord.store.get_member(coord.team.id, "dina")
+        assert dina is not None
+        assert dina.status is MemberStatus.NEEDS_PERMISSION
         assert not coord.settled(), "a pending permission keeps the team unsettled"
 
         assert await control.answer_permission(request, "once") == "Allowed once."
         await coord.wait_until_settled(limit=120)
-        assert (outside / "shared.txt").read_text() == "from dana\n"
+        assert (outside / "shared.txt").read_text() == "from dina\n"
         assert control.pending() == []
         kinds = [event.type for event in coord.feed.recent]
         assert kinds.index("permission.asked") < kinds.index("permission.answered")
         sent = [e for e in coord.feed.recent if e.type == "message.sent"]
-        assert [(e.sender, e.recipient) for e in sent] == [("dana", "lead")]
+        assert [(e.sender, e.recipient) for e in sent] == [("dina", "lead")]
 
 
 async def test_a_teammates_question_waits_for_the_humans_answer(
@@ -68,8 +68,8 @@ async def test_a_teammates_question_waits_for_the_humans_answer(
     )
     teammate = script_block(ask, {"text": "noted"})
     lead = script_block(
-        tool("ensemble_team_create", name="quiz"),
-        tool("ensemble_team_spawn", name="quinn", prompt="Ask.\n" + teammate),
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_spawn", name="alice", prompt="Ask.\n" + teammate),
         {"text": "spawned"},
     )
     async with running_team(team_options()) as coord:
@@ -84,15 +84,15 @@ async def test_a_teammates_question_waits_for_the_humans_answer(
             await asked.wait()
         (request,) = control.pending()
         assert request.question is not None
-        assert request.describe() == "quinn asks: Which colour?"
+        assert request.describe() == "alice asks: Which colour?"
         assert coord.team is not None
-        quinn = coord.store.get_member(coord.team.id, "quinn")
-        assert quinn is not None
-        assert quinn.status is MemberStatus.NEEDS_ANSWER
+        alice = coord.store.get_member(coord.team.id, "alice")
+        assert alice is not None
+        assert alice.status is MemberStatus.NEEDS_ANSWER
 
         assert await control.answer_question(request, [["blue"]]) == "Answered."
         await coord.wait_until_settled(limit=120)
-        state = coord.session_of("quinn")
+        state = coord.session_of("alice")
         assert state is not None
         outputs = [
             part.state.output

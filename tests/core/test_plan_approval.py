@@ -8,7 +8,7 @@ from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.models import ToolCompleted, ToolPart
-from tests.conftest import TeamOptions, running_team
+from tests.conftest import TEAM, TeamOptions, running_team
 
 PLANNER = script_block(
     tool("write", filePath="early.txt", content="too soon\n"),
@@ -18,11 +18,14 @@ PLANNER = script_block(
     {"text": "Done as planned."},
 )
 LEAD = script_block(
-    tool("ensemble_team_create", name="plans"),
-    tool("ensemble_team_spawn", name="pia", prompt="Plan first.\n" + PLANNER, plan_approval=True),
-    {"text": "Waiting for pia's plan."},
-    {"await": "plan: write plan.txt", **tool("ensemble_team_message", to="pia", text="Approved.")},
-    {"text": "Approved pia."},
+    tool("ensemble_team_create", name=TEAM),
+    tool("ensemble_team_spawn", name="alice", prompt="Plan first.\n" + PLANNER, plan_approval=True),
+    {"text": "Waiting for alice's plan."},
+    {
+        "await": "plan: write plan.txt",
+        **tool("ensemble_team_message", to="alice", text="Approved."),
+    },
+    {"text": "Approved alice."},
 )
 
 
@@ -31,19 +34,19 @@ async def test_write_access_comes_with_the_approval(
 ) -> None:
     async with running_team(team_options(LEAD)) as coord:
         await drive_team(coord, LEAD, 180)
-        pia = coord.session_of("pia")
-        assert pia is not None
+        alice = coord.session_of("alice")
+        assert alice is not None
         calls = [
             part
-            for entry in await coord.client.messages(pia.session_id, pia.directory)
+            for entry in await coord.client.messages(alice.session_id, alice.directory)
             for part in entry.parts
             if isinstance(part, ToolPart) and not part.tool.startswith("ensemble_")
         ]
         assert coord.team is not None
-        member = coord.store.get_member(coord.team.id, "pia")
+        member = coord.store.get_member(coord.team.id, "alice")
         kinds = [event.type for event in coord.feed.recent]
 
-    worktree = git_repo.parent / "worktrees" / "plans" / "pia"
+    worktree = git_repo.parent / "worktrees" / TEAM / "alice"
     # Before the approval OpenCode does not even offer the write tool.
     early, later = calls
     assert early.tool == "invalid"

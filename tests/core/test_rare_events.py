@@ -26,7 +26,7 @@ from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.models import TextPart
-from tests.conftest import TeamOptions, running_team
+from tests.conftest import TEAM, TeamOptions, running_team
 
 
 async def _heard_by(coord: Coordinator, name: str) -> list[str]:
@@ -66,7 +66,7 @@ ALICE_REPORTS = script_block(
     {"text": "Reported."},
 )
 LEAD_VIEWS = script_block(
-    tool("ensemble_team_create", name="polite"),
+    tool("ensemble_team_create", name=TEAM),
     tool("ensemble_team_spawn", name="alice", prompt="Report.\n" + ALICE_REPORTS),
     {"text": "Waiting for alice."},
     {"await": "the notes are written", **tool("ensemble_team_view", member="alice")},
@@ -96,7 +96,7 @@ ALICE_SLOW = script_block(
     {"delay": 30, "text": "Too late."},
 )
 LEAD_STOPS = script_block(
-    tool("ensemble_team_create", name="late"),
+    tool("ensemble_team_create", name=TEAM),
     tool("ensemble_team_spawn", name="alice", prompt="Work slowly.\n" + ALICE_SLOW),
     {"text": "Waiting for alice."},
     {"await": "starting on the notes", **tool("ensemble_team_message", to="alice", text="Also x.")},
@@ -127,7 +127,7 @@ async def test_a_message_waiting_for_a_member_stopped_mid_turn_is_undeliverable(
 
 
 LEAD_SPAWNS = script_block(
-    tool("ensemble_team_create", name="gone"),
+    tool("ensemble_team_create", name=TEAM),
     tool("ensemble_team_spawn", name="alice", prompt="Wait.\n" + script_block({"text": "ok"})),
     {"text": "Spawned alice."},
 )
@@ -172,7 +172,7 @@ async def test_a_member_whose_worktree_vanished_is_lost_on_resume(
         assert again.team is not None
         kept = again.store.get_member(again.team.id, "alice")
 
-    assert said == "Resumed the unfinished team gone."
+    assert said == f"Resumed the unfinished team {TEAM}."
     assert [note.split(":")[0] for note in resumed[-1].notes] == ["alice"]
     assert [e.member for e in lost] == ["alice"]
     assert "worktree" in (lost[0].text or "")
@@ -181,9 +181,9 @@ async def test_a_member_whose_worktree_vanished_is_lost_on_resume(
 
 
 LEAD_BUSY_MODEL = script_block(
-    tool("ensemble_team_create", name="busy"),
-    tool("ensemble_team_spawn", name="hal", prompt="Hello\n" + script_block({"fail": 503})),
-    {"text": "Spawned hal."},
+    tool("ensemble_team_create", name=TEAM),
+    tool("ensemble_team_spawn", name="alice", prompt="Hello\n" + script_block({"fail": 503})),
+    {"text": "Spawned alice."},
 )
 
 
@@ -194,9 +194,9 @@ async def test_a_busy_provider_is_reported_as_rate_limited(team_options: TeamOpt
         await coord.prompt(lead, LEAD_BUSY_MODEL)
         await _until_recorded(coord, "member.rate_limited")
         limited = [e for e in coord.feed.recent if isinstance(e, MemberRateLimited)]
-        hal = coord.session_of("hal")
-        assert hal is not None
-        await coord.client.abort(hal.session_id, hal.directory)
+        alice = coord.session_of("alice")
+        assert alice is not None
+        await coord.client.abort(alice.session_id, alice.directory)
 
-    assert limited[0].member == "hal"
+    assert limited[0].member == "alice"
     assert limited[0].next_attempt

@@ -22,7 +22,7 @@ from ensemble_tui.core.team.events import TeamEvent, TeamReported
 from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.headless import drive_team
-from tests.conftest import TeamOptions, running_team
+from tests.conftest import TEAM, TeamOptions, running_team
 
 
 def worker(name: str, task: str, path: str, content: str) -> str:
@@ -36,7 +36,7 @@ def worker(name: str, task: str, path: str, content: str) -> str:
 
 def lead_script() -> str:
     return script_block(
-        tool("ensemble_team_create", name="reported"),
+        tool("ensemble_team_create", name=TEAM),
         tool(
             "ensemble_team_tasks_add",
             tasks=[{"content": "Write dina.txt"}, {"content": "Rewrite the README"}],
@@ -77,7 +77,7 @@ async def test_the_report_says_what_was_done_checked_merged_kept_and_spent(
         )
 
     assert isinstance(report, TeamReported)
-    assert report.team == "reported"
+    assert report.team == TEAM
     assert report.reason == "cleaned up"
     rows = {row["name"]: row for row in report.members}
     dina, carl = rows["dina"], rows["carl"]
@@ -98,7 +98,7 @@ async def test_the_report_says_what_was_done_checked_merged_kept_and_spent(
     assert report.tasks_open == []
     assert report.seconds > 0
     text = report.text or ""
-    assert "# Team reported: cleaned up" in text
+    assert f"# Team {TEAM}: cleaned up" in text
     assert "2 tasks done, 0 open" in text
     assert "`dina.txt`" in text
     assert "kept (" in text

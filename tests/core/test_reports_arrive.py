@@ -6,7 +6,7 @@ from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.models import TextPart
-from tests.conftest import TeamOptions, running_team
+from tests.conftest import TEAM, TeamOptions, running_team
 
 REPORT = "OK, t1 is finished: alice.txt is written and committed on my branch."
 ALICE = script_block(
@@ -15,7 +15,7 @@ ALICE = script_block(
     {"text": "Reported."},
 )
 LEAD = script_block(
-    tool("ensemble_team_create", name="reports"),
+    tool("ensemble_team_create", name=TEAM),
     tool("ensemble_team_spawn", name="alice", prompt="Write alice.txt.\n" + ALICE),
     {"text": "Waiting for alice."},
     {"await": "alice.txt is written and committed", "text": "Alice reported."},

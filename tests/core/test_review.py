@@ -28,9 +28,8 @@ from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID, ScriptedModel
 from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.client import OpenCodeError
-from tests.conftest import TeamOptions, git, running_team
+from tests.conftest import TEAM, TeamOptions, git, running_team
 
-TEAM = "reviewed"
 REASON = "app.txt still says BROKEN; it must say FIXED"
 FIX_NOW = "fix it now"
 # A reviewer is listed team_review only, so OpenCode itself refuses any other team tool.
@@ -177,33 +176,33 @@ async def test_a_reviewer_that_gives_no_verdict_is_asked_once_more_then_blocks_t
     team_options: TeamOptions, scripted_model: ScriptedModel
 ) -> None:
     silent = script_block({"text": "Looks fine to me."}, {"text": "Still fine."})
-    dora = script_block(
+    carl = script_block(
         tool("ensemble_team_claim", task_id="t1"),
-        *write_and_commit("dora", "notes.txt", "notes\n"),
+        *write_and_commit("carl", "notes.txt", "notes\n"),
         tool("ensemble_team_tasks_complete", task_id="t1", result="notes\n" + silent),
         {"text": "t1 is done."},
     )
     lead = script_block(
-        tool("ensemble_team_create", name="silent"),
+        tool("ensemble_team_create", name=TEAM),
         tool("ensemble_team_tasks_add", tasks=[{"content": "Write notes.txt"}]),
-        tool("ensemble_team_spawn", name="dora", prompt="Do t1.\n" + dora),
-        {"text": "dora is at work."},
+        tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl),
+        {"text": "carl is at work."},
     )
     # No check is set: the review follows the completion itself.
     async with running_team(team_options(review_agent="plan")) as coord:
         await drive_team(coord, lead, 120)
         team = coord.require_team()
         (review,) = coord.store.reviews.list_reviews(team.id)
-        dora_member = coord.require_member("dora")
+        carl_member = coord.require_member("carl")
         with pytest.raises(Refused, match="gave no verdict") as refused:
-            await merge_member(coord, team, dora_member)
-        merged = await merge_member(coord, team, dora_member, override=True)
+            await merge_member(coord, team, carl_member)
+        merged = await merge_member(coord, team, carl_member, override=True)
     assert review.verdict is Verdict.NO_VERDICT
     assert "ended its turn twice without calling team_review" in review.reasons
-    assert "The merge of dora is refused because the review" in str(refused.value)
+    assert "The merge of carl is refused because the review" in str(refused.value)
     asked = [r for r in scripted_model.requests if r["last_user"].startswith(ASK_AGAIN[:40])]
     assert asked, "the reviewer was asked once more for its verdict"
-    assert "Merged dora" in merged
+    assert "Merged carl" in merged
 
 
 async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resumed(
@@ -211,17 +210,17 @@ async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resum
 ) -> None:
     # The reviewer takes a moment to answer: ensemble-tui stops before it has.
     slow = script_block({"delay": 3, **tool("ensemble_team_review", verdict="approve")})
-    eva = script_block(
+    carl = script_block(
         tool("ensemble_team_claim", task_id="t1"),
-        *write_and_commit("eva", "eva.txt", "eva\n"),
-        tool("ensemble_team_tasks_complete", task_id="t1", result="eva\n" + slow),
+        *write_and_commit("carl", "carl.txt", "carl\n"),
+        tool("ensemble_team_tasks_complete", task_id="t1", result="carl\n" + slow),
         {"text": "t1 is done."},
     )
     lead = script_block(
-        tool("ensemble_team_create", name="resumed"),
-        tool("ensemble_team_tasks_add", tasks=[{"content": "Write eva.txt"}]),
-        tool("ensemble_team_spawn", name="eva", prompt="Do t1.\n" + eva),
-        {"text": "eva is at work."},
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_tasks_add", tasks=[{"content": "Write carl.txt"}]),
+        tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl),
+        {"text": "carl is at work."},
     )
     options = team_options(review_agent="build")
     async with running_team(options) as coord:
@@ -239,7 +238,7 @@ async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resum
         cut, again = coord.store.reviews.list_reviews(team.id)
         with pytest.raises(OpenCodeError):
             await coord.client.get_session(str(first.session), str(coord.repo_root))
-    assert notes == ["eva: its review was cut short; it is reviewed again"]
+    assert notes == ["carl: its review was cut short; it is reviewed again"]
     assert cut.verdict is Verdict.NO_VERDICT
     assert cut.reasons == "cut short when ensemble-tui stopped"
     assert again.verdict is Verdict.APPROVED

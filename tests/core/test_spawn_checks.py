@@ -17,15 +17,15 @@ from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
 from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
 from ensemble_tui.opencode.client import OpenCodeClient
-from tests.conftest import TeamOptions, git, running_team
+from tests.conftest import TEAM, TeamOptions, git, running_team
 
 SCRIPTED = f"{PROVIDER_ID}/{MODEL_ID}"
 
 
-async def lead_with_team(coordinator: Coordinator, name: str = "checks") -> Caller:
+async def lead_with_team(coordinator: Coordinator) -> Caller:
     lead = await coordinator.start_lead()
     caller = Caller("lead", is_lead=True, team_id=None, session_id=lead.session_id)
-    await TeamTools(coordinator).team_create(caller, name)
+    await TeamTools(coordinator).team_create(caller, TEAM)
     assert coordinator.team is not None
     return Caller("lead", is_lead=True, team_id=coordinator.team.id, session_id=lead.session_id)
 
@@ -79,20 +79,20 @@ async def test_a_known_agent_and_model_are_accepted(team_options: TeamOptions) -
     async with running_team(team_options()) as coord:
         caller = await lead_with_team(coord)
         answer = await TeamTools(coord).team_spawn(
-            caller, "ann", "do it", "plan", "scripted/script", True, False
+            caller, "alice", "do it", "plan", "scripted/script", True, False
         )
-        assert answer.startswith("Spawned ann (branch ensemble/checks/ann)")
+        assert answer.startswith(f"Spawned alice (branch ensemble/{TEAM}/alice)")
 
 
 async def test_a_team_has_at_most_max_members_teammates_even_when_spawned_at_once(
     tmp_path: Path, git_repo: Path, team_options: TeamOptions
 ) -> None:
     async with running_team(team_options(max_members=2)) as coord:
-        caller = await lead_with_team(coord, "small")
+        caller = await lead_with_team(coord)
         tools = TeamTools(coord)
+        names = ("alice", "bob", "carl", "dina")
         spawns = [
-            tools.team_spawn(caller, name, "do it", "build", None, True, False)
-            for name in ("ann", "bob", "cid", "dee")
+            tools.team_spawn(caller, name, "do it", "build", None, True, False) for name in names
         ]
         answers = await asyncio.gather(*spawns, return_exceptions=True)
         spawned = [a for a in answers if isinstance(a, str)]
@@ -104,11 +104,12 @@ async def test_a_team_has_at_most_max_members_teammates_even_when_spawned_at_onc
         assert coord.team is not None
         assert len(coord.members()) == 3, "the lead and two teammates"
 
-        # An ended teammate makes room for another.
+        # An ended teammate makes room for another (named as one refused before).
         first = next(m for m in coord.members() if m.name != "lead")
         coord.end_member(first, MemberStatus.SHUT_DOWN)
-        answer = await tools.team_spawn(caller, "eve", "do it", "build", None, True, False)
-        assert answer.startswith("Spawned eve")
+        another = next(n for n, a in zip(names, answers, strict=True) if isinstance(a, Refused))
+        answer = await tools.team_spawn(caller, another, "do it", "build", None, True, False)
+        assert answer.startswith(f"Spawned {another}")
 
 
 class LostAnswerTransport(httpx.AsyncBaseTransport):
@@ -135,21 +136,21 @@ async def test_a_session_made_by_a_spawn_whose_answer_timed_out_is_deleted(
     tmp_path: Path, git_repo: Path, team_options: TeamOptions
 ) -> None:
     async with running_team(team_options()) as coord:
-        await lead_with_team(coord, "lost")
+        await lead_with_team(coord)
         team = coord.team
         assert team is not None
         real_client = coord.client
-        worktree = git_repo.parent / "worktrees" / "lost" / "ann"
+        worktree = git_repo.parent / "worktrees" / TEAM / "alice"
         async with OpenCodeClient(
             real_client.base_url, password=real_client.password, transport=LostAnswerTransport()
         ) as losing:
             coord.client = losing
             try:
-                with pytest.raises(Refused, match=r"Could not spawn ann: .*no answer"):
-                    await spawn_teammate(coord, team, SpawnRequest("ann", "do it"))
+                with pytest.raises(Refused, match=r"Could not spawn alice: .*no answer"):
+                    await spawn_teammate(coord, team, SpawnRequest("alice", "do it"))
             finally:
                 coord.client = real_client
-        await nothing_made(coord, tmp_path, git_repo, "ann")
+        await nothing_made(coord, tmp_path, git_repo, "alice")
         left = await coord.client.list_sessions(str(worktree))
         assert [s.title for s in left if s.directory == str(worktree)] == []
 
@@ -158,7 +159,7 @@ async def test_one_call_spawns_several_at_once_and_says_which_could_not(
     tmp_path: Path, git_repo: Path, team_options: TeamOptions
 ) -> None:
     async with running_team(team_options(max_members=3)) as coord:
-        caller = await lead_with_team(coord, "many")
+        caller = await lead_with_team(coord)
         assert coord.team is not None
         team_id = coord.team.id
         # When the first spawn is done, how many had been started: all, if at once.
@@ -169,17 +170,17 @@ async def test_one_call_spawns_several_at_once_and_says_which_could_not(
                 started_when_first_done.append(len(coord.store.list_members(team_id)) - 1)
 
         coord.feed.subscribe(on_event)
-        more = [SpawnRequest(name, f"Do {name}.") for name in ("bea", "cal", "dot")]
+        more = [SpawnRequest(name, f"Do {name}.") for name in ("bob", "carl", "dina")]
         answer = await TeamTools(coord).team_spawn(
-            caller, "abe", "Do abe.", "build", None, True, False, more
+            caller, "alice", "Do alice.", "build", None, True, False, more
         )
         lines = answer.splitlines()
         assert sum(line.startswith("Spawned ") for line in lines) == 3, answer
         assert sum("max_members = 3" in line for line in lines) == 1, answer
         assert started_when_first_done == [3], "the others were under way before one was done"
-        with pytest.raises(Refused, match="names abe more than once"):
+        with pytest.raises(Refused, match="names alice more than once"):
             await TeamTools(coord).team_spawn(
-                caller, "abe", "x", "build", None, True, False, [SpawnRequest("abe", "y")]
+                caller, "alice", "x", "build", None, True, False, [SpawnRequest("alice", "y")]
             )
 
 
@@ -205,21 +206,23 @@ async def test_a_spawn_of_several_reads_the_agents_and_providers_once(
     """Each read costs OpenCode CPU: the spawns of one call check the agent and model
     with one read of each, and a later spawn reads them again (they may have changed)."""
     async with running_team(team_options(max_members=4)) as coord:
-        caller = await lead_with_team(coord, "reads")
+        caller = await lead_with_team(coord)
         real = coord.client
         counting = CountingTransport()
         async with OpenCodeClient(real.base_url, password=real.password, transport=counting) as c:
             coord.client = c
             try:
-                more = [SpawnRequest(name, f"Do {name}.", model=SCRIPTED) for name in ("bo", "cy")]
+                more = [
+                    SpawnRequest(name, f"Do {name}.", model=SCRIPTED) for name in ("bob", "carl")
+                ]
                 answer = await TeamTools(coord).team_spawn(
-                    caller, "al", "Do al.", "build", SCRIPTED, True, False, more
+                    caller, "alice", "Do alice.", "build", SCRIPTED, True, False, more
                 )
                 assert answer.count("Spawned ") == 3, answer
                 assert counting.counts["GET /agent"] == 1
                 assert counting.counts["GET /config/providers"] == 1
                 await TeamTools(coord).team_spawn(
-                    caller, "di", "Do di.", "build", SCRIPTED, True, False, []
+                    caller, "dina", "Do dina.", "build", SCRIPTED, True, False, []
                 )
                 assert counting.counts["GET /agent"] == 2
                 assert counting.counts["GET /config/providers"] == 2

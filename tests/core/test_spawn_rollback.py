@@ -11,13 +11,13 @@ from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.identity import Caller
 from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
 from ensemble_tui.core.team.team_tools import TeamTools
-from tests.conftest import TeamOptions, git, running_team
+from tests.conftest import TEAM, TeamOptions, git, running_team
 
 
 async def lead_with_team(coordinator: Coordinator) -> None:
     lead = await coordinator.start_lead()
     caller = Caller("lead", is_lead=True, team_id=None, session_id=lead.session_id)
-    await TeamTools(coordinator).team_create(caller, "rollback")
+    await TeamTools(coordinator).team_create(caller, TEAM)
     assert lead.session_id == caller.session_id
 
 
@@ -38,8 +38,8 @@ async def test_a_failed_tool_registration_undoes_worktree_branch_session_and_mem
             assert coord.spawn_failures == attempt + 1
 
         assert coord.store.get_member(team.id, "alice") is None
-        assert "ensemble/rollback/alice" not in git(git_repo, "branch", "--list")
-        assert not (git_repo.parent / "worktrees" / "rollback" / "alice").exists()
+        assert f"ensemble/{TEAM}/alice" not in git(git_repo, "branch", "--list")
+        assert not (git_repo.parent / "worktrees" / TEAM / "alice").exists()
         assert "alice" not in git(git_repo, "worktree", "list")
         sessions_after = {s.id for s in await coord.client.list_sessions(str(git_repo))}
         assert sessions_after == sessions_before
@@ -51,7 +51,7 @@ async def test_a_failed_tool_registration_undoes_worktree_branch_session_and_mem
             await spawn_teammate(coord, team, SpawnRequest("alice", "do it"))
         coord.spawn_failures = 0
         member = await spawn_teammate(coord, team, SpawnRequest("alice", "do it"))
-        assert member.branch == "ensemble/rollback/alice"
+        assert member.branch == f"ensemble/{TEAM}/alice"
         assert coord.spawn_failures == 0
 
 

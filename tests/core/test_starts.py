@@ -14,7 +14,7 @@ from ensemble_tui.core.team.spawn import SpawnRequest
 from ensemble_tui.core.team.starts import SessionListener, StartGate
 from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.opencode.events import Event, PartDelta
-from tests.conftest import TeamOptions, running_team
+from tests.conftest import TEAM, TeamOptions, running_team
 
 
 async def test_with_one_slot_a_teammate_starts_only_after_the_one_before_has(
@@ -24,7 +24,7 @@ async def test_with_one_slot_a_teammate_starts_only_after_the_one_before_has(
         lead = await coord.start_lead()
         caller = Caller("lead", is_lead=True, team_id=None, session_id=lead.session_id)
         tools = TeamTools(coord)
-        await tools.team_create(caller, "paced")
+        await tools.team_create(caller, TEAM)
         assert coord.team is not None
         caller = Caller("lead", is_lead=True, team_id=coord.team.id, session_id=lead.session_id)
         # At each spawn done: who else had a session then, and whether it had started.
@@ -41,13 +41,20 @@ async def test_with_one_slot_a_teammate_starts_only_after_the_one_before_has(
 
         coord.feed.subscribe(on_event)
         answer = await tools.team_spawn(
-            caller, "abe", "Do abe.", "build", None, True, False, [SpawnRequest("bea", "Do bea.")]
+            caller,
+            "alice",
+            "Do alice.",
+            "build",
+            None,
+            True,
+            False,
+            [SpawnRequest("bob", "Do bob.")],
         )
         assert answer.count("Spawned ") == 2, answer
         (first, before_first), (second, before_second) = seen
         assert before_first == {}, "the second made its session while the first was starting"
         assert before_second == {first: True}, "the second started before the first had"
-        assert {first, second} == {"abe", "bea"}
+        assert {first, second} == {"alice", "bob"}
 
 
 def gate(wait: float = 60.0) -> tuple[StartGate, list[SessionListener]]:

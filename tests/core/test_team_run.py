@@ -16,7 +16,7 @@ from ensemble_tui.core.team.taskboard import TaskBoard
 from ensemble_tui.demo.scenarios import two_teammates
 from ensemble_tui.headless import drive_team, feed_printer
 from ensemble_tui.options import RunOptions
-from tests.conftest import TeamOptions, git, running_team
+from tests.conftest import TEAM, TeamOptions, git, running_team
 
 
 def files_on_branch(repo: Path, branch: str) -> set[str]:
@@ -25,7 +25,7 @@ def files_on_branch(repo: Path, branch: str) -> set[str]:
 
 @pytest.fixture
 def options(team_options: TeamOptions) -> RunOptions:
-    return dataclasses.replace(team_options(two_teammates("demo")), json_output=True, timeout=240)
+    return dataclasses.replace(team_options(two_teammates(TEAM)), json_output=True, timeout=240)
 
 
 async def test_two_teammates_work_in_their_worktrees_and_report(
@@ -59,9 +59,9 @@ async def test_two_teammates_work_in_their_worktrees_and_report(
     )
 
     # Each teammate's work is on its own branch; the main checkout is untouched.
-    assert "alice.txt" in files_on_branch(git_repo, "ensemble/demo/alice")
-    assert {"bob.txt", "summary.txt"} <= files_on_branch(git_repo, "ensemble/demo/bob")
-    assert "alice.txt" not in files_on_branch(git_repo, "ensemble/demo/bob")
+    assert "alice.txt" in files_on_branch(git_repo, f"ensemble/{TEAM}/alice")
+    assert {"bob.txt", "summary.txt"} <= files_on_branch(git_repo, f"ensemble/{TEAM}/bob")
+    assert "alice.txt" not in files_on_branch(git_repo, f"ensemble/{TEAM}/bob")
     assert git(git_repo, "status", "--porcelain") == ""
     assert sorted(os.listdir(git_repo)) == [".git", "README.md"]
 

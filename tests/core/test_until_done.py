@@ -19,7 +19,7 @@ from ensemble_tui.core.team.events import TeamContinued, TeamEvent, TeamPaused, 
 from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.headless import EXIT_NO_PROGRESS, RunFailed, RunStopped, drive_team
-from tests.conftest import TeamOptions, git, running_team
+from tests.conftest import TEAM, TeamOptions, git, running_team
 
 TASKS = [{"content": "Write a.txt"}, {"content": "Write b.txt"}]
 
@@ -37,7 +37,7 @@ def worker(name: str, task: str, path: str) -> str:
 def lead_that_stops_early() -> str:
     """It adds two tasks and says it is finished; told what remains, it does the work."""
     return script_block(
-        tool("ensemble_team_create", name="undone"),
+        tool("ensemble_team_create", name=TEAM),
         tool("ensemble_team_tasks_add", tasks=TASKS),
         {"text": "All done!"},
         tool(
@@ -73,7 +73,7 @@ async def test_a_lead_that_stops_early_is_told_what_remains_and_finishes(
     assert outcomes == {"lead": "works in your tree", "alice": "merged", "bob": "merged"}
     assert (git_repo / "a.txt").read_text() == "alice wrote this\n"
     assert (git_repo / "b.txt").read_text() == "bob wrote this\n"
-    assert git(git_repo, "branch", "--list", "ensemble/undone/*") == ""
+    assert git(git_repo, "branch", "--list", f"ensemble/{TEAM}/*") == ""
 
 
 async def test_without_until_done_the_same_lead_stops_with_the_tasks_open(

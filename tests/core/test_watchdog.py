@@ -12,7 +12,7 @@ from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.events import Event, PartUpdated
 from ensemble_tui.opencode.models import StepFinishPart
-from tests.conftest import TeamOptions, git, running_team
+from tests.conftest import TEAM, TeamOptions, git, running_team
 
 QUIET = script_block(
     tool("ensemble_team_claim", task_id="t1"),
@@ -22,7 +22,7 @@ QUIET = script_block(
     {"text": "never reached"},
 )
 LEAD = script_block(
-    tool("ensemble_team_create", name="quiet"),
+    tool("ensemble_team_create", name=TEAM),
     tool("ensemble_team_tasks_add", tasks=[{"content": "something long"}]),
     tool("ensemble_team_spawn", name="gus", prompt="Work.\n" + QUIET),
     {"text": "spawned"},
@@ -78,7 +78,7 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
     assert gus.status is MemberStatus.TIMED_OUT
     assert task.status is TaskStatus.PENDING
     assert task.assignee is None
-    shown = git(git_repo, "show", "ensemble/quiet/gus:partial.txt")
+    shown = git(git_repo, "show", f"ensemble/{TEAM}/gus:partial.txt")
     assert shown == "half done\n"
     told = " ".join(str(p.model_dump()) for m in transcript for p in m.parts) + " ".join(lead_heard)
     assert "gus looks stalled" in told
@@ -88,8 +88,8 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
 async def test_a_model_that_fails_to_start_is_reported(team_options: TeamOptions) -> None:
     # The model exists (a spawn naming one that does not is refused) but rejects the request.
     lead_script = script_block(
-        tool("ensemble_team_create", name="broken"),
-        tool("ensemble_team_spawn", name="hal", prompt="Hello\n" + script_block({"fail": 400})),
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_spawn", name="alice", prompt="Hello\n" + script_block({"fail": 400})),
         {"text": "spawned"},
     )
     async with running_team(team_options(lead_script)) as coord:
@@ -98,10 +98,10 @@ async def test_a_model_that_fails_to_start_is_reported(team_options: TeamOptions
         await coord.wait_until_settled(limit=90)
         errors = [e.text or "" for e in coord.feed.recent if e.type == "member.error"]
         assert coord.team is not None
-        hal = coord.store.get_member(coord.team.id, "hal")
+        alice = coord.store.get_member(coord.team.id, "alice")
     assert any("the model failed to start" in text for text in errors), errors
-    assert hal is not None
-    assert hal.status is MemberStatus.ERROR
+    assert alice is not None
+    assert alice.status is MemberStatus.ERROR
 
 
 async def test_messages_to_a_timed_out_member_are_refused_and_the_team_still_settles(
@@ -110,8 +110,8 @@ async def test_messages_to_a_timed_out_member_are_refused_and_the_team_still_set
     """A timed-out member is ended: a direct message is refused (the sender is told why), a
     broadcast leaves it out, and nothing waits for delivery to it, so `run` can finish."""
     lead_script = script_block(
-        tool("ensemble_team_create", name="gone"),
-        tool("ensemble_team_spawn", name="ada", prompt="Wait.\n" + script_block({"text": "ok"})),
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_spawn", name="alice", prompt="Wait.\n" + script_block({"text": "ok"})),
         tool(
             "ensemble_team_spawn",
             name="gus",
@@ -124,12 +124,12 @@ async def test_messages_to_a_timed_out_member_are_refused_and_the_team_still_set
     )
     async with running_team(team_options(lead_script)) as coord:
 
-        def short_timeout_once_ada_is_idle(event: TeamEvent) -> None:
-            # Not before: a slow start of ada on a busy machine must not time it out too.
-            if event.type == "member.idle" and event.member == "ada":
+        def short_timeout_once_alice_is_idle(event: TeamEvent) -> None:
+            # Not before: a slow start of alice on a busy machine must not time it out too.
+            if event.type == "member.idle" and event.member == "alice":
                 coord.settings.timeout = 2.0
 
-        coord.feed.subscribe(short_timeout_once_ada_is_idle)
+        coord.feed.subscribe(short_timeout_once_alice_is_idle)
         lead = await coord.start_lead()
         await coord.prompt(lead, lead_script)
         await coord.wait_until_settled(limit=120)
@@ -151,6 +151,6 @@ async def test_messages_to_a_timed_out_member_are_refused_and_the_team_still_set
     assert gus is not None
     assert gus.status is MemberStatus.TIMED_OUT
     assert undelivered == 0
-    assert delivered == {"ada"}
+    assert delivered == {"alice"}
     told = " ".join(str(p.model_dump()) for m in transcript for p in m.parts)
     assert "gus has ended (timed-out)" in told

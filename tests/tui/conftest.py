@@ -22,6 +22,7 @@ from ensemble_tui.options import RunOptions
 from ensemble_tui.tui.app import EnsembleApp
 from ensemble_tui.tui.widgets.session import PromptBox
 from ensemble_tui.tui.widgets.teammates import TeammateList
+from tests.conftest import TEAM
 
 SIZE = (100, 30)
 LIMIT = 120
@@ -102,7 +103,7 @@ def members_listed(app: EnsembleApp) -> list[str]:
 
 
 def carl_writes_app(content: str, result: str) -> str:
-    """The lead's script: team "screen", task t1, and carl, who claims it, commits
+    """The lead's script: team TEAM, task t1, and carl, who claims it, commits
     *content* as app.txt and completes it with *result*."""
     carl = script_block(
         tool("ensemble_team_claim", task_id="t1"),
@@ -111,7 +112,7 @@ def carl_writes_app(content: str, result: str) -> str:
         {"text": "t1 is done."},
     )
     return script_block(
-        tool("ensemble_team_create", name="screen"),
+        tool("ensemble_team_create", name=TEAM),
         tool("ensemble_team_tasks_add", tasks=[{"content": "Write app.txt"}]),
         tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl),
         {"text": "spawned"},

@@ -22,7 +22,7 @@ from ensemble_tui.tui.widgets.attention import AttentionBar
 from ensemble_tui.tui.widgets.parts import ToolCall, UserText
 from ensemble_tui.tui.widgets.session import PromptBox, SessionPane
 from ensemble_tui.tui.widgets.teammates import TeammateList
-from tests.conftest import git
+from tests.conftest import TEAM, git
 from tests.tui.conftest import (
     LIMIT,
     SIZE,
@@ -38,7 +38,7 @@ from tests.tui.conftest import (
 
 async def test_a_team_appears_and_the_pane_follows_the_chosen_member(options: RunOptions) -> None:
     lead_script = script_block(
-        tool("ensemble_team_create", name="live"),
+        tool("ensemble_team_create", name=TEAM),
         tool(
             "ensemble_team_spawn",
             name="alice",
@@ -116,51 +116,51 @@ async def test_a_permission_is_answered_and_a_conflicting_merge_changes_nothing(
 ) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    dana = script_block(
-        tool("write", filePath=str(outside / "shared.txt"), content="from dana\n"),
-        *write_and_commit("dana", "README.md", "# dana's project\n"),
-        tool("ensemble_team_message", to="lead", text="dana: README rewritten"),
+    dina = script_block(
+        tool("write", filePath=str(outside / "shared.txt"), content="from dina\n"),
+        *write_and_commit("dina", "README.md", "# dina's project\n"),
+        tool("ensemble_team_message", to="lead", text="dina: README rewritten"),
         {"text": "done"},
     )
     lead_script = script_block(
-        tool("ensemble_team_create", name="perm"),
-        tool("ensemble_team_spawn", name="dana", prompt="Write it.\n" + dana),
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_spawn", name="dina", prompt="Write it.\n" + dina),
         {"text": "spawned"},
     )
     app = make_app(options)
     async with app.run_test(size=SIZE) as pilot:
         coordinator = await start(pilot)
         await send_from_prompt(pilot, lead_script)
-        await feed_event(coordinator, happened("permission.asked", "dana"))
+        await feed_event(coordinator, happened("permission.asked", "dina"))
         await settle(pilot)
         attention = app.query_one(AttentionBar)
         assert attention.has_class("-active")
-        assert "dana asks to use external_directory" in str(attention.render())
+        assert "dina asks to use external_directory" in str(attention.render())
 
         await pilot.press("escape")
         await pilot.press("a")
-        await feed_event(coordinator, happened("permission.answered", "dana"))
-        await feed_event(coordinator, happened("member.idle", "dana"))
+        await feed_event(coordinator, happened("permission.answered", "dina"))
+        await feed_event(coordinator, happened("member.idle", "dina"))
         await settle(pilot)
-        assert (outside / "shared.txt").read_text() == "from dana\n", "dana went on"
+        assert (outside / "shared.txt").read_text() == "from dina\n", "dina went on"
         assert not attention.has_class("-active")
 
-        # The user's own change to README.md conflicts with dana's.
+        # The user's own change to README.md conflicts with dina's.
         (git_repo / "README.md").write_text("# my own project\n")
         before = git(git_repo, "status", "--porcelain"), git(git_repo, "branch", "--list")
         app.query_one(TeammateList).focus()
         await pilot.press("j")
-        assert app.selected == "dana"
+        assert app.selected == "dina"
         await pilot.press("m")
         await settle(pilot)
         confirm = app.screen
         assert isinstance(confirm, ConfirmScreen)
-        assert confirm.title_text == "Cannot merge dana"
+        assert confirm.title_text == "Cannot merge dina"
         assert "README.md" in confirm.body
         assert confirm.confirm is None, "a conflicting merge offers no button to go on"
         await pilot.press("escape")
         assert (git_repo / "README.md").read_text() == "# my own project\n"
         after = git(git_repo, "status", "--porcelain"), git(git_repo, "branch", "--list")
         assert after == before
-        assert "ensemble/perm/dana" in after[1]
+        assert f"ensemble/{TEAM}/dina" in after[1]
         await quit_app(pilot)

@@ -14,6 +14,7 @@ from ensemble_tui.tui.app import make_app
 from ensemble_tui.tui.screens.confirm import ConfirmScreen
 from ensemble_tui.tui.screens.detail import DetailScreen
 from ensemble_tui.tui.widgets.teammates import TeammateList
+from tests.conftest import TEAM
 from tests.tui.conftest import (
     SIZE,
     feed_event,
@@ -30,7 +31,7 @@ async def test_the_ended_team_stays_in_view_and_r_shows_its_report(
 ) -> None:
     dina = script_block(*write_and_commit("dina", "dina.txt", "from dina\n"), {"text": "done"})
     lead_script = script_block(
-        tool("ensemble_team_create", name="ending"),
+        tool("ensemble_team_create", name=TEAM),
         tool("ensemble_team_spawn", name="dina", prompt="Write it.\n" + dina),
         {"text": "spawned"},
     )
@@ -53,7 +54,7 @@ async def test_the_ended_team_stays_in_view_and_r_shows_its_report(
         await settle(pilot)
 
         figures = str(app.main.status.query_one(".status-figures", Static).render())
-        assert "team ending ended" in figures
+        assert f"team {TEAM} ended" in figures
         assert "no team yet" not in figures
         rows = app.query_one(TeammateList).rows_shown
         assert rows["dina"].status.value == "merged"
@@ -62,8 +63,8 @@ async def test_the_ended_team_stays_in_view_and_r_shows_its_report(
         await settle(pilot)
         report = app.screen
         assert isinstance(report, DetailScreen)
-        assert report.title_text == "Report: team ending"
-        assert "# Team ending: cleaned up" in report.body
+        assert report.title_text == f"Report: team {TEAM}"
+        assert f"# Team {TEAM}: cleaned up" in report.body
         assert "`dina.txt`" in report.body
         await pilot.press("escape")
         await quit_app(pilot)
