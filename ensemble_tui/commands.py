@@ -224,7 +224,6 @@ def run_serve(args: argparse.Namespace) -> None:
 
 def run_headless_command(args: argparse.Namespace) -> None:
     """`ensemble-tui run`: a team with no screen."""
-    from ensemble_tui.headless import RunFailed, RunStopped, run_headless
     from ensemble_tui.options import RunOptions
 
     if args.resume and args.prompt.strip():
@@ -252,6 +251,10 @@ def run_headless_command(args: argparse.Namespace) -> None:
     )
     if args.until_done:
         options.settings.until_done = True
+    # The coordinator, the tool server and the OpenCode client (over a second of imports)
+    # only once every check has passed: a refused start is said at once.
+    from ensemble_tui.headless import RunFailed, RunStopped, run_headless
+
     try:
         asyncio.run(run_headless(options))
     except RunFailed as error:

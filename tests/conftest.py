@@ -33,6 +33,7 @@ from ensemble_tui.demo.environment import (
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.opencode.client import DEFAULT_USERNAME, OpenCodeClient
 from ensemble_tui.opencode.server import BIN_VARIABLE, OpenCodeServer, check_opencode_version
+from ensemble_tui.opencode.version_cache import cache_path as version_cache_path
 from ensemble_tui.options import RunOptions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,17 +214,42 @@ def opencode_plugin_deps(opencode_bin: str) -> Path | None:
     return deps if (deps / "node_modules" / "@opencode-ai" / "plugin").is_dir() else None
 
 
+@pytest.fixture(scope="session")
+def opencode_version_cache(opencode_bin: str) -> Path | None:
+    """ensemble-tui's file of remembered `opencode --version` answers, holding the pinned
+    OpenCode's (None when it could not be written)."""
+    check_opencode_version(opencode_bin)
+    path = version_cache_path()
+    return path if path.is_file() else None
+
+
+def seed_version_cache(env: dict[str, str], cache: Path | None) -> dict[str, str]:
+    """Put *cache* (see `opencode_version_cache`) into the cache folder of *env*'s
+    ensemble-tui, as a user's holds it after a first start; return *env*.
+
+    Each `ensemble-tui run` in a new HOME otherwise asks `opencode --version` first: about
+    a second of CPU (tests/opencode/test_version_and_launch.py tests the asking).
+    """
+    if cache is not None:
+        folder = Path(env["XDG_CACHE_HOME"]) / "ensemble-tui"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache, folder / cache.name)
+    return env
+
+
 def without_snapshots(env: dict[str, str]) -> dict[str, str]:
     """Switch off OpenCode's snapshots in the config of *env*'s OpenCode; return *env*.
 
     At each step of a turn OpenCode adds the whole folder to a git repository of its own
     (for its undo and its per-turn diffs, which ensemble-tui does not use): about half of
-    OpenCode's CPU in a team test. Only the shared server has them off: the tests that
-    start an OpenCode of their own (`run`, the screen, the demo, a crash, a restart) run
-    it as a user's is, snapshots on. (With them off there too, the crash test's kill came
-    sooner in bob's start and found two races that snapshots' slower steps hide: a first
-    prompt written without its text, tests/core/test_lost_prompt.py, and a tool call cut
-    short, tests/demo/test_scripted_model.py.)
+    OpenCode's CPU in a team test. The shared server has them off, and so have the tests
+    that start an OpenCode of their own (`opencode_env_without_snapshots`) unless their
+    subject is snapshots or what a user gets by default: those keep OpenCode as a user's
+    is (tests/opencode/test_snapshots_setting.py, the plain `run` of
+    tests/core/test_run_command.py, the demo). (Turning them off in the crash test first
+    found two races that snapshots' slower steps hide: a first prompt written without its
+    text, tests/core/test_lost_prompt.py, and a tool call cut short,
+    tests/demo/test_scripted_model.py.)
     """
     config = Path(env["XDG_CONFIG_HOME"]) / "opencode" / "opencode.json"
     document = json.loads(config.read_text())
@@ -294,11 +320,25 @@ def holds(scripted_model: ScriptedModel) -> Iterator[Holds]:
 
 @pytest.fixture
 def opencode_env(
-    tmp_path: Path, scripted_model: ScriptedModel, opencode_plugin_deps: Path | None
+    tmp_path: Path,
+    scripted_model: ScriptedModel,
+    opencode_plugin_deps: Path | None,
+    opencode_version_cache: Path | None,
 ) -> dict[str, str]:
-    """An environment with a throwaway HOME whose OpenCode talks to the scripted model."""
+    """An environment with a throwaway HOME whose OpenCode talks to the scripted model
+    (ensemble-tui's cache there already knows the pinned OpenCode's version)."""
     env = scripted_opencode_environment(tmp_path / "home", scripted_model.base_url)
-    return seed_opencode_config(env, opencode_plugin_deps)
+    return seed_version_cache(
+        seed_opencode_config(env, opencode_plugin_deps), opencode_version_cache
+    )
+
+
+@pytest.fixture
+def opencode_env_without_snapshots(opencode_env: dict[str, str]) -> dict[str, str]:
+    """`opencode_env` with OpenCode's snapshots off (see `without_snapshots`), for a test
+    that starts an OpenCode of its own and whose subject is neither snapshots nor the
+    user's defaults."""
+    return without_snapshots(opencode_env)
 
 
 @pytest.fixture(scope="session")

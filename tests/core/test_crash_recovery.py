@@ -102,9 +102,12 @@ async def deliveries_per_session(env: dict[str, str], repo: Path, store_path: Pa
     ],
 )
 def test_a_killed_run_resumes_and_finishes_with_nothing_lost_or_doubled(
-    kill_after: str, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    kill_after: str,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
-    env = dict(opencode_env, ENSEMBLE_OPENCODE_BIN=opencode_bin)
+    env = dict(opencode_env_without_snapshots, ENSEMBLE_OPENCODE_BIN=opencode_bin)
     first = start_run([LEAD], git_repo, env)
     before = read_until(first, kill_after, "alice")
     first.send_signal(signal.SIGKILL)
@@ -167,12 +170,15 @@ KIM_LEAD = "Team of one.\n" + script_block(
 
 
 def test_a_teammate_killed_in_a_later_turn_is_told_to_carry_on_when_the_run_resumes(
-    git_repo: Path, opencode_bin: str, opencode_env: dict[str, str], scripted_model: ScriptedModel
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
+    scripted_model: ScriptedModel,
 ) -> None:
     """Its status in the store said idle (it was working only in memory since its first
     turn ended), so the resumed run did not tell it its turn was cut: it sat idle with its
     task in progress, and the run ended with "everyone went quiet"."""
-    env = dict(opencode_env, ENSEMBLE_OPENCODE_BIN=opencode_bin)
+    env = dict(opencode_env_without_snapshots, ENSEMBLE_OPENCODE_BIN=opencode_bin)
     first = start_run([KIM_LEAD], git_repo, env)
     try:
         # The model holds its answer for 10 s: the kill lands inside kim's later turn.

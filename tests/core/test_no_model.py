@@ -13,7 +13,7 @@ from typing import Any
 
 from ensemble_tui.demo.environment import scripted_opencode_environment, seed_opencode_config
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
-from tests.conftest import no_provider_environment
+from tests.conftest import no_provider_environment, seed_version_cache
 
 
 def closed_port() -> int:
@@ -44,9 +44,14 @@ def run_json(repo: Path, env: dict[str, str], opencode_bin: str) -> tuple[int, l
 
 
 def test_run_with_an_unreachable_model_fails_within_seconds_and_says_the_fix(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_plugin_deps: Path | None
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_plugin_deps: Path | None,
+    opencode_version_cache: Path | None,
 ) -> None:
     env = unreachable_model_environment(tmp_path / "home", opencode_plugin_deps)
+    seed_version_cache(env, opencode_version_cache)
     status, events, stderr = run_json(git_repo, env, opencode_bin)
     kinds = [event["type"] for event in events]
     assert status == 1, (kinds, stderr)
@@ -69,9 +74,14 @@ def test_run_with_an_unreachable_model_fails_within_seconds_and_says_the_fix(
 
 
 def test_run_with_no_provider_stops_before_the_prompt_and_says_the_fix(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_plugin_deps: Path | None
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_plugin_deps: Path | None,
+    opencode_version_cache: Path | None,
 ) -> None:
     env = no_provider_environment(tmp_path / "home", opencode_plugin_deps)
+    seed_version_cache(env, opencode_version_cache)
     status, events, stderr = run_json(git_repo, env, opencode_bin)
     kinds = [event["type"] for event in events]
     assert status == 1, (kinds, stderr)

@@ -18,6 +18,7 @@ from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.spawn import SpawnRequest
 from ensemble_tui.demo.scenarios import slow_alice_team, tool
 from ensemble_tui.demo.script import script_block
+from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.opencode.models import TextPart
 from ensemble_tui.opencode.server import OpenCodeStartError
 from tests.conftest import git
@@ -40,9 +41,12 @@ def _own_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_killed_server_is_started_again_and_the_team_finishes(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
-    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, LEAD)
+    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env_without_snapshots, LEAD)
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
         await start_and_wait_for_alice(coord, LEAD)
         first = serve_pid(client)
@@ -60,7 +64,10 @@ async def test_a_killed_server_is_started_again_and_the_team_finishes(
 
 
 async def test_a_first_prompt_lost_with_the_server_is_sent_again_though_stored_idle(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
     """OpenCode killed after answering bob's first prompt and before writing it down, and
     the event stream storing bob idle before the restart is noticed (both seen under load,
@@ -70,7 +77,7 @@ async def test_a_first_prompt_lost_with_the_server_is_sent_again_though_stored_i
     bob = script_block(
         tool("ensemble_team_message", to="lead", text="bob: bob.txt is written"), {"text": "ok"}
     )
-    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, LEAD)
+    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env_without_snapshots, LEAD)
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
         team = await create_team(coord, "phoenix")
         losing = LostPromptTransport(work)
@@ -94,17 +101,29 @@ async def test_a_first_prompt_lost_with_the_server_is_sent_again_though_stored_i
     assert heard == ["bob: bob.txt is written"]
 
 
+# The lead's turn, which the model holds (a minute) while the test kills the server.
+THINKING = "Think it over.\n" + script_block({"text": "thought it over", "delay": 60})
+
+
 async def test_a_server_that_cannot_be_started_again_ends_the_run_at_once_naming_its_log(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
+    scripted_model: ScriptedModel,
 ) -> None:
+    """The run waits for the lead's turn when its server dies for good: it ends then, not at
+    its time limit. (A lead alone at work is the run at its smallest: a teammate each
+    would add an instance and a turn to OpenCode's start-up, not to what is tested.)"""
     # The real OpenCode behind a script that the test breaks once the server runs.
     wrapper = tmp_path / "opencode"
     wrapper.write_text(f'#!/bin/sh\nexec "{opencode_bin}" "$@"\n')
     wrapper.chmod(0o755)
-    run = own_server_options(tmp_path, git_repo, str(wrapper), opencode_env, LEAD)
+    env = opencode_env_without_snapshots
+    run = own_server_options(tmp_path, git_repo, str(wrapper), env, THINKING)
     killed: list[float] = []
     with pytest.raises(OpenCodeStartError) as failure:
-        await kill_once_broken(run, wrapper, killed)
+        await kill_once_broken(run, wrapper, scripted_model, killed)
     said = str(failure.value)
     assert "exited with status -9 and could not be started again" in said
     assert "opencode is broken now" in said
@@ -112,12 +131,25 @@ async def test_a_server_that_cannot_be_started_again_ends_the_run_at_once_naming
     assert time.monotonic() - killed[0] < 20, "at once, not at the run's time limit"
 
 
-async def kill_once_broken(run: RunOptions, wrapper: Path, killed: list[float]) -> None:
-    """Run the team, break the binary, kill the server and wait (for the failure)."""
+async def kill_once_broken(
+    run: RunOptions, wrapper: Path, model: ScriptedModel, killed: list[float]
+) -> None:
+    """Start the lead's turn, break the binary, kill the server while the model thinks and
+    wait (for the failure)."""
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
-        await start_and_wait_for_alice(coord, LEAD)
+        since = len(model.requests)
+        await coord.prompt(await coord.start_lead(), run.prompt)
+        await asyncio.to_thread(wait_until_thinking, model, since)
         broken = "#!/bin/sh\necho 'opencode is broken now' >&2\nexit 3\n"
         await asyncio.to_thread(wrapper.write_text, broken)
         killed.append(time.monotonic())
         os.kill(serve_pid(client), signal.SIGKILL)
         await coord.wait_until_settled(limit=150)
+
+
+def wait_until_thinking(model: ScriptedModel, since: int) -> None:
+    """Wait until the model holds the lead's turn (it notes a request before it answers)."""
+    deadline = time.monotonic() + 90
+    while not any(request["step"].get("delay") == 60 for request in model.requests[since:]):
+        assert time.monotonic() < deadline, "the lead's turn never reached the model"
+        time.sleep(0.1)

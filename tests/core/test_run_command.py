@@ -103,3 +103,27 @@ def test_run_refuses_an_empty_prompt_and_a_bad_timeout(git_repo: Path) -> None:
     )
     assert bad.returncode == 2
     assert "--timeout must be a positive number" in bad.stderr
+
+
+def test_a_refused_run_imports_neither_the_coordinator_nor_the_opencode_client(
+    git_repo: Path,
+) -> None:
+    """A refused `run` is said at once: the team's machinery (over a second of imports)
+    loads only once every check has passed."""
+    probe = (
+        "import sys, contextlib\n"
+        "from ensemble_tui import cli\n"
+        "with contextlib.suppress(SystemExit): cli.main(['run', '--timeout', '-3', 'go'])\n"
+        "heavy = ('ensemble_tui.core.team.coordinator', 'ensemble_tui.opencode.client', 'mcp')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=git_repo,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert "--timeout must be a positive number" in done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

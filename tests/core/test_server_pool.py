@@ -67,9 +67,14 @@ async def found_on(client: OpenCodeClient, session_id: str, directory: str) -> b
 
 
 async def test_teammates_spread_over_two_servers_and_a_restart_finds_each_where_it_was(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
-    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, servers=2)
+    run = own_server_options(
+        tmp_path, git_repo, opencode_bin, opencode_env_without_snapshots, servers=2
+    )
     async with opencode_client(run) as client, running_coordinator(run, client) as first:
         team = await create_team(first, "spread")
         for name in NAMES:
@@ -121,10 +126,15 @@ async def test_teammates_spread_over_two_servers_and_a_restart_finds_each_where_
 
 
 async def test_a_killed_second_server_is_started_again_and_only_its_teammate_is_cut_short(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
     lead = slow_alice_team("halves")
-    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, lead, servers=2)
+    run = own_server_options(
+        tmp_path, git_repo, opencode_bin, opencode_env_without_snapshots, lead, servers=2
+    )
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
         await start_and_wait_for_alice(coord, lead)
         pool = pool_of(coord)
@@ -158,7 +168,10 @@ async def test_a_killed_second_server_is_started_again_and_only_its_teammate_is_
 
 
 async def test_a_fork_stays_on_the_server_of_the_session_it_was_forked_from(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
     """The lead (server 0) forks itself: the fork is made where the conversation is, so its
     worktree goes to server 0, though a new worktree would go to the emptier server 1."""
@@ -172,7 +185,9 @@ async def test_a_fork_stays_on_the_server_of_the_session_it_was_forked_from(
         tool("ensemble_team_fork", name="fia", prompt="Try it.\n" + fork),
         {"text": "forked"},
     )
-    run = own_server_options(tmp_path, git_repo, opencode_bin, opencode_env, servers=2)
+    run = own_server_options(
+        tmp_path, git_repo, opencode_bin, opencode_env_without_snapshots, servers=2
+    )
     async with opencode_client(run) as client, running_coordinator(run, client) as coord:
         await drive_team(coord, lead, 180)
         pool = pool_of(coord)

@@ -17,7 +17,10 @@ LEAD = slow_alice_team("restart")
 
 
 async def test_the_team_resumes_after_the_server_restarts(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
     password = new_password()
 
@@ -27,7 +30,7 @@ async def test_the_team_resumes_after_the_server_restarts(
             git_repo,
             log_path=log,
             binary=opencode_bin,
-            env=opencode_env,
+            env=opencode_env_without_snapshots,
             port=port,
             password=password,
         )

@@ -133,14 +133,14 @@ def run_command(repo: Path, env: dict[str, str], *args: str) -> subprocess.Compl
 
 
 async def test_run_until_done_exits_3_with_the_reason_when_nothing_moves(
-    git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    git_repo: Path, opencode_bin: str, opencode_env_without_snapshots: dict[str, str]
 ) -> None:
     lead = script_block(
         tool("ensemble_team_create", name="cli"),
         tool("ensemble_team_tasks_add", tasks=TASKS[:1]),
         {"text": "Done."},
     )
-    env = dict(opencode_env, ENSEMBLE_OPENCODE_BIN=opencode_bin)
+    env = dict(opencode_env_without_snapshots, ENSEMBLE_OPENCODE_BIN=opencode_bin)
     args = ("--until-done", "--set", "no_progress_limit=1", "--json", "--timeout", "200", lead)
     done = await asyncio.to_thread(run_command, git_repo, env, *args)
     assert done.returncode == 3, done.stderr[-2000:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.demo.environment import seed_opencode_config
 from ensemble_tui.demo.run import DemoPlace, demo_team, make_demo_project, run_demo_headless
+from ensemble_tui.opencode.server import CONFIG_CONTENT_VARIABLE
 
 
 @pytest.fixture
@@ -72,8 +74,12 @@ def test_the_story_finishes_when_the_viewer_approves_late(
     place: DemoPlace, opencode_bin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A person may approve cy's permission only after t1 and t2 are done: cy's first
-    claim of t3 then succeeds and it must not wait for a notice that never comes."""
+    claim of t3 then succeeds and it must not wait for a notice that never comes.
+
+    The demo's OpenCode runs with its snapshots off here (they are the subject of neither
+    this test nor the demo's code; the test above plays the demo as a user gets it)."""
     monkeypatch.setenv("ENSEMBLE_OPENCODE_BIN", opencode_bin)
+    monkeypatch.setenv(CONFIG_CONTENT_VARIABLE, json.dumps({"snapshot": False}))
 
     async def play() -> tuple[list[str], TaskStatus]:
         async with demo_team(place, pace=0.0) as (options, coord):

@@ -27,16 +27,22 @@ def mappings(pid: int) -> int:
 
 
 async def test_opencode_runs_on_the_system_heap_and_keeps_few_mappings(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
-    opencode_env.pop("Malloc", None)
+    opencode_env_without_snapshots.pop("Malloc", None)
     folders = []
     for name in ("abe", "bea", "cal"):
         folder = tmp_path / "worktrees" / name
         git(git_repo, "worktree", "add", "--quiet", "-b", name, str(folder))
         folders.append(folder)
     server = OpenCodeServer(
-        git_repo, log_path=tmp_path / "opencode.log", binary=opencode_bin, env=opencode_env
+        git_repo,
+        log_path=tmp_path / "opencode.log",
+        binary=opencode_bin,
+        env=opencode_env_without_snapshots,
     )
     async with server, OpenCodeClient(server.url, password=server.password) as client:
         assert server.process is not None

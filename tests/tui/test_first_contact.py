@@ -65,14 +65,17 @@ async def test_the_lead_s_model_is_named_in_the_session_pane(
 
 
 async def test_a_prompt_sent_while_connecting_is_sent_once_connected(
-    tmp_path: Path, git_repo: Path, opencode_bin: str, opencode_env: dict[str, str]
+    tmp_path: Path,
+    git_repo: Path,
+    opencode_bin: str,
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
     """Enter in the first second, while OpenCode is still starting, loses nothing."""
     options = RunOptions(
         repo_root=git_repo,
         prompt="",
         opencode_bin=opencode_bin,
-        server_env=opencode_env,
+        server_env=opencode_env_without_snapshots,
         store_path=tmp_path / "state.db",
         settings=CoordinatorSettings(worktree_root=tmp_path / "worktrees"),
     )
