@@ -199,6 +199,11 @@ def new_password() -> str:
     return secrets.token_urlsafe(32)
 
 
+# How long one try of a starting server's health waits for its answer (later tries start
+# meanwhile).
+HEALTH_TRY_LIMIT = 10.0
+
+
 class OpenCodeServer:
     """One `opencode serve` process on 127.0.0.1, usable as an async context manager.
 
@@ -300,34 +305,60 @@ class OpenCodeServer:
         return int(found.group(1)) if found else None
 
     async def _wait_until_healthy(self, output_start: int) -> None:
-        """Wait until the server has said its port (on a first start) and answers there."""
+        """Wait until the server has said its port (on a first start) and answers there.
+
+        A try is not waited for before the next: OpenCode takes connections a moment before
+        it can answer them and never answers one taken then (1.18.33, on a restart on the
+        same port), so a new try starts every tenth of a second beside those still waiting.
+        """
         import httpx  # Here: finding `opencode` before the screen's first frame needs no HTTP.
 
         assert self.process is not None
         deadline = time.monotonic() + self.startup_timeout
+        tries: set[asyncio.Task[bool]] = set()
         async with httpx.AsyncClient() as http:
-            while True:
-                if self.process.returncode is not None:
-                    raise OpenCodeStartError(
-                        f"opencode serve exited with status {self.process.returncode} while "
-                        f"starting. Its last output ({self.log_path}):\n{tail(self.log_path)}"
+
+            async def answered(url: str) -> bool:
+                try:
+                    response = await http.get(url, timeout=HEALTH_TRY_LIMIT)
+                except httpx.HTTPError:
+                    return False
+                return response.status_code in (200, 401)
+
+            try:
+                next_try = time.monotonic()
+                while True:
+                    if self.process.returncode is not None:
+                        raise OpenCodeStartError(
+                            f"opencode serve exited with status {self.process.returncode} "
+                            f"while starting. Its last output ({self.log_path}):\n"
+                            f"{tail(self.log_path)}"
+                        )
+                    if self.port is None:
+                        self.port = self._listening_port(output_start)
+                    now = time.monotonic()
+                    if self.port is not None and now >= next_try:
+                        url = f"{self.url}/global/health"
+                        tries.add(asyncio.create_task(answered(url)))
+                        next_try = now + 0.1
+                    if now > deadline:
+                        raise OpenCodeStartError(
+                            f"opencode serve did not answer within {self.startup_timeout:.0f}s. "
+                            f"Its last output ({self.log_path}):\n{tail(self.log_path)}"
+                        )
+                    wait = max(0.0, next_try - time.monotonic())
+                    if not tries:
+                        await asyncio.sleep(max(wait, 0.1 if self.port is None else 0.0))
+                        continue
+                    done, tries = await asyncio.wait(
+                        tries, timeout=wait, return_when=asyncio.FIRST_COMPLETED
                     )
-                if self.port is None:
-                    self.port = self._listening_port(output_start)
-                if self.port is not None:
-                    try:
-                        # A short timeout: the port accepts connections before it can answer.
-                        response = await http.get(f"{self.url}/global/health", timeout=2.0)
-                        if response.status_code in (200, 401):
-                            return
-                    except httpx.HTTPError:
-                        pass
-                if time.monotonic() > deadline:
-                    raise OpenCodeStartError(
-                        f"opencode serve did not answer within {self.startup_timeout:.0f}s. "
-                        f"Its last output ({self.log_path}):\n{tail(self.log_path)}"
-                    )
-                await asyncio.sleep(0.1)
+                    if any(task.result() for task in done):
+                        return
+            finally:
+                for task in tries:
+                    task.cancel()
+                await asyncio.gather(*tries, return_exceptions=True)
 
     async def stop(self) -> None:
         """Terminate the server, then kill it if it has not exited after the grace period."""
