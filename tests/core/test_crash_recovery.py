@@ -105,12 +105,9 @@ def test_a_killed_run_resumes_and_finishes_with_nothing_lost_or_doubled(
     kill_after: str,
     git_repo: Path,
     opencode_bin: str,
-    opencode_env: dict[str, str],
+    opencode_env_without_snapshots: dict[str, str],
 ) -> None:
-    # Snapshots on, as a user's OpenCode: with them off (faster steps) this test once found
-    # a message delivered twice after the resume ({'m1': 2}, task.claimed, a clean-clone
-    # run of the whole suite on 2026-12-02), a race that is not found yet; see the issue.
-    env = dict(opencode_env, ENSEMBLE_OPENCODE_BIN=opencode_bin)
+    env = dict(opencode_env_without_snapshots, ENSEMBLE_OPENCODE_BIN=opencode_bin)
     first = start_run([LEAD], git_repo, env)
     before = read_until(first, kill_after, "alice")
     first.send_signal(signal.SIGKILL)
