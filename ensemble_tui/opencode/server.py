@@ -93,15 +93,23 @@ def find_opencode(explicit: str | None = None) -> str:
     return os.path.abspath(found)
 
 
+def _remembered_version(binary: str) -> str | None:
+    """The version kept for this very binary file, checked again (the supported range may
+    have changed since it was kept); None when none is kept."""
+    known = cached_version(binary)
+    if known is not None:
+        check_supported_version(known)
+    return known
+
+
 def check_opencode_version(binary: str) -> str:
     """Run `opencode --version`; return the version, or refuse an unsupported one.
 
     A supported answer is remembered for this very binary file (see `version_cache`), so
     later starts skip the two seconds it takes; the server's own version is checked
     again when a client connects."""
-    known = cached_version(binary)
+    known = _remembered_version(binary)
     if known is not None:
-        check_supported_version(known)  # the range may have changed since it was kept
         return known
     try:
         done = subprocess.run(
@@ -117,9 +125,8 @@ async def opencode_version(binary: str) -> str:
     was closed while OpenCode still answered, a second or more), it stops the child at
     once instead of holding the exit until the child is done. It shares the blocking
     one's remembered answers."""
-    known = cached_version(binary)
+    known = _remembered_version(binary)
     if known is not None:
-        check_supported_version(known)  # the range may have changed since it was kept
         return known
     try:
         child = await asyncio.create_subprocess_exec(
