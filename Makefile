@@ -68,7 +68,10 @@ lint: venv  ## ruff format --check, ruff check, and the import layers (import-li
 typecheck: venv  ## Strict mypy on the package and its tests
 	$(BIN)/mypy ensemble_tui tests bench
 
-PYTEST = ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest -n $(PYTEST_WORKERS) --maxschedchunk 1 $(PYTEST_ARGS)
+# PYTHONDONTWRITEBYTECODE (set on some machines) also keeps pytest from caching the test
+# modules it rewrites for its asserts: each of the five processes (xdist's and its four
+# workers) then rewrote all of them again, ~2.7 s of CPU each (an empty value unsets it).
+PYTEST = PYTHONDONTWRITEBYTECODE= ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest -n $(PYTEST_WORKERS) --maxschedchunk 1 $(PYTEST_ARGS)
 pytest: pytest-setup  ## The whole test suite against the pinned OpenCode
 	$(PYTEST)
 
@@ -97,7 +100,7 @@ SUITE_SETUP := venv opencode-plugin $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPEN
 pytest-setup: $(SUITE_SETUP) chromium
 
 test-fast: venv  ## The tests that need no OpenCode (seconds, not minutes)
-	$(BIN)/pytest -m "not opencode" $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -m "not opencode" $(PYTEST_ARGS)
 
 bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
 	@for b in bench/bench_*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done
