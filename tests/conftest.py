@@ -307,6 +307,34 @@ def scripted_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scripte
         yield model
 
 
+class Holds:
+    """Scripted-model holds (a step's `hold`) for one test: a step waits until the test
+    has seen what it waits for, instead of a `delay` guessing how long that takes."""
+
+    def __init__(self, model: ScriptedModel) -> None:
+        self.model = model
+        self.made: list[str] = []
+
+    def new(self, label: str) -> str:
+        """A hold name no other script of the run uses."""
+        name = self.model.new_hold(label)
+        self.made.append(name)
+        return name
+
+    def release(self, name: str) -> None:
+        self.model.release(name)
+
+
+@pytest.fixture
+def holds(scripted_model: ScriptedModel) -> Iterator[Holds]:
+    """The test's holds; any still held at its end are released, so no request of a
+    failed test waits on."""
+    made = Holds(scripted_model)
+    yield made
+    for name in made.made:
+        made.release(name)
+
+
 @pytest.fixture
 def opencode_env(
     tmp_path: Path,

@@ -37,6 +37,12 @@ Keys of a step (all optional, combinable):
     Seconds between streamed chunks (default 0).
 ``fail``
     An HTTP status to answer with instead (503 makes OpenCode retry).
+``hold``
+    A name: the model answers the step only once the program running it has released
+    that name (`ScriptedModel.release`), at once if it already has. A test holds a
+    teammate mid-turn exactly until what it waits for has happened, where a ``delay``
+    would guess how long that takes. A hold never released ends in an HTTP 400 after
+    five minutes.
 ``await``
     A string, or a list of strings, that must all have appeared in user or tool
     messages since the script's message. Until they have, the model answers

@@ -28,6 +28,8 @@ MODEL_ID = "script"
 TITLE_TEXT = "Scripted session"
 # How much of a request's first and last user message the record keeps.
 RECORDED_CHARS = 400
+# How long a step with `hold` waits to be released before it is answered with an error.
+HOLD_LIMIT = 300.0
 
 
 def _tool_calls(step: dict[str, Any]) -> list[dict[str, Any]]:
@@ -144,6 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             step = choose_step(messages)
         self.server.record(request, step)
+        if "hold" in step and not self.server.hold(str(step["hold"])).wait(HOLD_LIMIT):
+            message = f"scripted hold {step['hold']!r} was never released"
+            self._send_json(400, {"error": {"message": message}})
+            return
         time.sleep(float(step.get("delay", 0)))
         if "fail" in step:
             self._send_json(int(step["fail"]), {"error": {"message": "scripted failure"}})
@@ -186,6 +192,12 @@ class ScriptedModelHTTPServer(ThreadingHTTPServer):
         self.requests: list[dict[str, Any]] = []
         self._log_path = log_path
         self._lock = threading.Lock()
+        self._holds: dict[str, threading.Event] = {}
+
+    def hold(self, name: str) -> threading.Event:
+        """The event that releases the steps held under *name*."""
+        with self._lock:
+            return self._holds.setdefault(name, threading.Event())
 
     def record(self, request: dict[str, Any], step: dict[str, Any]) -> None:
         entry: dict[str, Any] = {"time": time.time(), "step": step}
@@ -210,6 +222,7 @@ class ScriptedModel:
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="scripted-model", daemon=True
         )
+        self._holds_made = 0
 
     @property
     def port(self) -> int:
@@ -224,6 +237,15 @@ class ScriptedModel:
     def requests(self) -> list[dict[str, Any]]:
         """Every completion request answered so far, with the step that was played."""
         return list(self._server.requests)
+
+    def new_hold(self, label: str) -> str:
+        """A hold name (for a step's `hold`) that no other script of this model uses."""
+        self._holds_made += 1
+        return f"{label}-{self._holds_made}"
+
+    def release(self, name: str) -> None:
+        """Let the steps held under *name* be answered, now and from now on."""
+        self._server.hold(name).set()
 
     def start(self) -> ScriptedModel:
         self._thread.start()

@@ -18,7 +18,7 @@ from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.models import CompactionPart, TextPart, UserMessage
-from tests.conftest import TEAM, TeamOptions, first_request_playing, running_team
+from tests.conftest import TEAM, Holds, TeamOptions, first_request_playing, running_team
 
 
 def handing_off(mode: str, then: str, **extra: str) -> str:
@@ -177,32 +177,37 @@ async def test_after_a_compaction_from_outside_the_next_prompt_says_who_it_is(
     assert event.member == "alice"
 
 
-ALICE = script_block(
-    tool(
-        "ensemble_team_handoff",
-        mode="new",
-        text="Go on after the restart.\n" + script_block({"text": "fresh after restart"}),
-    ),
-    {"delay": 6, "text": "handing off (new)"},
-)
-LEAD_OF_ALICE = script_block(
-    tool("ensemble_team_create", name=TEAM),
-    tool("ensemble_team_spawn", name="alice", prompt="Go.\n" + ALICE),
-    {"text": "spawned"},
-)
+def lead_of_alice(turn_ends: str) -> str:
+    """A lead spawning alice, whose turn after its hand-off call is held until the test
+    releases *turn_ends* (a scripted-model hold)."""
+    alice = script_block(
+        tool(
+            "ensemble_team_handoff",
+            mode="new",
+            text="Go on after the restart.\n" + script_block({"text": "fresh after restart"}),
+        ),
+        {"hold": turn_ends, "text": "handing off (new)"},
+    )
+    return script_block(
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_spawn", name="alice", prompt="Go.\n" + alice),
+        {"text": "spawned"},
+    )
 
 
 async def test_a_hand_off_waiting_for_its_turn_survives_a_restart(
-    team_options: TeamOptions,
+    team_options: TeamOptions, holds: Holds
 ) -> None:
     """ensemble-tui stops between the queued hand-off and the end of the turn (before, the
-    hand-off lived only in memory and was lost); the resumed team still carries it out."""
+    hand-off lived only in memory and was lost); the resumed team still carries it out.
+    alice's turn ends only once the team has been resumed."""
     options = team_options()
+    turn_ends = holds.new("alice-turn-ends")
     async with running_team(options) as first:
         queued = asyncio.Event()
         first.feed.subscribe(lambda event: queued.set() if event.type == "handoff.queued" else None)
         lead = await first.start_lead()
-        await first.prompt(lead, LEAD_OF_ALICE)
+        await first.prompt(lead, lead_of_alice(turn_ends))
         async with asyncio.timeout(120):
             await queued.wait()
         assert first.team is not None
@@ -210,6 +215,7 @@ async def test_a_hand_off_waiting_for_its_turn_survives_a_restart(
 
     async with running_team(options) as again:
         await start_or_resume(again)
+        holds.release(turn_ends)
         await again.wait_until_settled(limit=120)
         assert again.team is not None
         alice = again.store.get_member(again.team.id, "alice")

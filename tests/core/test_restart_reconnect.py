@@ -1,5 +1,7 @@
 """`kill -9` of `run` while a teammate is mid-turn on a server that lives on (`--url`):
 the resumed run tells it its team tools are back and to repeat the call that failed.
+kim's turn is held by the scripted model (not slowed by a guessed delay) until the test
+has seen what it waits for: the kill, then the resumed run telling kim.
 A run whose team went quiet with tasks open is no success.
 
 The runs are real subprocesses attached to the run's shared `opencode serve`, which the
@@ -15,43 +17,55 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from subprocess import PIPE
+from typing import IO
 
 from ensemble_tui.demo.scenarios import tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import ToolFailed, ToolPart
 from ensemble_tui.opencode.server import PASSWORD_VARIABLE, OpenCodeServer
-
-KIM = script_block(
-    tool("ensemble_team_claim", task_id="t1"),
-    # ensemble-tui is killed meanwhile: this call fails inside OpenCode.
-    {**tool("ensemble_team_tasks_complete", task_id="t1", result="kim.txt"), "delay": 3},
-    # Still in the same turn while the second run resumes the team.
-    {**tool("write", filePath="kim.txt", content="kim\n"), "delay": 12},
-    {
-        "await": "reconnected",
-        **tool("ensemble_team_tasks_complete", task_id="t1", result="kim.txt"),
-    },
-    tool("ensemble_team_message", to="lead", text="kim: t1 is done"),
-    {"text": "done"},
-)
-LEAD = script_block(
-    tool("ensemble_team_create", name="recon"),
-    tool("ensemble_team_tasks_add", tasks=[{"content": "write kim.txt"}]),
-    tool("ensemble_team_spawn", name="kim", prompt="Do t1.\n" + KIM),
-    {"text": "Waiting for kim."},
-    {"await": "kim: t1 is done", **tool("ensemble_team_cleanup")},
-    {"text": "All merged."},
-)
+from tests.conftest import Holds
 
 
-def start_run(args: list[str], cwd: Path, env: dict[str, str], url: str) -> subprocess.Popen[str]:
+def kim_script(killed: str, resumed: str) -> str:
+    """kim's turn, held (scripted-model holds, released by the test) while ensemble-tui is
+    killed, then again until the resumed run has told it its team tools are back."""
+    return script_block(
+        tool("ensemble_team_claim", task_id="t1"),
+        # Answered once ensemble-tui is killed: this call fails inside OpenCode.
+        {**tool("ensemble_team_tasks_complete", task_id="t1", result="kim.txt"), "hold": killed},
+        # Still in the same turn while the second run resumes the team.
+        {**tool("write", filePath="kim.txt", content="kim\n"), "hold": resumed},
+        {
+            "await": "reconnected",
+            **tool("ensemble_team_tasks_complete", task_id="t1", result="kim.txt"),
+        },
+        tool("ensemble_team_message", to="lead", text="kim: t1 is done"),
+        {"text": "done"},
+    )
+
+
+def lead_script(kim: str) -> str:
+    return script_block(
+        tool("ensemble_team_create", name="recon"),
+        tool("ensemble_team_tasks_add", tasks=[{"content": "write kim.txt"}]),
+        tool("ensemble_team_spawn", name="kim", prompt="Do t1.\n" + kim),
+        {"text": "Waiting for kim."},
+        {"await": "kim: t1 is done", **tool("ensemble_team_cleanup")},
+        {"text": "All merged."},
+    )
+
+
+def start_run(
+    args: list[str], cwd: Path, env: dict[str, str], url: str, stderr: IO[str] | int = PIPE
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "ensemble_tui", "run", "--json", "--url", url, *args],
         cwd=cwd,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=PIPE,
+        stderr=stderr,
         text=True,
     )
 
@@ -84,23 +98,43 @@ async def wait_for_failed_call(server: OpenCodeServer, session: str, directory: 
 
 
 def test_a_teammate_mid_turn_hears_its_tools_are_back_and_the_team_finishes(
-    git_repo: Path, opencode_server: OpenCodeServer, opencode_env: dict[str, str]
+    git_repo: Path,
+    opencode_server: OpenCodeServer,
+    opencode_env: dict[str, str],
+    holds: Holds,
+    tmp_path: Path,
 ) -> None:
     env = dict(opencode_env, **{PASSWORD_VARIABLE: opencode_server.password})
-    first = start_run(["--timeout", "300", LEAD], git_repo, env, opencode_server.url)
+    killed, resumed = holds.new("killed"), holds.new("resumed")
+    lead = lead_script(kim_script(killed, resumed))
+    first = start_run(["--timeout", "300", lead], git_repo, env, opencode_server.url)
     before = read_until(first, "task.claimed", "kim")
     first.send_signal(signal.SIGKILL)
     first.wait()
+    holds.release(killed)
     (spawned,) = [event for event in before if event["type"] == "member.spawned"]
     session = str(spawned["session"])
     kim_dir = _worktree_of(git_repo, "recon", "kim")
     error = asyncio.run(wait_for_failed_call(opencode_server, session, kim_dir))
     assert error, "the failed call says why"
 
-    second = start_run(["--resume", "--timeout", "300"], git_repo, env, opencode_server.url)
-    out, err = second.communicate(timeout=360)
-    assert second.returncode == 0, err[-3000:]
-    events = [json.loads(line) for line in out.splitlines()]
+    errors = tmp_path / "second.err"
+    with errors.open("w") as err:
+        second = start_run(
+            ["--resume", "--timeout", "300"], git_repo, env, opencode_server.url, stderr=err
+        )
+        try:
+            events = read_until(second, "member.tools_reconnected", "kim")
+            # kim's turn is held until now: it is told while the turn still runs.
+            assert events[-1]["busy"] is True
+            holds.release(resumed)
+            assert second.stdout is not None
+            events += [json.loads(line) for line in second.stdout]
+            second.wait(timeout=360)
+        finally:
+            if second.poll() is None:
+                second.kill()
+    assert second.returncode == 0, errors.read_text()[-3000:]
     kinds = [event["type"] for event in events]
     told = [event for event in events if event["type"] == "member.tools_reconnected"]
     assert [event["member"] for event in told] == ["kim"]

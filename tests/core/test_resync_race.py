@@ -12,6 +12,7 @@ to the lead from then on: 19 reports waited while both processes sat idle.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import httpx
 
@@ -21,19 +22,22 @@ from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.events import Event
-from tests.conftest import TeamOptions, running_team
+from tests.conftest import Holds, TeamOptions, running_team
 
 
 class TurnEndsMidReadTransport(httpx.AsyncBaseTransport):
-    """Passes every request on; holds the permissions read (the one after the statuses)
-    until *ended* is set, so the lead's turn ends between the resync's status read and its
-    use. (A real interleaving that load makes, here made on purpose: the only part that is
-    not left to chance.)"""
+    """Passes every request on; calls *status_read* once the statuses are read, and holds
+    the permissions read (the one after the statuses) until *ended* is set, so the lead's
+    turn ends between the resync's status read and its use. (A real interleaving that load
+    makes, here made on purpose: the only part that is not left to chance.)"""
 
-    def __init__(self, session_id: str, ended: asyncio.Event) -> None:
+    def __init__(
+        self, session_id: str, ended: asyncio.Event, status_read: Callable[[], None]
+    ) -> None:
         self.real = httpx.AsyncHTTPTransport()
         self.session_id = session_id
         self.ended = ended
+        self.status_read = status_read
         self.read_busy = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -45,6 +49,7 @@ class TurnEndsMidReadTransport(httpx.AsyncBaseTransport):
             await response.aread()
             status = response.json().get(self.session_id) or {}
             self.read_busy = status.get("type") == "busy"
+            self.status_read()
         return response
 
     async def aclose(self) -> None:
@@ -52,7 +57,7 @@ class TurnEndsMidReadTransport(httpx.AsyncBaseTransport):
 
 
 async def test_a_turn_that_ends_during_a_resync_leaves_the_session_idle(
-    team_options: TeamOptions,
+    team_options: TeamOptions, holds: Holds
 ) -> None:
     async with running_team(team_options()) as coord:
         lead = await coord.start_lead()
@@ -66,13 +71,17 @@ async def test_a_turn_that_ends_during_a_resync_leaves_the_session_idle(
                 ended.set()
 
         coord.add_session_listener(watch)
-        # The model takes its time: the resync's status read finds the turn running.
-        await coord.prompt(lead, script_block({"text": "thinking", "delay": 4}))
+        # The model answers only once the resync has read the statuses: the read finds
+        # the turn running.
+        thinking = holds.new("thinking")
+        await coord.prompt(lead, script_block({"text": "thinking", "hold": thinking}))
         async with asyncio.timeout(60):
             await busy.wait()
 
         real = coord.client
-        transport = TurnEndsMidReadTransport(lead.session_id, ended)
+        transport = TurnEndsMidReadTransport(
+            lead.session_id, ended, lambda: holds.release(thinking)
+        )
         async with OpenCodeClient(real.base_url, password=real.password, transport=transport) as c:
             coord.client = c
             try:

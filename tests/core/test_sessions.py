@@ -52,6 +52,28 @@ def test_an_old_idle_without_busy_ends_the_turn_after_the_grace(
     assert state.apply(status("idle")).turn_ended
 
 
+def test_an_answered_abort_ends_the_turn_and_the_nudge_queued_behind_it(
+    state: SessionState,
+) -> None:
+    """A nudge sent to a busy teammate, then its turn aborted (timed out, shut down by
+    force): OpenCode drops the queued nudge with the turn (seen on 1.18.33). The abort's
+    idle, arriving within the grace after the nudge, was taken for a stale idle, and the
+    team settled only at the resync 10 s after the nudge."""
+    state.apply(status("busy"))
+    state.prompt_sent()
+    assert not state.apply(status("idle")).turn_ended, "the abort's idle, before its answer"
+    state.turn_aborted()
+    assert state.idle
+    assert state.status() is MemberStatus.IDLE
+
+    state.apply(status("busy"))
+    state.prompt_sent()
+    state.turn_aborted()
+    assert state.idle
+    assert not state.apply(status("idle")).turn_ended, "the abort's idle, after its answer"
+    assert state.idle
+
+
 def test_permissions_questions_retries_and_errors_show(state: SessionState) -> None:
     state.apply(status("busy"))
     asked = event("permission.asked", id="per_1", permission="bash", patterns=["rm x"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -149,3 +151,31 @@ def test_a_request_without_tools_gets_a_title_and_a_failing_step_an_error(
     assert title["choices"][0]["message"]["content"] == TITLE_TEXT
     failing = {"messages": [user(script_block({"fail": 503}))], "tools": TOOLS}
     assert httpx.post(f"{model.base_url}/chat/completions", json=failing).status_code == 503
+
+
+def test_a_held_step_is_answered_only_once_its_hold_is_released(model: ScriptedModel) -> None:
+    hold = model.new_hold("go")
+    assert hold != model.new_hold("go"), "each hold name is new"
+    body = {"messages": [user(script_block({"hold": hold, "text": "released"}))], "tools": TOOLS}
+    answers: list[str] = []
+
+    def ask() -> None:
+        answer = httpx.post(f"{model.base_url}/chat/completions", json=body, timeout=30).json()
+        answers.append(answer["choices"][0]["message"]["content"])
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    # The request has reached the hold (it is recorded first) and stays unanswered.
+    deadline = time.monotonic() + 10
+    while not any(r["step"].get("hold") == hold for r in model.requests):
+        assert time.monotonic() < deadline, "the held request never arrived"
+        time.sleep(0.01)
+    asking.join(0.3)
+    assert asking.is_alive()
+    assert answers == []
+    model.release(hold)
+    asking.join(10)
+    assert answers == ["released"]
+    # Released once, a hold lets the step through at once from then on.
+    again = httpx.post(f"{model.base_url}/chat/completions", json=body, timeout=5).json()
+    assert again["choices"][0]["message"]["content"] == "released"

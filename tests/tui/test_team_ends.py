@@ -15,12 +15,13 @@ from ensemble_tui.core.team.sessions import SessionState
 from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.events import Event, PartUpdated
-from ensemble_tui.opencode.models import ToolCompleted, ToolFailed, ToolPart, ToolState
+from ensemble_tui.opencode.models import ToolCompleted, ToolFailed, ToolPart, ToolPending, ToolState
 from ensemble_tui.tui.app import make_app
 from ensemble_tui.tui.screens.confirm import ConfirmScreen
 from ensemble_tui.tui.widgets.session import PromptBox
 from ensemble_tui.tui.widgets.statusbar import StatusBar
 from ensemble_tui.tui.widgets.teammates import TeammateList
+from tests.conftest import Holds
 from tests.tui.conftest import (
     LIMIT,
     SIZE,
@@ -46,6 +47,25 @@ def answer(state: ToolState) -> str | None:
     return None
 
 
+def tool_running(coordinator: Coordinator, tool_name: str) -> asyncio.Future[None]:
+    """A future done once a call of *tool_name* runs in any session: OpenCode has called
+    the tool (it marks the call running as it sends it to ensemble-tui)."""
+    found: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def listen(_state: SessionState, event: Event) -> None:
+        if (
+            isinstance(event, PartUpdated)
+            and isinstance(event.part, ToolPart)
+            and event.part.tool == tool_name
+            and not isinstance(event.part.state, ToolPending)
+            and not found.done()
+        ):
+            found.set_result(None)
+
+    coordinator.add_session_listener(listen)
+    return found
+
+
 def tool_output(coordinator: Coordinator, tool_name: str) -> asyncio.Future[str]:
     """A future for what the next finished call of *tool_name* in any session answered
     (a refusal is an error result)."""
@@ -65,18 +85,17 @@ def tool_output(coordinator: Coordinator, tool_name: str) -> asyncio.Future[str]
     return found
 
 
-# dee thinks this long before its only answer, so the human's clean-up waits for it.
-DEE_THINKS = 20
-
-
 async def test_merge_toast_then_cleanup_racing_the_lead_then_the_ended_team_stays(
-    options: RunOptions,
+    options: RunOptions, holds: Holds
 ) -> None:
     cy = script_block(
         *write_and_commit("cy", "cy.txt", "from cy\n"),
         {"text": "cy: done"},
     )
-    dee = script_block({"text": "dee: thought it over", "delay": DEE_THINKS})
+    # dee thinks (its only answer is held) until the lead's own team_cleanup has been
+    # called, so the human's clean-up is still waiting for dee when the lead's arrives.
+    dee_thinks = holds.new("dee-thinks")
+    dee = script_block({"text": "dee: thought it over", "hold": dee_thinks})
     lead_script = script_block(
         tool("ensemble_team_create", name="ends"),
         tool("ensemble_team_spawn", name="cy", prompt="Write it.\n" + cy),
@@ -115,7 +134,11 @@ async def test_merge_toast_then_cleanup_racing_the_lead_then_the_ended_team_stay
         await feed_event(coordinator, happened("member.shutdown_requested", "dee"))
         lead_cleans_up = script_block(tool("ensemble_team_cleanup"), {"text": "all done"})
         answered = tool_output(coordinator, "ensemble_team_cleanup")
+        called = tool_running(coordinator, "ensemble_team_cleanup")
         await send_from_prompt(pilot, "Clean up.\n" + lead_cleans_up)
+        async with asyncio.timeout(LIMIT):
+            await called
+        holds.release(dee_thinks)
         await feed_event(coordinator, happened("team.cleaned_up"))
         async with asyncio.timeout(LIMIT):
             cleanup_said = await answered

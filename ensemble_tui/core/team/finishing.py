@@ -74,6 +74,8 @@ async def _shutdown(coordinator: Coordinator, team: Team, member: Member, *, for
                 await coordinator.client.abort(state.session_id, state.directory)
             except OpenCodeError as error:
                 log.warning("abort of %s failed: %s", member.name, error)
+            else:
+                state.turn_aborted()
         await coordinator.finish_shutdown(member, "forced" if force else "shutdown")
         return (
             f"{member.name} is shut down; its work is committed on {member.branch or 'no branch'}."

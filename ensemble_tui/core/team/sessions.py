@@ -143,6 +143,13 @@ class SessionState:
         """Idle means OpenCode said so after the last prompt we sent."""
         return not self.busy and not self.awaiting_turn
 
+    def turn_aborted(self) -> None:
+        """OpenCode has aborted the turn (its abort answered): the turn is over, and so is a
+        prompt queued behind it (a nudge sent while busy), which OpenCode drops with it.
+        The idle the abort brings may arrive before this (taken then for a stale idle, as
+        the prompt was just sent) or after it (then it changes nothing)."""
+        self._finish_turn()
+
     def prompt_sent(self) -> None:
         self.awaiting_turn = True
         self.sent_at = time.monotonic()
@@ -283,10 +290,13 @@ class SessionState:
         if self.awaiting_turn and time.monotonic() - self.sent_at < STALE_IDLE_GRACE:
             # An idle from before our prompt reached the server: the turn has not run yet.
             return False
+        self._finish_turn()
+        return True
+
+    def _finish_turn(self) -> None:
         self.busy = False
         self.awaiting_turn = False
         self.retrying_until = None
         # Pending requests die with the turn (an abort or an error ends it).
         self.permissions.clear()
         self.questions.clear()
-        return True

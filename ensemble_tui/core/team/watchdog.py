@@ -104,6 +104,8 @@ class Watchdog:
             await coordinator.client.abort(state.session_id, state.directory)
         except OpenCodeError as error:
             log.warning("abort of %s failed: %s", member.name, error)
+        else:
+            state.turn_aborted()
         released = coordinator.end_member(
             member, MemberStatus.TIMED_OUT, error=f"no activity for {_minutes(quiet)}"
         )
