@@ -97,6 +97,12 @@ class Quiet:
     idle: float = 3.0
     """How long OpenCode's CPU is read while nothing is asked of it."""
 
+    @property
+    def waits(self) -> bool:
+        """Whether stages wait for quiet: only then is the rate read between them an idle
+        rate that can be taken off a stage (not waiting, it may be the last stage's work)."""
+        return self.cpu != float("inf")
+
 
 STAGE_LIMIT = 300.0
 PLUGIN_DEPS = ROOT / ".tools/opencode-plugin-{version}"
@@ -172,7 +178,7 @@ class Meter:
         await self.model_asked(asked + steps)
         end, ended, idle_after = await self.quiet()
         # Less what OpenCode spends doing nothing (its timers) over the stage's time.
-        idle = (idle_before + idle_after) / 2 * (ended - started)
+        idle = (idle_before + idle_after) / 2 * (ended - started) if self.settle.waits else 0.0
         figures[name] = (end - start - idle, self.children() - children)
         print(f"  {name}: {figures[name][0]:.2f} s of CPU", file=sys.stderr, flush=True)
 

@@ -26,7 +26,7 @@ from ensemble_tui.demo.script import choose_step, message_text
 PROVIDER_ID = "scripted"
 MODEL_ID = "script"
 TITLE_TEXT = "Scripted session"
-# How much of a request's first and last user message the record keeps.
+# How much of a request's first and last user message (and last tool result) the record keeps.
 RECORDED_CHARS = 400
 # How long a step with `hold` waits to be released before it is answered with an error.
 HOLD_LIMIT = 300.0
@@ -207,6 +207,13 @@ class ScriptedModelHTTPServer(ThreadingHTTPServer):
         users = [message_text(m) for m in messages if m.get("role") == "user"]
         entry["first_user"] = users[0][:RECORDED_CHARS] if users else ""
         entry["last_user"] = users[-1][:RECORDED_CHARS] if users else ""
+        # What the step answers: the result of the tool the model called last (a refusal,
+        # an error of OpenCode's MCP client, ...), as the log's only record of it once the
+        # session is deleted.
+        last = messages[-1] if messages else {}
+        entry["last_tool"] = (
+            message_text(last)[:RECORDED_CHARS] if last.get("role") == "tool" else ""
+        )
         with self._lock:
             self.requests.append(entry)
             if self._log_path is not None:

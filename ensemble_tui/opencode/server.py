@@ -93,15 +93,23 @@ def find_opencode(explicit: str | None = None) -> str:
     return os.path.abspath(found)
 
 
+def _remembered_version(binary: str) -> str | None:
+    """The version kept for this very binary file, checked again (the supported range may
+    have changed since it was kept); None when none is kept."""
+    known = cached_version(binary)
+    if known is not None:
+        check_supported_version(known)
+    return known
+
+
 def check_opencode_version(binary: str) -> str:
     """Run `opencode --version`; return the version, or refuse an unsupported one.
 
     A supported answer is remembered for this very binary file (see `version_cache`), so
     later starts skip the two seconds it takes; the server's own version is checked
     again when a client connects."""
-    known = cached_version(binary)
+    known = _remembered_version(binary)
     if known is not None:
-        check_supported_version(known)  # the range may have changed since it was kept
         return known
     try:
         done = subprocess.run(
@@ -117,9 +125,8 @@ async def opencode_version(binary: str) -> str:
     was closed while OpenCode still answered, a second or more), it stops the child at
     once instead of holding the exit until the child is done. It shares the blocking
     one's remembered answers."""
-    known = cached_version(binary)
+    known = _remembered_version(binary)
     if known is not None:
-        check_supported_version(known)  # the range may have changed since it was kept
         return known
     try:
         child = await asyncio.create_subprocess_exec(
@@ -197,6 +204,11 @@ def tail(path: Path, lines: int = 15) -> str:
 def new_password() -> str:
     """A password for a server only this process (and what it hands it to) should reach."""
     return secrets.token_urlsafe(32)
+
+
+# How long one try of a starting server's health waits for its answer (later tries start
+# meanwhile).
+HEALTH_TRY_LIMIT = 10.0
 
 
 class OpenCodeServer:
@@ -300,34 +312,60 @@ class OpenCodeServer:
         return int(found.group(1)) if found else None
 
     async def _wait_until_healthy(self, output_start: int) -> None:
-        """Wait until the server has said its port (on a first start) and answers there."""
+        """Wait until the server has said its port (on a first start) and answers there.
+
+        A try is not waited for before the next: OpenCode takes connections a moment before
+        it can answer them and never answers one taken then (1.18.33, on a restart on the
+        same port), so a new try starts every tenth of a second beside those still waiting.
+        """
         import httpx  # Here: finding `opencode` before the screen's first frame needs no HTTP.
 
         assert self.process is not None
         deadline = time.monotonic() + self.startup_timeout
+        tries: set[asyncio.Task[bool]] = set()
         async with httpx.AsyncClient() as http:
-            while True:
-                if self.process.returncode is not None:
-                    raise OpenCodeStartError(
-                        f"opencode serve exited with status {self.process.returncode} while "
-                        f"starting. Its last output ({self.log_path}):\n{tail(self.log_path)}"
+
+            async def answered(url: str) -> bool:
+                try:
+                    response = await http.get(url, timeout=HEALTH_TRY_LIMIT)
+                except httpx.HTTPError:
+                    return False
+                return response.status_code in (200, 401)
+
+            try:
+                next_try = time.monotonic()
+                while True:
+                    if self.process.returncode is not None:
+                        raise OpenCodeStartError(
+                            f"opencode serve exited with status {self.process.returncode} "
+                            f"while starting. Its last output ({self.log_path}):\n"
+                            f"{tail(self.log_path)}"
+                        )
+                    if self.port is None:
+                        self.port = self._listening_port(output_start)
+                    now = time.monotonic()
+                    if self.port is not None and now >= next_try:
+                        url = f"{self.url}/global/health"
+                        tries.add(asyncio.create_task(answered(url)))
+                        next_try = now + 0.1
+                    if now > deadline:
+                        raise OpenCodeStartError(
+                            f"opencode serve did not answer within {self.startup_timeout:.0f}s. "
+                            f"Its last output ({self.log_path}):\n{tail(self.log_path)}"
+                        )
+                    wait = max(0.0, next_try - time.monotonic())
+                    if not tries:
+                        await asyncio.sleep(max(wait, 0.1 if self.port is None else 0.0))
+                        continue
+                    done, tries = await asyncio.wait(
+                        tries, timeout=wait, return_when=asyncio.FIRST_COMPLETED
                     )
-                if self.port is None:
-                    self.port = self._listening_port(output_start)
-                if self.port is not None:
-                    try:
-                        # A short timeout: the port accepts connections before it can answer.
-                        response = await http.get(f"{self.url}/global/health", timeout=2.0)
-                        if response.status_code in (200, 401):
-                            return
-                    except httpx.HTTPError:
-                        pass
-                if time.monotonic() > deadline:
-                    raise OpenCodeStartError(
-                        f"opencode serve did not answer within {self.startup_timeout:.0f}s. "
-                        f"Its last output ({self.log_path}):\n{tail(self.log_path)}"
-                    )
-                await asyncio.sleep(0.1)
+                    if any(task.result() for task in done):
+                        return
+            finally:
+                for task in tries:
+                    task.cancel()
+                await asyncio.gather(*tries, return_exceptions=True)
 
     async def stop(self) -> None:
         """Terminate the server, then kill it if it has not exited after the grace period."""

@@ -6,7 +6,9 @@ refused naming the failure, and after its fix the check passes and the merge goe
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -104,13 +106,19 @@ async def test_a_failing_check_is_told_blocks_the_merge_and_passes_after_the_fix
 
 
 async def test_a_check_past_its_limit_is_stopped_with_its_children(tmp_path: Path) -> None:
-    marker = tmp_path / "child-survived"
-    command = f"(sleep 3; touch {marker}) & sleep 30"
-    run = await run_check_command(command, tmp_path, 0.5)
+    child = tmp_path / "child-pid"
+    command = f"sleep 30 & echo $! > {child}; sleep 30"
+    run = await run_check_command(command, tmp_path, 2.0)
     assert run.outcome is CheckOutcome.TIMED_OUT
     assert run.seconds < 5
-    await _sleep(3.5)
-    assert not marker.exists(), "the check's background child was killed with it"
+    assert child.exists(), "the premise: the check started its child before its limit"
+    pid = int(child.read_text())
+    # Killed with the check, it ends at once (a zombie until reaped); left alone, it would
+    # sleep on for half a minute.
+    deadline = time.monotonic() + 10
+    while _alive(pid):
+        assert time.monotonic() < deadline, "the check's background child was killed with it"
+        await asyncio.sleep(0.05)
 
 
 async def test_a_command_that_fails_at_once_keeps_its_last_lines(tmp_path: Path) -> None:
@@ -124,10 +132,13 @@ async def test_a_command_that_fails_at_once_keeps_its_last_lines(tmp_path: Path)
     assert len(lines) == 40
 
 
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
+def _alive(pid: int) -> bool:
+    """Whether process *pid* runs (not ended, nor a zombie waiting to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from ensemble_tui.core.team.model_check import FIX, judge
+from pathlib import Path
+
+import httpx
+
+from ensemble_tui.core.team.model_check import FIX, check_model, judge
+from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
+from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import Providers
+from ensemble_tui.opencode.server import OpenCodeServer
 
 
 def providers(**models: list[str]) -> Providers:
@@ -51,3 +58,33 @@ def test_a_model_of_an_unconnected_provider_or_unknown_id_is_named() -> None:
     bad = judge("no-slash", None, usable, ["opencode"])
     assert bad.problem is not None
     assert "is not valid" in bad.problem
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Passes every request on and notes its path."""
+
+    def __init__(self) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return await self.real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
+
+
+async def test_with_a_usable_provider_the_catalogue_is_not_read(
+    opencode_server: OpenCodeServer, git_repo: Path
+) -> None:
+    """`GET /provider` costs OpenCode about a second of CPU on every call; it only says
+    which providers are connected, which matters when none is usable."""
+    transport = RecordingTransport()
+    url, password = opencode_server.url, opencode_server.password
+    async with OpenCodeClient(url, password=password, transport=transport) as client:
+        found = await check_model(client, str(git_repo), None)
+    assert found.usable, found.describe()
+    assert found.model == f"{PROVIDER_ID}/{MODEL_ID}"
+    assert "/config/providers" in transport.paths
+    assert "/provider" not in transport.paths

@@ -28,7 +28,7 @@ from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID, ScriptedModel
 from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.client import OpenCodeError
-from tests.conftest import TEAM, TeamOptions, git, running_team
+from tests.conftest import TEAM, Holds, TeamOptions, git, running_team
 
 REASON = "app.txt still says BROKEN; it must say FIXED"
 FIX_NOW = "fix it now"
@@ -206,10 +206,12 @@ async def test_a_reviewer_that_gives_no_verdict_is_asked_once_more_then_blocks_t
 
 
 async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resumed(
-    team_options: TeamOptions,
+    team_options: TeamOptions, holds: Holds
 ) -> None:
-    # The reviewer takes a moment to answer: ensemble-tui stops before it has.
-    slow = script_block({"delay": 3, **tool("ensemble_team_review", verdict="approve")})
+    # The reviewer answers only once ensemble-tui has stopped (the model holds it): the
+    # first review is cut short, the one after the resume answers at once.
+    stopped = holds.new("ensemble-stopped")
+    slow = script_block({"hold": stopped, **tool("ensemble_team_review", verdict="approve")})
     carl = script_block(
         tool("ensemble_team_claim", task_id="t1"),
         *write_and_commit("carl", "carl.txt", "carl\n"),
@@ -232,6 +234,7 @@ async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resum
         first = await asyncio.wait_for(started.get(), 120)
         assert isinstance(first, ReviewStarted)
         team = coord.require_team()
+    holds.release(stopped)
     async with running_team(options) as coord:
         notes = await resume_team(coord, team)
         await coord.wait_until_settled(limit=120)

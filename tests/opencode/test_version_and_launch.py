@@ -315,3 +315,45 @@ def test_a_cache_that_cannot_be_written_is_only_logged(
     assert run_count(runs) == 2
     assert "could not remember the OpenCode version" in caplog.text
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".versions-")] == []
+
+
+# Stands in for `opencode serve`: takes the first connection and never answers it (as
+# OpenCode does with one taken while it starts), answers the next ones with 401, and
+# writes down whether the silent connection was still open then.
+SILENT_FIRST = """
+import socket, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+listener = socket.create_server(("127.0.0.1", port))
+print(f"listening on http://127.0.0.1:{listener.getsockname()[1]}", flush=True)
+silent, _ = listener.accept()
+silent.recv(65536)
+while True:
+    answered, _ = listener.accept()
+    answered.recv(65536)
+    silent.setblocking(False)
+    try:
+        open_still = silent.recv(65536, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        open_still = True
+    with open(sys.argv[-1], "w") as note:
+        note.write("open" if open_still else "closed")
+    answered.sendall(b"HTTP/1.1 401 Unauthorized\\r\\nContent-Length: 0\\r\\n\\r\\n")
+    answered.close()
+"""
+
+
+async def test_a_start_does_not_wait_on_a_connection_the_server_never_answers(
+    tmp_path: Path,
+) -> None:
+    """OpenCode 1.18.33, restarted on its port, takes connections before it can answer and
+    never answers one taken then: the start waited 2 s on it before trying again."""
+    note = tmp_path / "silent-connection"
+    script = tmp_path / "fake_serve.py"
+    script.write_text(SILENT_FIRST)
+    fake = stand_in(tmp_path, f'exec {sys.executable} {script} "$@" {note}')
+    server = OpenCodeServer(tmp_path, log_path=tmp_path / "oc.log", binary=fake)
+    await server.start()
+    try:
+        assert note.read_text() == "open", "answered by a later try while the first waited"
+    finally:
+        await server.stop()

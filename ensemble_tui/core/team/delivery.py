@@ -8,6 +8,7 @@ done only after OpenCode accepted the prompt, so a crash in between delivers it 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from ensemble_tui.core.models import Message, Team
@@ -44,6 +45,9 @@ class Delivery:
         self._paused = paused
         self.held: dict[str, str] = {}
         """Members that get no more prompts (a budget used up), with the reason."""
+        self._sending: dict[str, asyncio.Lock] = {}
+        """One delivery at a time per member: what one has read as waiting is marked
+        delivered before another reads (two at once sent a message twice)."""
 
     def notify(self, member: str, notice: str) -> None:
         """Save a coordinator notice (not a member's message) for *member*'s next delivery."""
@@ -61,6 +65,17 @@ class Delivery:
         """Deliver every waiting message and notice in one prompt, when the session is idle
         (or at once if *even_if_busy*: OpenCode queues it behind the running turn).
         *before_sending* is called just before the prompt goes out (nothing else awaits)."""
+        lock = self._sending.setdefault(state.member, asyncio.Lock())
+        async with lock:
+            await self._deliver(state, even_if_busy=even_if_busy, before_sending=before_sending)
+
+    async def _deliver(
+        self,
+        state: SessionState,
+        *,
+        even_if_busy: bool,
+        before_sending: Callable[[], None] | None,
+    ) -> None:
         team = self._team()
         if (not state.idle and not even_if_busy) or team is None:
             return

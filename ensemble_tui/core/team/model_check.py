@@ -118,9 +118,13 @@ def judge(
 
 async def check_model(client: OpenCodeClient, directory: str, wanted: str | None) -> ModelCheck:
     """Read the server's providers and configured model, and judge the lead's model."""
-    configured, catalogue, config = await asyncio.gather(
-        client.providers(directory),
-        client.provider_catalogue(directory),
-        client.server_config(directory),
+    configured, config = await asyncio.gather(
+        client.providers(directory), client.server_config(directory)
     )
-    return judge(wanted, config.model, configured, catalogue.connected)
+    # The catalogue (`GET /provider`: about a second of OpenCode's CPU on every call, at
+    # every start) says which providers are connected, which matters only when none is
+    # usable.
+    connected = (
+        [] if configured.providers else (await client.provider_catalogue(directory)).connected
+    )
+    return judge(wanted, config.model, configured, connected)
