@@ -446,6 +446,18 @@ def _dispose(http: httpx.Client, directory: str) -> None:
     http.post("/instance/dispose", params={"directory": directory}).raise_for_status()
 
 
+def _settle(http: httpx.Client, directory: str) -> None:
+    """Wait until OpenCode has started the file services of *directory*'s instance.
+
+    OpenCode starts them with the folder's first turn, after the turn has begun; one that
+    starts after the folder is removed fails (`FileSystem.realPath ... ENOENT`) and stays
+    failed for the folder: every turn of the next test's worktree there failed. A listing
+    of the folder starts them, or waits for them, while the folder is still there.
+    """
+    listing = http.get("/api/fs/list", params={"location[directory]": directory})
+    listing.raise_for_status()
+
+
 class RepoSlot:
     """A worker's repository that the tests on the shared server take in turn, at one path.
 
@@ -491,10 +503,17 @@ class RepoSlot:
                     if http.request(method, path, params=where).status_code not in (200, 404):
                         raise AssertionError(f"{method} {path} failed after the test")
         for directory in sorted(directories):
+            if not Path(directory).is_dir():
+                # Removed during the test (a merge): its instance may have been starting
+                # when it went, and the requests above named it; the next test's starts anew.
+                _dispose(http, directory)
+                continue
             query = {"directory": directory}
             leftovers = [http.get(path, params=query).json() for path in _INSTANCE_STATE]
             if directory in cold or any(leftovers):
                 _dispose(http, directory)
+            else:
+                _settle(http, directory)
         _wipe(self.worktrees)
         for child in self.repo.iterdir():
             _wipe(child)
