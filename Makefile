@@ -68,27 +68,39 @@ lint: venv  ## ruff format --check, ruff check, and the import layers (import-li
 typecheck: venv  ## Strict mypy on the package and its tests
 	$(BIN)/mypy ensemble_tui tests bench
 
+# PYTHONDONTWRITEBYTECODE (set on some machines) also keeps pytest from caching the test
+# modules it rewrites for its asserts: each of the five processes (xdist's and its four
+# workers) then rewrote all of them again, ~2.7 s of CPU each (an empty value unsets it).
+PYTEST = PYTHONDONTWRITEBYTECODE= ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest -n $(PYTEST_WORKERS) --maxschedchunk 1 $(PYTEST_ARGS)
 pytest: pytest-setup  ## The whole test suite against the pinned OpenCode
-	ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/pytest -n $(PYTEST_WORKERS) --maxschedchunk 1 $(PYTEST_ARGS)
+	$(PYTEST)
 
 # The set-up steps run side by side (pip's install with npm's); then lint and type check run
 # beside the suite (they take ~30 s of one core, which the suite leaves idle about a sixth of
 # the time), their output kept and printed once the suite has ended; `make test` fails when either
-# fails.
+# fails. Only the browser test needs Chromium, and Debian's package takes longer to install than
+# the rest of the set-up on a new machine: it installs beside the set-up and the suite, and that
+# test waits until CHROMIUM_DONE exists (written when the install has ended, done or not).
 CHECKS_LOG := $(VENV)/checks.log
-test:  ## Set everything up, then lint, type check and test (the checks beside the suite)
-	@$(MAKE) --no-print-directory -j4 --output-sync=target pytest-setup
+CHROMIUM_LOG := $(TOOLS)/chromium.log
+CHROMIUM_DONE := $(CURDIR)/$(TOOLS)/chromium.done
+test:  ## Set everything up, then lint, type check and test (the checks and Chromium's install beside the suite)
+	@mkdir -p $(TOOLS) && rm -f $(CHROMIUM_DONE) && \
+		{ $(MAKE) --no-print-directory chromium > $(CHROMIUM_LOG) 2>&1; touch $(CHROMIUM_DONE); } &
+	@$(MAKE) --no-print-directory -j4 --output-sync=target $(SUITE_SETUP)
 	@$(MAKE) --no-print-directory -j2 --output-sync=target lint typecheck > $(CHECKS_LOG) 2>&1 & checks=$$!; \
-		$(MAKE) --no-print-directory pytest; suite=$$?; \
+		TEST_CHROMIUM_DONE=$(CHROMIUM_DONE) $(PYTEST); suite=$$?; \
 		wait $$checks; checked=$$?; \
+		echo "--- Chromium for the browser test (installed beside the suite)"; cat $(CHROMIUM_LOG); \
 		echo "--- lint and type check (run beside the suite)"; cat $(CHECKS_LOG); \
 		if [ $$checked -ne 0 ]; then echo "lint or type check failed"; exit $$checked; fi; \
 		exit $$suite
 
-pytest-setup: venv chromium opencode-plugin $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))
+SUITE_SETUP := venv opencode-plugin $(if $(ENSEMBLE_OPENCODE_BIN),,$(PINNED_OPENCODE))
+pytest-setup: $(SUITE_SETUP) chromium
 
 test-fast: venv  ## The tests that need no OpenCode (seconds, not minutes)
-	$(BIN)/pytest -m "not opencode" $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -m "not opencode" $(PYTEST_ARGS)
 
 bench: venv $(PINNED_OPENCODE)  ## Run the benchmarks and print their figures
 	@for b in bench/bench_*.py; do ENSEMBLE_OPENCODE_BIN=$(TEST_OPENCODE) $(BIN)/python $$b || exit 1; done
