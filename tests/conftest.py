@@ -29,6 +29,7 @@ from ensemble_tui.demo.environment import (
     isolated_environment,
     scripted_opencode_environment,
     seed_opencode_config,
+    without_model_catalogue,
 )
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.opencode.client import DEFAULT_USERNAME, OpenCodeClient
@@ -255,23 +256,6 @@ def without_snapshots(env: dict[str, str]) -> dict[str, str]:
     document = json.loads(config.read_text())
     document["snapshot"] = False
     config.write_text(json.dumps(document, indent=2) + "\n")
-    return env
-
-
-def without_model_catalogue(env: dict[str, str]) -> dict[str, str]:
-    """Give *env*'s OpenCode an empty model catalogue (`OPENCODE_MODELS_PATH`); return *env*.
-
-    OpenCode reads and sorts its whole bundled catalogue of providers and models again for
-    every folder it is asked about: measured, 1.5 of the 1.6 s of CPU of a first turn in
-    a new worktree went to it with the catalogue and 0.5-0.65 s without it (its other
-    switches, the file finder, the file watcher, default plugins, Claude Code and skill
-    discovery, changed nothing measurable). The tests' only provider, the scripted model,
-    is written out whole in the config (`write_scripted_provider_config`), so the
-    catalogue only listed providers that no test connects; a user's OpenCode keeps its.
-    """
-    catalogue = Path(env["HOME"]) / "models.json"
-    catalogue.write_text("{}\n")
-    env["OPENCODE_MODELS_PATH"] = str(catalogue)
     return env
 
 
