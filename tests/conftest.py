@@ -29,6 +29,7 @@ from ensemble_tui.demo.environment import (
     isolated_environment,
     scripted_opencode_environment,
     seed_opencode_config,
+    without_model_catalogue,
 )
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.opencode.client import DEFAULT_USERNAME, OpenCodeClient
@@ -327,7 +328,9 @@ def opencode_env(
 ) -> dict[str, str]:
     """An environment with a throwaway HOME whose OpenCode talks to the scripted model
     (ensemble-tui's cache there already knows the pinned OpenCode's version)."""
-    env = scripted_opencode_environment(tmp_path / "home", scripted_model.base_url)
+    env = without_model_catalogue(
+        scripted_opencode_environment(tmp_path / "home", scripted_model.base_url)
+    )
     return seed_version_cache(
         seed_opencode_config(env, opencode_plugin_deps), opencode_version_cache
     )
@@ -357,7 +360,9 @@ def shared_opencode(
     """
     root = tmp_path_factory.mktemp("opencode")
     env = seed_opencode_config(
-        scripted_opencode_environment(root / "home", scripted_model.base_url),
+        without_model_catalogue(
+            scripted_opencode_environment(root / "home", scripted_model.base_url)
+        ),
         opencode_plugin_deps,
     )
     server = OpenCodeServer(
@@ -425,6 +430,18 @@ def _dispose(http: httpx.Client, directory: str) -> None:
     http.post("/instance/dispose", params={"directory": directory}).raise_for_status()
 
 
+def _settle(http: httpx.Client, directory: str) -> None:
+    """Wait until OpenCode has started the file services of *directory*'s instance.
+
+    OpenCode starts them with the folder's first turn, after the turn has begun; one that
+    starts after the folder is removed fails (`FileSystem.realPath ... ENOENT`) and stays
+    failed for the folder: every turn of the next test's worktree there failed. A listing
+    of the folder starts them, or waits for them, while the folder is still there.
+    """
+    listing = http.get("/api/fs/list", params={"location[directory]": directory})
+    listing.raise_for_status()
+
+
 class RepoSlot:
     """A worker's repository that the tests on the shared server take in turn, at one path.
 
@@ -470,10 +487,17 @@ class RepoSlot:
                     if http.request(method, path, params=where).status_code not in (200, 404):
                         raise AssertionError(f"{method} {path} failed after the test")
         for directory in sorted(directories):
+            if not Path(directory).is_dir():
+                # Removed during the test (a merge): its instance may have been starting
+                # when it went, and the requests above named it; the next test's starts anew.
+                _dispose(http, directory)
+                continue
             query = {"directory": directory}
             leftovers = [http.get(path, params=query).json() for path in _INSTANCE_STATE]
             if directory in cold or any(leftovers):
                 _dispose(http, directory)
+            else:
+                _settle(http, directory)
         _wipe(self.worktrees)
         for child in self.repo.iterdir():
             _wipe(child)

@@ -53,6 +53,21 @@ def scripted_opencode_environment(
     return env
 
 
+def without_model_catalogue(env: dict[str, str]) -> dict[str, str]:
+    """Give *env*'s OpenCode an empty catalogue of providers and models; return *env*.
+
+    OpenCode otherwise reads its bundled catalogue (every provider and model it knows of)
+    and sorts it again for each folder it works in: about 1.3 s of CPU for each new
+    worktree (measured, a first turn in a folder took 2.6 s with it and 1.25 s without).
+    A scripted OpenCode needs none of it: its one provider, the scripted model, is written
+    out whole in its config, and the catalogue's providers need keys or the network.
+    """
+    catalogue = Path(env["HOME"]) / "models.json"
+    catalogue.write_text("{}\n")
+    env["OPENCODE_MODELS_PATH"] = str(catalogue)
+    return env
+
+
 def seed_opencode_config(env: dict[str, str], deps: Path | None) -> dict[str, str]:
     """Put the installed plugin package into the config folder of *env*'s OpenCode, so it
     finds its dependencies there and installs nothing; return *env*.

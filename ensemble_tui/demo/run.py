@@ -25,7 +25,7 @@ from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.core.team.settings import CoordinatorSettings
-from ensemble_tui.demo.environment import scripted_opencode_environment
+from ensemble_tui.demo.environment import scripted_opencode_environment, without_model_catalogue
 from ensemble_tui.demo.scripted_model import ScriptedModel
 from ensemble_tui.demo.story import PROJECT_FILES, STYLE_GUIDE, lead_prompt
 from ensemble_tui.headless import drive_team, feed_printer
@@ -75,7 +75,10 @@ def demo_options(place: DemoPlace, model_url: str, pace: float) -> RunOptions:
         prompt=lead_prompt(place.style_guide, pace),
         password="",
         opencode_bin=find_opencode(),
-        server_env=scripted_opencode_environment(place.root / "home", model_url),
+        # Its OpenCode knows the scripted model alone: the story has no use for the rest.
+        server_env=without_model_catalogue(
+            scripted_opencode_environment(place.root / "home", model_url)
+        ),
         store_path=place.root / "state.db",
         timeout=600,
         settings=CoordinatorSettings(worktree_root=place.root / "worktrees"),

@@ -388,6 +388,11 @@ class OpenCodeClient:
         path = f"/question/{request_id}/reject"
         return await self._call(_BOOL, "POST", path, directory=directory)
 
+    async def dispose_instance(self, directory: str) -> bool:
+        """Have OpenCode drop its instance for *directory* (its services, watchers and team
+        tools for that folder); the folder's next request starts a new one."""
+        return await self._call(_BOOL, "POST", "/instance/dispose", directory=directory)
+
     # MCP
 
     async def add_mcp_server(

@@ -151,7 +151,9 @@ async def test_a_session_made_by_a_spawn_whose_answer_timed_out_is_deleted(
             finally:
                 coord.client = real_client
         await nothing_made(coord, tmp_path, git_repo, "alice")
-        left = await coord.client.list_sessions(str(worktree))
+        # Listed through the repository (all of the project's sessions): a request naming
+        # the removed worktree would have OpenCode start an instance for a missing folder.
+        left = await coord.client.list_sessions(str(git_repo))
         assert [s.title for s in left if s.directory == str(worktree)] == []
 
 

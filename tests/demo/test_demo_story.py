@@ -16,6 +16,7 @@ from ensemble_tui.core.team.control import TeamControl
 from ensemble_tui.core.team.events import TeamEvent
 from ensemble_tui.demo.environment import seed_opencode_config
 from ensemble_tui.demo.run import DemoPlace, demo_team, make_demo_project, run_demo_headless
+from ensemble_tui.demo.scripted_model import PROVIDER_ID
 from ensemble_tui.opencode.server import CONFIG_CONTENT_VARIABLE
 
 
@@ -77,11 +78,14 @@ def test_the_story_finishes_when_the_viewer_approves_late(
     claim of t3 then succeeds and it must not wait for a notice that never comes.
 
     The demo's OpenCode runs with its snapshots off here (they are the subject of neither
-    this test nor the demo's code; the test above plays the demo as a user gets it)."""
+    this test nor the demo's code; the test above plays the demo as a user gets it).
+
+    The demo's OpenCode connects the scripted model alone: it is given no catalogue of
+    other providers and models (reading it cost OpenCode 1.3 s of CPU per worktree)."""
     monkeypatch.setenv("ENSEMBLE_OPENCODE_BIN", opencode_bin)
     monkeypatch.setenv(CONFIG_CONTENT_VARIABLE, json.dumps({"snapshot": False}))
 
-    async def play() -> tuple[list[str], TaskStatus]:
+    async def play() -> tuple[list[str], TaskStatus, list[str]]:
         async with demo_team(place, pace=0.0) as (options, coord):
             control = TeamControl(coord)
             asked, t2_done = asyncio.Event(), asyncio.Event()
@@ -104,8 +108,10 @@ def test_the_story_finishes_when_the_viewer_approves_late(
             (team,) = coord.store.list_teams()
             t3 = coord.board.get_task(team.id, "t3")
             assert t3 is not None
-            return [e.type for e in coord.feed.recent], t3.status
+            catalogue = await coord.client.provider_catalogue(str(place.repo))
+            return [e.type for e in coord.feed.recent], t3.status, catalogue.connected
 
-    kinds, t3_status = asyncio.run(play())
+    kinds, t3_status, connected = asyncio.run(play())
     assert t3_status is TaskStatus.COMPLETED
     assert "team.cleaned_up" in kinds
+    assert connected == [PROVIDER_ID]

@@ -177,6 +177,12 @@ async def _spawn(
         rules = permission_rules(directory, coordinator.repo_root, read_only=planning)
         lead = coordinator.lead
         title = f"{request.name} ({team.name})"
+        # OpenCode holds an instance for the folder from the call below on, and starts some
+        # of its services only with the first turn. One still starting when an undone spawn
+        # removed the folder failed and stayed failed for that folder: a later spawn of the
+        # same name (same team, same folder) had every turn refused (`FileSystem.realPath
+        # ... ENOENT`). Undone, the instance is dropped (after the session, before the folder).
+        undo.push("instance", lambda: _drop_instance(coordinator, directory))
         # Before the call: a session the server made but never answered for (a timeout,
         # a cancelled tool call) is found by its folder and title and deleted too.
         undo.push("session", lambda: _delete_sessions(coordinator, directory, title))
@@ -297,6 +303,15 @@ async def _delete_sessions(coordinator: Coordinator, directory: Path, title: str
     for session in await client.list_sessions(str(directory)):
         if session.directory == str(directory) and session.title == title:
             await client.delete_session(session.id, str(directory))
+
+
+async def _drop_instance(coordinator: Coordinator, directory: Path) -> None:
+    """Have OpenCode drop its instance for an undone spawn's folder (best effort: an
+    OpenCode that does not answer is told nothing, and the folder goes all the same)."""
+    try:
+        await coordinator.client.dispose_instance(str(directory))
+    except OpenCodeError as error:
+        log.warning("OpenCode kept its instance for %s: %s", directory, error)
 
 
 async def _forget_token(coordinator: Coordinator, token: str) -> None:
