@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ensemble_tui.core.errors import Refused
@@ -28,7 +29,7 @@ from ensemble_tui.demo.scenarios import tool, write_and_commit
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID, ScriptedModel
 from ensemble_tui.headless import drive_team
-from ensemble_tui.opencode.client import OpenCodeError
+from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
 from ensemble_tui.opencode.models import Session
 from tests.conftest import TEAM, Holds, TeamOptions, git, running_team
 
@@ -221,6 +222,23 @@ async def test_a_reviewer_that_gives_no_verdict_is_asked_once_more_then_blocks_t
     assert "Merged carl" in merged
 
 
+class MissingFolderWatch(httpx.AsyncBaseTransport):
+    """The real transport, noting each request that names a folder missing when it is sent."""
+
+    def __init__(self) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.named: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        folder = request.url.params.get("directory")
+        if folder is not None and not await asyncio.to_thread(Path(folder).is_dir):
+            self.named.append(f"{request.method} {request.url.path} {folder}")
+        return await self.real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
+
+
 async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resumed(
     team_options: TeamOptions, holds: Holds
 ) -> None:
@@ -251,12 +269,26 @@ async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resum
         assert isinstance(first, ReviewStarted)
         team = coord.require_team()
     holds.release(stopped)
-    async with running_team(options) as coord:
-        notes = await resume_team(coord, team)
-        await coord.wait_until_settled(limit=120)
+    missing = MissingFolderWatch()
+    async with (
+        running_team(options) as coord,
+        OpenCodeClient(
+            coord.client.base_url, password=coord.client.password, transport=missing
+        ) as watched,
+    ):
+        real, coord.client = coord.client, watched
+        try:
+            notes = await resume_team(coord, team)
+            await coord.wait_until_settled(limit=120)
+        finally:
+            coord.client = real
         cut, again = coord.store.reviews.list_reviews(team.id)
         with pytest.raises(OpenCodeError):
             await coord.client.get_session(str(first.session), str(coord.repo_root))
+    # The cut review's folder went with its session when ensemble-tui stopped; the resume
+    # named it to OpenCode (deleting that session again), which made OpenCode start an
+    # instance for a missing folder: one that stays broken if a reviewer gets that path.
+    assert missing.named == []
     assert notes == ["carl: its review was cut short; it is reviewed again"]
     assert cut.verdict is Verdict.NO_VERDICT
     assert cut.reasons == "cut short when ensemble-tui stopped"

@@ -488,7 +488,10 @@ class Reviews:
                 continue
             directory = self._folder(team, review.member)
             self._conclude(review, Verdict.NO_VERDICT, "cut short when ensemble-tui stopped")
-            if review.session_id is not None:
+            # A folder that is gone went with its session (`_close` deletes the session
+            # first); a request naming it would have OpenCode start an instance for a
+            # missing folder, which stays broken should a later reviewer get that path.
+            if review.session_id is not None and directory.exists():
                 with contextlib.suppress(OpenCodeError):
                     await client.delete_session(review.session_id, str(directory))
             await asyncio.to_thread(shutil.rmtree, directory, True)
