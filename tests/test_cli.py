@@ -128,6 +128,35 @@ def test_the_screen_refuses_an_opencode_that_is_too_old(tmp_path: Path, git_repo
     assert "npm install -g opencode-ai@1.18.33" in said
 
 
+def test_the_screen_refused_for_its_opencode_loads_none_of_the_team(
+    tmp_path: Path, git_repo: Path
+) -> None:
+    """The refusal comes before the team's machinery (a second of CPU of imports: the
+    coordinator, OpenCode's client, the MCP server) is loaded."""
+    old = tmp_path / "old-opencode"
+    old.write_text("#!/bin/sh\necho 1.10.0\n")
+    old.chmod(0o755)
+    probe = (
+        "import sys, contextlib\n"
+        "from ensemble_tui import cli\n"
+        f"with contextlib.suppress(SystemExit): cli.main([{str(git_repo)!r}])\n"
+        "heavy = ('ensemble_tui.core.team.coordinator', 'ensemble_tui.opencode.client', 'mcp')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    env = isolated(tmp_path, ENSEMBLE_OPENCODE_BIN=str(old))
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert "OpenCode 1.10.0 is not supported" in " ".join(done.stderr.split())
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout[-300:]
+
+
 def test_a_bad_setting_stops_the_start_naming_key_and_file(tmp_path: Path, git_repo: Path) -> None:
     (git_repo / ".ensemble.toml").write_text('stall_threshold = "later"\n')
     done = cli([str(git_repo)], tmp_path, isolated(tmp_path))

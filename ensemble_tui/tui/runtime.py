@@ -48,18 +48,20 @@ async def run_team(
         # command line until the screen was up; a refusal closes the screen with it.
         settle, options.settle = options.settle, None
         await asyncio.to_thread(settle, options)
-    # Imported here, once the screen is up, and off the event loop: the composition root
-    # brings the MCP server and the whole core, half a second or more of imports.
-    await asyncio.to_thread(load_team_modules)
-    from ensemble_tui.composition import opencode_client, running_coordinator
-    from ensemble_tui.core.team.events import TeamOpened
-    from ensemble_tui.core.team.startup import start_or_resume
     from ensemble_tui.opencode.server import opencode_version
 
     if options.opencode_bin and not options.url:
         # Here rather than before the screen opens: the check takes a second or more (and
-        # a screen closed meanwhile stops it rather than waiting for it).
+        # a screen closed meanwhile stops it rather than waiting for it). Before the team's
+        # imports: an OpenCode refused (too old, broken) closes the screen without them.
         await opencode_version(options.opencode_bin)
+    # Imported here, once the screen is up, and off the event loop: the composition root
+    # brings the MCP server and the whole core, a second of CPU or more of imports.
+    await asyncio.to_thread(load_team_modules)
+    from ensemble_tui.composition import opencode_client, running_coordinator
+    from ensemble_tui.core.team.events import TeamOpened
+    from ensemble_tui.core.team.startup import start_or_resume
+
     async with opencode_client(options) as client, running_coordinator(options, client) as coord:
         said = await start_or_resume(
             coord, team_name=options.team_name, session_id=options.session_id

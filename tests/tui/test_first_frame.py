@@ -25,6 +25,7 @@ from textual import events
 from textual.screen import Screen
 
 from ensemble_tui.core.states import LEAD_NAME
+from ensemble_tui.opencode.version import TESTED_VERSION
 from ensemble_tui.tui.widgets.outlines import PaneOutlines
 from tests.conftest import git, isolated
 from tests.tui.scenes import build_scene, settle
@@ -141,9 +142,11 @@ def probe_setup(tmp_path: Path, **extra: str) -> tuple[Path, dict[str, str]]:
     git(repo, "init", "-q", "-b", "main")
     git(repo, "commit", "-q", "--allow-empty", "-m", "start")
     # Never run: OpenCode is found, checked and started by the worker, after the first
-    # frame (the screen closes then, saying so).
+    # frame. This one passes the version check (so the team's modules load, as they do
+    # after it) and fails to start: the screen closes then, saying so.
     opencode = tmp_path / "opencode"
-    opencode.write_text("#!/bin/sh\nexit 1\n")
+    answer = f'[ "$1" = --version ] && echo {TESTED_VERSION} && exit 0'
+    opencode.write_text(f"#!/bin/sh\n{answer}\nexit 1\n")
     opencode.chmod(opencode.stat().st_mode | stat.S_IXUSR)
     env = isolated(tmp_path, ENSEMBLE_OPENCODE_BIN=str(opencode), TERM="xterm-256color", **extra)
     return repo, env
