@@ -21,6 +21,9 @@ from ensemble_tui.demo.script import script_block
 TEAM = "textstats"
 
 PROJECT_FILES = {
+    # As any Python project has: the closing steps run the team's tests in the tree, and
+    # Python's bytecode would otherwise be left there as untracked files.
+    ".gitignore": "__pycache__/\n.pytest_cache/\n",
     "README.md": "# textstats\n\nSmall text statistics.\n\n```python\n"
     "from textstats.words import count_words\ncount_words('two words')  # 2\n```\n",
     "textstats/__init__.py": '"""Small text statistics."""\n',

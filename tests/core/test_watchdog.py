@@ -24,7 +24,7 @@ QUIET = script_block(
 LEAD = script_block(
     tool("ensemble_team_create", name=TEAM),
     tool("ensemble_team_tasks_add", tasks=[{"content": "something long"}]),
-    tool("ensemble_team_spawn", name="gus", prompt="Work.\n" + QUIET),
+    tool("ensemble_team_spawn", name="bob", prompt="Work.\n" + QUIET),
     {"text": "spawned"},
 )
 
@@ -44,13 +44,13 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
         finished_steps: set[str] = set()
 
         def silent_step_begins(state: SessionState, event: Event) -> None:
-            # Thresholds of seconds once gus starts its long silent step: its start-up
+            # Thresholds of seconds once bob starts its long silent step: its start-up
             # and the gaps between its quick steps (slow on a busy machine) are not
             # what this test watches. The silence begins after the last output of the
             # write's step, its step-finish (the shared server has OpenCode's snapshots
             # off, so no patch part follows it; with them on, one arriving a second late
             # ended the first stall and made a second, legitimate one).
-            if state.member != "gus" or not isinstance(event, PartUpdated):
+            if state.member != "bob" or not isinstance(event, PartUpdated):
                 return
             if isinstance(event.part, StepFinishPart):
                 finished_steps.add(event.part.id)
@@ -65,7 +65,7 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
         async with asyncio.timeout(90):
             await timed_out.wait()
         assert coord.team is not None
-        gus = coord.store.get_member(coord.team.id, "gus")
+        bob = coord.store.get_member(coord.team.id, "bob")
         (task,) = coord.board.list_tasks(coord.team.id)
         lead_heard = [n.text for n in coord.store.undelivered_notices(coord.team.id, "lead")]
         await coord.wait_until_settled(limit=60)
@@ -74,15 +74,15 @@ async def test_a_quiet_teammate_is_marked_stalled_then_timed_out_with_its_work_k
     types = [event.type for event in kinds]
     assert types.index("member.stalled") < types.index("member.timed_out")
     assert types.count("member.stalled") == 1, "one nudge only"
-    assert gus is not None
-    assert gus.status is MemberStatus.TIMED_OUT
+    assert bob is not None
+    assert bob.status is MemberStatus.TIMED_OUT
     assert task.status is TaskStatus.PENDING
     assert task.assignee is None
-    shown = git(git_repo, "show", f"ensemble/{TEAM}/gus:partial.txt")
+    shown = git(git_repo, "show", f"ensemble/{TEAM}/bob:partial.txt")
     assert shown == "half done\n"
     told = " ".join(str(p.model_dump()) for m in transcript for p in m.parts) + " ".join(lead_heard)
-    assert "gus looks stalled" in told
-    assert "gus timed out" in told
+    assert "bob looks stalled" in told
+    assert "bob timed out" in told
 
 
 async def test_a_model_that_fails_to_start_is_reported(team_options: TeamOptions) -> None:
@@ -114,12 +114,12 @@ async def test_messages_to_a_timed_out_member_are_refused_and_the_team_still_set
         tool("ensemble_team_spawn", name="alice", prompt="Wait.\n" + script_block({"text": "ok"})),
         tool(
             "ensemble_team_spawn",
-            name="gus",
+            name="bob",
             prompt="Think.\n" + script_block({"text": "never", "delay": 60}),
         ),
         {"text": "spawned"},
-        {**tool("ensemble_team_message", to="gus", text="still there?"), "await": "gus timed out"},
-        tool("ensemble_team_broadcast", text="gus is gone; carry on"),
+        {**tool("ensemble_team_message", to="bob", text="still there?"), "await": "bob timed out"},
+        tool("ensemble_team_broadcast", text="bob is gone; carry on"),
         {"text": "done"},
     )
     async with running_team(team_options(lead_script)) as coord:
@@ -134,7 +134,7 @@ async def test_messages_to_a_timed_out_member_are_refused_and_the_team_still_set
         await coord.prompt(lead, lead_script)
         await coord.wait_until_settled(limit=120)
         assert coord.team is not None
-        gus = coord.store.get_member(coord.team.id, "gus")
+        bob = coord.store.get_member(coord.team.id, "bob")
         undelivered = coord.store.count_undelivered(coord.team.id)
         story = "\n".join(e.to_line() for e in coord.feed.recent)
         broadcasts = [e for e in coord.feed.recent if e.type == "message.sent" and not e.recipient]
@@ -148,9 +148,9 @@ async def test_messages_to_a_timed_out_member_are_refused_and_the_team_still_set
         }
         transcript = await coord.client.messages(lead.session_id, lead.directory)
 
-    assert gus is not None
-    assert gus.status is MemberStatus.TIMED_OUT
+    assert bob is not None
+    assert bob.status is MemberStatus.TIMED_OUT
     assert undelivered == 0
     assert delivered == {"alice"}
     told = " ".join(str(p.model_dump()) for m in transcript for p in m.parts)
-    assert "gus has ended (timed-out)" in told
+    assert "bob has ended (timed-out)" in told

@@ -27,7 +27,7 @@ from ensemble_tui.opencode.stream import (
     StreamDisconnected,
     StreamItem,
 )
-from tests.conftest import git
+from tests.conftest import TEAM, git
 
 SCRIPTED = ModelRef(provider_id=PROVIDER_ID, model_id=MODEL_ID)
 
@@ -96,10 +96,12 @@ def status_of(session_id: str, kind: str) -> Callable[[StreamItem], bool]:
 
 
 async def test_a_worktree_session_runs_its_tools_in_the_worktree(
-    client: OpenCodeClient, recorder: Recorder, git_repo: Path, tmp_path: Path
+    client: OpenCodeClient, recorder: Recorder, git_repo: Path
 ) -> None:
-    worktree = tmp_path / "worktree-alice"
-    git(git_repo, "worktree", "add", "-q", "-b", "ensemble/t/alice", str(worktree))
+    # Where the team tests' alice works (beside the pooled repository), so OpenCode's
+    # instance for the folder is warm (see tests/conftest.py, `RepoSlot`).
+    worktree = git_repo.parent / "worktrees" / TEAM / "alice"
+    git(git_repo, "worktree", "add", "-q", "-b", f"ensemble/{TEAM}/alice", str(worktree))
     session = await client.create_session(str(worktree), title="alice")
     assert session.directory == str(worktree)
 

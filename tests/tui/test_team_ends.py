@@ -21,7 +21,7 @@ from ensemble_tui.tui.screens.confirm import ConfirmScreen
 from ensemble_tui.tui.widgets.session import PromptBox
 from ensemble_tui.tui.widgets.statusbar import StatusBar
 from ensemble_tui.tui.widgets.teammates import TeammateList
-from tests.conftest import Holds
+from tests.conftest import TEAM, Holds
 from tests.tui.conftest import (
     LIMIT,
     SIZE,
@@ -88,61 +88,61 @@ def tool_output(coordinator: Coordinator, tool_name: str) -> asyncio.Future[str]
 async def test_merge_toast_then_cleanup_racing_the_lead_then_the_ended_team_stays(
     options: RunOptions, holds: Holds
 ) -> None:
-    cy = script_block(
-        *write_and_commit("cy", "cy.txt", "from cy\n"),
-        {"text": "cy: done"},
+    alice = script_block(
+        *write_and_commit("alice", "alice.txt", "from alice\n"),
+        {"text": "alice: done"},
     )
-    # dee thinks (its only answer is held) until the lead's own team_cleanup has been
-    # called, so the human's clean-up is still waiting for dee when the lead's arrives.
-    dee_thinks = holds.new("dee-thinks")
-    dee = script_block({"text": "dee: thought it over", "hold": dee_thinks})
+    # bob thinks (its only answer is held) until the lead's own team_cleanup has been
+    # called, so the human's clean-up is still waiting for bob when the lead's arrives.
+    bob_thinks = holds.new("bob-thinks")
+    bob = script_block({"text": "bob: thought it over", "hold": bob_thinks})
     lead_script = script_block(
-        tool("ensemble_team_create", name="ends"),
-        tool("ensemble_team_spawn", name="cy", prompt="Write it.\n" + cy),
-        tool("ensemble_team_spawn", name="dee", prompt="Think.\n" + dee),
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_spawn", name="alice", prompt="Write it.\n" + alice),
+        tool("ensemble_team_spawn", name="bob", prompt="Think.\n" + bob),
         {"text": "spawned"},
     )
     app = make_app(options)
     async with app.run_test(size=SIZE) as pilot:
         coordinator = await start(pilot)
         await send_from_prompt(pilot, lead_script)
-        await feed_event(coordinator, happened("member.idle", "cy"))
-        await feed_event(coordinator, happened("member.spawned", "dee"))
+        await feed_event(coordinator, happened("member.idle", "alice"))
+        await feed_event(coordinator, happened("member.spawned", "bob"))
         await settle(pilot)
 
         # A merge: one toast naming what came back, no dialog to swallow the next key.
         app.query_one(TeammateList).focus()
         await pilot.press("j")
-        assert app.selected == "cy"
+        assert app.selected == "alice"
         await pilot.press("m")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await feed_event(coordinator, happened("member.merged", "cy"))
+        await feed_event(coordinator, happened("member.merged", "alice"))
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmScreen), "the toast is enough"
         told = [str(notice.message) for notice in app._notifications]
-        assert any("cy is merged" in text and "cy.txt" in text for text in told), told
+        assert any("alice is merged" in text and "alice.txt" in text for text in told), told
         await pilot.press("j")
-        assert app.selected == "dee", "the key after the merge reached the team list"
+        assert app.selected == "bob", "the key after the merge reached the team list"
 
-        # `C` while dee still thinks; the lead calls team_cleanup meanwhile.
+        # `C` while bob still thinks; the lead calls team_cleanup meanwhile.
         await pilot.press("C")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await feed_event(coordinator, happened("member.shutdown_requested", "dee"))
+        await feed_event(coordinator, happened("member.shutdown_requested", "bob"))
         lead_cleans_up = script_block(tool("ensemble_team_cleanup"), {"text": "all done"})
         answered = tool_output(coordinator, "ensemble_team_cleanup")
         called = tool_running(coordinator, "ensemble_team_cleanup")
         await send_from_prompt(pilot, "Clean up.\n" + lead_cleans_up)
         async with asyncio.timeout(LIMIT):
             await called
-        holds.release(dee_thinks)
+        holds.release(bob_thinks)
         await feed_event(coordinator, happened("team.cleaned_up"))
         async with asyncio.timeout(LIMIT):
             cleanup_said = await answered
-        assert "Team ends was already cleaned up" in cleanup_said
+        assert f"Team {TEAM} was already cleaned up" in cleanup_said
         lead = coordinator.lead
         assert lead is not None
         said = await coordinator.client.messages(lead.session_id, lead.directory)
@@ -155,13 +155,13 @@ async def test_merge_toast_then_cleanup_racing_the_lead_then_the_ended_team_stay
         assert not any("internal error" in output for output in outputs), outputs
         await settle(pilot)
         if isinstance(app.screen, ConfirmScreen):
-            assert "Team ends is cleaned up" in app.screen.body
+            assert f"Team {TEAM} is cleaned up" in app.screen.body
             await pilot.press("escape")
 
         # The ended team stays shown, read-only, with its totals.
-        assert members_listed(app) == ["lead", "cy", "dee"]
+        assert members_listed(app) == ["lead", "alice", "bob"]
         figures = str(app.query_one(StatusBar).query_one(".status-figures", Static).render())
-        assert "team ends ended" in figures, figures
+        assert f"team {TEAM} ended" in figures, figures
         assert "no team yet" not in figures
         snapshot = app.snapshot
         assert snapshot is not None
@@ -169,8 +169,8 @@ async def test_merge_toast_then_cleanup_racing_the_lead_then_the_ended_team_stay
         app.query_one(TeammateList).focus()
         await pilot.press("j", "j", "enter")
         await settle(pilot)
-        assert app.shown == "dee"
+        assert app.shown == "bob"
         placeholder = str(app.query_one(PromptBox).placeholder)
-        assert "dee has ended" in placeholder
-        assert "Message dee" not in placeholder
+        assert "bob has ended" in placeholder
+        assert "Message bob" not in placeholder
         await quit_app(pilot)
