@@ -222,7 +222,7 @@ class Reviews:
             agent = self.agent
             assert agent is not None
             review = store.reviews.add_review(team.id, name, agent, commit)
-            directory = self._folder(team, name)
+            directory = self._folder(team, name, review.id)
             try:
                 live = await self._start(team, member, review, directory)
                 await self._converse(team, member, live)
@@ -235,13 +235,14 @@ class Reviews:
                 # Whatever of it was made (a start can fail half-way) goes.
                 await asyncio.shield(self._remove(review, directory))
 
-    def _folder(self, team: Team, name: str) -> Path:
+    def _folder(self, team: Team, name: str, review_id: int) -> Path:
         """The reviewer's own folder; a dot first, so no member's folder can be taken.
 
-        One per member, made again for each of its reviews (one at a time): OpenCode keeps
-        an instance per folder it has worked in, so a folder per review cost it a new one
-        each time (about a second of CPU to start, and kept for the server's life)."""
-        return self._coordinator.worktree_root.resolve() / team.name / f".review-{name}"
+        One per review, not one per member (which would spare OpenCode an instance per
+        review): a folder removed while its instance is still starting its file services
+        (a review stopped as it begins) leaves that instance broken, and a later review
+        in the same folder would get no answer at all."""
+        return self._coordinator.worktree_root.resolve() / team.name / f".review-{name}-{review_id}"
 
     async def _remove(self, review: Review, directory: Path) -> None:
         for live in [entry for entry in self._live.values() if entry.review.id == review.id]:
@@ -486,7 +487,7 @@ class Reviews:
         for review in self.latest(team).values():
             if not self._stale(review):
                 continue
-            directory = self._folder(team, review.member)
+            directory = self._folder(team, review.member, review.id)
             self._conclude(review, Verdict.NO_VERDICT, "cut short when ensemble-tui stopped")
             # A folder that is gone went with its session (`_close` deletes the session
             # first); a request naming it would have OpenCode start an instance for a
