@@ -239,7 +239,7 @@ async def test_a_teammate_s_folder_removed_while_opencode_starts_it_works_in_the
     the next test had made the worktree again. The reset lets those services start before
     it removes the worktrees."""
     # No other test names these teammates: OpenCode has no instance for their folders yet.
-    # (The window is short: each of three rounds failed one time in three or so.)
+    # (Without the wait 7 runs of 7 failed; the 3 looked at, in the first round.)
     for name in ("fern", "gina", "hugo"):
         worktree = repo_slot.worktrees / TEAM / name
         since = time.time() * 1000

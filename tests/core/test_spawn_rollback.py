@@ -105,7 +105,7 @@ async def test_a_spawn_undone_as_its_first_turn_began_leaves_its_folder_usable_b
         await lead_with_team(coord)
         team = coord.require_team()
         # No other test names these teammates: OpenCode has no instance for their folders.
-        # (Without the drop, 3 runs of 3 failed, in the first or second round.)
+        # (Without the drop 4 runs of 6 failed, one of them only in the third round.)
         for name in ("ivy", "jon", "kim"):
             with pytest.raises(Refused, match=rf"Could not spawn {name}: .*Nothing was left"):
                 await spawn_through(
