@@ -10,7 +10,9 @@ team_review, and Carl may not call team_review.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import httpx
@@ -29,6 +31,7 @@ from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID, ScriptedModel
 from ensemble_tui.headless import drive_team
 from ensemble_tui.opencode.client import OpenCodeClient, OpenCodeError
+from ensemble_tui.opencode.models import AssistantMessage, ModelRef, TextPart
 from tests.conftest import TEAM, Holds, TeamOptions, git, running_team
 
 REASON = "app.txt still says BROKEN; it must say FIXED"
@@ -280,6 +283,84 @@ async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resum
     assert cut.reasons == "cut short when ensemble-tui stopped"
     assert again.verdict is Verdict.APPROVED
     assert again.commit_sha == cut.commit_sha
+
+
+async def test_a_review_stopped_as_its_turn_begins_leaves_its_folder_usable_by_a_later_one(
+    team_options: TeamOptions, holds: Holds, tmp_path: Path
+) -> None:
+    """Review ids start again in each store, so the next team of that name (or another
+    run) gets the same reviewer folder. OpenCode starts some services of a folder's
+    instance only with its first turn, and they go on after an abort; one that ran after
+    the stop had removed the folder failed, and OpenCode kept the failure for that path: a
+    session in the folder made again there never had its turn answered. The stop has
+    OpenCode drop the instance (after the session, before the folder)."""
+    # Three rounds, each a team of its own (its own store) with a folder no other test
+    # uses. (Without the drop: with one round 2 runs of 7 failed; with three, 4 of 4 did,
+    # each at the later session's turn. With it: 3 of 3 passed.)
+    for round_ in range(3):
+        await stop_as_the_review_begins_then_use_its_folder(
+            team_options, holds, tmp_path / f"state-{round_}.db", f"crew{round_}"
+        )
+
+
+async def stop_as_the_review_begins_then_use_its_folder(
+    team_options: TeamOptions, holds: Holds, store: Path, name: str
+) -> None:
+    stopped = holds.new(f"ensemble-stopped-{name}")
+    slow = script_block({"hold": stopped, **tool("ensemble_team_review", verdict="approve")})
+    carl = script_block(
+        tool("ensemble_team_claim", task_id="t1"),
+        *write_and_commit("carl", "carl.txt", "carl\n"),
+        tool("ensemble_team_tasks_complete", task_id="t1", result="carl\n" + slow),
+        {"text": "t1 is done."},
+    )
+    lead = script_block(
+        tool("ensemble_team_create", name=name),
+        tool("ensemble_team_tasks_add", tasks=[{"content": "Write carl.txt"}]),
+        tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl),
+        {"text": "carl is at work."},
+    )
+    options = dataclasses.replace(team_options(review_agent="build"), store_path=store)
+    try:
+        async with running_team(options) as coord:
+            started: asyncio.Queue[TeamEvent] = asyncio.Queue()
+            coord.feed.subscribe(
+                lambda event: started.put_nowait(event) if event.type == "review.started" else None
+            )
+            await coord.prompt(await coord.start_lead(), lead)
+            first = await asyncio.wait_for(started.get(), 120)
+            assert isinstance(first, ReviewStarted)
+            folder = coord.worktree_root.resolve() / name / ".review-carl-1"
+            # ensemble-tui stops as soon as the reviewer's turn is under way.
+            async with asyncio.timeout(30):
+                while True:
+                    if str(first.session) in await coord.client.statuses(str(folder)):
+                        break
+                    await asyncio.sleep(0.01)
+        assert not folder.exists()
+    finally:
+        holds.release(stopped)
+    # A later review in the same folder (a bare session here, as a reviewer's would be).
+    folder.mkdir(parents=True)
+    async with running_team(options) as coord:
+        client = coord.client
+        session = await client.create_session(str(folder), title="the next review")
+        said = f"{name} reviewed again"
+        model = ModelRef.parse(f"{PROVIDER_ID}/{MODEL_ID}")
+        text = script_block({"text": said})
+        await client.prompt_async(session.id, str(folder), text, agent="build", model=model)
+        async with asyncio.timeout(60):
+            while True:
+                messages = await client.messages(session.id, str(folder))
+                answers = [m.info for m in messages if isinstance(m.info, AssistantMessage)]
+                if any(a.error is not None or a.time.completed for a in answers):
+                    break
+                await asyncio.sleep(0.1)
+        assert [a.error for a in answers] == [None], name
+        texts = [p.text for m in messages for p in m.parts if isinstance(p, TextPart)]
+        assert said in texts, name
+        await client.delete_session(session.id, str(folder))
+    await asyncio.to_thread(shutil.rmtree, folder)
 
 
 async def test_an_unknown_review_agent_or_model_is_refused_at_start_with_what_there_is(

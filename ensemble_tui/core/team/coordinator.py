@@ -449,6 +449,25 @@ class Coordinator:
         self.record(LeadStarted(member=LEAD_NAME, session=session_id))
         return state
 
+    async def drop_instance(self, directory: Path) -> None:
+        """Have OpenCode drop its instance for a folder ensemble-tui made sessions in, just
+        before the folder is removed (its sessions already deleted or stopped).
+
+        OpenCode 1.18.33 starts some services of a folder's instance (the folder's realPath,
+        the file search) only with its first turn, and they go on after an abort; one that
+        ran after the folder had gone failed and stayed failed for that path, so a later
+        session in a folder made again there never had its turn answered. A dropped
+        instance is also not kept for a removed folder for as long as the server runs.
+        Best effort: an OpenCode that does not answer is logged and the folder goes all
+        the same. Never for a folder already gone (the request would have OpenCode start
+        an instance for a missing folder)."""
+        if not await asyncio.to_thread(directory.is_dir):
+            return
+        try:
+            await self.client.dispose_instance(str(directory))
+        except OpenCodeError as error:
+            log.warning("OpenCode kept its instance for %s: %s", directory, error)
+
     async def register_tools(self, directory: str, token: str) -> None:
         """Give the sessions of *directory* the team tools, carrying *token*."""
         if self.tool_server_url is None:

@@ -495,6 +495,7 @@ class Reviews:
             if review.session_id is not None and directory.exists():
                 with contextlib.suppress(OpenCodeError):
                     await client.delete_session(review.session_id, str(directory))
+                await self._coordinator.drop_instance(directory)
             await asyncio.to_thread(shutil.rmtree, directory, True)
             notes.append(f"{review.member}: its review was cut short; it is reviewed again")
             if self.agent is not None:
@@ -515,6 +516,9 @@ class Reviews:
             await coordinator.client.delete_session(state.session_id, state.directory)
         except OpenCodeError as error:
             log.warning("could not delete the reviewer session %s: %s", state.session_id, error)
+        # Review ids start again in each store, so a later review (another team, another
+        # run) may get this very folder: its instance goes before the folder does.
+        await coordinator.drop_instance(live.directory)
         await asyncio.to_thread(shutil.rmtree, live.directory, True)
 
     async def close(self, *, ending: str | None = None) -> None:
