@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import json
@@ -619,6 +620,33 @@ def isolated(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+# The team's machinery: over a second of imports that a refused start should not pay.
+HEAVY_MODULES = ("ensemble_tui.core.team.coordinator", "ensemble_tui.opencode.client", "mcp")
+
+
+def heavy_modules_after(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[list[str], subprocess.CompletedProcess[str]]:
+    """Which of HEAVY_MODULES `cli.main(args)` imported, in a Python of its own, and how
+    that process ended."""
+    probe = (
+        "import sys, contextlib\n"
+        "from ensemble_tui import cli\n"
+        f"with contextlib.suppress(SystemExit): cli.main({args!r})\n"
+        f"print(sorted(name for name in {HEAVY_MODULES!r} if name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1]), done
 
 
 def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

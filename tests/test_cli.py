@@ -11,7 +11,7 @@ import pytest
 
 from ensemble_tui import __version__
 from ensemble_tui.cli import build_parser, screen_argv
-from tests.conftest import cli, isolated
+from tests.conftest import cli, heavy_modules_after, isolated
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -136,25 +136,10 @@ def test_the_screen_refused_for_its_opencode_loads_none_of_the_team(
     old = tmp_path / "old-opencode"
     old.write_text("#!/bin/sh\necho 1.10.0\n")
     old.chmod(0o755)
-    probe = (
-        "import sys, contextlib\n"
-        "from ensemble_tui import cli\n"
-        f"with contextlib.suppress(SystemExit): cli.main([{str(git_repo)!r}])\n"
-        "heavy = ('ensemble_tui.core.team.coordinator', 'ensemble_tui.opencode.client', 'mcp')\n"
-        "print(sorted(name for name in heavy if name in sys.modules))\n"
-    )
     env = isolated(tmp_path, ENSEMBLE_OPENCODE_BIN=str(old))
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    loaded, done = heavy_modules_after([str(git_repo)], tmp_path, env)
     assert "OpenCode 1.10.0 is not supported" in " ".join(done.stderr.split())
-    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout[-300:]
+    assert loaded == []
 
 
 def test_a_bad_setting_stops_the_start_naming_key_and_file(tmp_path: Path, git_repo: Path) -> None:

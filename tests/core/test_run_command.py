@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ensemble_tui.demo.scenarios import two_teammates
-from tests.conftest import git
+from tests.conftest import git, heavy_modules_after
 
 
 def test_run_json_prints_the_story_in_order_and_exits_0(
@@ -110,20 +110,6 @@ def test_a_refused_run_imports_neither_the_coordinator_nor_the_opencode_client(
 ) -> None:
     """A refused `run` is said at once: the team's machinery (over a second of imports)
     loads only once every check has passed."""
-    probe = (
-        "import sys, contextlib\n"
-        "from ensemble_tui import cli\n"
-        "with contextlib.suppress(SystemExit): cli.main(['run', '--timeout', '-3', 'go'])\n"
-        "heavy = ('ensemble_tui.core.team.coordinator', 'ensemble_tui.opencode.client', 'mcp')\n"
-        "print(sorted(name for name in heavy if name in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=git_repo,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    loaded, done = heavy_modules_after(["run", "--timeout", "-3", "go"], git_repo)
     assert "--timeout must be a positive number" in done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert loaded == []
