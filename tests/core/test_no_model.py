@@ -11,9 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ensemble_tui.demo.environment import scripted_opencode_environment, seed_opencode_config
+from ensemble_tui.demo.environment import (
+    scripted_opencode_environment,
+    seed_opencode_config,
+    without_model_catalogue,
+)
 from ensemble_tui.demo.scripted_model import MODEL_ID, PROVIDER_ID
-from tests.conftest import no_provider_environment, seed_version_cache
+from tests.conftest import SHORT_LIVED_OPENCODE, no_provider_environment, seed_version_cache
 
 
 def closed_port() -> int:
@@ -24,8 +28,12 @@ def closed_port() -> int:
 
 
 def unreachable_model_environment(home: Path, deps: Path | None) -> dict[str, str]:
-    """OpenCode whose only model's server does not answer."""
-    env = scripted_opencode_environment(home, f"http://127.0.0.1:{closed_port()}/v1")
+    """OpenCode whose only model's server does not answer (and, as in `opencode_env`, no
+    catalogue of the models it cannot use, and no FTL compiler)."""
+    env = without_model_catalogue(
+        scripted_opencode_environment(home, f"http://127.0.0.1:{closed_port()}/v1")
+    )
+    env.update(SHORT_LIVED_OPENCODE)
     return seed_opencode_config(env, deps)
 
 
