@@ -16,6 +16,8 @@ TEST_OPENCODE = $(or $(ENSEMBLE_OPENCODE_BIN),$(PINNED_OPENCODE))
 # model (the session fixtures are per worker); PYTEST_WORKERS=0 runs in one process. Four
 # on two cores: the tests wait (on OpenCode, the model, timers) about a fifth of the time
 # with three (the whole suite on a quiet machine: 437 s with three workers, 352 s with four).
+# Five are too many once the suite's CPU fell: 371 s against 338 s with four, in one clone,
+# one run after the other (2026-12-02), with a fifth more CPU in all.
 # A free worker takes the next test in the suite's order (slowest kinds first, see
 # tests/conftest.py) one at a time, not a block of dozens that no other worker can take.
 PYTEST_WORKERS ?= 4
