@@ -228,25 +228,31 @@ class MissingFolderWatch(httpx.AsyncBaseTransport):
         await self.real.aclose()
 
 
-async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resumed(
-    team_options: TeamOptions, holds: Holds
-) -> None:
-    # The reviewer answers only once ensemble-tui has stopped (the model holds it): the
-    # first review is cut short, the one after the resume answers at once.
-    stopped = holds.new("ensemble-stopped")
-    slow = script_block({"hold": stopped, **tool("ensemble_team_review", verdict="approve")})
+def carl_reviewed_once_released(hold: str, team: str) -> str:
+    """The lead's script: team *team* with one task, which carl does; carl's reviewer
+    answers (approves) only once the model's *hold* is released."""
+    slow = script_block({"hold": hold, **tool("ensemble_team_review", verdict="approve")})
     carl = script_block(
         tool("ensemble_team_claim", task_id="t1"),
         *write_and_commit("carl", "carl.txt", "carl\n"),
         tool("ensemble_team_tasks_complete", task_id="t1", result="carl\n" + slow),
         {"text": "t1 is done."},
     )
-    lead = script_block(
-        tool("ensemble_team_create", name=TEAM),
+    return script_block(
+        tool("ensemble_team_create", name=team),
         tool("ensemble_team_tasks_add", tasks=[{"content": "Write carl.txt"}]),
         tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl),
         {"text": "carl is at work."},
     )
+
+
+async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resumed(
+    team_options: TeamOptions, holds: Holds
+) -> None:
+    # The reviewer answers only once ensemble-tui has stopped (the model holds it): the
+    # first review is cut short, the one after the resume answers at once.
+    stopped = holds.new("ensemble-stopped")
+    lead = carl_reviewed_once_released(stopped, TEAM)
     options = team_options(review_agent="build")
     async with running_team(options) as coord:
         started: asyncio.Queue[TeamEvent] = asyncio.Queue()
@@ -307,19 +313,7 @@ async def stop_as_the_review_begins_then_use_its_folder(
     team_options: TeamOptions, holds: Holds, store: Path, name: str
 ) -> None:
     stopped = holds.new(f"ensemble-stopped-{name}")
-    slow = script_block({"hold": stopped, **tool("ensemble_team_review", verdict="approve")})
-    carl = script_block(
-        tool("ensemble_team_claim", task_id="t1"),
-        *write_and_commit("carl", "carl.txt", "carl\n"),
-        tool("ensemble_team_tasks_complete", task_id="t1", result="carl\n" + slow),
-        {"text": "t1 is done."},
-    )
-    lead = script_block(
-        tool("ensemble_team_create", name=name),
-        tool("ensemble_team_tasks_add", tasks=[{"content": "Write carl.txt"}]),
-        tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl),
-        {"text": "carl is at work."},
-    )
+    lead = carl_reviewed_once_released(stopped, name)
     options = dataclasses.replace(team_options(review_agent="build"), store_path=store)
     try:
         async with running_team(options) as coord:
