@@ -246,6 +246,18 @@ def carl_reviewed_once_released(hold: str, team: str) -> str:
     )
 
 
+async def first_review_started(coord: Coordinator, lead: str) -> ReviewStarted:
+    """Prompt the lead with *lead* and wait for the first review to start."""
+    started: asyncio.Queue[TeamEvent] = asyncio.Queue()
+    coord.feed.subscribe(
+        lambda event: started.put_nowait(event) if event.type == "review.started" else None
+    )
+    await coord.prompt(await coord.start_lead(), lead)
+    first = await asyncio.wait_for(started.get(), 120)
+    assert isinstance(first, ReviewStarted)
+    return first
+
+
 async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resumed(
     team_options: TeamOptions, holds: Holds
 ) -> None:
@@ -255,13 +267,7 @@ async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resum
     lead = carl_reviewed_once_released(stopped, TEAM)
     options = team_options(review_agent="build")
     async with running_team(options) as coord:
-        started: asyncio.Queue[TeamEvent] = asyncio.Queue()
-        coord.feed.subscribe(
-            lambda event: started.put_nowait(event) if event.type == "review.started" else None
-        )
-        await coord.prompt(await coord.start_lead(), lead)
-        first = await asyncio.wait_for(started.get(), 120)
-        assert isinstance(first, ReviewStarted)
+        first = await first_review_started(coord, lead)
         team = coord.require_team()
     holds.release(stopped)
     missing = MissingFolderWatch()
@@ -317,13 +323,7 @@ async def stop_as_the_review_begins_then_use_its_folder(
     options = dataclasses.replace(team_options(review_agent="build"), store_path=store)
     try:
         async with running_team(options) as coord:
-            started: asyncio.Queue[TeamEvent] = asyncio.Queue()
-            coord.feed.subscribe(
-                lambda event: started.put_nowait(event) if event.type == "review.started" else None
-            )
-            await coord.prompt(await coord.start_lead(), lead)
-            first = await asyncio.wait_for(started.get(), 120)
-            assert isinstance(first, ReviewStarted)
+            first = await first_review_started(coord, lead)
             folder = coord.worktree_root.resolve() / name / ".review-carl-1"
             # ensemble-tui stops as soon as the reviewer's turn is under way.
             async with asyncio.timeout(30):
