@@ -182,7 +182,7 @@ async def _spawn(
         # removed the folder failed and stayed failed for that folder: a later spawn of the
         # same name (same team, same folder) had every turn refused (`FileSystem.realPath
         # ... ENOENT`). Undone, the instance is dropped (after the session, before the folder).
-        undo.push("instance", lambda: _drop_instance(coordinator, directory))
+        undo.push("instance", lambda: coordinator.drop_instance(directory))
         # Before the call: a session the server made but never answered for (a timeout,
         # a cancelled tool call) is found by its folder and title and deleted too.
         undo.push("session", lambda: _delete_sessions(coordinator, directory, title))
@@ -303,15 +303,6 @@ async def _delete_sessions(coordinator: Coordinator, directory: Path, title: str
     for session in await client.list_sessions(str(directory)):
         if session.directory == str(directory) and session.title == title:
             await client.delete_session(session.id, str(directory))
-
-
-async def _drop_instance(coordinator: Coordinator, directory: Path) -> None:
-    """Have OpenCode drop its instance for an undone spawn's folder (best effort: an
-    OpenCode that does not answer is told nothing, and the folder goes all the same)."""
-    try:
-        await coordinator.client.dispose_instance(str(directory))
-    except OpenCodeError as error:
-        log.warning("OpenCode kept its instance for %s: %s", directory, error)
 
 
 async def _forget_token(coordinator: Coordinator, token: str) -> None:
