@@ -629,15 +629,18 @@ HEAVY_MODULES = ("ensemble_tui.core.team.coordinator", "ensemble_tui.opencode.cl
 
 
 def heavy_modules_after(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    modules: tuple[str, ...] = HEAVY_MODULES,
 ) -> tuple[list[str], subprocess.CompletedProcess[str]]:
-    """Which of HEAVY_MODULES `cli.main(args)` imported, in a Python of its own, and how
-    that process ended."""
+    """Which of *modules* (default HEAVY_MODULES) `cli.main(args)` imported, in a Python
+    of its own, and how that process ended."""
     probe = (
         "import sys, contextlib\n"
         "from ensemble_tui import cli\n"
         f"with contextlib.suppress(SystemExit): cli.main({args!r})\n"
-        f"print(sorted(name for name in {HEAVY_MODULES!r} if name in sys.modules))\n"
+        f"print(sorted(name for name in {modules!r} if name in sys.modules))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe],
