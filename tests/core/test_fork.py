@@ -23,21 +23,26 @@ from tests.conftest import TEAM, TeamOptions, first_request_playing, git, runnin
 SECRET = "Remember this: the password is ZEBRA-42."
 
 
-def fork_script(name: str, path: str, content: str) -> str:
-    """A fork that writes and commits one file, then reports to the lead."""
+def fork_script(name: str, path: str, content: str, *, report: bool = True) -> str:
+    """A fork that writes and commits one file, then (with *report*) reports to the lead."""
+    message = tool("ensemble_team_message", to="lead", text=f"{name}: {path} is done.")
     return script_block(
         *write_and_commit(name, path, content),
-        tool("ensemble_team_message", to="lead", text=f"{name}: {path} is done."),
+        *([message] if report else []),
         {"text": f"{name} is done."},
     )
 
 
-def forking_lead(*forks: tuple[str, str, str]) -> str:
+def forking_lead(*forks: tuple[str, str, str], report: bool = True) -> str:
     """A lead told a secret first, which then forks itself once per (name, file, content)."""
     return f"{SECRET}\n" + script_block(
         tool("ensemble_team_create", name=TEAM),
         *(
-            tool("ensemble_team_fork", name=name, prompt="Try it.\n" + fork_script(name, p, c))
+            tool(
+                "ensemble_team_fork",
+                name=name,
+                prompt="Try it.\n" + fork_script(name, p, c, report=report),
+            )
             for name, p, c in forks
         ),
         {"text": "forked"},
@@ -93,8 +98,10 @@ async def test_a_group_of_three_forks_is_compared_and_one_is_chosen(
         ("bob", "b.txt", "two\nlines\n"),
         ("carl", "c.txt", "three\nlines\nhere\n"),
     ]
+    # The forks do not message the lead: what is compared is their own work and last words,
+    # and each message would cost the lead a turn (5 model requests of 21).
     async with running_team(team_options()) as coord:
-        await drive_team(coord, forking_lead(*forks), 240)
+        await drive_team(coord, forking_lead(*forks, report=False), 240)
         control = TeamControl(coord)
         views = await control.compare_forks("bob")
         said = await control.choose_fork("bob")
