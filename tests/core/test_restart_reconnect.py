@@ -1,7 +1,7 @@
 """`kill -9` of `run` while a teammate is mid-turn on a server that lives on (`--url`):
 the resumed run tells it its team tools are back and to repeat the call that failed.
-kim's turn is held by the scripted model (not slowed by a guessed delay) until the test
-has seen what it waits for: the kill, then the resumed run telling kim.
+alice's turn is held by the scripted model (not slowed by a guessed delay) until the test
+has seen what it waits for: the kill, then the resumed run telling alice.
 A run whose team went quiet with tasks open is no success.
 
 The runs are real subprocesses attached to the run's shared `opencode serve`, which the
@@ -25,34 +25,34 @@ from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import ToolFailed, ToolPart
 from ensemble_tui.opencode.server import PASSWORD_VARIABLE, OpenCodeServer
-from tests.conftest import Holds
+from tests.conftest import TEAM, Holds
 
 
-def kim_script(killed: str, resumed: str) -> str:
-    """kim's turn, held (scripted-model holds, released by the test) while ensemble-tui is
+def alice_script(killed: str, resumed: str) -> str:
+    """alice's turn, held (scripted-model holds, released by the test) while ensemble-tui is
     killed, then again until the resumed run has told it its team tools are back."""
     return script_block(
         tool("ensemble_team_claim", task_id="t1"),
         # Answered once ensemble-tui is killed: this call fails inside OpenCode.
-        {**tool("ensemble_team_tasks_complete", task_id="t1", result="kim.txt"), "hold": killed},
+        {**tool("ensemble_team_tasks_complete", task_id="t1", result="alice.txt"), "hold": killed},
         # Still in the same turn while the second run resumes the team.
-        {**tool("write", filePath="kim.txt", content="kim\n"), "hold": resumed},
+        {**tool("write", filePath="alice.txt", content="alice\n"), "hold": resumed},
         {
             "await": "reconnected",
-            **tool("ensemble_team_tasks_complete", task_id="t1", result="kim.txt"),
+            **tool("ensemble_team_tasks_complete", task_id="t1", result="alice.txt"),
         },
-        tool("ensemble_team_message", to="lead", text="kim: t1 is done"),
+        tool("ensemble_team_message", to="lead", text="alice: t1 is done"),
         {"text": "done"},
     )
 
 
-def lead_script(kim: str) -> str:
+def lead_script(alice: str) -> str:
     return script_block(
-        tool("ensemble_team_create", name="recon"),
-        tool("ensemble_team_tasks_add", tasks=[{"content": "write kim.txt"}]),
-        tool("ensemble_team_spawn", name="kim", prompt="Do t1.\n" + kim),
-        {"text": "Waiting for kim."},
-        {"await": "kim: t1 is done", **tool("ensemble_team_cleanup")},
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_tasks_add", tasks=[{"content": "write alice.txt"}]),
+        tool("ensemble_team_spawn", name="alice", prompt="Do t1.\n" + alice),
+        {"text": "Waiting for alice."},
+        {"await": "alice: t1 is done", **tool("ensemble_team_cleanup")},
         {"text": "All merged."},
     )
 
@@ -94,7 +94,7 @@ async def wait_for_failed_call(server: OpenCodeServer, session: str, directory: 
                     ):
                         return part.state.error
             await asyncio.sleep(0.3)
-    raise AssertionError("kim's team tool call did not fail while ensemble-tui was down")
+    raise AssertionError("alice's team tool call did not fail while ensemble-tui was down")
 
 
 def test_a_teammate_mid_turn_hears_its_tools_are_back_and_the_team_finishes(
@@ -104,18 +104,24 @@ def test_a_teammate_mid_turn_hears_its_tools_are_back_and_the_team_finishes(
     holds: Holds,
     tmp_path: Path,
 ) -> None:
-    env = dict(opencode_env, **{PASSWORD_VARIABLE: opencode_server.password})
+    # The pooled worktrees and the usual team and teammate names: alice's folder is one
+    # OpenCode keeps warm between tests (see `RepoSlot`), not a new one for this test only.
+    worktrees = str(git_repo.parent / "worktrees")
+    env = dict(
+        opencode_env,
+        **{PASSWORD_VARIABLE: opencode_server.password, "ENSEMBLE_WORKTREE_ROOT": worktrees},
+    )
     killed, resumed = holds.new("killed"), holds.new("resumed")
-    lead = lead_script(kim_script(killed, resumed))
+    lead = lead_script(alice_script(killed, resumed))
     first = start_run(["--timeout", "300", lead], git_repo, env, opencode_server.url)
-    before = read_until(first, "task.claimed", "kim")
+    before = read_until(first, "task.claimed", "alice")
     first.send_signal(signal.SIGKILL)
     first.wait()
     holds.release(killed)
     (spawned,) = [event for event in before if event["type"] == "member.spawned"]
     session = str(spawned["session"])
-    kim_dir = _worktree_of(git_repo, "recon", "kim")
-    error = asyncio.run(wait_for_failed_call(opencode_server, session, kim_dir))
+    alice_dir = _worktree_of(git_repo, TEAM, "alice")
+    error = asyncio.run(wait_for_failed_call(opencode_server, session, alice_dir))
     assert error, "the failed call says why"
 
     errors = tmp_path / "second.err"
@@ -124,8 +130,8 @@ def test_a_teammate_mid_turn_hears_its_tools_are_back_and_the_team_finishes(
             ["--resume", "--timeout", "300"], git_repo, env, opencode_server.url, stderr=err
         )
         try:
-            events = read_until(second, "member.tools_reconnected", "kim")
-            # kim's turn is held until now: it is told while the turn still runs.
+            events = read_until(second, "member.tools_reconnected", "alice")
+            # alice's turn is held until now: it is told while the turn still runs.
             assert events[-1]["busy"] is True
             holds.release(resumed)
             assert second.stdout is not None
@@ -137,13 +143,13 @@ def test_a_teammate_mid_turn_hears_its_tools_are_back_and_the_team_finishes(
     assert second.returncode == 0, errors.read_text()[-3000:]
     kinds = [event["type"] for event in events]
     told = [event for event in events if event["type"] == "member.tools_reconnected"]
-    assert [event["member"] for event in told] == ["kim"]
+    assert [event["member"] for event in told] == ["alice"]
     assert kinds.index("team.resumed") < kinds.index("team.cleaned_up")
     # The run ends with run.finished, then the team's report as the last event.
     assert kinds[-2:] == ["run.finished", "team.report"]
     completed = [e for e in events if e["type"] == "task.completed" and e.get("task") == "t1"]
     assert len(completed) == 1
-    assert (git_repo / "kim.txt").read_text() == "kim\n"
+    assert (git_repo / "alice.txt").read_text() == "alice\n"
 
 
 def _worktree_of(repo: Path, team: str, member: str) -> str:
