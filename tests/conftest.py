@@ -493,18 +493,22 @@ class RepoSlot:
         for session in _sessions_since(http, since, self.repo):
             if self.holds(session["directory"]):
                 directories.add(session["directory"])
-                # A child session goes with its parent: gone already is fine.
+                # A child session goes with its parent: gone already is fine. One whose
+                # folder is gone is asked about through the repository, as ensemble-tui
+                # does (`Coordinator.session_folder`): naming a removed folder has OpenCode
+                # start an instance for it that fails and stays failed for that path.
+                folder = session["directory"]
+                where = {"directory": folder if Path(folder).is_dir() else str(self.repo)}
                 for method in ("POST", "DELETE"):
                     path = f"/session/{session['id']}" + ("/abort" if method == "POST" else "")
-                    where = {"directory": session["directory"]}
                     if http.request(method, path, params=where).status_code not in (200, 404):
                         raise AssertionError(f"{method} {path} failed after the test")
         for directory in sorted(directories):
             if not Path(directory).is_dir():
-                # Removed during the test (a merge, a review's end): its instance stays
-                # warm for the next test. It had started long before (the removal comes
-                # after the folder's turns; a spawn undone at once drops its own), and
-                # dropping it cost each merging test a new instance (3 s of CPU in 28).
+                # Removed during the test (a merge, a review's end, an undone spawn):
+                # ensemble-tui dropped its instance just before (a removal can come as the
+                # folder's first turn begins, whose services then fail), and asking about
+                # it now would start one for a missing folder.
                 continue
             query = {"directory": directory}
             leftovers = [http.get(path, params=query).json() for path in _INSTANCE_STATE]
