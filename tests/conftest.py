@@ -397,7 +397,7 @@ def shared_opencode(
 
 @pytest.fixture
 def opencode_server(
-    shared_opencode: OpenCodeServer, repo_slot: RepoSlot
+    shared_opencode: OpenCodeServer, repo_slot: RepoSlot, tmp_path: Path
 ) -> Iterator[OpenCodeServer]:
     """The run's `opencode serve` (tests that stop or restart one start their own).
 
@@ -405,6 +405,8 @@ def opencode_server(
     test at a time uses it), except the warm ones of the worker's pooled repository (see
     `pooled_repo`): OpenCode keeps an instance per folder, with its watchers and any turn
     still running, so a run's hundreds of repositories and worktrees otherwise pile up.
+    It asks for `tmp_path` so that it lets go of them while they are still there: a passed
+    test's `tmp_path` is removed when that fixture ends (see pyproject.toml).
     After a test on the pooled repository, the sessions its reset listed (and has deleted
     in the slot) name those folders: each request costs the server CPU, so none is asked
     twice.
@@ -654,15 +656,18 @@ HEAVY_MODULES = ("ensemble_tui.core.team.coordinator", "ensemble_tui.opencode.cl
 
 
 def heavy_modules_after(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    modules: tuple[str, ...] = HEAVY_MODULES,
 ) -> tuple[list[str], subprocess.CompletedProcess[str]]:
-    """Which of HEAVY_MODULES `cli.main(args)` imported, in a Python of its own, and how
-    that process ended."""
+    """Which of *modules* (default HEAVY_MODULES) `cli.main(args)` imported, in a Python
+    of its own, and how that process ended."""
     probe = (
         "import sys, contextlib\n"
         "from ensemble_tui import cli\n"
         f"with contextlib.suppress(SystemExit): cli.main({args!r})\n"
-        f"print(sorted(name for name in {HEAVY_MODULES!r} if name in sys.modules))\n"
+        f"print(sorted(name for name in {modules!r} if name in sys.modules))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe],
