@@ -222,8 +222,22 @@ def run_serve(args: argparse.Namespace) -> None:
         raise CommandFailed(str(refusal)) from None
 
 
+def _skip_httpx_cli() -> None:
+    """Keep httpx from importing its own command line, which `run` never uses.
+
+    httpx imports its CLI whenever the CLI's packages are installed, as they are here
+    (Textual's Rich and Pygments): a twentieth of a second of CPU at each `run`. Marked
+    absent, the CLI is left out as where they are not installed (`httpx.main` would say
+    to install `httpx[cli]`). Only the command's own process is told so.
+    """
+    if "httpx" not in sys.modules:
+        # None in sys.modules is the import system's mark for "not there" (typeshed omits it).
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def run_headless_command(args: argparse.Namespace) -> None:
     """`ensemble-tui run`: a team with no screen."""
+    _skip_httpx_cli()
     from ensemble_tui.options import RunOptions
 
     if args.resume and args.prompt.strip():
@@ -290,11 +304,13 @@ def show_config(args: argparse.Namespace) -> None:
         except RepositoryError:
             repo = None  # Outside a repository only the user's file applies.
     loaded = _settings(repo, args)
-    from ensemble_tui.tui.keys import check_keymap  # the screen's bindings, only when asked
+    if loaded.settings.keys:
+        # The screen's bindings (Textual: a fifth of a second) only for a keymap to check.
+        from ensemble_tui.tui.keys import check_keymap
 
-    problems = check_keymap(loaded.settings.keys)
-    if problems:
-        raise SettingsError(f"{'; '.join(problems)} (from {loaded.source_of('keys')})")
+        problems = check_keymap(loaded.settings.keys)
+        if problems:
+            raise SettingsError(f"{'; '.join(problems)} (from {loaded.source_of('keys')})")
     from ensemble_tui.settings import describe
 
     print(describe(loaded))

@@ -219,6 +219,23 @@ def test_help_imports_neither_the_coordinator_nor_httpx_nor_textual() -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_config_without_a_keymap_imports_no_textual(tmp_path: Path, git_repo: Path) -> None:
+    """The screen's bindings (Textual, a fifth of a second of CPU) are loaded only to
+    check a keymap; the refusals of a bad one are tested below."""
+    modules = ("ensemble_tui.settings", "textual")
+    loaded, done = heavy_modules_after(["config"], git_repo, isolated(tmp_path), modules)
+    assert "stall_threshold" in done.stdout
+    assert loaded == ["ensemble_tui.settings"]
+
+
+def test_report_imports_neither_the_coordinator_nor_git(tmp_path: Path, git_repo: Path) -> None:
+    """`report` reads a saved report: the team's machinery and GitPython stay unloaded."""
+    modules = ("ensemble_tui.core.team.report", "ensemble_tui.core.team.coordinator", "git")
+    loaded, done = heavy_modules_after(["report"], git_repo, isolated(tmp_path), modules)
+    assert "no team has worked in" in done.stderr
+    assert loaded == ["ensemble_tui.core.team.report"]
+
+
 @pytest.mark.parametrize(
     ("keys", "said"),
     [

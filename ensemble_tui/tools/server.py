@@ -18,9 +18,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from mcp import types
-from mcp.server.lowlevel import Server
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
@@ -32,6 +29,7 @@ from ensemble_tui.tools.arguments import input_schema
 from ensemble_tui.tools.definitions import TOOLS
 from ensemble_tui.tools.dispatch import ToolDispatcher, ToolOutcome
 from ensemble_tui.tools.ratelimit import Clock, RateLimiter
+from ensemble_tui.tools.serving import Server, StreamableHTTPSessionManager, types
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,11 @@ first one); the scripted model lives in the test process and outlives both.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,9 +24,7 @@ from ensemble_tui.core.team.prompts import delivered_tokens
 from ensemble_tui.demo.scenarios import GIT_COMMIT, slow_alice_team, tool
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.demo.scripted_model import ScriptedModel
-from ensemble_tui.opencode.client import OpenCodeClient
-from ensemble_tui.opencode.models import TextPart
-from ensemble_tui.opencode.server import OpenCodeServer
+from tests.conftest import Holds
 
 LEAD = slow_alice_team(
     "crash",
@@ -67,25 +66,39 @@ def read_until(run: subprocess.Popen[str], kind: str, member: str) -> list[dict[
     raise AssertionError(f"the run ended before {member}'s {kind}: {run.wait()} {seen}")
 
 
-async def deliveries_per_session(env: dict[str, str], repo: Path, store_path: Path) -> Counter[str]:
-    """How often each delivery token appears across the members' real transcripts."""
+def deliveries_per_session(env: dict[str, str], store_path: Path) -> Counter[str]:
+    """How often each delivery token appears across the members' real transcripts.
+
+    They are read from OpenCode's own database once the resumed run (and its OpenCode) has
+    ended: the pinned OpenCode (1.18.33) keeps each message of a session in its `message`
+    table and each part in `part`, as JSON, and answers `/session/{id}/message` from them
+    (the same counts, compared on a real run). Starting a third OpenCode only to ask it
+    took 2.4 s of CPU and 4 s per case.
+    """
     with Store(store_path) as store:
         (team,) = store.list_teams()
         members = store.list_members(team.id)
         messages = store.list_messages(team.id)
+    database = Path(env["XDG_DATA_HOME"]) / "opencode" / "opencode.db"
+    assert database.is_file(), f"OpenCode keeps its sessions elsewhere than {database}"
     counts: Counter[str] = Counter()
-    log_path = store_path.parent / "check.log"
-    binary = env["ENSEMBLE_OPENCODE_BIN"]
-    server = OpenCodeServer(repo, log_path=log_path, binary=binary, env=env)
-    async with server, OpenCodeClient(server.url, password=server.password) as client:
+    with contextlib.closing(sqlite3.connect(database)) as db:
         for member in members:
             session_id = team.lead_session_id if member.name == "lead" else member.session_id
             assert session_id is not None
-            directory = str(member.worktree_path or repo)
-            for entry in await client.messages(session_id, directory):
-                for part in entry.parts:
-                    if entry.info.role == "user" and isinstance(part, TextPart):
-                        counts.update(delivered_tokens(part.text))
+            rows = db.execute(
+                "SELECT message.data, part.data FROM part"
+                " JOIN message ON part.message_id = message.id WHERE message.session_id = ?",
+                (session_id,),
+            ).fetchall()
+            texts = [
+                part["text"]
+                for message, part in ((json.loads(m), json.loads(p)) for m, p in rows)
+                if message["role"] == "user" and part["type"] == "text"
+            ]
+            assert texts, f"{member.name}'s session has no prompt in OpenCode's database"
+            for text in texts:
+                counts.update(delivered_tokens(text))
     assert messages, "the story sends messages"
     for message in messages:
         counts.setdefault(f"m{message.id}", 0)
@@ -140,33 +153,42 @@ def test_a_killed_run_resumes_and_finishes_with_nothing_lost_or_doubled(
     # Every message reached its recipient's session exactly once.
     data = Path(env["XDG_DATA_HOME"]) / "ensemble-tui" / "repos"
     (store_path,) = data.glob("*/state.db")
-    counts = asyncio.run(deliveries_per_session(env, git_repo, store_path))
+    counts = deliveries_per_session(env, store_path)
     assert {token: n for token, n in counts.items() if n != 1} == {}
     assert os.path.exists(store_path)
 
 
 KIM_WRITES = tool("write", filePath="kim.txt", content="kim, in a later turn\n")
-KIM = script_block(
-    tool("ensemble_team_claim", task_id="t1"),
-    tool("ensemble_team_message", to="lead", text="kim: t1 claimed"),
-    {"text": "Waiting for the go."},
-    # A later turn (the lead's go), cut by the kill while the model thinks.
-    {"await": "go ahead, kim", **KIM_WRITES, "delay": 10},
-    tool("bash", command=f'{GIT_COMMIT.format(name="kim")} "kim: kim.txt"', description="Commit"),
-    tool("ensemble_team_tasks_complete", task_id="t1", result="kim.txt written"),
-    tool("ensemble_team_message", to="lead", text="kim: t1 is done"),
-    {"text": "done"},
-)
-KIM_LEAD = "Team of one.\n" + script_block(
-    tool("ensemble_team_create", name="later"),
-    tool("ensemble_team_tasks_add", tasks=[{"content": "write kim.txt"}]),
-    tool("ensemble_team_spawn", name="kim", prompt="Do t1 when I say so.\n" + KIM),
-    {"text": "Waiting for kim."},
-    {"await": "kim: t1 claimed", **tool("ensemble_team_message", to="kim", text="go ahead, kim")},
-    {"text": "Waiting for kim's report."},
-    {"await": "kim: t1 is done", **tool("ensemble_team_cleanup")},
-    {"text": "All merged."},
-)
+
+
+def kim_lead(thinking: str) -> str:
+    """A lead and kim, whose later turn (the lead's go) waits on the hold *thinking*: the
+    model holds its answer, as if thinking, until the test has killed the run."""
+    kim = script_block(
+        tool("ensemble_team_claim", task_id="t1"),
+        tool("ensemble_team_message", to="lead", text="kim: t1 claimed"),
+        {"text": "Waiting for the go."},
+        {"await": "go ahead, kim", **KIM_WRITES, "hold": thinking},
+        tool(
+            "bash", command=f'{GIT_COMMIT.format(name="kim")} "kim: kim.txt"', description="Commit"
+        ),
+        tool("ensemble_team_tasks_complete", task_id="t1", result="kim.txt written"),
+        tool("ensemble_team_message", to="lead", text="kim: t1 is done"),
+        {"text": "done"},
+    )
+    return "Team of one.\n" + script_block(
+        tool("ensemble_team_create", name="later"),
+        tool("ensemble_team_tasks_add", tasks=[{"content": "write kim.txt"}]),
+        tool("ensemble_team_spawn", name="kim", prompt="Do t1 when I say so.\n" + kim),
+        {"text": "Waiting for kim."},
+        {
+            "await": "kim: t1 claimed",
+            **tool("ensemble_team_message", to="kim", text="go ahead, kim"),
+        },
+        {"text": "Waiting for kim's report."},
+        {"await": "kim: t1 is done", **tool("ensemble_team_cleanup")},
+        {"text": "All merged."},
+    )
 
 
 def test_a_teammate_killed_in_a_later_turn_is_told_to_carry_on_when_the_run_resumes(
@@ -174,14 +196,16 @@ def test_a_teammate_killed_in_a_later_turn_is_told_to_carry_on_when_the_run_resu
     opencode_bin: str,
     opencode_env_without_snapshots: dict[str, str],
     scripted_model: ScriptedModel,
+    holds: Holds,
 ) -> None:
     """Its status in the store said idle (it was working only in memory since its first
     turn ended), so the resumed run did not tell it its turn was cut: it sat idle with its
     task in progress, and the run ended with "everyone went quiet"."""
     env = dict(opencode_env_without_snapshots, ENSEMBLE_OPENCODE_BIN=opencode_bin)
-    first = start_run([KIM_LEAD], git_repo, env)
+    thinking = holds.new("kim-thinks")
+    first = start_run([kim_lead(thinking)], git_repo, env)
     try:
-        # The model holds its answer for 10 s: the kill lands inside kim's later turn.
+        # The model holds its answer until the kill: it lands inside kim's later turn.
         deadline = time.monotonic() + 240
         while not any(
             request["step"].get("args") == KIM_WRITES["args"] for request in scripted_model.requests
@@ -192,6 +216,8 @@ def test_a_teammate_killed_in_a_later_turn_is_told_to_carry_on_when_the_run_resu
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
+    # The resumed kim's turn asks for the same step: answered at once now.
+    holds.release(thinking)
 
     second = start_run(["--resume"], git_repo, env)
     out, err = second.communicate(timeout=360)

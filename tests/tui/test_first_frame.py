@@ -223,8 +223,14 @@ def test_the_first_frame_waits_for_no_child_process(tmp_path: Path) -> None:
     assert frame.started == []
 
 
-# The heaviest of what the team's start-up loads: the core, OpenCode's client, git, MCP.
-TEAM_LOADS = ("ensemble_tui.core.team.coordinator", "ensemble_tui.opencode.client", "git", "mcp")
+# The heaviest of what the team's start-up loads: the core, OpenCode's client, git, MCP
+# (the SDK's `mcp` root itself is deferred, never imported: ensemble_tui/tools/serving.py).
+TEAM_LOADS = (
+    "ensemble_tui.core.team.coordinator",
+    "ensemble_tui.opencode.client",
+    "git",
+    "mcp.types",
+)
 
 # Prints, for each of TEAM_LOADS, whether it was loaded on the thread that runs the event
 # loop (the "import" audit event of an import statement fires in the importing thread,

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ensemble_tui.core.git.commands import GitError
-from ensemble_tui.core.git.work import branch_work
 from ensemble_tui.core.models import LEAD_NAME, Member, MemberStatus, TaskStatus, Team, utc_now
 from ensemble_tui.core.store.store import Store
-from ensemble_tui.core.team.coordinator import Coordinator
 from ensemble_tui.core.team.events import TeamReported, from_record
+
+if TYPE_CHECKING:
+    # `ensemble-tui report` reads a saved report: it needs neither the team nor git.
+    from ensemble_tui.core.team.coordinator import Coordinator
 
 REPORT_KIND = TeamReported.type
 OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.BLOCKED, TaskStatus.IN_PROGRESS)
@@ -154,6 +155,10 @@ async def _member_report(
         why = refused or "not merged"
         fields = {"outcome": f"kept ({why})"}
         if member.base_commit is not None:
+            # GitPython, here: `ensemble-tui report` only reads what was saved.
+            from ensemble_tui.core.git.commands import GitError
+            from ensemble_tui.core.git.work import branch_work
+
             try:
                 work = await asyncio.to_thread(
                     branch_work, coordinator.repo_root, member.base_commit, member.branch
