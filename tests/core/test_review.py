@@ -228,21 +228,21 @@ class MissingFolderWatch(httpx.AsyncBaseTransport):
         await self.real.aclose()
 
 
-def carl_reviewed_once_released(hold: str, team: str) -> str:
-    """The lead's script: team *team* with one task, which carl does; carl's reviewer
+def reviewed_once_released(hold: str, member: str = "carl") -> str:
+    """The lead's script: team TEAM with one task, which *member* does; the reviewer
     answers (approves) only once the model's *hold* is released."""
     slow = script_block({"hold": hold, **tool("ensemble_team_review", verdict="approve")})
-    carl = script_block(
+    work = script_block(
         tool("ensemble_team_claim", task_id="t1"),
-        *write_and_commit("carl", "carl.txt", "carl\n"),
-        tool("ensemble_team_tasks_complete", task_id="t1", result="carl\n" + slow),
+        *write_and_commit(member, f"{member}.txt", f"{member}\n"),
+        tool("ensemble_team_tasks_complete", task_id="t1", result=f"{member}\n" + slow),
         {"text": "t1 is done."},
     )
     return script_block(
-        tool("ensemble_team_create", name=team),
-        tool("ensemble_team_tasks_add", tasks=[{"content": "Write carl.txt"}]),
-        tool("ensemble_team_spawn", name="carl", prompt="Do t1.\n" + carl),
-        {"text": "carl is at work."},
+        tool("ensemble_team_create", name=TEAM),
+        tool("ensemble_team_tasks_add", tasks=[{"content": f"Write {member}.txt"}]),
+        tool("ensemble_team_spawn", name=member, prompt="Do t1.\n" + work),
+        {"text": f"{member} is at work."},
     )
 
 
@@ -264,7 +264,7 @@ async def test_a_review_cut_short_by_a_stop_is_done_again_when_the_team_is_resum
     # The reviewer answers only once ensemble-tui has stopped (the model holds it): the
     # first review is cut short, the one after the resume answers at once.
     stopped = holds.new("ensemble-stopped")
-    lead = carl_reviewed_once_released(stopped, TEAM)
+    lead = reviewed_once_released(stopped)
     options = team_options(review_agent="build")
     async with running_team(options) as coord:
         first = await first_review_started(coord, lead)
@@ -306,25 +306,27 @@ async def test_a_review_stopped_as_its_turn_begins_leaves_its_folder_usable_by_a
     the stop had removed the folder failed, and OpenCode kept the failure for that path: a
     session in the folder made again there never had its turn answered. The stop has
     OpenCode drop the instance (after the session, before the folder)."""
-    # Three rounds, each a team of its own (its own store) with a folder no other test
-    # uses. (Without the drop: with one round 2 runs of 7 failed; with three, 4 of 4 did,
-    # each at the later session's turn. With it: 3 of 3 passed.)
-    for round_ in range(3):
+    # Three rounds, each a team of its own (its own store) whose reviewer gets a folder no
+    # other test uses: the rounds' teammates are alice, bob and dina (only carl's work is
+    # reviewed elsewhere), so their worktrees are the pooled warm ones and only the
+    # reviewer's folder is new. (Without the drop: with one round 2 runs of 7 failed; with
+    # three, 4 of 4 did, each at the later session's turn. With it: 3 of 3 passed.)
+    for round_, member in enumerate(("alice", "bob", "dina")):
         await stop_as_the_review_begins_then_use_its_folder(
-            team_options, holds, tmp_path / f"state-{round_}.db", f"crew{round_}"
+            team_options, holds, tmp_path / f"state-{round_}.db", member
         )
 
 
 async def stop_as_the_review_begins_then_use_its_folder(
-    team_options: TeamOptions, holds: Holds, store: Path, name: str
+    team_options: TeamOptions, holds: Holds, store: Path, member: str
 ) -> None:
-    stopped = holds.new(f"ensemble-stopped-{name}")
-    lead = carl_reviewed_once_released(stopped, name)
+    stopped = holds.new(f"ensemble-stopped-{member}")
+    lead = reviewed_once_released(stopped, member)
     options = dataclasses.replace(team_options(review_agent="build"), store_path=store)
     try:
         async with running_team(options) as coord:
             first = await first_review_started(coord, lead)
-            folder = coord.worktree_root.resolve() / name / ".review-carl-1"
+            folder = coord.worktree_root.resolve() / TEAM / f".review-{member}-1"
             # ensemble-tui stops as soon as the reviewer's turn is under way.
             async with asyncio.timeout(30):
                 while True:
@@ -339,7 +341,7 @@ async def stop_as_the_review_begins_then_use_its_folder(
     async with running_team(options) as coord:
         client = coord.client
         session = await client.create_session(str(folder), title="the next review")
-        said = f"{name} reviewed again"
+        said = f"{member}'s work reviewed again"
         model = ModelRef.parse(f"{PROVIDER_ID}/{MODEL_ID}")
         text = script_block({"text": said})
         await client.prompt_async(session.id, str(folder), text, agent="build", model=model)
@@ -350,9 +352,9 @@ async def stop_as_the_review_begins_then_use_its_folder(
                 if any(a.error is not None or a.time.completed for a in answers):
                     break
                 await asyncio.sleep(0.1)
-        assert [a.error for a in answers] == [None], name
+        assert [a.error for a in answers] == [None], member
         texts = [p.text for m in messages for p in m.parts if isinstance(p, TextPart)]
-        assert said in texts, name
+        assert said in texts, member
         await client.delete_session(session.id, str(folder))
     await asyncio.to_thread(shutil.rmtree, folder)
 

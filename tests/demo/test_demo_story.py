@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +19,20 @@ from ensemble_tui.demo.environment import seed_opencode_config
 from ensemble_tui.demo.run import DemoPlace, demo_team, make_demo_project, run_demo_headless
 from ensemble_tui.demo.scripted_model import PROVIDER_ID
 from ensemble_tui.opencode.server import CONFIG_CONTENT_VARIABLE
+from tests.conftest import SHORT_LIVED_OPENCODE
 
 
 @pytest.fixture
-def place(tmp_path: Path, opencode_plugin_deps: Path | None) -> DemoPlace:
+def place(
+    tmp_path: Path, opencode_plugin_deps: Path | None, monkeypatch: pytest.MonkeyPatch
+) -> DemoPlace:
     """The demo's folder under tmp_path, its OpenCode's HOME given the installed plugin
-    package (the demo writes its config there and finds the package in place)."""
+    package (the demo writes its config there and finds the package in place).
+
+    Its OpenCode runs without its runtime's last optimizing compiler, as every OpenCode a
+    test starts (see `SHORT_LIVED_OPENCODE`): it does the same, for less CPU."""
+    for variable, value in SHORT_LIVED_OPENCODE.items():
+        monkeypatch.setenv(variable, value)
     place = make_demo_project(tmp_path / "demo")
     seed_opencode_config(
         {"XDG_CONFIG_HOME": str(place.root / "home" / ".config")}, opencode_plugin_deps
@@ -56,10 +65,12 @@ def test_the_demo_ends_with_every_teammates_work_merged(
         ["git", "branch", "--list", "ensemble/*"], cwd=repo, capture_output=True, text=True
     ).stdout
     assert branches == ""
-    # The code the team wrote works: its own tests pass on the merged tree.
+    # The code the team wrote works: its own tests pass on the merged tree (run by a plain
+    # pytest: loading this project's pytest plugins took a second of CPU).
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
         cwd=repo,
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
         capture_output=True,
         text=True,
     )
