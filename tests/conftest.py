@@ -407,11 +407,18 @@ def opencode_server(
     still running, so a run's hundreds of repositories and worktrees otherwise pile up.
     It asks for `tmp_path` so that it lets go of them while they are still there: a passed
     test's `tmp_path` is removed when that fixture ends (see pyproject.toml).
+    After a test on the pooled repository, the sessions its reset listed (and has deleted
+    in the slot) name those folders: each request costs the server CPU, so none is asked
+    twice.
     """
-    since = time.time() * 1000
+    repo_slot.since, repo_slot.listed = time.time() * 1000, None
     yield shared_opencode
     with opencode_http(shared_opencode) as http:
-        listed = _sessions_since(http, since, repo_slot.repo)
+        listed = repo_slot.listed
+        if listed is None:
+            listed = _sessions_since(http, repo_slot.since, repo_slot.repo)
+        else:
+            listed = [s for s in listed if not repo_slot.holds(s["directory"])]
         for directory in sorted({s["directory"] for s in listed}):
             _dispose(http, directory)
 
@@ -427,11 +434,13 @@ def _sessions_since(http: httpx.Client, since: float, warm: Path) -> list[dict[s
     The request names the folder *warm*, which OpenCode has an instance for, in its header:
     with no folder named, OpenCode boots an instance for its own working folder, one no test
     works in (about 2 s of CPU per worker); named in the query, the list holds only the
-    sessions of that folder.
+    sessions of that folder. OpenCode keeps every session a test does not delete, so the
+    request asks only for those updated since *since* (`start`), not for a list that grows
+    over the run.
     """
     response = http.get(
         "/experimental/session",
-        params={"archived": "true", "limit": 100_000},
+        params={"archived": "true", "limit": 100_000, "start": int(since)},
         headers={"x-opencode-directory": str(warm)},
     )
     response.raise_for_status()
@@ -474,6 +483,9 @@ class RepoSlot:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # When the test began (ms), and the sessions its reset listed (`opencode_server`).
+        self.since = time.time() * 1000
+        self.listed: list[dict[str, Any]] | None = None
         self.repo = root / "repo"
         self.worktrees = root / "worktrees"
         self.pristine = root / "pristine"
@@ -485,37 +497,59 @@ class RepoSlot:
     def holds(self, directory: str) -> bool:
         return Path(directory).is_relative_to(self.root)
 
-    def release(self, http: httpx.Client, since: float) -> None:
+    def release(self, http: httpx.Client, since: float) -> list[dict[str, Any]]:
         """Abort and delete the sessions the test left in the slot, then reset its files;
-        let go of the `cold` folders' instances (and of any that still holds state)."""
+        let go of the `cold` folders' instances (and of any that still holds state).
+        Returns the sessions updated since *since*, of any folder (`opencode_server`)."""
         cold, self.cold = set(self.cold), []
-        directories = set(cold)
-        for session in _sessions_since(http, since, self.repo):
-            if self.holds(session["directory"]):
-                directories.add(session["directory"])
-                # A child session goes with its parent: gone already is fine.
-                for method in ("POST", "DELETE"):
-                    path = f"/session/{session['id']}" + ("/abort" if method == "POST" else "")
-                    where = {"directory": session["directory"]}
-                    if http.request(method, path, params=where).status_code not in (200, 404):
-                        raise AssertionError(f"{method} {path} failed after the test")
+        listed = _sessions_since(http, since, self.repo)
+        ours = [s for s in listed if self.holds(s["directory"])]
+        directories = cold | {s["directory"] for s in ours}
+        # Every session is stopped (a teammate's is a child of the lead's, with turns of its
+        # own), then deleted with its parent: OpenCode deletes a session's children with it.
+        for session in ours:
+            _session_request(http, "POST", session, self.repo, "/abort")
+        parents = {s["id"] for s in ours}
+        for session in ours:
+            if session.get("parentID") not in parents:
+                _session_request(http, "DELETE", session, self.repo)
         for directory in sorted(directories):
             if not Path(directory).is_dir():
-                # Removed during the test (a merge, a review's end): its instance stays
-                # warm for the next test. It had started long before (the removal comes
-                # after the folder's turns; a spawn undone at once drops its own), and
-                # dropping it cost each merging test a new instance (3 s of CPU in 28).
+                # Removed during the test (a merge, a review's end, an undone spawn):
+                # ensemble-tui dropped its instance just before (a removal can come as the
+                # folder's first turn begins, whose services then fail), and asking about
+                # it now would start one for a missing folder.
+                continue
+            if directory in cold:
+                _dispose(http, directory)
                 continue
             query = {"directory": directory}
-            leftovers = [http.get(path, params=query).json() for path in _INSTANCE_STATE]
-            if directory in cold or any(leftovers):
+            if any(http.get(path, params=query).json() for path in _INSTANCE_STATE):
                 _dispose(http, directory)
-            else:
+            elif directory != str(self.repo):
+                # The reset removes every folder of the slot but the repository (only what
+                # is in it): no service of the repository's instance can find it gone.
                 _settle(http, directory)
         _wipe(self.worktrees)
         for child in self.repo.iterdir():
             _wipe(child)
         shutil.copytree(self.pristine, self.repo, symlinks=True, dirs_exist_ok=True)
+        return listed
+
+
+def _session_request(
+    http: httpx.Client, method: str, session: dict[str, Any], repo: Path, action: str = ""
+) -> None:
+    """Ask about a session in its folder, or through the repository *repo* once the folder
+    is gone, as ensemble-tui does (`Coordinator.session_folder`): a request that names a
+    removed folder has OpenCode start an instance for it, kept for that path, which the
+    next test's worktree there would get."""
+    path = f"/session/{session['id']}{action}"
+    folder = session["directory"]
+    where = {"directory": folder if Path(folder).is_dir() else str(repo)}
+    response = http.request(method, path, params=where)
+    if response.status_code not in (200, 404):
+        raise AssertionError(f"{method} {path} failed after the test")
 
 
 # What an instance keeps for its sessions, and must not keep once they are deleted.
@@ -567,10 +601,9 @@ def pooled_repo(
         return await reply_permission(client, request_id, directory, reply, *rest)
 
     monkeypatch.setattr(OpenCodeClient, "reply_permission", noting_always)
-    since = time.time() * 1000
     yield repo_slot.repo
     with opencode_http(opencode_server) as http:
-        repo_slot.release(http, since)
+        repo_slot.listed = repo_slot.release(http, repo_slot.since)
 
 
 @pytest.fixture

@@ -87,17 +87,20 @@ async def test_a_test_after_another_gets_the_repository_as_new_with_no_sessions_
     git(repo, "config", "ensemble.test", "left")
     async with OpenCodeClient(opencode_server.url, password=opencode_server.password) as client:
         await client.connect()
-        await client.create_session(str(repo), title="lead")
-        busy = await client.create_session(str(worktree), title="alice")
+        # As in a team: the teammate's session is a child of the lead's, and is mid-turn.
+        lead = await client.create_session(str(repo), title="lead")
+        busy = await client.create_session(str(worktree), title="alice", parent_id=lead.id)
         await prompt_until_busy(client, busy.id, worktree)
 
         with opencode_http(opencode_server) as http:
             await asyncio.to_thread(repo_slot.release, http, since)
+            gone = http.get(f"/session/{busy.id}", params={"directory": str(repo)})
 
         assert repo_state(repo) == handed_out
         assert not repo_slot.worktrees.exists()
         # OpenCode lists every session of the project for its root: none is left.
         assert await client.list_sessions(str(repo)) == []
+        assert gone.status_code == 404
         assert await client.statuses(str(worktree)) == {}
         assert await client.statuses(str(repo)) == {}
 

@@ -140,3 +140,43 @@ def test_a_run_loads_the_mcp_server_parts_alone_and_no_command_line_of_httpx(
         )
     assert "cannot reach OpenCode" in done.stderr
     assert loaded == ["ensemble_tui.tools.server", "mcp.types"]
+
+
+GC_PROBE = """
+import asyncio, contextlib, gc, sys
+from ensemble_tui import cli
+
+real_run = asyncio.run
+
+def run(main):
+    print("COLLECTOR", gc.isenabled(), gc.get_freeze_count(), flush=True)
+    return real_run(main)
+
+asyncio.run = run
+with contextlib.suppress(SystemExit):
+    cli.main(sys.argv[1:])
+"""
+
+
+def test_a_run_starts_its_team_with_the_collector_on_and_start_up_frozen(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    """The collector waits while `run`'s modules load (its passes over them were a fifth
+    of the start's CPU), then leaves them out of its passes and is on again for the run."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # Held and never listening: connections are refused.
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        done = subprocess.run(
+            [sys.executable, "-c", GC_PROBE, "run", "--url", url, "go"],
+            cwd=git_repo,
+            env=isolated(tmp_path),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+    _, enabled, frozen = done.stdout.split()
+    assert enabled == "True"
+    # Start-up's objects: the modules of the team, the tool server and the client.
+    assert int(frozen) > 50_000
+    assert "cannot reach OpenCode" in done.stderr

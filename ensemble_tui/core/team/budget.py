@@ -170,7 +170,8 @@ class Budgets:
 
     async def _abort(self, session_id: str, directory: str, name: str) -> None:
         try:
-            await self.coordinator.client.abort(session_id, directory)
+            folder = self.coordinator.session_folder(directory)
+            await self.coordinator.client.abort(session_id, folder)
         except OpenCodeError as error:
             log.warning("could not stop %s's turn: %s", name, error)
 

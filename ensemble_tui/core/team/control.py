@@ -76,7 +76,8 @@ class TeamControl:
         """The member's whole session so far."""
         state = self._state(member)
         try:
-            return await self.coordinator.client.messages(state.session_id, state.directory)
+            folder = self.coordinator.session_folder(state.directory)
+            return await self.coordinator.client.messages(state.session_id, folder)
         except OpenCodeError as error:
             raise Refused(str(error)) from None
 
@@ -106,8 +107,9 @@ class TeamControl:
         state = self.coordinator.session_of(member)
         if state is None:
             return None
-        server = self.coordinator.client.server_for(state.directory)
-        return server.base_url, state.session_id, state.directory
+        folder = self.coordinator.session_folder(state.directory)
+        server = self.coordinator.client.server_for(folder)
+        return server.base_url, state.session_id, folder
 
     @property
     def server_password(self) -> str | None:
@@ -243,9 +245,8 @@ class TeamControl:
     async def earlier_transcript(self, earlier: EarlierSession) -> list[MessageWithParts]:
         """The messages of one of a member's earlier sessions (it is kept in OpenCode)."""
         try:
-            return await self.coordinator.client.messages(
-                earlier.session_id, str(earlier.directory)
-            )
+            folder = self.coordinator.session_folder(earlier.directory)
+            return await self.coordinator.client.messages(earlier.session_id, folder)
         except OpenCodeError as error:
             raise Refused(str(error)) from None
 
@@ -299,7 +300,8 @@ class TeamControl:
             raise Refused(f"{member} is not working; there is no turn to stop.")
         state.stop_requested = True
         try:
-            await self.coordinator.client.abort(state.session_id, state.directory)
+            folder = self.coordinator.session_folder(state.directory)
+            await self.coordinator.client.abort(state.session_id, folder)
         except OpenCodeError as error:
             raise Refused(str(error)) from None
         return f"Stopped {member}'s current turn."

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -419,7 +420,7 @@ class Coordinator:
     async def stop_hopeless(self, state: SessionState) -> None:
         """Stop a turn whose model cannot be reached: its retries would never end."""
         try:
-            await self.client.abort(state.session_id, state.directory)
+            await self.client.abort(state.session_id, self.session_folder(state.directory))
         except OpenCodeError as error:
             log.warning("could not stop %s's hopeless retries: %s", state.member, error)
 
@@ -448,6 +449,51 @@ class Coordinator:
         await self.register_tools(directory, self.issue_token(LEAD_NAME, session_id, is_lead=True))
         self.record(LeadStarted(member=LEAD_NAME, session=session_id))
         return state
+
+    def session_folder(self, directory: str | Path) -> str:
+        """The folder to name in a request about a session made in *directory*: that folder
+        while it exists, else the repository root (a merged teammate's worktree is gone).
+
+        A request that names a removed folder has OpenCode 1.18.33 start an instance for it,
+        kept for that path, which a later teammate of the same name would get (see
+        `release_worktree`). A worktree's sessions belong to the repository's OpenCode
+        project, so OpenCode answers them (transcript, fork, abort, delete) through the
+        repository. Never for a prompt: a turn's tools run in the folder the request names
+        (see `prompt`)."""
+        if os.path.isdir(directory):
+            return str(directory)
+        return str(self.repo_root)
+
+    async def release_worktree(self, member: Member, worktree: Path) -> None:
+        """Just before a teammate's worktree is removed (its turns over): move its sessions
+        into the repository and have OpenCode drop its instance for the worktree.
+
+        OpenCode 1.18.33 answers every request about a session in the session's own folder,
+        whatever folder the request names: a transcript read after the removal started an
+        instance for the missing folder, which it kept for that path, and a later teammate
+        of the same name there had its session put in no project ("global"), which cannot
+        be forked. Moved, the sessions are answered in the repository, transcripts whole.
+        Best effort: a server without the move route keeps them where they were."""
+        team = self.require_team()
+        sessions = [member.session_id] if member.session_id is not None else []
+        sessions += [
+            earlier.session_id
+            for earlier in self.store.earlier_sessions(team.id, member.name)
+            if earlier.directory == worktree
+        ]
+        if self.client.can_move_sessions is None:
+            self.client.can_move_sessions = await self.client.has_move_session()
+        if sessions and self.client.can_move_sessions:
+            # On the server the sessions live on (a pool routes the repository to its first).
+            server = self.client.server_for(str(worktree))
+            for session_id in sessions:
+                try:
+                    await server.move_session(session_id, str(self.repo_root))
+                except OpenCodeError as error:
+                    log.warning(
+                        "kept %s's session %s in %s: %s", member.name, session_id, worktree, error
+                    )
+        await self.drop_instance(worktree)
 
     async def drop_instance(self, directory: Path) -> None:
         """Have OpenCode drop its instance for a folder ensemble-tui made sessions in, just
@@ -494,6 +540,14 @@ class Coordinator:
             system = "\n\n".join(part for part in (LEAD_SYSTEM, self.digest(), system) if part)
         elif state.needs_context and (reminder := self.teammate_reminder(state.member)):
             text = f"{reminder}\n\n{text}"
+        if not await asyncio.to_thread(os.path.isdir, state.directory):
+            # Naming a removed folder leaves OpenCode an instance for it (`session_folder`),
+            # and a merged teammate's session, moved to the repository, would work there.
+            raise OpenCodeError(
+                "POST prompt_async",
+                f"{state.member}'s folder {state.directory} is gone (merged or removed); "
+                "it takes no more prompts",
+            )
         state.needs_context = False
         state.prompt_sent()
         self._changed.set()

@@ -71,7 +71,8 @@ async def _shutdown(coordinator: Coordinator, team: Team, member: Member, *, for
             # what waits for it, which would start a new turn after its shutdown.
             coordinator.update_member(member.name, MemberUpdate(status=MemberStatus.SHUT_DOWN))
             try:
-                await coordinator.client.abort(state.session_id, state.directory)
+                folder = coordinator.session_folder(state.directory)
+                await coordinator.client.abort(state.session_id, folder)
             except OpenCodeError as error:
                 log.warning("abort of %s failed: %s", member.name, error)
             else:
@@ -176,6 +177,7 @@ async def _merge(
         )
     coordinator.end_member(member, MemberStatus.MERGED)
     kept_note = ""
+    await coordinator.release_worktree(member, worktree.path)
     try:
         removal = await asyncio.to_thread(
             remove_worktree, coordinator.repo_root, worktree, merged=True, reason="merged"

@@ -77,7 +77,8 @@ async def fork_group_of(coordinator: Coordinator, source: SessionState, at: str 
     if at is not None:
         return at
     try:
-        recent = await coordinator.client.messages(source.session_id, source.directory, limit=20)
+        folder = coordinator.session_folder(source.directory)
+        recent = await coordinator.client.messages(source.session_id, folder, limit=20)
     except OpenCodeError:
         recent = []
     users = [entry.info.id for entry in recent if entry.info.role == "user"]
@@ -279,11 +280,12 @@ async def _last_words(coordinator: Coordinator, member: Member) -> str:
     """The text of the member's last assistant message ('' if it has none yet)."""
     state = coordinator.session_of(member.name)
     session_id = state.session_id if state is not None else member.session_id
-    directory = state.directory if state is not None else str(member.worktree_path or "")
-    if session_id is None:
+    directory = state.directory if state is not None else member.worktree_path
+    if session_id is None or directory is None:
         return ""
     try:
-        recent = await coordinator.client.messages(session_id, directory, limit=6)
+        folder = coordinator.session_folder(directory)
+        recent = await coordinator.client.messages(session_id, folder, limit=6)
     except OpenCodeError:
         return ""
     for entry in reversed(recent):

@@ -98,7 +98,7 @@ async def _track_member(coordinator: Coordinator, team: Team, member: Member) ->
     else:
         session_id, directory = member.session_id, str(member.worktree_path)
     try:
-        await coordinator.client.get_session(session_id, directory)
+        await coordinator.client.get_session(session_id, coordinator.session_folder(directory))
     except OpenCodeError as error:
         if error.status != 404:
             raise
@@ -127,6 +127,8 @@ async def _undo_interrupted_spawn(coordinator: Coordinator, team: Team, member: 
     """A crash during a spawn: remove what it made (its branch has no work yet)."""
     if member.worktree_path is not None and member.base_commit is not None:
         info = WorktreeInfo(team.name, member.name, member.worktree_path, member.base_commit)
+        # Its first turn may have begun before the crash (see `Coordinator.drop_instance`).
+        await coordinator.drop_instance(member.worktree_path)
         try:
             await asyncio.to_thread(remove_worktree, coordinator.repo_root, info, merged=True)
         except GitError as error:
@@ -170,7 +172,7 @@ async def reconcile(
     sessions = sessions_on(coordinator, server)
     by_directory: dict[str, list[SessionState]] = {}
     for state in sessions:
-        by_directory.setdefault(state.directory, []).append(state)
+        by_directory.setdefault(coordinator.session_folder(state.directory), []).append(state)
     for directory, states in by_directory.items():
         before = {state.session_id: state.status_events for state in states}
         statuses = await coordinator.client.statuses(directory)
@@ -214,7 +216,8 @@ async def _resend_lost_first_prompt(coordinator: Coordinator, state: SessionStat
     member = coordinator.member(state.member)
     if member is None or member.name == LEAD_NAME or not member.first_prompt or not state.idle:
         return False
-    transcript = await coordinator.client.messages(state.session_id, state.directory)
+    folder = coordinator.session_folder(state.directory)
+    transcript = await coordinator.client.messages(state.session_id, folder)
     first = member.first_prompt.strip()
     if any(
         isinstance(part, TextPart) and first in part.text
@@ -237,7 +240,8 @@ async def _confirm_deliveries(coordinator: Coordinator, state: SessionState) -> 
     notices = coordinator.store.undelivered_notices(team.id, state.member)
     if not messages and not notices:
         return
-    transcript = await coordinator.client.messages(state.session_id, state.directory)
+    folder = coordinator.session_folder(state.directory)
+    transcript = await coordinator.client.messages(state.session_id, folder)
     seen: set[str] = set()
     for entry in transcript:
         if entry.info.role == "user":
@@ -283,7 +287,7 @@ async def _server_restarted(coordinator: Coordinator, sessions: list[SessionStat
     if state is None or coordinator.tool_server_url is None:
         return False
     try:
-        statuses = await coordinator.client.mcp_status(state.directory)
+        statuses = await coordinator.client.mcp_status(coordinator.session_folder(state.directory))
     except OpenCodeError:
         return False
     return MCP_SERVER_NAME not in statuses

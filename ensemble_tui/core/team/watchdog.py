@@ -101,7 +101,9 @@ class Watchdog:
         except GitError as error:
             log.warning("could not commit %s's work before the timeout: %s", member.name, error)
         try:
-            await coordinator.client.abort(state.session_id, state.directory)
+            await coordinator.client.abort(
+                state.session_id, coordinator.session_folder(state.directory)
+            )
         except OpenCodeError as error:
             log.warning("abort of %s failed: %s", member.name, error)
         else:
