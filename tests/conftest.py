@@ -397,7 +397,7 @@ def shared_opencode(
 
 @pytest.fixture
 def opencode_server(
-    shared_opencode: OpenCodeServer, repo_slot: RepoSlot, tmp_path: Path
+    shared_opencode: OpenCodeServer, repo_slot: RepoSlot
 ) -> Iterator[OpenCodeServer]:
     """The run's `opencode serve` (tests that stop or restart one start their own).
 
@@ -405,8 +405,6 @@ def opencode_server(
     test at a time uses it), except the warm ones of the worker's pooled repository (see
     `pooled_repo`): OpenCode keeps an instance per folder, with its watchers and any turn
     still running, so a run's hundreds of repositories and worktrees otherwise pile up.
-    It asks for `tmp_path` so that it lets go of them while they are still there: a passed
-    test's `tmp_path` is removed when that fixture ends (see pyproject.toml).
     After a test on the pooled repository, the sessions its reset listed (and has deleted
     in the slot) name those folders: each request costs the server CPU, so none is asked
     twice.
