@@ -460,6 +460,13 @@ def _settle(http: httpx.Client, directory: str) -> None:
     """
     listing = http.get("/api/fs/list", params={"location[directory]": directory})
     listing.raise_for_status()
+    # The listing does not wait for the folder's file search ("fff"), which the first turn
+    # starts too: one started by a turn that began as the test ended failed once the reset
+    # had removed the folder (`failed to initialize fff: Invalid path ...`), and the next
+    # test's turns in the worktree there failed. A search waits for it (or starts it: after
+    # a turn it answers in ~10 ms, where a folder's first search takes ~0.6 s).
+    search = http.get("/find/file", params={"directory": directory, "query": "README"})
+    search.raise_for_status()
 
 
 class RepoSlot:
