@@ -692,6 +692,15 @@ def heavy_modules_after(
     return ast.literal_eval(done.stdout.strip().splitlines()[-1]), done
 
 
+def fresh_python(probe: str) -> str:
+    """What the Python code *probe* prints, run in a Python of its own (what a start
+    imports is seen only in a process that has imported nothing yet)."""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout
+
+
 def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ensemble_tui", *args],

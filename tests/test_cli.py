@@ -11,7 +11,7 @@ import pytest
 
 from ensemble_tui import __version__
 from ensemble_tui.cli import build_parser, screen_argv
-from tests.conftest import cli, heavy_modules_after, isolated
+from tests.conftest import cli, fresh_python, heavy_modules_after, isolated
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -213,10 +213,7 @@ def test_help_imports_neither_the_coordinator_nor_httpx_nor_textual() -> None:
         "heavy = ('ensemble_tui.core.team.coordinator', 'httpx', 'textual', 'git', 'mcp')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert fresh_python(probe).strip().splitlines()[-1] == "[]"
 
 
 def test_config_without_a_keymap_imports_no_textual(tmp_path: Path, git_repo: Path) -> None:

@@ -3,8 +3,7 @@ and the roots still there for whoever asks for their names (checked in a fresh P
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from tests.conftest import fresh_python
 
 PROBE = """
 import sys
@@ -20,10 +19,7 @@ print(ClientSession is mcp.client.session.ClientSession, types is serving.types,
 
 
 def test_the_tool_servers_parts_load_alone_and_the_roots_on_demand() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
-    )
-    before, after = done.stdout.strip().splitlines()[-2:]
+    before, after = fresh_python(PROBE).strip().splitlines()[-2:]
     assert before == "[]"
     assert after == "True True True True"
 
@@ -35,7 +31,4 @@ def test_a_package_already_imported_is_left_as_it_is() -> None:
         "defer_package_root('mcp')\n"
         "print(sys.modules['mcp'] is mcp, 'mcp.client.session' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.strip() == "True True"
+    assert fresh_python(probe).strip() == "True True"
