@@ -680,7 +680,16 @@ def heavy_modules_after(
         f"with contextlib.suppress(SystemExit): cli.main({args!r})\n"
         f"print(sorted(name for name in {modules!r} if name in sys.modules))\n"
     )
-    done = subprocess.run(
+    done = fresh_python(probe, cwd, env)
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1]), done
+
+
+def fresh_python(
+    probe: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The Python code *probe* run in a Python of its own (what a start imports is seen
+    only in a process that has imported nothing yet); it must end well."""
+    return subprocess.run(
         [sys.executable, "-c", probe],
         cwd=cwd,
         env=env,
@@ -689,16 +698,6 @@ def heavy_modules_after(
         check=True,
         timeout=60,
     )
-    return ast.literal_eval(done.stdout.strip().splitlines()[-1]), done
-
-
-def fresh_python(probe: str) -> str:
-    """What the Python code *probe* prints, run in a Python of its own (what a start
-    imports is seen only in a process that has imported nothing yet)."""
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    return done.stdout
 
 
 def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

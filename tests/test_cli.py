@@ -213,7 +213,7 @@ def test_help_imports_neither_the_coordinator_nor_httpx_nor_textual() -> None:
         "heavy = ('ensemble_tui.core.team.coordinator', 'httpx', 'textual', 'git', 'mcp')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
-    assert fresh_python(probe).strip().splitlines()[-1] == "[]"
+    assert fresh_python(probe).stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_config_without_a_keymap_imports_no_textual(tmp_path: Path, git_repo: Path) -> None:

@@ -19,7 +19,7 @@ print(ClientSession is mcp.client.session.ClientSession, types is serving.types,
 
 
 def test_the_tool_servers_parts_load_alone_and_the_roots_on_demand() -> None:
-    before, after = fresh_python(PROBE).strip().splitlines()[-2:]
+    before, after = fresh_python(PROBE).stdout.strip().splitlines()[-2:]
     assert before == "[]"
     assert after == "True True True True"
 
@@ -31,4 +31,4 @@ def test_a_package_already_imported_is_left_as_it_is() -> None:
         "defer_package_root('mcp')\n"
         "print(sys.modules['mcp'] is mcp, 'mcp.client.session' in sys.modules)\n"
     )
-    assert fresh_python(probe).strip() == "True True"
+    assert fresh_python(probe).stdout.strip() == "True True"
