@@ -188,6 +188,12 @@ class OpenCodeClient:
         self.can_move_sessions = await self.has_move_session()
         return health
 
+    async def moves_sessions(self) -> bool:
+        """Whether the server can move a session to another folder (asked once)."""
+        if self.can_move_sessions is None:
+            self.can_move_sessions = await self.has_move_session()
+        return self.can_move_sessions
+
     async def has_move_session(self) -> bool:
         """Whether the server has `POST /experimental/control-plane/move-session`.
 

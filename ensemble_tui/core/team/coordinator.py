@@ -481,9 +481,7 @@ class Coordinator:
             for earlier in self.store.earlier_sessions(team.id, member.name)
             if earlier.directory == worktree
         ]
-        if self.client.can_move_sessions is None:
-            self.client.can_move_sessions = await self.client.has_move_session()
-        if sessions and self.client.can_move_sessions:
+        if sessions and await self.client.moves_sessions():
             # On the server the sessions live on (a pool routes the repository to its first).
             server = self.client.server_for(str(worktree))
             for session_id in sessions:

@@ -65,9 +65,7 @@ class ForkRequest:
 
 async def require_move_route(client: OpenCodeClient) -> None:
     """Refuse to fork when the server cannot move a session into a worktree."""
-    if client.can_move_sessions is None:
-        client.can_move_sessions = await client.has_move_session()
-    if not client.can_move_sessions:
+    if not await client.moves_sessions():
         raise Refused(NO_MOVE_ROUTE)
 
 
