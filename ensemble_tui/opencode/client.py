@@ -119,6 +119,10 @@ class OpenCodeClient:
         """The client of the server that serves *directory*: its URL for `opencode attach`."""
         return self
 
+    def server_for_session(self, session_id: str, directory: str) -> OpenCodeClient:
+        """The client of the server that has the session, asked about in *directory*."""
+        return self
+
     @property
     def servers(self) -> list[OpenCodeClient]:
         """A client per server, in the servers' order (each follows its own events)."""
@@ -272,8 +276,11 @@ class OpenCodeClient:
         path = f"/session/{session_id}/fork"
         return await self._call(_SESSION, "POST", path, directory=directory, json=body)
 
-    async def move_session(self, session_id: str, destination: str) -> None:
+    async def move_session(
+        self, session_id: str, destination: str, *, origin: str | None = None
+    ) -> None:
         """Move a session to another directory: its next turns run their tools there.
+        *origin*, the folder it is in now, tells a pool of servers which one has it.
 
         The route is experimental; `can_move_sessions` says whether the server has it.
         """

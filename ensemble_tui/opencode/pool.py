@@ -12,7 +12,10 @@ a directory (`?directory=`), so the pool routes by directory:
   written to the route book (the store) before any call, so a resumed team finds each
   session where it was made;
 - a fork is made on its source's server (the conversation is there), so the directory it
-  is then moved to goes to that server too, whatever it was before.
+  is then moved to goes to that server too, whatever it was before;
+- a session moved into the home directory from another server (a merged teammate's, whose
+  worktree is gone) stays on that server: calls about it (`/session/<id>...`) go there,
+  by a route of its own, also written to the book.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -29,6 +33,8 @@ from ensemble_tui.opencode.client import OpenCodeClient
 from ensemble_tui.opencode.models import Health, Session
 
 log = logging.getLogger(__name__)
+
+_SESSION_PATH = re.compile(r"/session/([^/]+)")
 
 
 class RouteBook(Protocol):
@@ -40,12 +46,17 @@ class RouteBook(Protocol):
 
     def drop_opencode_routes(self, directories: Sequence[str]) -> None: ...
 
+    def opencode_session_routes(self) -> dict[str, int]: ...
+
+    def set_opencode_session_route(self, session_id: str, server: int) -> None: ...
+
 
 class MemoryRoutes:
     """A route book that forgets (until the store's is given)."""
 
     def __init__(self) -> None:
         self.routes: dict[str, int] = {}
+        self.session_routes: dict[str, int] = {}
 
     def opencode_routes(self) -> dict[str, int]:
         return dict(self.routes)
@@ -56,6 +67,12 @@ class MemoryRoutes:
     def drop_opencode_routes(self, directories: Sequence[str]) -> None:
         for directory in directories:
             self.routes.pop(directory, None)
+
+    def opencode_session_routes(self) -> dict[str, int]:
+        return dict(self.session_routes)
+
+    def set_opencode_session_route(self, session_id: str, server: int) -> None:
+        self.session_routes[session_id] = server
 
 
 class ServerPool(OpenCodeClient):
@@ -80,6 +97,8 @@ class ServerPool(OpenCodeClient):
         self._routes: dict[str, int] = {}
         self._forks: dict[str, int] = {}
         """Which server each fork made in this run is on (until it is moved)."""
+        self._sessions: dict[str, int] = {}
+        """Sessions on another server than their folder's (moved into the home folder)."""
 
     def use_routes(self, book: RouteBook) -> None:
         """Route by *book* from now on (the routes it has, and each new one written to it)."""
@@ -87,6 +106,9 @@ class ServerPool(OpenCodeClient):
         self._routes = {**book.opencode_routes(), **self._routes}
         for directory, server in self._routes.items():
             book.set_opencode_route(directory, server)
+        self._sessions = {**book.opencode_session_routes(), **self._sessions}
+        for session_id, server in self._sessions.items():
+            book.set_opencode_session_route(session_id, server)
 
     # Routing
 
@@ -110,6 +132,12 @@ class ServerPool(OpenCodeClient):
 
     def server_for(self, directory: str) -> OpenCodeClient:
         return self.clients[self.server_of(directory)]
+
+    def server_for_session(self, session_id: str, directory: str) -> OpenCodeClient:
+        server = self._sessions.get(session_id)
+        if server is None or server >= len(self.clients):
+            return self.server_for(directory)
+        return self.clients[server]
 
     def _assign(self, directory: str) -> int:
         """Put a new directory on the server with the fewest live directories."""
@@ -147,7 +175,13 @@ class ServerPool(OpenCodeClient):
         params: Mapping[str, str | int] | None = None,
         time_limit: float | None = None,
     ) -> httpx.Response:
-        target = self.clients[0] if directory is None else self.server_for(directory)
+        session = _SESSION_PATH.match(path)
+        if directory is None:
+            target = self.clients[0]
+        elif session is not None:
+            target = self.server_for_session(session.group(1), directory)
+        else:
+            target = self.server_for(directory)
         return await target.request(
             method, path, directory=directory, json=json, params=params, time_limit=time_limit
         )
@@ -170,13 +204,23 @@ class ServerPool(OpenCodeClient):
         self._forks[fork.id] = self.server_of(directory)
         return fork
 
-    async def move_session(self, session_id: str, destination: str) -> None:
-        """Move a session within its server, which then serves *destination*."""
+    async def move_session(
+        self, session_id: str, destination: str, *, origin: str | None = None
+    ) -> None:
+        """Move a session within its server (a fork's, else the one of *origin*, the folder
+        it is in), which then serves *destination*."""
         server = self._forks.pop(session_id, None)
         if server is None:
-            server = self.server_of(destination)
-        self._route(destination, server)
+            server = self._sessions.get(session_id)
+        if server is None:
+            server = self.server_of(origin if origin is not None else destination)
         await self.clients[server].move_session(session_id, destination)
+        if destination == self.home:
+            if server != 0:  # the home stays on server 0: the session keeps a route
+                self._book.set_opencode_session_route(session_id, server)
+                self._sessions[session_id] = server
+        else:
+            self._route(destination, server)
 
     async def aclose(self) -> None:
         for client in self.clients:

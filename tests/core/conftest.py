@@ -26,6 +26,7 @@ from ensemble_tui.core.team.settings import CoordinatorSettings
 from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
 from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.opencode.client import OpenCodeClient
+from ensemble_tui.opencode.models import MessageWithParts, TextPart
 from ensemble_tui.options import RunOptions
 
 TEST_IDENTITY = ("-c", "user.name=Test User", "-c", "user.email=test@example.invalid")
@@ -270,3 +271,8 @@ def own_server_options(
             worktree_root=tmp_path / "worktrees", opencode_servers=servers
         ),
     )
+
+
+def text_of(messages: list[MessageWithParts]) -> str:
+    """The text parts of a transcript, one a line."""
+    return "\n".join(p.text for m in messages for p in m.parts if isinstance(p, TextPart))

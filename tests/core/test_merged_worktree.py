@@ -21,9 +21,10 @@ from ensemble_tui.core.team.spawn import SpawnRequest, spawn_teammate
 from ensemble_tui.core.team.team_tools import TeamTools
 from ensemble_tui.demo.script import script_block
 from ensemble_tui.opencode.client import OpenCodeClient
-from ensemble_tui.opencode.models import AssistantMessage, TextPart
+from ensemble_tui.opencode.models import AssistantMessage
 from ensemble_tui.options import RunOptions
 from tests.conftest import TEAM, Holds, TeamOptions, running_team
+from tests.core.conftest import text_of
 
 
 async def test_a_teammate_merged_as_its_first_turn_begins_leaves_its_worktree_usable(
@@ -114,10 +115,6 @@ async def test_what_is_asked_about_a_merged_teammate_leaves_its_worktree_path_us
     assert "first words" in texts[1]
     later = dataclasses.replace(options, store_path=tmp_path / "later.db")
     await a_later_teammate_works_there(later, name, folder)
-
-
-def text_of(messages: list[Any]) -> str:
-    return "\n".join(p.text for m in messages for p in m.parts if isinstance(p, TextPart))
 
 
 async def team_with_lead(coord: Coordinator) -> Team:

@@ -31,6 +31,7 @@ from tests.core.conftest import (
     own_server_options,
     serve_pid,
     start_and_wait_for_alice,
+    text_of,
 )
 
 # One teammate on each server (with the lead on server 0): how the pool places folders is
@@ -123,13 +124,24 @@ async def test_teammates_spread_over_two_servers_and_a_restart_finds_each_where_
             assert pool.server_of(state.directory) == placed[name]
             tools = await pool.clients[placed[name]].mcp_status(state.directory)
             assert MCP_SERVER_NAME in tools, f"{name}'s team tools are back on its server"
-        await TeamControl(again).cleanup()
+        control = TeamControl(again)
+        for name in NAMES:
+            await control.merge(name)
+        # Merged, each session is in the repository on its own server (ann's on server 1,
+        # which the repository is not on): the screen still shows it and `o` opens it there.
+        said = {name: text_of(await control.transcript(name)) for name in NAMES}
+        opened = {name: control.attach_target(name) for name in NAMES}
+        await control.cleanup()
         merged = sorted(e.member or "" for e in again.feed.recent if e.type == "member.merged")
 
     assert "member.lost" not in kinds
     assert merged == NAMES
     for name in NAMES:
         assert (git_repo / f"{name}.txt").read_text() == f"{name} was here\n"
+        assert said[name].endswith("done"), said[name]
+        target = opened[name]
+        assert target is not None
+        assert (target[0], target[2]) == (pool.clients[placed[name]].base_url, str(git_repo))
 
 
 async def test_a_killed_second_server_is_started_again_and_only_its_teammate_is_cut_short(

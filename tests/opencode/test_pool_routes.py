@@ -5,9 +5,14 @@ tests/core/test_server_pool.py."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from ensemble_tui.opencode.client import OpenCodeClient
+import httpx
+
+from ensemble_tui.opencode.client import MOVE_SESSION, OpenCodeClient
 from ensemble_tui.opencode.pool import MemoryRoutes, ServerPool
 
 
@@ -57,3 +62,55 @@ def test_a_resumed_pool_finds_the_servers_in_the_book(tmp_path: Path) -> None:
     assert [again.server_of(a), again.server_of(b)] == [0, 1]
     fewer = pool(tmp_path, 1, book)
     assert fewer.server_of(b) == 0, "a server no longer run: the one there is (and a warning)"
+
+
+class Recording(OpenCodeClient):
+    """A client that notes each call instead of making it: these tests look only at which
+    server a call goes to (the real calls, through two servers, are in test_server_pool)."""
+
+    def __init__(self, base_url: str, calls: list[tuple[str, str]]) -> None:
+        super().__init__(base_url, password="x")
+        self.calls = calls
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        directory: str | None = None,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        time_limit: float | None = None,
+    ) -> httpx.Response:
+        self.calls.append((self.base_url, path))
+        return httpx.Response(200, json=True, request=httpx.Request(method, self.base_url))
+
+
+async def test_a_session_moved_home_from_another_server_is_still_asked_there(
+    tmp_path: Path,
+) -> None:
+    calls: list[tuple[str, str]] = []
+    clients = [Recording(f"http://127.0.0.1:{9 + n}", calls) for n in range(2)]
+    book = MemoryRoutes()
+    spread = ServerPool(clients, str(tmp_path))
+    spread.use_routes(book)
+    (worktree,) = folders(tmp_path, "alice")
+    assert spread.server_of(worktree) == 1
+    home = str(tmp_path)
+
+    await spread.move_session("ses_alice", home, origin=worktree)
+    os.rmdir(worktree)  # merged: the worktree is removed
+    await spread.abort("ses_alice", home)
+    await spread.abort("ses_lead", home)
+
+    second, first = clients[1].base_url, clients[0].base_url
+    assert calls == [
+        (second, MOVE_SESSION),
+        (second, "/session/ses_alice/abort"),
+        (first, "/session/ses_lead/abort"),
+    ]
+    assert spread.server_for_session("ses_alice", home) is clients[1]
+    assert book.opencode_session_routes() == {"ses_alice": 1}
+    again = ServerPool(clients, home)
+    again.use_routes(book)
+    assert again.server_for_session("ses_alice", home) is clients[1], "kept for a resume"

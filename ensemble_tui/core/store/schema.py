@@ -260,6 +260,18 @@ _OPENCODE_ROUTES = Migration(
     ),
 )
 
+_OPENCODE_SESSION_ROUTES = Migration(
+    description="the server of each session moved off its folder's server (opencode_servers)",
+    statements=(
+        """
+        CREATE TABLE opencode_session_routes (
+            session_id TEXT PRIMARY KEY,
+            server INTEGER NOT NULL CHECK (server >= 0)
+        )
+        """,
+    ),
+)
+
 # Append new migrations at the end; never edit one that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
@@ -270,6 +282,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _REVIEWS,
     _FIRST_PROMPTS,
     _OPENCODE_ROUTES,
+    _OPENCODE_SESSION_ROUTES,
 )
 
 

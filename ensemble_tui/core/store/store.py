@@ -515,3 +515,17 @@ class Store(StoreConnection):
                 "DELETE FROM opencode_routes WHERE directory = ?",
                 [(directory,) for directory in directories],
             )
+
+    def opencode_session_routes(self) -> dict[str, int]:
+        """Each session a pool has moved off the server of the folder it is now in."""
+        with self.reading() as db:
+            rows = db.execute("SELECT session_id, server FROM opencode_session_routes").fetchall()
+        return {str(row["session_id"]): int(row["server"]) for row in rows}
+
+    def set_opencode_session_route(self, session_id: str, server: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO opencode_session_routes (session_id, server) VALUES (?, ?) "
+                "ON CONFLICT (session_id) DO UPDATE SET server = excluded.server",
+                (session_id, server),
+            )

@@ -108,7 +108,7 @@ class TeamControl:
         if state is None:
             return None
         folder = self.coordinator.session_folder(state.directory)
-        server = self.coordinator.client.server_for(folder)
+        server = self.coordinator.client.server_for_session(state.session_id, folder)
         return server.base_url, state.session_id, folder
 
     @property

@@ -482,11 +482,12 @@ class Coordinator:
             if earlier.directory == worktree
         ]
         if sessions and await self.client.moves_sessions():
-            # On the server the sessions live on (a pool routes the repository to its first).
-            server = self.client.server_for(str(worktree))
             for session_id in sessions:
                 try:
-                    await server.move_session(session_id, str(self.repo_root))
+                    # A pool keeps them on the worktree's server (it routes them from now on).
+                    await self.client.move_session(
+                        session_id, str(self.repo_root), origin=str(worktree)
+                    )
                 except OpenCodeError as error:
                     log.warning(
                         "kept %s's session %s in %s: %s", member.name, session_id, worktree, error
