@@ -100,10 +100,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 # has reaped (own `opencode serve`s, CLI runs, git) and of the run's shared `opencode serve`.
 CPU_LOG_VARIABLE = "TEST_CPU_LOG"
 _SHARED_SERVER_PID: list[int] = []
+_SHARED_SERVER_FINAL: list[float] = []
+"""The shared server's CPU as it was stopped: reaped, it is in the children's figure too,
+and the test it stopped after would otherwise be given all of it (and shared a minus)."""
 
 
 def _shared_server_cpu() -> float:
     """The CPU seconds the shared server (and what it reaped) has used so far."""
+    if _SHARED_SERVER_FINAL:
+        return _SHARED_SERVER_FINAL[0]
     if not _SHARED_SERVER_PID:
         return 0.0
     try:
@@ -117,10 +122,11 @@ def _shared_server_cpu() -> float:
 def _cpu_now() -> tuple[float, float, float, float]:
     own = os.times()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    reaped = _SHARED_SERVER_FINAL[0] if _SHARED_SERVER_FINAL else 0.0
     return (
         time.monotonic(),
         own.user + own.system,
-        children.ru_utime + children.ru_stime,
+        children.ru_utime + children.ru_stime - reaped,
         _shared_server_cpu(),
     )
 
@@ -388,6 +394,7 @@ def shared_opencode(
     try:
         yield server
     finally:
+        _SHARED_SERVER_FINAL[:] = [_shared_server_cpu()]
         _SHARED_SERVER_PID.clear()
         stopping = asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop)
         stopping.result(timeout=60)
