@@ -6,7 +6,6 @@ tests/core/test_server_pool.py."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +71,7 @@ class Recording(OpenCodeClient):
         super().__init__(base_url, password="x")
         self.calls = calls
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        directory: str | None = None,
-        json: Any = None,
-        params: Mapping[str, str | int] | None = None,
-        time_limit: float | None = None,
-    ) -> httpx.Response:
+    async def request(self, method: str, path: str, **options: Any) -> httpx.Response:
         self.calls.append((self.base_url, path))
         return httpx.Response(200, json=True, request=httpx.Request(method, self.base_url))
 
