@@ -95,10 +95,10 @@ class ServerPool(OpenCodeClient):
         self._reading = {}  # identical reads in flight share one request, as in the client
         self._book: RouteBook = MemoryRoutes()
         self._routes: dict[str, int] = {}
-        self._forks: dict[str, int] = {}
-        """Which server each fork made in this run is on (until it is moved)."""
         self._sessions: dict[str, int] = {}
-        """Sessions on another server than their folder's (moved into the home folder)."""
+        """The server of a session whose folder does not say it: a fork made in this run (on
+        its source's server), a session moved into the home folder from another server (kept
+        in the book). A move never changes a session's server."""
 
     def use_routes(self, book: RouteBook) -> None:
         """Route by *book* from now on (the routes it has, and each new one written to it)."""
@@ -201,7 +201,7 @@ class ServerPool(OpenCodeClient):
         self, session_id: str, directory: str, *, message_id: str | None = None
     ) -> Session:
         fork = await super().fork_session(session_id, directory, message_id=message_id)
-        self._forks[fork.id] = self.server_of(directory)
+        self._sessions[fork.id] = self.server_of(directory)
         return fork
 
     async def move_session(
@@ -209,18 +209,15 @@ class ServerPool(OpenCodeClient):
     ) -> None:
         """Move a session within its server (a fork's, else the one of *origin*, the folder
         it is in), which then serves *destination*."""
-        server = self._forks.pop(session_id, None)
-        if server is None:
-            server = self._sessions.get(session_id)
+        server = self._sessions.get(session_id)
         if server is None:
             server = self.server_of(origin if origin is not None else destination)
         await self.clients[server].move_session(session_id, destination)
-        if destination == self.home:
-            if server != 0:  # the home stays on server 0: the session keeps a route
-                self._book.set_opencode_session_route(session_id, server)
-                self._sessions[session_id] = server
-        else:
+        if destination != self.home:
             self._route(destination, server)
+        elif server != 0:  # the home stays on server 0: the session keeps a route
+            self._book.set_opencode_session_route(session_id, server)
+            self._sessions[session_id] = server
 
     async def aclose(self) -> None:
         for client in self.clients:
